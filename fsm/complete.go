@@ -1,0 +1,309 @@
+package fsm
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// startPersist seals a checkpoint that has every ack it needs: it resolves the
+// failed regions' references (R21), asks the failed regions' coordinators to fall
+// back (R23), then asks for the metadata to be persisted.
+func (s *State) startPersist(i int) {
+	p := &s.pending[i]
+	if p.regionalPath && p.failedCount > 0 {
+		if ok, why := s.gate(p.id, p.forced, p.failed, p.failedCount, p.activeRegions); !ok {
+			s.abort(i, p.firstCause, why)
+			return
+		}
+		last := s.latest()
+		for r := 0; r < s.topo.NumRegions(); r++ {
+			if p.failed.has(TaskID(r)) {
+				p.refs = append(p.refs, RegionRef{r, refOf(last.refs, last.id, r)})
+			}
+		}
+	}
+	p.mode = ModeGlobal
+	switch {
+	case len(p.refs) > 0:
+		p.mode = ModeRegional
+		p.consecutive = s.consecutive + 1
+	case p.kind == KindCheckpoint:
+		p.consecutive = 0
+	default:
+		p.consecutive = s.consecutive // savepoints leave the counter alone (R25)
+	}
+	p.persisting = true
+	s.emitFallbacks(p)
+	s.emit(Effect{Type: EffPersist, Checkpoint: p.id, Kind: p.kind, Mode: p.mode,
+		Refs: p.refs, Consecutive: p.consecutive})
+}
+
+// emitFallbacks emits one coordinator_fallback per vertex with a coordinator that
+// has a subtask in a failed region, in job order, naming those regions' refs.
+func (s *State) emitFallbacks(p *pendingCheckpoint) {
+	if len(p.refs) == 0 {
+		return
+	}
+	byVertex := map[int][]RegionRef{}
+	var vertices []int
+	for _, ref := range p.refs {
+		for _, v := range s.topo.RegionCoordinators(ref.Region) {
+			if _, seen := byVertex[v]; !seen {
+				vertices = append(vertices, v)
+			}
+			byVertex[v] = append(byVertex[v], ref)
+		}
+	}
+	sort.Ints(vertices)
+	for _, v := range vertices {
+		s.emit(Effect{Type: EffCoordinatorFallback, Checkpoint: p.id, Vertex: v, Refs: byVertex[v]})
+	}
+}
+
+// persisted completes a checkpoint whose metadata is durable (R23). A
+// confirmation for a checkpoint that is not persisting changes nothing.
+func (s *State) persisted(id int64) {
+	i := s.findPending(id)
+	if i < 0 || !s.pending[i].persisting {
+		return
+	}
+	s.complete(i)
+}
+
+// persistFailed aborts a checkpoint whose metadata write failed (R23:
+// finalize_failed, counted).
+func (s *State) persistFailed(id int64) {
+	i := s.findPending(id)
+	if i < 0 || !s.pending[i].persisting {
+		return
+	}
+	s.abort(i, ReasonFinalizeFailed, "the metadata write failed")
+}
+
+// complete is the commit point (R23): lower pending checkpoints are subsumed,
+// completion is notified (R26), the counters move (R25, R30), retention runs
+// (R40), and a stop-with-savepoint finishes the job (R24).
+func (s *State) complete(i int) {
+	p := s.pending[i]
+	s.pending = append(s.pending[:i], s.pending[i+1:]...)
+	s.emit(Effect{Type: EffCompleted, Checkpoint: p.id, Kind: p.kind, Mode: p.mode,
+		Refs: p.refs, Consecutive: p.consecutive})
+	if p.kind != KindSavepoint {
+		for j := 0; j < len(s.pending); {
+			if q := &s.pending[j]; q.id < p.id && q.kind == KindCheckpoint {
+				s.abort(j, ReasonSubsumed, fmt.Sprintf("subsumed by checkpoint %d", p.id))
+				continue
+			}
+			j++
+		}
+	}
+	if p.id > s.lastSucceeded {
+		s.lastSucceeded = p.id
+		s.failures, s.countedIDs = 0, s.countedIDs[:0]
+	}
+	s.hasLastComplete, s.lastComplete = true, s.now
+	s.notifyComplete(&p)
+	if p.kind == KindCheckpoint {
+		s.consecutive = p.consecutive
+		if p.forced || p.mode == ModeGlobal {
+			s.forceNext = false
+		}
+		for _, ref := range p.refs {
+			s.skipped = append(s.skipped, skipNotice{p.id, ref.Region})
+		}
+		s.store(&p)
+		s.warnDrift(&p)
+		s.warnNoClaim(&p)
+	}
+	if p.kind == KindStopWithSavepoint {
+		s.finishJob(fmt.Sprintf("stop-with-savepoint %d completed", p.id))
+	}
+}
+
+// notifyComplete notifies the subtasks of regions that reference the checkpoint
+// itself — exactly those whose ack was kept — with, for each older referenced
+// checkpoint, the subtasks that use it (R26).
+func (s *State) notifyComplete(p *pendingCheckpoint) {
+	tasks := make(bitset, len(p.acked))
+	for w := range tasks {
+		tasks[w] = p.acked[w] & s.running[w]
+	}
+	var info []RefGroup
+	for _, ref := range p.refs {
+		k := sort.Search(len(info), func(j int) bool { return info[j].Checkpoint >= ref.Checkpoint })
+		if k == len(info) || info[k].Checkpoint != ref.Checkpoint {
+			info = append(info, RefGroup{})
+			copy(info[k+1:], info[k:])
+			info[k] = RefGroup{Checkpoint: ref.Checkpoint}
+		}
+	}
+	for k := range info {
+		set := newBitset(s.topo.NumSubtasks())
+		for _, ref := range p.refs {
+			if ref.Checkpoint == info[k].Checkpoint {
+				for _, id := range s.topo.RegionTasks(ref.Region) {
+					set.set(id)
+				}
+			}
+		}
+		info[k].Tasks = set.taskSet()
+	}
+	s.emit(Effect{Type: EffNotifyComplete, Checkpoint: p.id, Tasks: tasks.taskSet(), RegionalInfo: info})
+}
+
+// abort ends pending checkpoint i without completion: counted per R30, the
+// subtasks still running are told (R26, except after a coordinator failover or
+// when the job ends), a forced-global abort resets the two-tier counter (R25),
+// and a failed stop-with-savepoint fails the job (R24).
+func (s *State) abort(i int, reason Reason, detail string) {
+	p := s.pending[i]
+	s.pending = append(s.pending[:i], s.pending[i+1:]...)
+	counted := s.countFailure(&p, reason)
+	s.emit(Effect{Type: EffAbort, Checkpoint: p.id, Kind: p.kind, Reason: reason, Counted: counted, Message: detail})
+	switch reason {
+	case ReasonRecovered, ReasonCoordinatorSuspend, ReasonCoordinatorShutdown:
+	default:
+		tasks := make(bitset, len(p.triggered))
+		for w := range tasks {
+			tasks[w] = p.triggered[w] & s.running[w]
+		}
+		s.emit(Effect{Type: EffNotifyAborted, Checkpoint: p.id, Tasks: tasks.taskSet(), LatestCompleted: s.latestID()})
+	}
+	if p.forced {
+		// Tier 2 (R25): a forced-global checkpoint that fails resets the counter,
+		// so the next checkpoint may be regional again.
+		s.consecutive, s.forceNext = 0, false
+	}
+	if p.persisting && len(p.refs) > 0 {
+		s.retain() // its references no longer keep older checkpoints alive
+	}
+	if s.job != JobRunning {
+		return
+	}
+	if p.kind == KindStopWithSavepoint && reason != ReasonRecovered {
+		s.failJob(ReasonStopWithSavepointErr, fmt.Sprintf("stop-with-savepoint %d failed: %s (R24)", p.id, reason))
+		return
+	}
+	if counted && s.failures > s.cfg.TolerableFailures {
+		n := s.failures
+		s.failures, s.countedIDs = 0, s.countedIDs[:0]
+		s.failJob(ReasonTolerableExceeded, fmt.Sprintf("%d counted checkpoint failures exceed tolerable_failures %d (R30)",
+			n, s.cfg.TolerableFailures))
+	}
+}
+
+// countFailure applies Flink's CheckpointFailureManager (R30): counted reasons
+// only; a savepoint's job-level failures are never counted, its task-level ones
+// are; a stop-with-savepoint fails the job instead (R24); ids at or below the
+// last success are ignored; each id counts once.
+func (s *State) countFailure(p *pendingCheckpoint, reason Reason) bool {
+	if !reason.Counted() || p.kind == KindStopWithSavepoint {
+		return false
+	}
+	if p.kind == KindSavepoint && reason.jobLevel() {
+		return false
+	}
+	if p.id <= s.lastSucceeded || containsID(s.countedIDs, p.id) {
+		return false
+	}
+	s.countedIDs = append(s.countedIDs, p.id)
+	s.failures++
+	return true
+}
+
+// failJob fails the job: the coordinator suspends and every pending checkpoint
+// ends with coordinator_suspend (not counted).
+func (s *State) failJob(reason Reason, detail string) {
+	if s.job != JobRunning {
+		return
+	}
+	s.job, s.failReason = JobFailed, reason
+	s.emit(Effect{Type: EffFailJob, Reason: reason, Message: detail})
+	s.endCoordinator(ReasonCoordinatorSuspend)
+}
+
+// finishJob finishes the job: the coordinator shuts down and every pending
+// checkpoint ends with coordinator_shutdown (not counted).
+func (s *State) finishJob(detail string) {
+	if s.job != JobRunning {
+		return
+	}
+	s.job = JobFinished
+	s.emit(Effect{Type: EffFinishJob, Message: detail})
+	s.endCoordinator(ReasonCoordinatorShutdown)
+}
+
+func (s *State) endCoordinator(reason Reason) {
+	for len(s.pending) > 0 {
+		s.abort(0, reason, "the job is "+s.job.String())
+	}
+	s.periodicQueued, s.queuedManual = false, 0
+}
+
+// latestID is the latest completed checkpoint's id, 0 if none.
+func (s *State) latestID() int64 {
+	if l := s.latest(); l != nil {
+		return l.id
+	}
+	return 0
+}
+
+// warnDrift makes the drift hazard of §11 visible: a reference older than
+// max_consecutive + 1 ids means a region has kept failing past tier 2.
+func (s *State) warnDrift(p *pendingCheckpoint) {
+	limit := int64(s.cfg.Regional.MaxConsecutive) + 1
+	var old []string
+	worst := int64(0)
+	for _, ref := range p.refs {
+		if age := p.id - ref.Checkpoint; age > limit {
+			old = append(old, fmt.Sprintf("%s->%d", RegionName(ref.Region), ref.Checkpoint))
+			worst = max(worst, age)
+		}
+	}
+	if len(old) > 0 {
+		s.emit(Effect{Type: EffWarn, Checkpoint: p.id, Code: WarnRefDrift, Message: fmt.Sprintf(
+			"checkpoint %d references state up to %d ids old (> max_consecutive+1 = %d): %s; "+
+				"these regions' restore points drift back (set regional.max_ref_age to bound it)",
+			p.id, worst, limit, strings.Join(old, ", "))})
+	}
+}
+
+// warnNoClaim implements R41's warning: while a retained checkpoint references
+// a no_claim snapshot the user must keep it; the first global completion ends that.
+func (s *State) warnNoClaim(p *pendingCheckpoint) {
+	if !s.noClaim || s.noClaimReleased {
+		return
+	}
+	if p.mode == ModeGlobal {
+		s.noClaimReleased = true
+		if s.noClaimWarned {
+			s.emit(Effect{Type: EffWarn, Checkpoint: p.id, Code: WarnNoClaimReleased, Message: fmt.Sprintf(
+				"checkpoint %d is global: no new checkpoint will reference the no_claim snapshot %d", p.id, s.restoredID)})
+		}
+		return
+	}
+	var regions []string
+	for _, ref := range p.refs {
+		if ref.Checkpoint <= s.restoredID {
+			regions = append(regions, RegionName(ref.Region))
+		}
+	}
+	if len(regions) > 0 {
+		s.noClaimWarned = true
+		s.emit(Effect{Type: EffWarn, Checkpoint: p.id, Code: WarnNoClaimReferenced, Message: fmt.Sprintf(
+			"checkpoint %d uses the no_claim snapshot %d for %s: keep the snapshot until a global checkpoint completes",
+			p.id, s.restoredID, strings.Join(regions, ", "))})
+	}
+}
+
+func containsID(ids []int64, id int64) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+func sortIDs(ids []int64) { sort.Slice(ids, func(a, b int) bool { return ids[a] < ids[b] }) }

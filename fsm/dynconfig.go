@@ -1,0 +1,116 @@
+package fsm
+
+import "fmt"
+
+// configPatch validates a FLIP-571 patch against the configuration it would
+// replace — the last accepted one, confirmed or not — and asks for the overrides
+// to be persisted (R60, R63). A rejected patch changes nothing.
+func (s *State) configPatch(ev Event) {
+	reject := func(msg string) {
+		s.emit(Effect{Type: EffConfigRejected, Request: ev.Request, Error: msg})
+	}
+	if !ev.HasInterval && !ev.HasTimeout {
+		reject("empty patch: set interval_ms, timeout_ms or both (R60)")
+		return
+	}
+	for _, p := range s.patches {
+		if p.request == ev.Request {
+			reject(fmt.Sprintf("request %d is already waiting for its overrides to be persisted (R63)", ev.Request))
+			return
+		}
+	}
+	next := s.proposed()
+	if ev.HasInterval {
+		if err := validInterval(ev.IntervalMs); err != nil {
+			reject(err.Error() + " (R60)")
+			return
+		}
+		next.intervalMs = ev.IntervalMs
+	}
+	if ev.HasTimeout {
+		if err := validTimeout(ev.TimeoutMs, s.cfg.MaxTimeoutMs); err != nil {
+			reject(err.Error() + " (R60)")
+			return
+		}
+		next.timeoutMs = ev.TimeoutMs
+	}
+	next.request = ev.Request
+	s.patches = append(s.patches, next)
+	s.emit(Effect{Type: EffPersistOverrides, Request: next.request, IntervalMs: next.intervalMs, TimeoutMs: next.timeoutMs})
+}
+
+// proposed is the configuration after every accepted patch.
+func (s *State) proposed() configPatch {
+	if n := len(s.patches); n > 0 {
+		return s.patches[n-1]
+	}
+	e := s.Effective()
+	return configPatch{intervalMs: e.IntervalMs, timeoutMs: e.TimeoutMs}
+}
+
+// configPersisted applies a patch whose overrides are durable, and with it every
+// earlier accepted patch (its write contains theirs): both values change in one
+// step (R60), pending deadlines move at once (R61), the schedule follows the new
+// interval (R62), and each caller is acknowledged (R63). An unknown request
+// changes nothing.
+func (s *State) configPersisted(request int64) {
+	k := -1
+	for i, p := range s.patches {
+		if p.request == request {
+			k = i
+		}
+	}
+	if k < 0 {
+		return
+	}
+	old := s.Effective()
+	next := s.patches[k]
+	for _, p := range s.patches[:k+1] {
+		s.emit(Effect{Type: EffConfigApplied, Request: p.request, IntervalMs: p.intervalMs, TimeoutMs: p.timeoutMs})
+	}
+	s.patches = append(s.patches[:0], s.patches[k+1:]...)
+	s.ovActive, s.ovInterval, s.ovTimeout = true, next.intervalMs, next.timeoutMs
+	if next.timeoutMs != old.TimeoutMs {
+		s.redeadline()
+	}
+	if next.intervalMs != old.IntervalMs {
+		s.reschedule()
+	}
+}
+
+// redeadline gives every pending checkpoint the deadline trigger time + the new
+// timeout and expires, in id order, those whose deadline has passed (R61).
+func (s *State) redeadline() {
+	t := s.Effective().TimeoutMs
+	for i := range s.pending {
+		s.pending[i].deadline = s.pending[i].triggerAt + t
+	}
+	for i := 0; i < len(s.pending); {
+		if p := &s.pending[i]; !p.persisting && p.deadline <= s.now {
+			n := len(s.pending)
+			s.expire(i)
+			if len(s.pending) < n {
+				continue
+			}
+		}
+		i++
+	}
+}
+
+// reschedule applies a new interval from the next trigger cycle: the next
+// periodic request is due at min(its current due time, now + the new period),
+// then on the new grid (R62). Interval 0 stops periodic checkpoints.
+func (s *State) reschedule() {
+	p := s.period()
+	if p == 0 {
+		s.periodicOn = false
+		return
+	}
+	if s.job != JobRunning {
+		return
+	}
+	if !s.periodicOn || s.now+p < s.periodicDue {
+		s.periodicDue = s.now + p
+	}
+	s.periodicOn = true
+}

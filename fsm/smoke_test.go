@@ -1,0 +1,90 @@
+package fsm
+
+import (
+	"strings"
+	"testing"
+)
+
+// run drives a state through events and returns the rendered effects per event.
+func run(t *testing.T, s *State, evs ...Event) []string {
+	t.Helper()
+	var out []string
+	for _, ev := range evs {
+		effs, err := s.Step(ev)
+		if err != nil {
+			t.Fatalf("%s: %v", DescribeEvent(s.topo, ev), err)
+		}
+		for _, e := range effs {
+			out = append(out, DescribeEffect(s.topo, e))
+		}
+	}
+	return out
+}
+
+func twoByTwo(t *testing.T, cfg Config) *State {
+	t.Helper()
+	topo, err := NewTopology(JobSpec{
+		Vertices: []VertexSpec{{ID: "src", Parallelism: 2, Coordinator: CoordinatorFallback}, {ID: "sink", Parallelism: 2}},
+		Edges:    []EdgeSpec{{From: "src", To: "sink"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(topo, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSmokeGlobalCycle(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.IntervalMs = 1000
+	s := twoByTwo(t, cfg)
+	out := run(t, s,
+		Event{At: 0, Type: EvStart},
+		Event{At: 1000, Type: EvTick},
+		Event{At: 1010, Type: EvAck, Checkpoint: 1, Task: 0},
+		Event{At: 1010, Type: EvAck, Checkpoint: 1, Task: 1},
+		Event{At: 1010, Type: EvAck, Checkpoint: 1, Task: 2},
+		Event{At: 1010, Type: EvAck, Checkpoint: 1, Task: 3},
+		Event{At: 1020, Type: EvPersisted, Checkpoint: 1},
+	)
+	got := strings.Join(out, "\n")
+	for _, want := range []string{"trigger 1 checkpoint deadline=601000 tasks=[src/0-1 sink/0-1]",
+		"persist 1 checkpoint global consecutive=0", "completed 1", "notify_complete 1 tasks=[src/0-1 sink/0-1]"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+}
+
+func TestSmokeRegional(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.IntervalMs = 1000
+	cfg.Regional.Enabled = true
+	cfg.Regional.MaxFailureRatio = 0.5
+	s := twoByTwo(t, cfg)
+	run(t, s, Event{At: 0, Type: EvStart}, Event{At: 1000, Type: EvTick})
+	for id := TaskID(0); id < 4; id++ {
+		run(t, s, Event{At: 1001, Type: EvAck, Checkpoint: 1, Task: id})
+	}
+	run(t, s, Event{At: 1002, Type: EvPersisted, Checkpoint: 1}, Event{At: 2000, Type: EvTick})
+	out := run(t, s,
+		Event{At: 2001, Type: EvAck, Checkpoint: 2, Task: 0},
+		Event{At: 2001, Type: EvAck, Checkpoint: 2, Task: 2},
+		Event{At: 2002, Type: EvDecline, Checkpoint: 2, Task: 1},
+		Event{At: 2003, Type: EvPersisted, Checkpoint: 2},
+	)
+	got := strings.Join(out, "\n")
+	for _, want := range []string{"coordinator_fallback 2 vertex=src refs={r1->1}",
+		"persist 2 checkpoint regional consecutive=1 older_refs={r1->1}",
+		"notify_complete 2 tasks=[src/0 sink/0] uses(1)=[src/1 sink/1]"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+	if s.Consecutive() != 1 {
+		t.Errorf("consecutive = %d", s.Consecutive())
+	}
+}

@@ -1,0 +1,269 @@
+package fsm
+
+// JobStatus is the job's status as the coordinator sees it.
+type JobStatus uint8
+
+// Job statuses.
+const (
+	JobCreated JobStatus = iota // before the start event
+	JobRunning
+	JobFailed
+	JobFinished
+)
+
+var jobStatusNames = [...]string{"created", "running", "failed", "finished"}
+
+// String returns the summary spelling of the status.
+func (s JobStatus) String() string { return jobStatusNames[s] }
+
+type taskStatus uint8
+
+const (
+	taskRunning taskStatus = iota
+	taskRestarting
+	taskFinished
+)
+
+// maxQueuedRequests is Flink's CheckpointRequestDecider default queue bound.
+const maxQueuedRequests = 1000
+
+// pendingCheckpoint is a triggered checkpoint that has not ended (R15–R23).
+type pendingCheckpoint struct {
+	id           int64
+	kind         Kind
+	forced       bool // forced global at trigger (R25)
+	regionalPath bool // decided by R18 (not R17): regional mode, plain checkpoint, not forced
+	triggerAt    int64
+	deadline     int64
+
+	triggered    bitset // subtasks that got the trigger (R15)
+	waiting      bitset // subtasks whose ack is still needed
+	acked        bitset // subtasks whose ack is recorded (dropped when their region fails, R18)
+	waitingCount int
+
+	failed        bitset // regions failed for this checkpoint (R18)
+	failedCount   int
+	activeRegions int    // regions with an unfinished subtask at trigger (R22b)
+	firstCause    Reason // the first failure cause (R18)
+
+	persisting  bool // all needed acks in, persist effect emitted (R23)
+	refs        []RegionRef
+	mode        Mode
+	consecutive int
+}
+
+func (p *pendingCheckpoint) clone() pendingCheckpoint {
+	c := *p
+	c.triggered = p.triggered.clone()
+	c.waiting = p.waiting.clone()
+	c.acked = p.acked.clone()
+	c.failed = p.failed.clone()
+	c.refs = append([]RegionRef(nil), p.refs...)
+	return c
+}
+
+// knownCheckpoint is completed state the job knows and has not discarded:
+// retained checkpoints, checkpoints kept alive by references, the restored
+// snapshot and the older checkpoints its refs name (R40, R41).
+type knownCheckpoint struct {
+	id          int64
+	refs        []RegionRef // regions using older state, sorted by region
+	mode        Mode
+	consecutive int
+	inStore     bool // one of the `retained` latest completed checkpoints
+	owned       bool // the job may discard it (false for a no_claim restore)
+	restored    bool // the restored snapshot or one of the checkpoints it references
+}
+
+// skipNotice is a deferred "region skipped" notice (R26).
+type skipNotice struct {
+	checkpoint int64
+	region     int
+}
+
+// configPatch is an accepted, not yet confirmed FLIP-571 patch (R63).
+type configPatch struct {
+	request    int64
+	intervalMs int64
+	timeoutMs  int64
+}
+
+// State is the whole state of the decision core. Create it with New, advance it
+// with Step, copy it with Clone. It is not safe for concurrent use.
+type State struct {
+	topo         *Topology
+	cfg          Config
+	regionalMode bool // R4 holds and regional.enabled
+	job          JobStatus
+	failReason   Reason
+	now          int64
+
+	status            []taskStatus
+	running           bitset  // running, unfinished subtasks
+	regionDown        []int32 // per region: unfinished subtasks not running
+	regionUnfinished  []int32 // per region: unfinished subtasks
+	regionsDown       int     // regions with regionDown > 0
+	unfinished        int
+	sourcesUnfinished int
+
+	nextID  int64
+	pending []pendingCheckpoint // ascending id
+
+	// Decider (R11, R12).
+	periodicOn      bool
+	periodicDue     int64
+	periodicQueued  bool
+	queuedManual    int // manual checkpoint requests waiting for a free slot
+	hasLastComplete bool
+	lastComplete    int64
+
+	// Failure manager (R30).
+	failures      int
+	countedIDs    []int64
+	lastSucceeded int64
+
+	// Two-tier counter (R25).
+	consecutive int
+	forceNext   bool // all sources finished: the next checkpoint is forced global
+
+	// Completed state (R40, R41).
+	known           []knownCheckpoint // ascending id
+	restoredID      int64
+	noClaim         bool
+	noClaimWarned   bool
+	noClaimReleased bool
+	skipped         []skipNotice
+
+	// Dynamic configuration (R60–R63).
+	ovActive   bool
+	ovInterval int64
+	ovTimeout  int64
+	patches    []configPatch
+
+	effects []Effect
+}
+
+// New returns the state of a job that has not started. The configuration is
+// validated (§2); the error names the key and the rule.
+func New(topo *Topology, cfg Config) (*State, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := topo.NumSubtasks()
+	s := &State{
+		topo:             topo,
+		cfg:              cfg,
+		status:           make([]taskStatus, n),
+		running:          newBitset(n),
+		regionDown:       make([]int32, topo.NumRegions()),
+		regionUnfinished: make([]int32, topo.NumRegions()),
+		nextID:           1,
+	}
+	ok, _ := topo.RegionalCapable()
+	s.regionalMode = ok && cfg.Regional.Enabled
+	for r := range s.regionUnfinished {
+		s.regionUnfinished[r] = int32(len(topo.RegionTasks(r)))
+	}
+	for id := 0; id < n; id++ {
+		s.running.set(TaskID(id))
+	}
+	s.unfinished = n
+	s.sourcesUnfinished = len(topo.Sources())
+	return s, nil
+}
+
+// Clone returns a deep copy that shares only the immutable Topology.
+func (s *State) Clone() *State {
+	c := *s
+	c.status = append([]taskStatus(nil), s.status...)
+	c.running = s.running.clone()
+	c.regionDown = append([]int32(nil), s.regionDown...)
+	c.regionUnfinished = append([]int32(nil), s.regionUnfinished...)
+	c.pending = make([]pendingCheckpoint, len(s.pending))
+	for i := range s.pending {
+		c.pending[i] = s.pending[i].clone()
+	}
+	c.countedIDs = append([]int64(nil), s.countedIDs...)
+	c.known = make([]knownCheckpoint, len(s.known))
+	for i, k := range s.known {
+		k.refs = append([]RegionRef(nil), k.refs...)
+		c.known[i] = k
+	}
+	c.skipped = append([]skipNotice(nil), s.skipped...)
+	c.patches = append([]configPatch(nil), s.patches...)
+	c.effects = nil
+	return &c
+}
+
+// Topology returns the job.
+func (s *State) Topology() *Topology { return s.topo }
+
+// Config returns the base configuration the job started with (without overrides).
+func (s *State) Config() Config { return s.cfg }
+
+// Now returns the time of the last event.
+func (s *State) Now() int64 { return s.now }
+
+// Job returns the job status.
+func (s *State) Job() JobStatus { return s.job }
+
+// FailReason returns why the job failed, or "".
+func (s *State) FailReason() Reason { return s.failReason }
+
+// RegionalMode reports whether regional checkpoints are on (R4 and regional.enabled).
+func (s *State) RegionalMode() bool { return s.regionalMode }
+
+// NextID returns the id the next triggered checkpoint will get (R14).
+func (s *State) NextID() int64 { return s.nextID }
+
+// Consecutive returns consecutive_regional (R25).
+func (s *State) Consecutive() int { return s.consecutive }
+
+// Forcing reports whether a checkpoint triggered now would be forced global (R25).
+func (s *State) Forcing() bool { return s.forcing() }
+
+// Failures returns the counted failures since the last success (R30).
+func (s *State) Failures() int { return s.failures }
+
+// Effective returns the configuration in force (R63).
+func (s *State) Effective() EffectiveConfig {
+	if s.ovActive {
+		return EffectiveConfig{IntervalMs: s.ovInterval, TimeoutMs: s.ovTimeout, OverridesActive: true}
+	}
+	return EffectiveConfig{IntervalMs: s.cfg.IntervalMs, TimeoutMs: s.cfg.TimeoutMs}
+}
+
+// TaskRunning reports whether a subtask is running (not restarting, not finished).
+func (s *State) TaskRunning(id TaskID) bool { return s.status[id] == taskRunning }
+
+// TaskFinished reports whether a subtask has finished.
+func (s *State) TaskFinished(id TaskID) bool { return s.status[id] == taskFinished }
+
+func (s *State) forcing() bool {
+	return s.regionalMode && (s.consecutive >= s.cfg.Regional.MaxConsecutive || s.forceNext)
+}
+
+func (s *State) period() int64 {
+	return basePeriod(s.Effective().IntervalMs, s.cfg.MinPauseMs)
+}
+
+func (s *State) emit(e Effect) { s.effects = append(s.effects, e) }
+
+func (s *State) findPending(id int64) int {
+	for i := range s.pending {
+		if s.pending[i].id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// latest returns the latest completed checkpoint in the store, or nil (R21, R22d).
+func (s *State) latest() *knownCheckpoint {
+	for i := len(s.known) - 1; i >= 0; i-- {
+		if s.known[i].inStore {
+			return &s.known[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package fsm
+
+// setStatus moves a subtask to a new status and keeps the counters the
+// preconditions (R13) and the completion rule (R20) read in O(1).
+func (s *State) setStatus(id TaskID, to taskStatus) {
+	from := s.status[id]
+	if from == to {
+		return
+	}
+	r := s.topo.RegionOf(id)
+	if from == taskRestarting {
+		s.regionDown[r]--
+		if s.regionDown[r] == 0 {
+			s.regionsDown--
+		}
+	}
+	if to == taskRestarting {
+		if s.regionDown[r] == 0 {
+			s.regionsDown++
+		}
+		s.regionDown[r]++
+	}
+	if from == taskFinished {
+		s.unfinished++
+		s.regionUnfinished[r]++
+		if s.isSource(id) {
+			s.sourcesUnfinished++
+		}
+	}
+	if to == taskFinished {
+		s.unfinished--
+		s.regionUnfinished[r]--
+		if s.isSource(id) {
+			s.sourcesUnfinished--
+		}
+	}
+	if to == taskRunning {
+		s.running.set(id)
+	} else {
+		s.running.clear(id)
+	}
+	s.status[id] = to
+}
+
+func (s *State) isSource(id TaskID) bool { return s.topo.vertices[s.topo.vertexOf(id)].Source }
+
+// taskFailed fails a subtask over: its whole region restarts from the latest
+// completed checkpoint (R19). Pending checkpoints react per R17 (abort) or R18
+// (the region fails for them); a checkpoint already persisting is sealed, so a
+// failover of a region that holds its own state in it aborts it (I-NoOrphanState).
+func (s *State) taskFailed(task TaskID) {
+	r := s.topo.RegionOf(task)
+	s.setStatus(task, taskRestarting)
+	for _, id := range s.topo.RegionTasks(r) {
+		if s.status[id] == taskRunning {
+			s.setStatus(id, taskRestarting)
+		}
+	}
+	if s.job != JobRunning {
+		return
+	}
+	reason := "failover of region " + RegionName(r) + " (" + s.topo.TaskName(task) + " failed)"
+	for i := 0; i < len(s.pending); {
+		p := &s.pending[i]
+		switch {
+		case p.persisting && refOf(p.refs, p.id, r) == p.id:
+			s.abort(i, ReasonRegionFailover, reason+" while its state was being persisted")
+		case p.persisting:
+			i++ // the region already falls back to older state in it
+		case !p.regionalPath:
+			s.abort(i, ReasonRegionFailover, reason)
+		default:
+			s.markRegionFailed(p, r, ReasonRegionFailover)
+			n := len(s.pending)
+			s.decide(i)
+			if len(s.pending) == n {
+				i++
+			}
+		}
+	}
+}
+
+// taskRunning marks a subtask running again, after a failover or a restart.
+func (s *State) taskRunning(task TaskID) {
+	s.setStatus(task, taskRunning)
+}
+
+// taskFinished marks a subtask finished (bounded input): pending checkpoints stop
+// waiting for it (R20); when the last source finishes, the next checkpoint is
+// forced global (R25); when every subtask has finished, the job finishes.
+func (s *State) taskFinished(task TaskID) {
+	if s.status[task] == taskFinished {
+		return
+	}
+	s.setStatus(task, taskFinished)
+	if s.job != JobRunning {
+		return
+	}
+	if s.sourcesUnfinished == 0 && s.isSource(task) && s.regionalMode {
+		s.forceNext = true
+	}
+	for i := 0; i < len(s.pending); {
+		p := &s.pending[i]
+		n := len(s.pending)
+		if p.waiting.has(task) {
+			p.waiting.clear(task)
+			p.waitingCount--
+			if p.waitingCount == 0 {
+				s.decide(i)
+			}
+		}
+		if len(s.pending) == n {
+			i++
+		}
+	}
+	if s.unfinished == 0 {
+		s.finishJob("every subtask finished")
+	}
+}

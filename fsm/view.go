@@ -1,0 +1,106 @@
+package fsm
+
+// PendingInfo is a read-only view of a pending checkpoint, for invariant checks,
+// renderers and runtimes. It is valid until the next Step.
+type PendingInfo struct {
+	ID           int64
+	Kind         Kind
+	ForcedGlobal bool // forced global at trigger (R25)
+	RegionalPath bool // decided by R18 rather than R17
+	TriggerAt    int64
+	Deadline     int64
+	Persisting   bool // every needed ack is in; waiting for the persisted event (R23)
+	FailedCount  int
+	FirstCause   Reason
+	p            *pendingCheckpoint
+}
+
+// Acked reports whether the checkpoint holds an ack of subtask id.
+func (v PendingInfo) Acked(id TaskID) bool { return v.p.acked.has(id) }
+
+// Triggered reports whether subtask id got the trigger.
+func (v PendingInfo) Triggered(id TaskID) bool { return v.p.triggered.has(id) }
+
+// RegionFailed reports whether region r failed for this checkpoint (R18).
+func (v PendingInfo) RegionFailed(r int) bool { return v.p.failed.has(TaskID(r)) }
+
+// Refs returns, once persisting, the regions that use older state.
+func (v PendingInfo) Refs() []RegionRef { return v.p.refs }
+
+// Pending returns views of the pending checkpoints in id order.
+func (s *State) Pending() []PendingInfo {
+	out := make([]PendingInfo, len(s.pending))
+	for i := range s.pending {
+		p := &s.pending[i]
+		out[i] = PendingInfo{ID: p.id, Kind: p.kind, ForcedGlobal: p.forced, RegionalPath: p.regionalPath,
+			TriggerAt: p.triggerAt, Deadline: p.deadline, Persisting: p.persisting,
+			FailedCount: p.failedCount, FirstCause: p.firstCause, p: p}
+	}
+	return out
+}
+
+// StoredCheckpoint is a completed checkpoint the job knows and has not discarded.
+type StoredCheckpoint struct {
+	ID int64
+	// Refs lists the regions that use an older checkpoint's state, sorted by
+	// region; every other region uses ID itself (R21).
+	Refs        []RegionRef
+	Mode        Mode
+	Consecutive int
+	Retained    bool // one of the `retained` latest (R40)
+	Owned       bool // the job may discard it (R41)
+	Restored    bool // the restored snapshot or a checkpoint its refs name
+}
+
+// RefOf resolves the checkpoint whose state region r uses.
+func (c StoredCheckpoint) RefOf(r int) int64 { return refOf(c.Refs, c.ID, r) }
+
+// Known returns every completed checkpoint the job keeps — retained or kept alive
+// by a reference — in id order.
+func (s *State) Known() []StoredCheckpoint {
+	out := make([]StoredCheckpoint, len(s.known))
+	for i, k := range s.known {
+		out[i] = StoredCheckpoint{ID: k.id, Refs: append([]RegionRef(nil), k.refs...), Mode: k.mode,
+			Consecutive: k.consecutive, Retained: k.inStore, Owned: k.owned, Restored: k.restored}
+	}
+	return out
+}
+
+// Retained returns the ids in the completed store, ascending (R40).
+func (s *State) Retained() []int64 {
+	var ids []int64
+	for _, k := range s.known {
+		if k.inStore {
+			ids = append(ids, k.id)
+		}
+	}
+	return ids
+}
+
+// LatestCompleted returns the latest completed checkpoint in the store.
+func (s *State) LatestCompleted() (StoredCheckpoint, bool) {
+	for i := len(s.known) - 1; i >= 0; i-- {
+		if s.known[i].inStore {
+			return s.Known()[i], true
+		}
+	}
+	return StoredCheckpoint{}, false
+}
+
+// RestoredSnapshot returns the id of the snapshot the job started from (0 if
+// none) and whether the job runs in no_claim mode (R41).
+func (s *State) RestoredSnapshot() (int64, bool) { return s.restoredID, s.noClaim }
+
+// PendingPatches returns the accepted FLIP-571 patches waiting for their
+// overrides to be confirmed durable, oldest first (R63).
+func (s *State) PendingPatches() []int64 {
+	ids := make([]int64, len(s.patches))
+	for i, p := range s.patches {
+		ids[i] = p.request
+	}
+	return ids
+}
+
+// ForceNextGlobal reports whether all sources finished and the next checkpoint
+// is forced global (R25).
+func (s *State) ForceNextGlobal() bool { return s.forceNext }

@@ -1,0 +1,3 @@
+module github.com/ckptcore/ckptcore
+
+go 1.26
