@@ -88,3 +88,33 @@ func TestSmokeRegional(t *testing.T) {
 		t.Errorf("consecutive = %d", s.Consecutive())
 	}
 }
+
+func TestResumeMatchesRecover(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.IntervalMs = 1000
+	cfg.Regional.Enabled = true
+	cfg.Regional.MaxFailureRatio = 0.5
+	s := twoByTwo(t, cfg)
+	run(t, s, Event{At: 0, Type: EvStart}, Event{At: 1000, Type: EvTick})
+	for id := TaskID(0); id < 4; id++ {
+		run(t, s, Event{At: 1001, Type: EvAck, Checkpoint: 1, Task: id})
+	}
+	run(t, s, Event{At: 1002, Type: EvPersisted, Checkpoint: 1}, Event{At: 2000, Type: EvTick},
+		Event{At: 2001, Type: EvAck, Checkpoint: 2, Task: 0}, Event{At: 2001, Type: EvAck, Checkpoint: 2, Task: 2},
+		Event{At: 2002, Type: EvDecline, Checkpoint: 2, Task: 1}, Event{At: 2003, Type: EvPersisted, Checkpoint: 2},
+		Event{At: 2004, Type: EvConfigPatch, Request: 1, HasTimeout: true, TimeoutMs: 5000},
+		Event{At: 2005, Type: EvConfigPersisted, Request: 1})
+	r, err := Resume(s.Topology(), cfg, s.Durable(), 2500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, s, Event{At: 2500, Type: EvRecover})
+	if r.Consecutive() != s.Consecutive() || r.NextID() != s.NextID() || r.Effective() != s.Effective() {
+		t.Fatalf("resume %d/%d/%v, recover %d/%d/%v", r.Consecutive(), r.NextID(), r.Effective(),
+			s.Consecutive(), s.NextID(), s.Effective())
+	}
+	a, b := run(t, r, Event{At: 3500, Type: EvTick}), run(t, s, Event{At: 3500, Type: EvTick})
+	if strings.Join(a, "\n") != strings.Join(b, "\n") {
+		t.Fatalf("after resume:\n%s\nafter recover:\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+}

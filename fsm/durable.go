@@ -1,0 +1,66 @@
+package fsm
+
+import "fmt"
+
+// Durable is what survives a coordinator failover (R50): the completed store with
+// its metadata (refs and consecutive count), the id counter, the confirmed config
+// overrides and the restored snapshot. A runtime persists it (the persist and
+// persist_overrides effects carry every part) and hands it to Resume.
+type Durable struct {
+	NextID     int64
+	Known      []StoredCheckpoint // retained checkpoints and those their refs keep alive, by id
+	Overrides  *EffectiveConfig   // nil when no patch was ever confirmed
+	RestoredID int64
+	NoClaim    bool
+}
+
+// Durable returns the durable part of the state (R50).
+func (s *State) Durable() Durable {
+	d := Durable{NextID: s.nextID, Known: s.Known(), RestoredID: s.restoredID, NoClaim: s.noClaim}
+	if s.ovActive {
+		e := s.Effective()
+		d.Overrides = &e
+	}
+	return d
+}
+
+// Resume rebuilds a core from durable state after a coordinator failover, as the
+// recover event leaves it (R50): the job running at time at with every subtask
+// running, no pending checkpoint, the consecutive counter read back from the
+// latest completed checkpoint's metadata, the overrides in force again (R63).
+func Resume(topo *Topology, cfg Config, d Durable, at int64) (*State, error) {
+	s, err := New(topo, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if d.NextID < 1 || d.NextID > maxID || at < 0 || at > maxID {
+		return nil, fmt.Errorf("fsm: resume: next id %d or time %d out of range", d.NextID, at)
+	}
+	for i, k := range d.Known {
+		if k.ID < 1 || k.ID >= d.NextID || (i > 0 && d.Known[i-1].ID >= k.ID) {
+			return nil, fmt.Errorf("fsm: resume: checkpoint %d: ids must increase and stay below the next id %d (I-MonotonicIds)", k.ID, d.NextID)
+		}
+		for j, r := range k.Refs {
+			if r.Region < 0 || r.Region >= topo.NumRegions() || r.Checkpoint >= k.ID || r.Checkpoint < 1 ||
+				(j > 0 && k.Refs[j-1].Region >= r.Region) {
+				return nil, fmt.Errorf("fsm: resume: checkpoint %d: bad reference %s->%d (I-RegionConsistency)", k.ID, RegionName(r.Region), r.Checkpoint)
+			}
+		}
+		s.known = append(s.known, knownCheckpoint{id: k.ID, refs: append([]RegionRef(nil), k.Refs...), mode: k.Mode,
+			consecutive: k.Consecutive, inStore: k.Retained, owned: k.Owned, restored: k.Restored})
+	}
+	if o := d.Overrides; o != nil {
+		if err := validInterval(o.IntervalMs); err != nil {
+			return nil, fmt.Errorf("fsm: resume: overrides: %w", err)
+		}
+		if err := validTimeout(o.TimeoutMs, cfg.MaxTimeoutMs); err != nil {
+			return nil, fmt.Errorf("fsm: resume: overrides: %w", err)
+		}
+		s.ovActive, s.ovInterval, s.ovTimeout = true, o.IntervalMs, o.TimeoutMs
+	}
+	s.nextID, s.restoredID, s.noClaim = d.NextID, d.RestoredID, d.NoClaim
+	s.job, s.now = JobRunning, at
+	s.recover()
+	s.effects = s.effects[:0]
+	return s, nil
+}
