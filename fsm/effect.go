@@ -123,8 +123,8 @@ func refOf(refs []RegionRef, self int64, r int) int64 {
 
 // Warning codes of warn effects.
 const (
-	WarnRegionalDisabled   = "regional_disabled"   // R4: regional.enabled but the job does not qualify
-	WarnRefDrift           = "ref_drift"           // §11: a reference older than max_consecutive+1 ids
-	WarnNoClaimReferenced  = "no_claim_referenced" // R41: a retained checkpoint uses the no_claim snapshot
-	WarnNoClaimReleased    = "no_claim_released"   // R41: a global completion ends that
+	WarnRegionalDisabled  = "regional_disabled"   // R4: regional.enabled but the job does not qualify
+	WarnRefDrift          = "ref_drift"           // §11: a reference older than max_consecutive+1 ids
+	WarnNoClaimReferenced = "no_claim_referenced" // R41: a retained checkpoint uses the no_claim snapshot
+	WarnNoClaimReleased   = "no_claim_released"   // R41: a global completion ends that
 )

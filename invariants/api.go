@@ -1,0 +1,58 @@
+package invariants
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Invariant names, exactly as in SEMANTICS §10.
+const (
+	RegionConsistency = "I-RegionConsistency"
+	NoOrphanState     = "I-NoOrphanState"
+	ConsecutiveBound  = "I-ConsecutiveBound"
+	TierTwoReset      = "I-TierTwoReset"
+	RetentionSafety   = "I-RetentionSafety"
+	NoLeak            = "I-NoLeak"
+	NotifySafety      = "I-NotifySafety"
+	SavepointGlobal   = "I-SavepointGlobal"
+	MonotonicIds      = "I-MonotonicIds"
+	FailureAccounting = "I-FailureAccounting"
+	ConfigAtomic      = "I-ConfigAtomic"
+	DurableOverrides  = "I-DurableOverrides"
+)
+
+// All lists every invariant name in the order of SEMANTICS §10.
+var All = []string{RegionConsistency, NoOrphanState, ConsecutiveBound, TierTwoReset, RetentionSafety,
+	NoLeak, NotifySafety, SavepointGlobal, MonotonicIds, FailureAccounting, ConfigAtomic, DurableOverrides}
+
+// Violation is one broken invariant after one step.
+type Violation struct {
+	Invariant string // one of the names above
+	Detail    string
+}
+
+func (v Violation) Error() string { return v.Invariant + ": " + v.Detail }
+
+func (c *Checker) fail(name, format string, args ...any) {
+	c.out = append(c.out, Violation{name, fmt.Sprintf(format, args...)})
+}
+
+// sortedIDs returns a map's keys in ascending order, so that violations come out
+// in the same order on every run.
+func sortedIDs[V any](m map[int64]V) []int64 {
+	ids := make([]int64, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(a, b int) bool { return ids[a] < ids[b] })
+	return ids
+}
+
+func sortedInts(m map[int]bool) []int {
+	out := make([]int, 0, len(m))
+	for r := range m {
+		out = append(out, r)
+	}
+	sort.Ints(out)
+	return out
+}

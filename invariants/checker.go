@@ -1,0 +1,92 @@
+package invariants
+
+import (
+	"github.com/ckptcore/ckptcore/fsm"
+)
+
+// Checker checks every invariant of SEMANTICS §10 after each step. It is
+// independent of the core's internals: it reads the state through fsm's views and
+// recomputes what it needs from events and effects, so a bug in the core's
+// bookkeeping shows up as a violation here rather than being trusted.
+type Checker struct {
+	topo *fsm.Topology
+	cfg  fsm.Config
+	out  []Violation
+
+	lastTrigger int64              // I-MonotonicIds
+	lastStored  int64              // I-MonotonicIds: last checkpoint that entered the store
+	kinds       map[int64]fsm.Kind // trigger kind per id
+	forced      map[int64]bool     // forced global at trigger (I-ConsecutiveBound)
+	triggerAt   map[int64]int64    // trigger time per id
+	healthy     map[int64][]bool   // completed id -> regions that hold their own state in it
+	discarded   map[int64]bool     // I-RetentionSafety
+	ended       map[int64]bool     // aborted ids (I-NotifySafety)
+	completed   map[int64]bool     // completed ids
+	notified    map[int64]map[fsm.TaskID]bool
+	failedOver  map[int64]map[int]bool // pending id -> regions failed over since its trigger (I-NoOrphanState)
+	owned       map[int64]bool         // completed state the job owns and must discard when unused (I-NoLeak)
+	restored    map[int64]bool         // the restored snapshot and the ids its refs name
+	noClaimIDs  map[int64]bool         // never discarded (R41)
+
+	// I-FailureAccounting, recomputed from Flink's rules.
+	failures      int
+	countedIDs    map[int64]bool
+	lastSucceeded int64
+
+	// I-ConfigAtomic, I-DurableOverrides.
+	confirmed *fsm.EffectiveConfig
+}
+
+// New returns a checker for one history of a job with this topology and base
+// configuration.
+func New(t *fsm.Topology, cfg fsm.Config) *Checker {
+	return &Checker{topo: t, cfg: cfg,
+		kinds: map[int64]fsm.Kind{}, forced: map[int64]bool{}, triggerAt: map[int64]int64{},
+		healthy: map[int64][]bool{}, discarded: map[int64]bool{}, ended: map[int64]bool{},
+		completed: map[int64]bool{}, notified: map[int64]map[fsm.TaskID]bool{},
+		failedOver: map[int64]map[int]bool{}, owned: map[int64]bool{}, restored: map[int64]bool{},
+		noClaimIDs: map[int64]bool{}, countedIDs: map[int64]bool{}}
+}
+
+// Step checks one step: the event the core accepted, the effects it returned and
+// the state after it. It returns the violations of this step (nil if none).
+func (c *Checker) Step(ev fsm.Event, effs []fsm.Effect, s *fsm.State) []Violation {
+	c.out = nil
+	if ev.Type == fsm.EvStart && ev.Restore != nil {
+		c.noteRestore(ev.Restore)
+	}
+	if ev.Type == fsm.EvTaskFailed {
+		c.noteFailover(ev.Task, s)
+	}
+	c.stepEffects(ev, effs, s)
+	c.checkState(ev, s)
+	return c.out
+}
+
+func (c *Checker) noteRestore(r *fsm.Restore) {
+	ids := []int64{r.Checkpoint}
+	for _, ref := range r.Refs {
+		ids = append(ids, ref.Checkpoint)
+	}
+	for _, id := range ids {
+		c.restored[id] = true
+		if r.Mode == fsm.NoClaim {
+			c.noClaimIDs[id] = true
+		} else {
+			c.owned[id] = true
+		}
+	}
+	c.lastTrigger, c.lastStored, c.lastSucceeded = r.Checkpoint, r.Checkpoint, r.Checkpoint
+}
+
+// noteFailover records that a region restarted from older state; any pending
+// checkpoint triggered before must not keep that region's acks (R19).
+func (c *Checker) noteFailover(task fsm.TaskID, s *fsm.State) {
+	r := c.topo.RegionOf(task)
+	for _, p := range s.Pending() {
+		if c.failedOver[p.ID] == nil {
+			c.failedOver[p.ID] = map[int]bool{}
+		}
+		c.failedOver[p.ID][r] = true
+	}
+}

@@ -1,0 +1,205 @@
+package invariants
+
+import (
+	"github.com/ckptcore/ckptcore/fsm"
+)
+
+// stepEffects walks the effects of one step in order, checking the invariants
+// that are about order and history.
+func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
+	lastResolvedForced := false // I-TierTwoReset: the last counter-moving effect resolved a forced checkpoint
+	counterMoved := false
+	persistedSeen := map[int64]bool{}
+	for _, e := range effs {
+		switch e.Type {
+		case fsm.EffTrigger:
+			c.onTrigger(e)
+		case fsm.EffPersist:
+			persistedSeen[e.Checkpoint] = true
+		case fsm.EffCompleted:
+			c.onCompleted(ev, e)
+			if e.Kind == fsm.KindCheckpoint {
+				counterMoved = true
+				lastResolvedForced = c.forced[e.Checkpoint]
+			}
+		case fsm.EffNotifyComplete:
+			c.onNotifyComplete(e)
+		case fsm.EffAbort:
+			c.onAbort(e)
+			if c.forced[e.Checkpoint] {
+				counterMoved, lastResolvedForced = true, true
+			}
+		case fsm.EffDiscard:
+			c.onDiscard(e, s)
+		case fsm.EffFailJob:
+			c.onFailJob(e)
+		case fsm.EffConfigApplied:
+			c.confirmed = &fsm.EffectiveConfig{IntervalMs: e.IntervalMs, TimeoutMs: e.TimeoutMs, OverridesActive: true}
+		}
+	}
+	if counterMoved && lastResolvedForced && (s.Consecutive() != 0 || s.ForceNextGlobal()) {
+		c.fail(TierTwoReset, "a forced-global checkpoint resolved but consecutive_regional = %d, force_next = %t",
+			s.Consecutive(), s.ForceNextGlobal())
+	}
+	if c.failures > c.cfg.TolerableFailures && s.Job() == fsm.JobRunning {
+		c.fail(FailureAccounting, "%d counted failures since the last success exceed tolerable_failures %d but the job runs",
+			c.failures, c.cfg.TolerableFailures)
+	}
+	if ev.Type == fsm.EvRecover {
+		c.failures, c.countedIDs, c.lastSucceeded = 0, map[int64]bool{}, 0
+	}
+}
+
+func (c *Checker) onTrigger(e fsm.Effect) {
+	if e.Checkpoint <= c.lastTrigger {
+		c.fail(MonotonicIds, "checkpoint %d triggered after %d", e.Checkpoint, c.lastTrigger)
+	}
+	c.lastTrigger = e.Checkpoint
+	c.kinds[e.Checkpoint] = e.Kind
+	c.forced[e.Checkpoint] = e.ForcedGlobal
+	if e.ForcedGlobal && e.Kind != fsm.KindCheckpoint {
+		c.fail(ConsecutiveBound, "%s %d is marked forced global", e.Kind, e.Checkpoint)
+	}
+}
+
+func (c *Checker) onCompleted(ev fsm.Event, e fsm.Effect) {
+	id := e.Checkpoint
+	if ev.Type != fsm.EvPersisted || ev.Checkpoint != id {
+		c.fail(NotifySafety, "checkpoint %d completed on %s, not on its persisted event (R23)", id, ev.Type)
+	}
+	if c.ended[id] || c.completed[id] {
+		c.fail(NotifySafety, "checkpoint %d completed after it ended", id)
+	}
+	c.completed[id] = true
+	if e.Kind.IsSavepoint() {
+		if e.Mode != fsm.ModeGlobal || len(e.Refs) > 0 {
+			c.fail(SavepointGlobal, "%s %d completed %s with %d older refs", e.Kind, id, e.Mode, len(e.Refs))
+		}
+	} else {
+		if id <= c.lastStored {
+			c.fail(MonotonicIds, "checkpoint %d entered the store after %d", id, c.lastStored)
+		}
+		c.lastStored = id
+		c.owned[id] = true
+		if e.Mode == fsm.ModeRegional && c.forced[id] {
+			c.fail(ConsecutiveBound, "forced-global checkpoint %d completed regionally", id)
+		}
+	}
+	healthy := make([]bool, c.topo.NumRegions())
+	for r := range healthy {
+		ref := e.RefOf(r)
+		healthy[r] = ref == id
+		if ref > id {
+			c.fail(RegionConsistency, "checkpoint %d: region %s references later checkpoint %d", id, fsm.RegionName(r), ref)
+		} else if ref != id && !c.restored[ref] && !(c.healthyIn(ref, r)) {
+			c.fail(RegionConsistency, "checkpoint %d: region %s references %d, where it did not complete healthy", id, fsm.RegionName(r), ref)
+		}
+		if healthy[r] && c.failedOver[id][r] {
+			c.fail(NoOrphanState, "checkpoint %d holds state of region %s from before its failover", id, fsm.RegionName(r))
+		}
+	}
+	if (e.Mode == fsm.ModeRegional) != (len(e.Refs) > 0) {
+		c.fail(RegionConsistency, "checkpoint %d: mode %s with %d older refs", id, e.Mode, len(e.Refs))
+	}
+	c.healthy[id] = healthy
+	if id > c.lastSucceeded {
+		c.lastSucceeded = id
+		c.failures, c.countedIDs = 0, map[int64]bool{}
+	}
+	delete(c.failedOver, id)
+}
+
+func (c *Checker) healthyIn(ref int64, r int) bool {
+	h, ok := c.healthy[ref]
+	return ok && h[r]
+}
+
+func (c *Checker) onNotifyComplete(e fsm.Effect) {
+	id := e.Checkpoint
+	if !c.completed[id] {
+		c.fail(NotifySafety, "checkpoint %d notified complete before it completed", id)
+		return
+	}
+	seen := c.notified[id]
+	if seen == nil {
+		seen = map[fsm.TaskID]bool{}
+		c.notified[id] = seen
+	}
+	healthy := c.healthy[id]
+	e.Tasks.All(func(t fsm.TaskID) bool {
+		if seen[t] {
+			c.fail(NotifySafety, "subtask %s notified twice of checkpoint %d", c.topo.TaskName(t), id)
+		}
+		seen[t] = true
+		if !healthy[c.topo.RegionOf(t)] {
+			c.fail(NotifySafety, "subtask %s notified of checkpoint %d though its region uses older state",
+				c.topo.TaskName(t), id)
+		}
+		return true
+	})
+}
+
+func (c *Checker) onAbort(e fsm.Effect) {
+	id := e.Checkpoint
+	if c.completed[id] {
+		c.fail(NotifySafety, "checkpoint %d aborted after it completed", id)
+	}
+	c.ended[id] = true
+	delete(c.failedOver, id)
+	// R30, recomputed: counted reasons; savepoints' job-level failures never,
+	// stop-with-savepoint never (it fails the job); ids at or below the last
+	// success never; each id once.
+	kind := c.kinds[id]
+	want := e.Reason.Counted() && kind != fsm.KindStopWithSavepoint &&
+		!(kind == fsm.KindSavepoint && (e.Reason == "expired" || e.Reason == "finalize_failed")) &&
+		id > c.lastSucceeded && !c.countedIDs[id]
+	if want != e.Counted {
+		c.fail(FailureAccounting, "abort of %d (%s, %s): counted = %t, R30 says %t", id, kind, e.Reason, e.Counted, want)
+	}
+	if e.Counted {
+		c.countedIDs[id] = true
+		c.failures++
+	}
+}
+
+func (c *Checker) onFailJob(e fsm.Effect) {
+	if e.Reason != fsm.ReasonTolerableExceeded {
+		return
+	}
+	if c.failures <= c.cfg.TolerableFailures {
+		c.fail(FailureAccounting, "job failed for tolerable failures with %d counted (tolerable %d)",
+			c.failures, c.cfg.TolerableFailures)
+	}
+	c.failures, c.countedIDs = 0, map[int64]bool{}
+}
+
+func (c *Checker) onDiscard(e fsm.Effect, s *fsm.State) {
+	id := e.Checkpoint
+	if c.discarded[id] {
+		c.fail(RetentionSafety, "checkpoint %d discarded twice", id)
+	}
+	if c.noClaimIDs[id] {
+		c.fail(RetentionSafety, "no_claim snapshot %d discarded", id)
+	}
+	c.discarded[id] = true
+	delete(c.owned, id)
+	for _, k := range s.Known() {
+		if k.Retained && (k.ID == id || refsName(k.Refs, id)) {
+			c.fail(RetentionSafety, "checkpoint %d discarded while retained checkpoint %d uses it", id, k.ID)
+		}
+	}
+	for _, p := range s.Pending() {
+		if p.Persisting && refsName(p.Refs(), id) {
+			c.fail(RetentionSafety, "checkpoint %d discarded while persisting checkpoint %d uses it", id, p.ID)
+		}
+	}
+}
+
+func refsName(refs []fsm.RegionRef, id int64) bool {
+	for _, r := range refs {
+		if r.Checkpoint == id {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,75 @@
+package invariants
+
+import (
+	"github.com/ckptcore/ckptcore/fsm"
+)
+
+// checkState checks the invariants that are about the state after a step.
+func (c *Checker) checkState(ev fsm.Event, s *fsm.State) {
+	if n := s.Consecutive(); n < 0 || n > c.cfg.Regional.MaxConsecutive && s.RegionalMode() {
+		c.fail(ConsecutiveBound, "consecutive_regional = %d outside [0, max_consecutive %d]", n, c.cfg.Regional.MaxConsecutive)
+	}
+	if s.NextID() <= c.lastTrigger {
+		c.fail(MonotonicIds, "next id %d would reuse %d", s.NextID(), c.lastTrigger)
+	}
+	known := s.Known()
+	alive := map[int64]bool{}
+	for _, k := range known {
+		if c.discarded[k.ID] {
+			c.fail(RetentionSafety, "checkpoint %d is kept after it was discarded", k.ID)
+		}
+		if kind, ok := c.kinds[k.ID]; ok && kind.IsSavepoint() {
+			c.fail(SavepointGlobal, "%s %d is in the store", kind, k.ID)
+		}
+		if !k.Retained {
+			continue
+		}
+		alive[k.ID] = true
+		for _, r := range k.Refs {
+			alive[r.Checkpoint] = true
+			if c.discarded[r.Checkpoint] {
+				c.fail(RetentionSafety, "retained checkpoint %d uses discarded checkpoint %d", k.ID, r.Checkpoint)
+			}
+			if r.Checkpoint >= k.ID || !(c.restored[r.Checkpoint] || c.healthyIn(r.Checkpoint, r.Region)) {
+				c.fail(RegionConsistency, "retained checkpoint %d: region %s references %d, where it did not complete healthy",
+					k.ID, fsm.RegionName(r.Region), r.Checkpoint)
+			}
+		}
+	}
+	for _, p := range s.Pending() {
+		if p.Persisting {
+			for _, r := range p.Refs() {
+				alive[r.Checkpoint] = true
+			}
+		}
+		for _, r := range sortedInts(c.failedOver[p.ID]) {
+			for _, t := range c.topo.RegionTasks(r) {
+				if p.Acked(t) {
+					c.fail(NoOrphanState, "checkpoint %d keeps the ack of %s after region %s failed over",
+						p.ID, c.topo.TaskName(t), fsm.RegionName(r))
+					break
+				}
+			}
+		}
+		if want := p.TriggerAt + s.Effective().TimeoutMs; p.Deadline != want {
+			c.fail(ConfigAtomic, "checkpoint %d: deadline %d, trigger time + timeout in force = %d", p.ID, p.Deadline, want)
+		}
+	}
+	for _, id := range sortedIDs(c.owned) {
+		if !alive[id] {
+			c.fail(NoLeak, "checkpoint %d is neither retained nor referenced nor pending, and was not discarded", id)
+		}
+	}
+	eff := s.Effective()
+	want := fsm.EffectiveConfig{IntervalMs: c.cfg.IntervalMs, TimeoutMs: c.cfg.TimeoutMs}
+	if c.confirmed != nil {
+		want = *c.confirmed
+	}
+	if eff != want {
+		name := ConfigAtomic
+		if ev.Type == fsm.EvRecover {
+			name = DurableOverrides
+		}
+		c.fail(name, "effective config %+v, the last confirmed patch (or the defaults) says %+v", eff, want)
+	}
+}
