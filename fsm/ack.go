@@ -89,7 +89,9 @@ func (s *State) markRegionFailed(p *pendingCheckpoint, r int, cause Reason) {
 			p.waiting.clear(id)
 			p.waitingCount--
 		}
-		p.acked.clear(id)
+		if !mutant("keep_failed_acks") {
+			p.acked.clear(id)
+		}
 	}
 }
 
