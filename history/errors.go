@@ -1,0 +1,53 @@
+package history
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Error is invalid input in a history: the file, the physical line (1-based,
+// counting blank and comment lines), the field (a path such as
+// "job.vertices[1].parallelism" or "restore.mode", empty when the whole line is
+// at fault) and the reason.
+type Error struct {
+	File   string
+	Line   int
+	Field  string
+	Reason string
+}
+
+// Error renders "file:line: field: reason", leaving out the field when empty.
+func (e *Error) Error() string {
+	if e.Field == "" {
+		return e.File + ":" + strconv.Itoa(e.Line) + ": " + e.Reason
+	}
+	return e.File + ":" + strconv.Itoa(e.Line) + ": " + e.Field + ": " + e.Reason
+}
+
+// fieldError is an error inside one line; the line loop adds file and line.
+type fieldError struct {
+	field  string
+	reason string
+}
+
+func (e *fieldError) Error() string { return e.field + ": " + e.reason }
+
+func errorf(field, format string, args ...any) *fieldError {
+	return &fieldError{field: field, reason: fmt.Sprintf(format, args...)}
+}
+
+// at turns an error found on one line into an *Error for that line.
+func at(file string, line int, err error) *Error {
+	if fe, ok := err.(*fieldError); ok {
+		return &Error{File: file, Line: line, Field: fe.field, Reason: fe.reason}
+	}
+	return &Error{File: file, Line: line, Reason: err.Error()}
+}
+
+// join builds a field path: join("job", "vertices[0]") = "job.vertices[0]".
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}

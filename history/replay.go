@@ -1,0 +1,123 @@
+package history
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"io"
+
+	"github.com/ckptcore/ckptcore/fsm"
+	"github.com/ckptcore/ckptcore/invariants"
+)
+
+// Options controls a replay.
+type Options struct {
+	// Check evaluates every invariant of SEMANTICS §10 after every step.
+	Check bool
+	// Trace, when not nil, receives the readable trace: one line per event with
+	// its effects and violations under it, then a closing summary.
+	Trace io.Writer
+}
+
+// Result is the outcome of a replay that read the whole history. Invariant
+// violations are in Summary.Violations.
+type Result struct {
+	Summary Summary
+	// Divergence is the first event whose recorded effects differ from the
+	// recomputed ones; nil if none did (or none were recorded).
+	Divergence *Divergence
+}
+
+// OK reports whether every invariant held and no recorded effect diverged.
+func (r *Result) OK() bool { return len(r.Summary.Violations) == 0 && r.Divergence == nil }
+
+// Replay steps the decision core through every record of h. An event the core
+// refuses (time going backwards, an event before start, …) is invalid input: the
+// error is an *Error for that record's line and no Result is returned.
+// Violations and a divergence do not stop the replay: the summary covers the
+// whole history.
+func Replay(h *History, opt Options) (*Result, error) {
+	topo := h.Topology
+	if topo == nil {
+		t, err := fsm.NewTopology(h.Header.Job)
+		if err != nil {
+			return nil, &Error{File: h.File, Line: h.HeaderLine, Field: "job", Reason: err.Error()}
+		}
+		topo = t
+	}
+	s, err := fsm.New(topo, h.Header.Config)
+	if err != nil {
+		return nil, at(h.File, h.HeaderLine, configError(err))
+	}
+	var checker *invariants.Checker
+	if opt.Check {
+		checker = invariants.New(topo, h.Header.Config)
+	}
+	var tw *traceWriter
+	if opt.Trace != nil {
+		tw = &traceWriter{w: bufio.NewWriter(opt.Trace), topo: topo}
+		defer tw.w.Flush()
+	}
+	sum := newSummarizer(topo)
+	res := &Result{}
+	for _, rec := range h.Records {
+		before := s.Effective()
+		effs, err := s.Step(rec.Event)
+		if err != nil {
+			return nil, stepError(h.File, rec.Line, err)
+		}
+		desc := fsm.DescribeEvent(topo, rec.Event)
+		sum.step(rec.Event, effs, before, s.Effective())
+		var vs []invariants.Violation
+		if checker != nil {
+			vs = checker.Step(rec.Event, effs, s)
+			for _, v := range vs {
+				sum.sum.Violations = append(sum.sum.Violations, Violation{Invariant: v.Invariant,
+					Line: rec.Line, Event: desc, Detail: v.Detail})
+			}
+		}
+		var div *Divergence
+		if rec.HasRecorded && res.Divergence == nil {
+			div = diverge(h.File, topo, rec, desc, effs)
+			res.Divergence = div
+		}
+		if tw != nil {
+			tw.step(rec.Line, desc, effs, vs, div)
+		}
+	}
+	res.Summary = sum.finish(s)
+	if tw != nil {
+		tw.summary(&res.Summary, opt.Check)
+	}
+	return res, nil
+}
+
+// stepError places an error of the core on the record's line, keeping the field
+// fsm names.
+func stepError(file string, line int, err error) *Error {
+	var ee *fsm.EventError
+	if errors.As(err, &ee) {
+		return &Error{File: file, Line: line, Field: ee.Field, Reason: ee.Reason}
+	}
+	return &Error{File: file, Line: line, Reason: err.Error()}
+}
+
+// diverge compares a record's recorded effects with the recomputed ones.
+func diverge(file string, topo *fsm.Topology, rec Record, desc string, effs []fsm.Effect) *Divergence {
+	got := make([]json.RawMessage, len(effs))
+	for i, e := range effs {
+		got[i] = EncodeEffect(topo, e)
+	}
+	idx, field, ok := compareEffects(rec.Recorded, got)
+	if ok {
+		return nil
+	}
+	d := &Divergence{File: file, Line: rec.Line, Event: desc, Index: idx, Field: field}
+	for _, r := range rec.Recorded {
+		d.Recorded = append(d.Recorded, string(r))
+	}
+	for _, r := range got {
+		d.Recomputed = append(d.Recomputed, string(r))
+	}
+	return d
+}

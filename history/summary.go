@@ -1,0 +1,220 @@
+package history
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/ckptcore/ckptcore/fsm"
+)
+
+// SummaryFormat is the format string of a replay summary.
+const SummaryFormat = "ckpt-summary/v1"
+
+// Summary is the outcome of a replay (HISTORY.md, "Summary"). Its JSON field
+// order is the document's; Encode renders it byte-identically across runs.
+type Summary struct {
+	Format          string           `json:"format"`
+	Events          int              `json:"events"`
+	Triggered       []Triggered      `json:"triggered"`
+	Completed       []Completed      `json:"completed"`
+	Aborted         []Aborted        `json:"aborted"`
+	TriggerFailures []TriggerFailure `json:"trigger_failures"`
+	Discarded       []int64          `json:"discarded"`
+	Retained        []int64          `json:"retained"`
+	Job             string           `json:"job"`
+	FailReason      *string          `json:"fail_reason"`
+	Config          SummaryConfig    `json:"config"`
+	MaxRefAge       int64            `json:"max_ref_age"`
+	Violations      []Violation      `json:"violations"`
+}
+
+// Triggered is a checkpoint that got an id: when, its kind, whether forced global.
+type Triggered struct {
+	ID           int64  `json:"id"`
+	At           int64  `json:"at"`
+	Kind         string `json:"kind"`
+	ForcedGlobal bool   `json:"forced_global"`
+}
+
+// Completed is one completion: kind, mode and, for every region, the checkpoint
+// whose state it uses.
+type Completed struct {
+	ID   int64  `json:"id"`
+	Kind string `json:"kind"`
+	Mode string `json:"mode"`
+	Refs Refs   `json:"refs"`
+}
+
+// Aborted is a triggered checkpoint that ended without completing.
+type Aborted struct {
+	ID      int64  `json:"id"`
+	Reason  string `json:"reason"`
+	Counted bool   `json:"counted"`
+}
+
+// TriggerFailure is a request that ended without an id, at the time of the
+// event whose step it failed in.
+type TriggerFailure struct {
+	At     int64  `json:"at"`
+	Reason string `json:"reason"`
+}
+
+// SummaryConfig is the configuration in force at the end (R63).
+type SummaryConfig struct {
+	IntervalMs      int64 `json:"interval_ms"`
+	TimeoutMs       int64 `json:"timeout_ms"`
+	OverridesActive bool  `json:"overrides_active"`
+}
+
+// Violation is an invariant that failed after the event on Line.
+type Violation struct {
+	Invariant string `json:"invariant"`
+	Line      int    `json:"line"`
+	Event     string `json:"event"`
+	Detail    string `json:"detail"`
+}
+
+// Refs maps every region, by index, to the checkpoint whose state it uses. It
+// is written as {"r0":3,"r1":2} in region order (a Go map would sort "r10"
+// before "r2").
+type Refs []int64
+
+// MarshalJSON writes the refs in region order.
+func (r Refs) MarshalJSON() ([]byte, error) {
+	o := newObject()
+	for i, id := range r {
+		o.int(fsm.RegionName(i), id)
+	}
+	return o.bytes(), nil
+}
+
+// UnmarshalJSON reads {"r0":3,...}; every region from r0 up must be present.
+func (r *Refs) UnmarshalJSON(b []byte) error {
+	var m map[string]int64
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	out := make(Refs, len(m))
+	for k, v := range m {
+		i, err := fsm.ParseRegion(k, len(m))
+		if err != nil {
+			return fmt.Errorf("refs: %v", err)
+		}
+		out[i] = v
+	}
+	*r = out
+	return nil
+}
+
+// Encode renders the summary as one JSON document laid out as in HISTORY.md:
+// one top-level key a line, values compact, newline-terminated.
+func (s *Summary) Encode() []byte {
+	var b bytes.Buffer
+	field := func(first bool, key string, v any) {
+		if first {
+			b.WriteString("{")
+		} else {
+			b.WriteString(",\n ")
+		}
+		b.Write(appendString(nil, key))
+		b.WriteByte(':')
+		var vb bytes.Buffer
+		enc := json.NewEncoder(&vb)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			// Every value here is a plain struct, slice or scalar; this cannot
+			// happen, but a broken document must not look valid.
+			vb.Reset()
+			vb.WriteString(strconv.Quote("unencodable: " + err.Error()))
+		}
+		b.Write(bytes.TrimRight(vb.Bytes(), "\n"))
+	}
+	field(true, "format", s.Format)
+	field(false, "events", s.Events)
+	field(false, "triggered", orEmpty(s.Triggered))
+	field(false, "completed", orEmpty(s.Completed))
+	field(false, "aborted", orEmpty(s.Aborted))
+	field(false, "trigger_failures", orEmpty(s.TriggerFailures))
+	field(false, "discarded", orEmpty(s.Discarded))
+	field(false, "retained", orEmpty(s.Retained))
+	field(false, "job", s.Job)
+	field(false, "fail_reason", s.FailReason)
+	field(false, "config", s.Config)
+	field(false, "max_ref_age", s.MaxRefAge)
+	field(false, "violations", orEmpty(s.Violations))
+	b.WriteString("}\n")
+	return b.Bytes()
+}
+
+// orEmpty makes a nil slice print as [] rather than null.
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// summarizer accumulates the summary from the effects of each step.
+type summarizer struct {
+	topo *fsm.Topology
+	sum  Summary
+}
+
+func newSummarizer(t *fsm.Topology) *summarizer {
+	return &summarizer{topo: t, sum: Summary{Format: SummaryFormat,
+		Triggered: []Triggered{}, Completed: []Completed{}, Aborted: []Aborted{},
+		TriggerFailures: []TriggerFailure{}, Discarded: []int64{}, Retained: []int64{},
+		Violations: []Violation{}}}
+}
+
+// step records one step's effects. before and after are the configurations in
+// force before and after it: the timeout changes inside a step only where a
+// config_persisted applies overrides, right after its config_applied effects,
+// so triggers before the first config_applied used the old timeout and those
+// after it the new one. The trigger time is the deadline minus that timeout (R15).
+func (m *summarizer) step(ev fsm.Event, effs []fsm.Effect, before, after fsm.EffectiveConfig) {
+	m.sum.Events++
+	timeout := before.TimeoutMs
+	for i := range effs {
+		e := &effs[i]
+		switch e.Type {
+		case fsm.EffConfigApplied:
+			timeout = after.TimeoutMs
+		case fsm.EffTrigger:
+			m.sum.Triggered = append(m.sum.Triggered, Triggered{ID: e.Checkpoint, At: e.Deadline - timeout,
+				Kind: e.Kind.String(), ForcedGlobal: e.ForcedGlobal})
+		case fsm.EffCompleted:
+			refs := make(Refs, m.topo.NumRegions())
+			for r := range refs {
+				refs[r] = e.RefOf(r)
+				m.sum.MaxRefAge = max(m.sum.MaxRefAge, e.Checkpoint-refs[r])
+			}
+			m.sum.Completed = append(m.sum.Completed, Completed{ID: e.Checkpoint, Kind: e.Kind.String(),
+				Mode: e.Mode.String(), Refs: refs})
+		case fsm.EffAbort:
+			m.sum.Aborted = append(m.sum.Aborted, Aborted{ID: e.Checkpoint, Reason: string(e.Reason), Counted: e.Counted})
+		case fsm.EffTriggerFailed:
+			m.sum.TriggerFailures = append(m.sum.TriggerFailures, TriggerFailure{At: ev.At, Reason: string(e.Reason)})
+		case fsm.EffDiscard:
+			m.sum.Discarded = append(m.sum.Discarded, e.Checkpoint)
+		}
+	}
+}
+
+// finish fills in what the final state says.
+func (m *summarizer) finish(s *fsm.State) Summary {
+	sum := m.sum
+	sum.Retained = append([]int64{}, s.Retained()...)
+	sort.Slice(sum.Retained, func(a, b int) bool { return sum.Retained[a] < sum.Retained[b] })
+	sum.Job = s.Job().String()
+	if r := s.FailReason(); r != "" {
+		reason := string(r)
+		sum.FailReason = &reason
+	}
+	eff := s.Effective()
+	sum.Config = SummaryConfig{IntervalMs: eff.IntervalMs, TimeoutMs: eff.TimeoutMs, OverridesActive: eff.OverridesActive}
+	return sum
+}
