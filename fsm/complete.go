@@ -85,11 +85,12 @@ func (s *State) persistFailed(id int64) {
 // completion is notified (R26), the counters move (R25, R30), retention runs
 // (R40), and a stop-with-savepoint finishes the job (R24).
 func (s *State) complete(i int) {
-	p := s.pending[i]
-	s.pending = append(s.pending[:i], s.pending[i+1:]...)
+	p := s.pending[i].clone()
 	s.emit(Effect{Type: EffCompleted, Checkpoint: p.id, Kind: p.kind, Mode: p.mode,
 		Refs: p.refs, Consecutive: p.consecutive})
 	if p.kind != KindSavepoint {
+		// p stays pending (persisting) while lower checkpoints are subsumed, so
+		// that its references keep older state alive through their retention runs.
 		for j := 0; j < len(s.pending); {
 			if q := &s.pending[j]; q.id < p.id && q.kind == KindCheckpoint {
 				s.abort(j, ReasonSubsumed, fmt.Sprintf("subsumed by checkpoint %d", p.id))
@@ -98,6 +99,8 @@ func (s *State) complete(i int) {
 			j++
 		}
 	}
+	i = s.findPending(p.id)
+	s.pending = append(s.pending[:i], s.pending[i+1:]...)
 	if p.id > s.lastSucceeded {
 		s.lastSucceeded = p.id
 		s.failures, s.countedIDs = 0, s.countedIDs[:0]
