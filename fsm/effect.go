@@ -69,6 +69,9 @@ type RefGroup struct {
 type Effect struct {
 	Type       EffectType
 	Checkpoint int64
+	// At is when the core decided it: the event's time, or the due time of the
+	// deadline or periodic request that caused it (R10).
+	At int64
 
 	Kind         Kind    // trigger, persist, completed, trigger_failed
 	ForcedGlobal bool    // trigger

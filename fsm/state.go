@@ -247,7 +247,10 @@ func (s *State) period() int64 {
 	return basePeriod(s.Effective().IntervalMs, s.cfg.MinPauseMs)
 }
 
-func (s *State) emit(e Effect) { s.effects = append(s.effects, e) }
+func (s *State) emit(e Effect) {
+	e.At = s.now
+	s.effects = append(s.effects, e)
+}
 
 func (s *State) findPending(id int64) int {
 	for i := range s.pending {
