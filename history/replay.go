@@ -31,6 +31,14 @@ type Result struct {
 // OK reports whether every invariant held and no recorded effect diverged.
 func (r *Result) OK() bool { return len(r.Summary.Violations) == 0 && r.Divergence == nil }
 
+// stepChecker is what Replay needs of an invariant checker. The core has no
+// known violation to replay, so tests substitute a checker that reports one.
+type stepChecker interface {
+	Step(ev fsm.Event, effs []fsm.Effect, s *fsm.State) []invariants.Violation
+}
+
+var newChecker = func(t *fsm.Topology, cfg fsm.Config) stepChecker { return invariants.New(t, cfg) }
+
 // Replay steps the decision core through every record of h. An event the core
 // refuses (time going backwards, an event before start, …) is invalid input: the
 // error is an *Error for that record's line and no Result is returned.
@@ -49,9 +57,9 @@ func Replay(h *History, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, at(h.File, h.HeaderLine, configError(err))
 	}
-	var checker *invariants.Checker
+	var checker stepChecker
 	if opt.Check {
-		checker = invariants.New(topo, h.Header.Config)
+		checker = newChecker(topo, h.Header.Config)
 	}
 	var tw *traceWriter
 	if opt.Trace != nil {
@@ -61,13 +69,12 @@ func Replay(h *History, opt Options) (*Result, error) {
 	sum := newSummarizer(topo)
 	res := &Result{}
 	for _, rec := range h.Records {
-		before := s.Effective()
 		effs, err := s.Step(rec.Event)
 		if err != nil {
 			return nil, stepError(h.File, rec.Line, err)
 		}
 		desc := fsm.DescribeEvent(topo, rec.Event)
-		sum.step(rec.Event, effs, before, s.Effective())
+		sum.step(effs)
 		var vs []invariants.Violation
 		if checker != nil {
 			vs = checker.Step(rec.Event, effs, s)
@@ -82,7 +89,7 @@ func Replay(h *History, opt Options) (*Result, error) {
 			res.Divergence = div
 		}
 		if tw != nil {
-			tw.step(rec.Line, desc, effs, vs, div)
+			tw.step(rec.Line, rec.Event.At, desc, effs, vs, div)
 		}
 	}
 	res.Summary = sum.finish(s)

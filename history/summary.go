@@ -55,8 +55,7 @@ type Aborted struct {
 	Counted bool   `json:"counted"`
 }
 
-// TriggerFailure is a request that ended without an id, at the time of the
-// event whose step it failed in.
+// TriggerFailure is a request that ended without an id, and when it did.
 type TriggerFailure struct {
 	At     int64  `json:"at"`
 	Reason string `json:"reason"`
@@ -170,21 +169,16 @@ func newSummarizer(t *fsm.Topology) *summarizer {
 		Violations: []Violation{}}}
 }
 
-// step records one step's effects. before and after are the configurations in
-// force before and after it: the timeout changes inside a step only where a
-// config_persisted applies overrides, right after its config_applied effects,
-// so triggers before the first config_applied used the old timeout and those
-// after it the new one. The trigger time is the deadline minus that timeout (R15).
-func (m *summarizer) step(ev fsm.Event, effs []fsm.Effect, before, after fsm.EffectiveConfig) {
+// step records one step's effects. Times come from the effects themselves: an
+// expiry or a periodic request happens at its own due time, which may be
+// earlier than the event that made time pass (R10).
+func (m *summarizer) step(effs []fsm.Effect) {
 	m.sum.Events++
-	timeout := before.TimeoutMs
 	for i := range effs {
 		e := &effs[i]
 		switch e.Type {
-		case fsm.EffConfigApplied:
-			timeout = after.TimeoutMs
 		case fsm.EffTrigger:
-			m.sum.Triggered = append(m.sum.Triggered, Triggered{ID: e.Checkpoint, At: e.Deadline - timeout,
+			m.sum.Triggered = append(m.sum.Triggered, Triggered{ID: e.Checkpoint, At: e.At,
 				Kind: e.Kind.String(), ForcedGlobal: e.ForcedGlobal})
 		case fsm.EffCompleted:
 			refs := make(Refs, m.topo.NumRegions())
@@ -197,7 +191,7 @@ func (m *summarizer) step(ev fsm.Event, effs []fsm.Effect, before, after fsm.Eff
 		case fsm.EffAbort:
 			m.sum.Aborted = append(m.sum.Aborted, Aborted{ID: e.Checkpoint, Reason: string(e.Reason), Counted: e.Counted})
 		case fsm.EffTriggerFailed:
-			m.sum.TriggerFailures = append(m.sum.TriggerFailures, TriggerFailure{At: ev.At, Reason: string(e.Reason)})
+			m.sum.TriggerFailures = append(m.sum.TriggerFailures, TriggerFailure{At: e.At, Reason: string(e.Reason)})
 		case fsm.EffDiscard:
 			m.sum.Discarded = append(m.sum.Discarded, e.Checkpoint)
 		}

@@ -17,10 +17,17 @@ type traceWriter struct {
 	topo *fsm.Topology
 }
 
-func (t *traceWriter) step(line int, desc string, effs []fsm.Effect, vs []invariants.Violation, div *Divergence) {
+// step renders one event. An effect decided before the event's time (an expiry
+// or a periodic request that became due while time passed, R10) shows its own
+// time, so the trace says when things happened, not only in which step.
+func (t *traceWriter) step(line int, at int64, desc string, effs []fsm.Effect, vs []invariants.Violation, div *Divergence) {
 	fmt.Fprintf(t.w, "L%d %s\n", line, desc)
 	for _, e := range effs {
-		fmt.Fprintf(t.w, "    -> %s\n", fsm.DescribeEffect(t.topo, e))
+		if e.At != at {
+			fmt.Fprintf(t.w, "    -> @%d %s\n", e.At, fsm.DescribeEffect(t.topo, e))
+		} else {
+			fmt.Fprintf(t.w, "    -> %s\n", fsm.DescribeEffect(t.topo, e))
+		}
 	}
 	for _, v := range vs {
 		fmt.Fprintf(t.w, "    !! %s: %s\n", v.Invariant, v.Detail)
