@@ -48,17 +48,6 @@ func appendStrings(b []byte, vs []string) []byte {
 	return append(b, ']')
 }
 
-func appendInts(b []byte, vs []int64) []byte {
-	b = append(b, '[')
-	for i, v := range vs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, v, 10)
-	}
-	return append(b, ']')
-}
-
 const hexDigits = "0123456789abcdef"
 
 // appendString appends s as a JSON string. Unlike encoding/json it leaves <, >
