@@ -1,0 +1,220 @@
+package flinklog
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/ckptcore/ckptcore/fsm"
+	"github.com/ckptcore/ckptcore/history"
+)
+
+// Options steer an import. The zero value infers everything; Tolerable must be
+// -1 to be inferred (use DefaultOptions).
+type Options struct {
+	Job           string // the job id to import; "" = the one with the most checkpoint lines
+	TimeoutMs     int64  // 0 = infer from expiries, else Flink's default
+	Tolerable     int    // -1 = infer
+	MaxConcurrent int    // 0 = infer
+	Edges         string // EdgesAuto (default), EdgesAllToAll, EdgesForward, EdgesNone
+	AssumeRegions int    // > 0: the job is this many independent regions
+	// NoPrior turns off the assumption that a log whose first checkpoint id is
+	// N > 1 joined a running job whose checkpoint N-1 had completed.
+	NoPrior bool
+}
+
+// DefaultOptions infers everything.
+func DefaultOptions() Options { return Options{Tolerable: -1} }
+
+// CheckpointRow compares the log and the core for one logged checkpoint.
+type CheckpointRow struct {
+	LogID   int64  `json:"log_id"`
+	ID      int64  `json:"id"` // the core's id; 0 when the core did not trigger it
+	Kind    string `json:"kind"`
+	KindHow string `json:"kind_how"`
+	Line    int    `json:"line"`     // the trigger line
+	Log     string `json:"log"`      // completed, declined (reason), expired, failed (text), "" = the log does not say
+	LogLine int    `json:"log_line"` // the outcome line
+	Core    string `json:"core"`     // completed (mode), aborted (reason), refused (reason), pending, queued
+	Match   string `json:"match"`    // yes, no, unknown
+	Note    string `json:"note,omitempty"`
+
+	coreDone bool // the core ended it
+}
+
+// Mismatch is a decision of the core that disagrees with the log, with the log
+// line it disagrees with.
+type Mismatch struct {
+	Line int    `json:"line"`
+	Text string `json:"text"`
+	Log  string `json:"log"`
+	Core string `json:"core"`
+}
+
+// Stats counts lines: Relevant are the checkpoint-related lines of the job,
+// Used those that became events, Noted those understood that need no event.
+type Stats struct {
+	Lines       int `json:"lines"`
+	Records     int `json:"records"`
+	Relevant    int `json:"checkpoint_lines"`
+	Used        int `json:"used"`
+	Noted       int `json:"noted"`
+	Unparsed    int `json:"not_interpreted"`
+	Annotations int `json:"annotations"`
+}
+
+// Interpreted is the fraction of checkpoint lines the import understood.
+func (s Stats) Interpreted() float64 {
+	if s.Relevant == 0 {
+		return 1
+	}
+	return float64(s.Used+s.Noted) / float64(s.Relevant)
+}
+
+// Import is a log turned into a history, with everything the import decided,
+// assumed or could not interpret.
+type Import struct {
+	File        string
+	Job         string
+	Jobs        []JobLines // every job in the log, most checkpoint lines first
+	Header      history.Header
+	Topology    Topology
+	Start       string // what the start event says and why
+	Events      []fsm.Event
+	Inferred    []Inference
+	Checkpoints []CheckpointRow
+	Mismatches  []Mismatch
+	Notes       []string
+	Unparsed    []Unparsed
+	Violations  []string // invariants the core broke on the imported history (should be none)
+	Stats       Stats
+	Final       string // the core's job status at the end
+
+	topo     *fsm.Topology
+	comments map[int][]string // comment lines written before event i
+	logOf    map[int64]int64  // core id -> log id
+}
+
+// LogID returns the log's id for a core checkpoint id (the import renumbers
+// when the log skips ids), or 0.
+func (im *Import) LogID(core int64) int64 { return im.logOf[core] }
+
+// ImportLog reads a Flink JobManager log and turns one job's checkpoint lines
+// into a history (doc.go gives the mapping). It fails only when the log has no
+// job to import or the options are invalid; every line it cannot interpret is
+// listed in Unparsed, and every disagreement between the core and the log in
+// Mismatches.
+func ImportLog(r io.Reader, file string, opt Options) (*Import, error) {
+	p, err := parseLog(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	job, err := p.pickJob(opt.Job)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	es, inversions, worst, worstLine := p.jobEntries(job)
+	pp := runPrepass(es)
+	vs, deployed := collectVertices(es, pp)
+	spec, top, err := buildTopology(vs, deployed, pp, opt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	cfg, inf := inferConfig(pp, opt)
+	im := &Import{File: file, Job: job, Jobs: p.jobs, Header: history.Header{Format: history.Format, Job: spec, Config: cfg},
+		Topology: top, Inferred: inf, comments: map[int][]string{}}
+	if len(p.jobs) > 1 {
+		var others []string
+		for _, j := range p.jobs {
+			if j.Job != job {
+				others = append(others, fmt.Sprintf("%s (%d)", j.Job, j.Lines))
+			}
+		}
+		how := "the most checkpoint lines"
+		if opt.Job != "" {
+			how = "-job"
+		}
+		im.Notes = append(im.Notes, fmt.Sprintf("the log has %d jobs; imported %s (%s); others: %s (use -job)",
+			len(p.jobs), job, how, strings.Join(others, ", ")))
+		if deployed {
+			im.Notes = append(im.Notes, "task transitions name no job: they were all attributed to the imported job")
+		}
+	}
+	if inversions > 0 {
+		im.Notes = append(im.Notes, fmt.Sprintf("%d lines were out of timestamp order (at most %d ms earlier than line %d): events follow the timestamps",
+			inversions, worst, worstLine))
+	}
+	d, err := newDriver(im, spec, cfg, pp, es, opt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	d.run()
+	d.finish()
+	im.Stats.Lines, im.Stats.Records, im.Stats.Annotations = p.file.lines, len(p.file.records), p.file.annotations
+	for _, e := range es {
+		switch {
+		case e.kind == kNone:
+			im.Stats.Relevant++
+			im.Unparsed = append(im.Unparsed, Unparsed{e.rec.line, clip(e.rec.msg), "checkpoint-related Flink line in no known message format"})
+		case e.kind == kDeploy || (e.kind == kInfo && !checkpointLine(e.rec)):
+			// Read for attempt ids; not a checkpoint line, so not counted.
+		default:
+			im.Stats.Relevant++
+			if d.used[e] {
+				im.Stats.Used++
+			} else {
+				im.Stats.Noted++
+			}
+		}
+	}
+	// Orphan lines of the whole log are reported too: they may hide a record.
+	im.Unparsed = append(im.Unparsed, p.file.orphans...)
+	sort.SliceStable(im.Unparsed, func(a, b int) bool { return im.Unparsed[a].Line < im.Unparsed[b].Line })
+	im.Stats.Unparsed = len(im.Unparsed)
+	return im, nil
+}
+
+// WriteHistory writes the history: a comment block saying where it came from
+// and what was assumed, the header, then the events, each group preceded by a
+// comment naming the log line it came from (HISTORY.md ignores // lines).
+func (im *Import) WriteHistory(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "// imported by flinklog from %s, job %s\n", oneLine(im.File), im.Job)
+	for _, v := range im.Topology.Vertices {
+		fmt.Fprintf(&b, "// vertex %s = Flink %q, parallelism %d (%s, line %d)\n", v.ID, v.Name, v.Parallelism, v.From, v.Line)
+	}
+	fmt.Fprintf(&b, "// edges: %s\n", im.Topology.Edges)
+	for _, in := range im.Inferred {
+		fmt.Fprintf(&b, "// %s %s: %s\n", in.Key, in.Value, oneLine(in.How))
+	}
+	fmt.Fprintf(&b, "// start: %s\n", im.Start)
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return err
+	}
+	hw, err := history.NewWriter(w, im.Header)
+	if err != nil {
+		return err
+	}
+	for i, ev := range im.Events {
+		for _, c := range im.comments[i] {
+			if _, err := io.WriteString(w, "// "+oneLine(c)+"\n"); err != nil {
+				return err
+			}
+		}
+		if err := hw.WriteEvent(ev, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// oneLine keeps a comment on one line whatever the log contained.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, s)
+}

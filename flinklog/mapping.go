@@ -1,0 +1,564 @@
+package flinklog
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ckptcore/ckptcore/fsm"
+)
+
+// run maps every entry, in time order (doc.go states the rules).
+func (d *driver) run() {
+	d.start()
+	for _, e := range d.es {
+		if d.used[e] {
+			continue // consumed by the start event
+		}
+		d.cur = e
+		if e.tolerable {
+			d.checkTolerable(e)
+		}
+		switch e.kind {
+		case kTrigger:
+			d.trigger(e)
+		case kCompleted:
+			d.completed(e)
+		case kDecline, kDeclined, kDiscard:
+			d.decline(e)
+		case kFailed:
+			d.failed(e)
+		case kExpired:
+			d.expired(e)
+		case kLate:
+			d.late(e)
+		case kAck:
+			d.ack(e)
+		case kTriggerFailed:
+			d.triggerFailed(e)
+		case kTaskState:
+			d.taskState(e)
+		case kDeploy:
+			if id, ok := d.byTask(e.task); ok {
+				d.learn(e, id)
+			}
+		case kJobState:
+			d.jobState(e)
+		case kGlobalFailure:
+			if d.st.Job() == fsm.JobRunning {
+				d.failAll("global failover: every region restarts")
+			}
+		case kRestore:
+			d.restore(e)
+		}
+	}
+	d.cur = nil
+}
+
+// start emits the start event. A restore it carries comes from the log
+// (restoring from a savepoint or checkpoint before the first trigger) or, when
+// the log's first checkpoint id is N > 1, from the assumption that the log
+// joined a running job whose checkpoint N-1 completed: ids then line up, and a
+// regional what-if has the state a real job would have had to fall back to.
+func (d *driver) start() {
+	ev := fsm.Event{Type: fsm.EvStart}
+	var restore, fromSavepoint, reset *entry
+	for _, e := range d.es {
+		if e.kind == kTrigger {
+			break
+		}
+		switch e.kind {
+		case kRestore:
+			if restore == nil {
+				restore = e
+			}
+		case kStartSavepoint:
+			fromSavepoint = e
+		case kResetID:
+			reset = e
+		}
+	}
+	var id int64
+	mode := fsm.Claim
+	how := ""
+	switch {
+	case restore != nil:
+		id = restore.id
+		if restore.detail == "Savepoint" || fromSavepoint != nil {
+			mode = fsm.NoClaim
+		}
+		how = fmt.Sprintf("line %d: the job restored %s %d", restore.rec.line, strings.ToLower(restore.detail), id)
+	case fromSavepoint != nil && fromSavepoint.id > 0:
+		id, mode = fromSavepoint.id, fsm.NoClaim
+		how = fmt.Sprintf("line %d: the job started from savepoint %d", fromSavepoint.rec.line, id)
+	case reset != nil && reset.id > 1:
+		id, mode = reset.id-1, fsm.NoClaim
+		how = fmt.Sprintf("line %d: the checkpoint id was reset to %d after a restore", reset.rec.line, reset.id)
+	}
+	if fromSavepoint != nil {
+		up := strings.ToUpper(fromSavepoint.detail)
+		switch {
+		case strings.Contains(up, "NO_CLAIM") || strings.Contains(up, "LEGACY"):
+			mode = fsm.NoClaim
+		case strings.Contains(up, "CLAIM"):
+			mode = fsm.Claim
+		}
+		if id == 0 {
+			d.note("line %d: the job started from savepoint %s, whose id the log does not show", fromSavepoint.rec.line, fromSavepoint.detail)
+		}
+	}
+	if id > 0 && d.pp.firstID > 0 && id >= d.pp.firstID {
+		d.note("%s, but the first logged checkpoint is %d: the restore is ignored", how, d.pp.firstID)
+		id = 0
+	}
+	if id == 0 && d.pp.firstID > 1 && !d.opt.NoPrior {
+		id, mode = d.pp.firstID-1, fsm.Claim
+		how = fmt.Sprintf("assumed: the log's first checkpoint is %d, so it joined a running job; checkpoint %d is taken as completed before it (-no-prior turns this off)",
+			d.pp.firstID, id)
+	}
+	comment := ""
+	if id > 0 {
+		ev.Restore = &fsm.Restore{Checkpoint: id, Mode: mode}
+		d.im.Start = fmt.Sprintf("restore %d (%s): %s", id, mode, how)
+		comment = "start: " + d.im.Start
+		for _, e := range []*entry{restore, fromSavepoint, reset} {
+			if e != nil {
+				d.used[e] = true
+			}
+		}
+	} else {
+		d.im.Start = "fresh: every subtask running, no completed checkpoint"
+	}
+	d.emit(ev, comment)
+}
+
+func (d *driver) trigger(e *entry) {
+	c := d.pp.ckpts[e.id]
+	if c == nil || c.trig != e {
+		d.note("line %d: checkpoint %d is triggered a second time (first at line %d): not mapped", e.rec.line, e.id, c.trig.rec.line)
+		return
+	}
+	row := &CheckpointRow{LogID: e.id, Kind: c.kind.String(), KindHow: c.kindHow, Line: e.rec.line, Log: logOutcome(c)}
+	if c.end != nil {
+		row.LogLine = c.end.rec.line
+	}
+	d.rows[e.id], d.rowTrig[e.id] = row, e
+	d.rowOrder = append(d.rowOrder, e.id)
+	if d.lastLogID > 0 && e.id != d.lastLogID+1 {
+		d.note("line %d: the log's ids go from %d to %d; ids it does not show were used by checkpoints or savepoints outside the log, so the core's ids differ from here on",
+			e.rec.line, d.lastLogID, e.id)
+	}
+	d.lastLogID = e.id
+	if d.st.Job() == fsm.JobRunning {
+		d.syncRunning(e)
+	}
+	d.queue = append(d.queue, e.id)
+	d.emit(fsm.Event{At: d.at(e), Type: fsm.EvTrigger, Kind: c.kind}, "")
+	if row.ID == 0 && row.Core == "" {
+		row.Core = "queued (max_concurrent)"
+		d.mismatch(e, fmt.Sprintf("triggered checkpoint %d", e.id),
+			fmt.Sprintf("queued the request: %d checkpoints pending, max_concurrent %d", len(d.st.Pending()), d.cfg.MaxConcurrent))
+	}
+}
+
+// syncRunning applies the rule that Flink triggers a checkpoint only when every
+// unfinished task runs: a subtask the core still has restarting (the log did
+// not show it coming back) is marked running first.
+func (d *driver) syncRunning(e *entry) {
+	var back []string
+	for i := 0; i < d.topo.NumSubtasks(); i++ {
+		id := fsm.TaskID(i)
+		if !d.st.TaskRunning(id) && !d.st.TaskFinished(id) {
+			back = append(back, d.name(id))
+		}
+	}
+	for i, n := range back {
+		id, _ := d.topo.ParseTask(n)
+		comment := ""
+		if i == 0 {
+			comment = fmt.Sprintf("%d subtasks running again: Flink triggered checkpoint %d, which it does only when every task runs", len(back), e.id)
+		}
+		d.logTask[id] = logRunning
+		d.emit(fsm.Event{At: d.at(e), Type: fsm.EvTaskRunning, Task: id}, comment)
+	}
+}
+
+func logOutcome(c *ckpt) string {
+	switch c.outcome {
+	case "declined":
+		return "declined (" + string(c.reason) + ")"
+	case "failed":
+		return "failed (" + clip(c.failed) + ")"
+	}
+	return c.outcome
+}
+
+// completed maps a completion: every subtask the core still waits for acks,
+// then the metadata is persisted. JobManager logs print no acks (they are
+// DEBUG), and a completed checkpoint means every subtask acknowledged.
+func (d *driver) completed(e *entry) {
+	row := d.rows[e.id]
+	if row == nil {
+		d.note("line %d: checkpoint %d completed, but the log does not show its trigger: not mapped", e.rec.line, e.id)
+		return
+	}
+	if row.ID == 0 {
+		d.mismatch(e, fmt.Sprintf("completed checkpoint %d", e.id), "never triggered it: "+row.Core)
+		return
+	}
+	p, ok := d.pending(row.ID)
+	if !ok {
+		d.mismatch(e, fmt.Sprintf("completed checkpoint %d", e.id), "had already ended it: "+row.Core)
+		return
+	}
+	if !p.Persisting {
+		var acks []fsm.TaskID
+		for i := 0; i < d.topo.NumSubtasks(); i++ {
+			id := fsm.TaskID(i)
+			if p.Triggered(id) && !p.Acked(id) && !d.st.TaskFinished(id) && !p.RegionFailed(d.topo.RegionOf(id)) {
+				acks = append(acks, id)
+			}
+		}
+		for i, id := range acks {
+			comment := ""
+			if i == 0 {
+				comment = fmt.Sprintf("%d acks synthesized: a completed checkpoint means every subtask acknowledged", len(acks))
+			}
+			d.emit(fsm.Event{At: d.at(e), Type: fsm.EvAck, Checkpoint: row.ID, Task: id}, comment)
+		}
+	}
+	if !d.persist[row.ID] {
+		d.mismatch(e, fmt.Sprintf("completed checkpoint %d", e.id), "did not start persisting it once every subtask acknowledged: "+row.Core)
+		return
+	}
+	d.emit(fsm.Event{At: d.at(e), Type: fsm.EvPersisted, Checkpoint: row.ID}, "")
+}
+
+// decline maps the first failure line of a declined checkpoint to a decline
+// event by the declining subtask. Which subtask: the attempt id if the log
+// deployed it, else the task the cause names, else subtask 0 of the first
+// vertex, reported.
+func (d *driver) decline(e *entry) {
+	row, c := d.rows[e.id], d.pp.ckpts[e.id]
+	if row == nil || c == nil {
+		d.note("line %d: checkpoint %d declined, but the log does not show its trigger: not mapped", e.rec.line, e.id)
+		return
+	}
+	if row.ID == 0 || !d.isPending(row.ID) {
+		if c.end == e {
+			d.mismatch(e, fmt.Sprintf("declined checkpoint %d", e.id), "had no pending checkpoint for it: "+row.Core)
+		}
+		return // a later line about the same decline
+	}
+	task, who := d.declineTask(e, c)
+	row.Note = addNote(row.Note, who)
+	d.emit(fsm.Event{At: d.at(e), Type: fsm.EvDecline, Checkpoint: row.ID, Task: task, Reason: c.reason}, who)
+}
+
+func (d *driver) isPending(core int64) bool {
+	p, ok := d.pending(core)
+	return ok && !p.Persisting
+}
+
+func (d *driver) declineTask(e *entry, c *ckpt) (fsm.TaskID, string) {
+	if id, ok := d.resolve(e); ok {
+		return id, "declined by " + d.name(id)
+	}
+	if c.hasCauseTask {
+		if id, ok := d.byTask(c.causeTask); ok {
+			return id, fmt.Sprintf("declined by %s (named in the cause)", d.name(id))
+		}
+	}
+	first := d.topo.Vertices()[0].First
+	who := e.attempt
+	if who == "" {
+		who = "?"
+	}
+	return first, fmt.Sprintf("declined by task %s, which the log does not name: attributed to %s", who, d.name(first))
+}
+
+// failed maps a failure-manager line (1.15+) for a checkpoint the core still
+// has pending: the cause says whether it expired or was declined.
+func (d *driver) failed(e *entry) {
+	row, c := d.rows[e.id], d.pp.ckpts[e.id]
+	if row == nil || row.ID == 0 || !d.isPending(row.ID) {
+		return // the decline or expiry line before it was mapped; this confirms it
+	}
+	switch r := failureReason(e.detail + "\n" + e.rec.text()); {
+	case r == fsm.ReasonExpired:
+		d.expired(e)
+	case fsm.ValidDeclineReason(r):
+		if c.outcome == "failed" {
+			c.reason = r
+		}
+		d.decline(e)
+	default:
+		d.mismatch(e, fmt.Sprintf("checkpoint %d failed: %s", e.id, clip(e.detail)),
+			"still has it pending: no event in the log explains the failure to the core")
+	}
+}
+
+// expired lets time reach the log's expiry: the core expires the checkpoint by
+// its own deadline (trigger + timeout), which the inferred timeout puts at or
+// before the logged expiry.
+func (d *driver) expired(e *entry) {
+	row := d.rows[e.id]
+	if row == nil {
+		d.note("line %d: checkpoint %d expired, but the log does not show its trigger: not mapped", e.rec.line, e.id)
+		return
+	}
+	if row.ID == 0 {
+		d.mismatch(e, fmt.Sprintf("checkpoint %d expired", e.id), "never triggered it: "+row.Core)
+		return
+	}
+	if !d.isPending(row.ID) {
+		if !strings.Contains(row.Core, "expired") {
+			d.mismatch(e, fmt.Sprintf("checkpoint %d expired", e.id), "had already ended it: "+row.Core)
+		}
+		return
+	}
+	d.emit(fsm.Event{At: d.at(e), Type: fsm.EvTick}, "")
+	if d.isPending(row.ID) {
+		var deadline int64
+		if p, ok := d.pending(row.ID); ok {
+			deadline = p.Deadline
+		}
+		d.mismatch(e, fmt.Sprintf("checkpoint %d expired", e.id),
+			fmt.Sprintf("still has it pending: its deadline is %d ms after the start, the log's expiry %d", deadline, d.at(e)))
+	}
+}
+
+// late maps a late acknowledgement of an expired checkpoint to an ack event,
+// when the log names the subtask: the core answers discard_late_state.
+func (d *driver) late(e *entry) {
+	row := d.rows[e.id]
+	if row == nil || row.ID == 0 {
+		return
+	}
+	if d.isPending(row.ID) {
+		d.mismatch(e, fmt.Sprintf("late message: checkpoint %d had expired", e.id), "still has it pending")
+		return
+	}
+	if id, ok := d.resolve(e); ok {
+		d.emit(fsm.Event{At: d.at(e), Type: fsm.EvAck, Checkpoint: row.ID, Task: id}, "a late ack: the core discards its state")
+	}
+}
+
+// ack maps a DEBUG acknowledgement the core still waits for.
+func (d *driver) ack(e *entry) {
+	row := d.rows[e.id]
+	if row == nil || row.ID == 0 {
+		return
+	}
+	id, ok := d.resolve(e)
+	p, pending := d.pending(row.ID)
+	if ok && pending && !p.Persisting && p.Triggered(id) && !p.Acked(id) {
+		d.emit(fsm.Event{At: d.at(e), Type: fsm.EvAck, Checkpoint: row.ID, Task: id}, "")
+	}
+}
+
+// triggerFailed maps a request that got no id. Only "not all tasks running"
+// concerns the core's preconditions (R13); refusals of the periodic scheduler
+// (min pause, too many requests) have no counterpart, because the history has
+// no periodic requests. The trigger event is emitted only if the core refuses
+// it too: one it would accept would take an id the log never used.
+func (d *driver) triggerFailed(e *entry) {
+	t := strings.ToLower(e.detail)
+	if !(strings.Contains(t, "not all required tasks") || strings.Contains(t, "not being executed") ||
+		strings.Contains(t, "is not in state") || strings.Contains(t, "has been finished") || strings.Contains(t, "not running")) {
+		return
+	}
+	if d.st.Job() != fsm.JobRunning {
+		return
+	}
+	if id, ok := d.resolve(e); ok && d.st.TaskRunning(id) {
+		d.logTask[id] = logDown
+		d.emit(fsm.Event{At: d.at(e), Type: fsm.EvTaskFailed, Task: id},
+			fmt.Sprintf("%s is not running per the log: task_failed is the core's only way to say so", d.name(id)))
+	}
+	ev := fsm.Event{At: d.at(e), Type: fsm.EvTrigger, Kind: fsm.KindCheckpoint}
+	probe := d.st.Clone()
+	effs, err := probe.Step(ev)
+	if err != nil {
+		return
+	}
+	for _, f := range effs {
+		if f.Type == fsm.EffTrigger {
+			d.mismatch(e, "a trigger failed: "+clip(e.detail),
+				fmt.Sprintf("would trigger checkpoint %d: every unfinished subtask runs as far as the log shows (R13 ignores finished subtasks); no event emitted, so that ids stay aligned", f.Checkpoint))
+			return
+		}
+	}
+	d.queue = append(d.queue, 0)
+	d.emit(ev, "a trigger the log shows failing: the core refuses it too")
+}
+
+// taskState maps the JobManager's view of a subtask (TaskManager lines
+// duplicate it and are only read for attempt ids).
+func (d *driver) taskState(e *entry) {
+	id, ok := d.byTask(e.task)
+	if !ok {
+		return
+	}
+	d.learn(e, id)
+	if e.tm {
+		return
+	}
+	at := d.at(e)
+	switch e.to {
+	case "RUNNING":
+		d.logTask[id] = logRunning
+		if !d.st.TaskRunning(id) && !d.st.TaskFinished(id) {
+			d.emit(fsm.Event{At: at, Type: fsm.EvTaskRunning, Task: id}, "")
+		}
+	case "FINISHED":
+		d.logTask[id] = logFinished
+		if !d.st.TaskFinished(id) {
+			d.emit(fsm.Event{At: at, Type: fsm.EvTaskFinished, Task: id}, "")
+		}
+	case "FAILED", "CANCELING", "CANCELED":
+		if jobEnding(d.logJob) {
+			return // the job is cancelled or failed for good: not a failover
+		}
+		d.logTask[id] = logDown
+		if d.st.TaskRunning(id) {
+			r := d.topo.RegionOf(id)
+			d.emit(fsm.Event{At: at, Type: fsm.EvTaskFailed, Task: id},
+				fmt.Sprintf("the core fails over region %s (%d subtasks)", fsm.RegionName(r), len(d.topo.RegionTasks(r))))
+		}
+	default:
+		d.logTask[id] = logDown // scheduled, deploying, initializing: not running yet
+	}
+}
+
+func jobEnding(s string) bool {
+	switch s {
+	case "CANCELLING", "CANCELED", "FAILED", "FINISHED", "SUSPENDED":
+		return true
+	}
+	return false
+}
+
+// jobState maps the job's status: a whole-job restart fails every region over,
+// and a job that runs again after the core failed it (tolerable failures
+// exceeded) is a recover event, the core's only way back from a failed job.
+func (d *driver) jobState(e *entry) {
+	d.logJob = e.to
+	switch e.to {
+	case "RUNNING":
+		if d.st.Job() == fsm.JobFailed {
+			d.emit(fsm.Event{At: d.at(e), Type: fsm.EvRecover},
+				"Flink restarted the job the core had failed: modelled as recover (R50): pending checkpoints end `recovered`, the failure count clears")
+		}
+	case "RESTARTING", "FAILING":
+		if d.st.Job() == fsm.JobRunning {
+			d.failAll("the whole job restarts: every region fails over")
+		}
+	}
+	if (e.to == "FAILING" || e.to == "FAILED") && !e.tolerable && d.st.Job() == fsm.JobRunning {
+		cause := "the excerpt does not show why"
+		if len(e.rec.cont) > 0 {
+			cause = "cause: " + clip(e.rec.cont[0])
+		}
+		d.note("line %d: the job switched to %s (%s); the core's job keeps running: it fails a job only when counted checkpoint failures exceed tolerable_failures (R30)",
+			e.rec.line, e.to, cause)
+	}
+}
+
+// failAll fails over every region that still runs.
+func (d *driver) failAll(why string) {
+	first := true
+	for r := 0; r < d.topo.NumRegions(); r++ {
+		for _, id := range d.topo.RegionTasks(r) {
+			if d.st.TaskRunning(id) {
+				comment := ""
+				if first {
+					comment, first = why, false
+				}
+				d.emit(fsm.Event{At: d.at(d.cur), Type: fsm.EvTaskFailed, Task: id}, comment)
+				break
+			}
+		}
+	}
+	for i := range d.logTask {
+		if d.logTask[i] == logRunning {
+			d.logTask[i] = logDown
+		}
+	}
+}
+
+// restore checks a restore after a failover against the core's latest
+// completed checkpoint.
+func (d *driver) restore(e *entry) {
+	if d.st.Job() == fsm.JobFailed {
+		d.emit(fsm.Event{At: d.at(e), Type: fsm.EvRecover},
+			"Flink restores the job the core had failed: modelled as recover (R50)")
+	}
+	if e.detail != "Checkpoint" {
+		return
+	}
+	want := d.coreOf[e.id]
+	got, ok := d.st.LatestCompleted()
+	if want == 0 || !ok || got.ID != want {
+		core := "has no completed checkpoint"
+		if ok {
+			core = fmt.Sprintf("would restore checkpoint %d (log id %d)", got.ID, d.im.logOf[got.ID])
+		}
+		d.mismatch(e, fmt.Sprintf("restored checkpoint %d", e.id), core)
+	}
+}
+
+// checkTolerable compares a threshold failure in the log with the core.
+func (d *driver) checkTolerable(e *entry) {
+	if e.rec.at-d.lastTol <= 2000 {
+		return
+	}
+	d.lastTol = e.rec.at
+	if d.st.Job() == fsm.JobFailed && d.st.FailReason() == fsm.ReasonTolerableExceeded {
+		return
+	}
+	d.mismatch(e, "the job failed: "+tolerableText,
+		fmt.Sprintf("the job is %s with %d counted failures (tolerable_failures %d)", d.st.Job(), d.st.Failures(), d.cfg.TolerableFailures))
+}
+
+// finish fills in what the rows say at the end and compares the outcomes.
+func (d *driver) finish() {
+	for _, l := range d.rowOrder {
+		r := d.rows[l]
+		if r.ID != 0 && !r.coreDone && d.isPendingAny(r.ID) {
+			r.Core = "pending at the end"
+		}
+		r.Match = compare(r)
+		d.im.Checkpoints = append(d.im.Checkpoints, *r)
+	}
+	d.im.Final = d.st.Job().String()
+	if fr := d.st.FailReason(); fr != "" {
+		d.im.Final += " (" + string(fr) + ")"
+	}
+}
+
+func (d *driver) isPendingAny(core int64) bool {
+	_, ok := d.pending(core)
+	return ok
+}
+
+// compare says whether the core's outcome is the log's.
+func compare(r *CheckpointRow) string {
+	switch {
+	case r.Log == "":
+		return "unknown"
+	case r.Log == "completed":
+		return yesNo(strings.HasPrefix(r.Core, "completed"))
+	case r.Log == "expired":
+		return yesNo(r.Core == "aborted (expired)")
+	case strings.HasPrefix(r.Log, "declined ("):
+		return yesNo(r.Core == "aborted ("+strings.TrimPrefix(r.Log, "declined ("))
+	}
+	return yesNo(strings.HasPrefix(r.Core, "aborted"))
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

@@ -1,0 +1,116 @@
+package flinklog
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Unparsed is a line the import could not interpret, with the reason.
+type Unparsed struct {
+	Line int    `json:"line"`
+	Text string `json:"text"`
+	Why  string `json:"why"`
+}
+
+// JobLines counts the checkpoint lines (trigger, completion, decline, expiry,
+// failure) a log has for one job.
+type JobLines struct {
+	Job   string `json:"job"`
+	Lines int    `json:"checkpoint_lines"`
+}
+
+// parsed is a log whose every record has been interpreted.
+type parsed struct {
+	file    *logFile
+	entries []entry // one per record, in file order
+	jobs    []JobLines
+}
+
+func parseLog(r io.Reader) (*parsed, error) {
+	lf, err := readLog(r)
+	if err != nil {
+		return nil, err
+	}
+	p := &parsed{file: lf, entries: make([]entry, len(lf.records))}
+	count := map[string]int{}
+	first := map[string]int{}
+	for i := range lf.records {
+		e := interpret(&lf.records[i])
+		p.entries[i] = e
+		if e.job == "" {
+			continue
+		}
+		if _, ok := first[e.job]; !ok {
+			first[e.job] = i
+			count[e.job] += 0
+		}
+		switch e.kind {
+		case kTrigger, kCompleted, kDecline, kDeclined, kExpired, kFailed, kLate, kTriggerFailed, kDiscard:
+			count[e.job]++
+		}
+	}
+	for j, n := range count {
+		p.jobs = append(p.jobs, JobLines{j, n})
+	}
+	// Most checkpoint lines first; ties go to the job the log mentions first.
+	sort.Slice(p.jobs, func(a, b int) bool {
+		if p.jobs[a].Lines != p.jobs[b].Lines {
+			return p.jobs[a].Lines > p.jobs[b].Lines
+		}
+		return first[p.jobs[a].Job] < first[p.jobs[b].Job]
+	})
+	return p, nil
+}
+
+// pickJob returns the job to import: the one asked for, or the one with the
+// most checkpoint lines.
+func (p *parsed) pickJob(want string) (string, error) {
+	if len(p.jobs) == 0 {
+		return "", fmt.Errorf("no job id in the log: no Flink checkpoint line was recognised (%d lines, %d records)",
+			p.file.lines, len(p.file.records))
+	}
+	if want == "" {
+		return p.jobs[0].Job, nil
+	}
+	for _, j := range p.jobs {
+		if strings.EqualFold(j.Job, want) {
+			return j.Job, nil
+		}
+	}
+	var ids []string
+	for _, j := range p.jobs {
+		ids = append(ids, fmt.Sprintf("%s (%d checkpoint lines)", j.Job, j.Lines))
+	}
+	return "", fmt.Errorf("job %s is not in the log; it has %s", want, strings.Join(ids, ", "))
+}
+
+// jobEntries returns the entries that belong to job, sorted by time (stable):
+// lines that name the job, and lines that name none (task transitions,
+// failover decisions), which a JobManager log prints without the job id. It
+// also returns how many records went out of timestamp order and by how much at
+// most: threads write their lines late, and the timestamp says when it happened.
+func (p *parsed) jobEntries(job string) (es []*entry, inversions int, worst int64, worstLine int) {
+	var prev int64
+	var prevLine int
+	for i := range p.entries {
+		e := &p.entries[i]
+		if e.job != "" && e.job != job {
+			continue
+		}
+		if e.kind == kNone && !checkpointLine(e.rec) {
+			continue
+		}
+		if len(es) > 0 && e.rec.at < prev {
+			inversions++
+			if d := prev - e.rec.at; d > worst {
+				worst, worstLine = d, prevLine
+			}
+		}
+		prev, prevLine = e.rec.at, e.rec.line
+		es = append(es, e)
+	}
+	sort.SliceStable(es, func(a, b int) bool { return es[a].rec.at < es[b].rec.at })
+	return es, inversions, worst, worstLine
+}
