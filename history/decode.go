@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/ckptcore/ckptcore/fsm"
 )
@@ -175,17 +176,18 @@ func decodeHeader(line []byte) (Header, *fsm.Topology, error) {
 	}
 	topo, err := fsm.NewTopology(h.Job)
 	if err != nil {
-		// NewTopology's messages start with "job: " and name the vertex or edge.
-		msg := err.Error()
-		if len(msg) > 5 && msg[:5] == "job: " {
-			msg = msg[5:]
-		}
-		return h, nil, errorf("job", "%s", msg)
+		return h, nil, topologyError(err)
 	}
 	if err := h.Config.Validate(); err != nil {
 		return h, nil, configError(err)
 	}
 	return h, topo, nil
+}
+
+// topologyError places a job error on "job"; NewTopology's messages start with
+// "job: " and name the vertex or edge and the rule.
+func topologyError(err error) error {
+	return errorf("job", "%s", strings.TrimPrefix(err.Error(), "job: "))
 }
 
 // configError places a configuration error on the key it names (SEMANTICS §2).

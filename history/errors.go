@@ -30,6 +30,7 @@ type fieldError struct {
 	reason string
 }
 
+// Error renders "field: reason"; at replaces it with the line-aware *Error.
 func (e *fieldError) Error() string { return e.field + ": " + e.reason }
 
 func errorf(field, format string, args ...any) *fieldError {

@@ -49,7 +49,7 @@ func Replay(h *History, opt Options) (*Result, error) {
 	if topo == nil {
 		t, err := fsm.NewTopology(h.Header.Job)
 		if err != nil {
-			return nil, &Error{File: h.File, Line: h.HeaderLine, Field: "job", Reason: err.Error()}
+			return nil, at(h.File, h.HeaderLine, topologyError(err))
 		}
 		topo = t
 	}
