@@ -72,7 +72,11 @@ func DescribeEffect(t *Topology, e Effect) string {
 			fmt.Fprintf(&b, " (%s)", e.Message)
 		}
 	case EffCoordinatorFallback:
-		fmt.Fprintf(&b, " %d vertex=%s refs=%s", e.Checkpoint, t.vertices[e.Vertex].ID, describeRefs(e.Refs))
+		vertex := "vertex#" + strconv.Itoa(e.Vertex)
+		if e.Vertex >= 0 && e.Vertex < len(t.vertices) {
+			vertex = t.vertices[e.Vertex].ID
+		}
+		fmt.Fprintf(&b, " %d vertex=%s refs=%s", e.Checkpoint, vertex, describeRefs(e.Refs))
 	case EffPersist, EffCompleted:
 		fmt.Fprintf(&b, " %d %s %s consecutive=%d", e.Checkpoint, e.Kind, e.Mode, e.Consecutive)
 		if len(e.Refs) > 0 {

@@ -90,8 +90,10 @@ type JobSpec struct {
 // index. It indexes every per-subtask table of the core, so an ack touches O(1) memory.
 type TaskID int32
 
-// maxSubtasks bounds a job's size so that TaskID and region numbers fit in int32.
-const maxSubtasks = 1 << 30
+// MaxSubtasks bounds a job's size: TaskID and region numbers fit in int32, and a
+// tiny history header cannot make a reader allocate gigabytes (2^24 subtasks cost
+// about 100 MB of core state).
+const MaxSubtasks = 1 << 24
 
 // Vertex is a vertex of a built Topology.
 type Vertex struct {
@@ -138,8 +140,8 @@ func NewTopology(spec JobSpec) (*Topology, error) {
 		if _, dup := t.byID[v.ID]; dup {
 			return nil, fmt.Errorf("job: vertex %q: duplicate id (R1)", v.ID)
 		}
-		if total+v.Parallelism > maxSubtasks {
-			return nil, fmt.Errorf("job: vertex %q: more than %d subtasks in the job (R1)", v.ID, maxSubtasks)
+		if total+v.Parallelism > MaxSubtasks {
+			return nil, fmt.Errorf("job: vertex %q: more than %d subtasks in the job (R1)", v.ID, MaxSubtasks)
 		}
 		t.byID[v.ID] = i
 		t.vertices = append(t.vertices, Vertex{ID: v.ID, Parallelism: v.Parallelism,

@@ -172,3 +172,16 @@ func TestTaskSetRanges(t *testing.T) {
 		t.Fatalf("full set %v", s)
 	}
 }
+
+func TestNamesSurviveBadRanges(t *testing.T) {
+	topo := mustTopo(t, JobSpec{Vertices: []VertexSpec{{ID: "a", Parallelism: 2}}})
+	if got := (TaskSet{{-3, 1}, {1, 99}}).Names(topo); strings.Join(got, ",") != "a/0,a/1" {
+		t.Fatalf("got %v", got)
+	}
+	if got := DescribeEffect(topo, Effect{Type: EffCoordinatorFallback, Vertex: 7}); !strings.Contains(got, "vertex#7") {
+		t.Fatalf("got %q", got)
+	}
+	if _, err := NewTopology(JobSpec{Vertices: []VertexSpec{{ID: "a", Parallelism: MaxSubtasks + 1}}}); err == nil {
+		t.Fatal("oversized job accepted")
+	}
+}

@@ -124,7 +124,7 @@ func (s *State) validateStart(ev Event, bad func(string, string, ...any) error) 
 		return nil
 	}
 	if r.Checkpoint < 1 || r.Checkpoint >= maxID {
-		return bad("restore.checkpoint", "id %d is not a positive integer below 2^53", r.Checkpoint)
+		return bad("restore.checkpoint", "id %d must be positive and below 2^53-1, so that the next id (restored + 1, R14) fits", r.Checkpoint)
 	}
 	if r.Mode > NoClaim {
 		return bad("restore.mode", "unknown mode %d", r.Mode)

@@ -63,10 +63,10 @@ func (s TaskSet) add(id TaskID) TaskSet {
 func (s TaskSet) Names(t *Topology) []string {
 	out := make([]string, 0, len(s))
 	for _, r := range s {
-		lo := r.Lo
-		for lo < r.Hi {
+		lo, hi := max(r.Lo, 0), min(r.Hi, TaskID(t.NumSubtasks()))
+		for lo < hi {
 			v := t.vertices[t.vertexOf(lo)]
-			end := min(r.Hi, v.First+TaskID(v.Parallelism))
+			end := min(hi, v.First+TaskID(v.Parallelism))
 			name := v.ID + "/" + strconv.Itoa(int(lo-v.First))
 			if end-lo > 1 {
 				name += "-" + strconv.Itoa(int(end-1-v.First))

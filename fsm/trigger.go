@@ -88,8 +88,11 @@ func (s *State) stopWithSavepointPending() bool {
 // later ones merge into it; manual requests queue up to Flink's bound of 1000.
 func (s *State) request(kind Kind, periodic bool) {
 	if s.job != JobRunning {
-		s.emit(Effect{Type: EffTriggerFailed, Kind: kind, Reason: ReasonCoordinatorShutdown,
-			Message: "the job is " + s.job.String()})
+		reason := ReasonCoordinatorShutdown
+		if s.job == JobFailed {
+			reason = ReasonCoordinatorSuspend
+		}
+		s.emit(Effect{Type: EffTriggerFailed, Kind: kind, Reason: reason, Message: "the job is " + s.job.String()})
 		return
 	}
 	if kind.IsSavepoint() {
