@@ -1,0 +1,137 @@
+package driver
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ckptcore/ckptcore/fsm"
+)
+
+// The event methods below submit one event to the core at the current time and
+// return once the core has applied it (its effects are then queued for the
+// effect worker). The error is the core's for invalid input (an *fsm.EventError,
+// e.g. a subtask the job does not have; the core is unchanged) or ErrClosed.
+
+// Ack reports that a subtask acknowledged a checkpoint (R16).
+func (d *Driver) Ack(checkpoint int64, task fsm.TaskID) error {
+	return d.submit(fsm.Event{Type: fsm.EvAck, Checkpoint: checkpoint, Task: task})
+}
+
+// Decline reports that a subtask declined a checkpoint; reason "" means
+// fsm.ReasonDeclined (R17, R18, R30).
+func (d *Driver) Decline(checkpoint int64, task fsm.TaskID, reason fsm.Reason) error {
+	return d.submit(fsm.Event{Type: fsm.EvDecline, Checkpoint: checkpoint, Task: task, Reason: reason})
+}
+
+// TaskFailed reports that a subtask failed: its region fails over (R19).
+func (d *Driver) TaskFailed(task fsm.TaskID) error {
+	return d.submit(fsm.Event{Type: fsm.EvTaskFailed, Task: task})
+}
+
+// TaskRunning reports that a subtask runs (again).
+func (d *Driver) TaskRunning(task fsm.TaskID) error {
+	return d.submit(fsm.Event{Type: fsm.EvTaskRunning, Task: task})
+}
+
+// TaskFinished reports that a subtask finished its bounded input.
+func (d *Driver) TaskFinished(task fsm.TaskID) error {
+	return d.submit(fsm.Event{Type: fsm.EvTaskFinished, Task: task})
+}
+
+// Trigger requests a checkpoint, savepoint or stop-with-savepoint (a manual
+// request, R12). Whether and when it gets an id is the core's decision; the
+// trigger reaches the Executor like any other.
+func (d *Driver) Trigger(kind fsm.Kind) error {
+	return d.submit(fsm.Event{Type: fsm.EvTrigger, Kind: kind})
+}
+
+func (d *Driver) submit(ev fsm.Event) error {
+	var err error
+	if cerr := d.call(func() { err = d.stepEvent(ev) }); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
+// ConfigPatch is a FLIP-571 change of the checkpoint configuration; a nil field
+// keeps its value (R60).
+type ConfigPatch struct {
+	IntervalMs *int64 // execution.checkpointing.interval; 0 stops periodic checkpoints
+	TimeoutMs  *int64 // execution.checkpointing.timeout
+}
+
+// PatchRejectedError is a patch the core rejected (config_rejected, R60):
+// Reason is the core's text. Nothing changed.
+type PatchRejectedError struct {
+	Request int64
+	Reason  string
+}
+
+// Error returns the core's reason.
+func (e *PatchRejectedError) Error() string { return e.Reason }
+
+// OverridesNotDurableError says the store could not write a patch's overrides.
+// The patch's outcome is then not decided: the core keeps it pending (it has no
+// event for a failed overrides write), so it takes effect if a later patch's
+// write succeeds — every write carries all accepted patches (R63) — and is
+// dropped at the next restart (R50). Repeating the PATCH is safe.
+type OverridesNotDurableError struct {
+	Request int64
+	Err     error
+}
+
+// Error names the request and the store's error.
+func (e *OverridesNotDurableError) Error() string {
+	return fmt.Sprintf("config patch %d: the overrides could not be made durable, so they do not apply: %v", e.Request, e.Err)
+}
+
+// Unwrap returns the store's error.
+func (e *OverridesNotDurableError) Unwrap() error { return e.Err }
+
+type patchResult struct {
+	cfg fsm.EffectiveConfig
+	err error
+}
+
+// PatchConfig submits a FLIP-571 patch (a config_patch event with a fresh
+// request id) and waits until the core applied it — which it does only once
+// the overrides are durable in the store (R63) — returning the configuration
+// then in force. It returns a *PatchRejectedError for a patch the core refuses
+// (an empty patch, a value outside SEMANTICS §2), an *OverridesNotDurableError
+// when the store write failed, ctx's error when ctx ends first (the patch then
+// still applies if its write succeeds) and ErrClosed.
+func (d *Driver) PatchConfig(ctx context.Context, p ConfigPatch) (fsm.EffectiveConfig, error) {
+	ev := fsm.Event{Type: fsm.EvConfigPatch}
+	// §2 bounds neither value from above, but a history keeps times below 2^53
+	// (HISTORY.md) and the core adds them to times: refuse larger ones here.
+	if p.IntervalMs != nil {
+		if *p.IntervalMs > maxID {
+			return fsm.EffectiveConfig{}, &PatchRejectedError{Reason: fmt.Sprintf("interval_ms = %d: must be below 2^53", *p.IntervalMs)}
+		}
+		ev.HasInterval, ev.IntervalMs = true, *p.IntervalMs
+	}
+	if p.TimeoutMs != nil {
+		if *p.TimeoutMs > maxID {
+			return fsm.EffectiveConfig{}, &PatchRejectedError{Reason: fmt.Sprintf("timeout_ms = %d: must be below 2^53", *p.TimeoutMs)}
+		}
+		ev.HasTimeout, ev.TimeoutMs = true, *p.TimeoutMs
+	}
+	ch := make(chan patchResult, 1)
+	err := d.call(func() {
+		d.nextRequest++
+		ev.Request = d.nextRequest
+		d.waiters[ev.Request] = ch
+		if err := d.stepEvent(ev); err != nil {
+			d.answer(ev.Request, patchResult{err: err})
+		}
+	})
+	if err != nil {
+		return fsm.EffectiveConfig{}, err
+	}
+	select {
+	case r := <-ch:
+		return r.cfg, r.err
+	case <-ctx.Done():
+		return fsm.EffectiveConfig{}, ctx.Err()
+	}
+}

@@ -1,0 +1,59 @@
+// Package driver is the runtime that embeds the decision core (package fsm) for
+// real use: a real clock, one event-loop goroutine that owns the fsm.State, a
+// durable store, a flight recorder and the FLIP-571 REST API.
+//
+// # Threads
+//
+// The event loop is the only goroutine that touches the core. Callers submit
+// events through Driver methods (Ack, Decline, TaskFailed, Trigger,
+// PatchConfig, …), which send a request to the loop and wait for its answer.
+// After every step the loop re-arms one timer for the core's next deadline
+// (State.NextDeadline), so it wakes exactly when something is due and never
+// polls; a wake-up is a tick event. Times fed to the core are Unix milliseconds
+// from an injectable Clock, clamped so they never go backwards (R10).
+//
+// Effects go, in the order the core emitted them, to the effect worker, a
+// second goroutine: it writes the store for persist and persist_overrides and
+// feeds the outcome back as persisted / persist_failed / config_persisted
+// events, and hands every other effect to the Executor. One ordered queue gives
+// the guarantees the core relies on (see effector): an id is durable before its
+// trigger goes out (R14), metadata is durable before the core hears persisted
+// (R23), a PATCH is answered only after its overrides are durable (R63).
+//
+// # Store and recovery
+//
+// FileStore keeps, in a directory, one metadata file per completed checkpoint
+// (id, kind, mode, refs, consecutive, ownership), the overrides, the id counter
+// and the restored snapshot — everything fsm.Durable holds — each written
+// crash-safely. Open rebuilds the core with fsm.Resume when the store has state
+// (a coordinator recovery, R50) and starts fresh otherwise. A checkpoint whose
+// metadata was written is completed for recovery even if the crash came before
+// the core heard persisted, as in Flink. Discards are at-least-once across a
+// crash (Executor.Discard must be idempotent).
+//
+// What happens when a store write fails:
+//   - checkpoint metadata: the core gets persist_failed and aborts the
+//     checkpoint (finalize_failed, counted, R23);
+//   - overrides: the PATCH caller gets an *OverridesNotDurableError (HTTP 503).
+//     The core has no event for this, so it keeps the patch pending: it takes
+//     effect if a later patch's write succeeds (each write carries every
+//     accepted patch) and is dropped at the next restart (R50);
+//   - the id counter: the trigger is not sent (an id must never be reused, R14);
+//     the checkpoint expires at its deadline, a counted failure.
+//
+// # Flight recorder
+//
+// Every event the core accepts is written with its effects to a history file,
+// one file per incarnation (flight-<n>.jsonl); `replay -check` reproduces a
+// fresh incarnation's file exactly. A resumed incarnation's file is replayable
+// only when a start with a restore rebuilds its state exactly (see recorder);
+// otherwise it starts with a `// resumed from store` comment and replaying it
+// needs the store.
+//
+// # Shutdown
+//
+// Close stops both goroutines and waits for them; effects not yet carried out
+// are dropped, as in a crash, and recovery handles them the same way. The
+// driver does not persist that a job failed or finished: a program that sees
+// FailJob or FinishJob decides what happens to the job and its store.
+package driver

@@ -1,0 +1,293 @@
+package driver
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/ckptcore/ckptcore/fsm"
+)
+
+// Options configures a Driver. The zero value is usable: the real clock, an
+// Executor that does nothing, a flight recorder next to the store (Open).
+type Options struct {
+	// Clock is the source of time; nil means RealClock.
+	Clock Clock
+	// Executor carries out the effects; nil means NopExecutor.
+	Executor Executor
+	// InitialDelay, when not nil, delays the first periodic checkpoint of a
+	// fresh start (the start event's initial_delay_ms); nil means one period.
+	InitialDelay *time.Duration
+	// Restore is the snapshot a fresh job starts from (the start event's
+	// restore). It is ignored when the store already has state: then the driver
+	// recovers from the store (R50).
+	Restore *fsm.Restore
+	// FlightDir is where the flight recorder writes one history file per
+	// incarnation. Open defaults it to <dir>/flight; New records nothing unless
+	// it is set.
+	FlightDir string
+	// NoFlightRecorder turns the flight recorder off.
+	NoFlightRecorder bool
+}
+
+// Driver embeds the decision core for real use: one goroutine (the event loop)
+// owns the fsm.State and applies events, another (the effect worker) carries out
+// the effects in order — the store writes itself, everything else through the
+// Executor. All methods are safe for concurrent use.
+type Driver struct {
+	topo     *fsm.Topology
+	job      fsm.JobSpec
+	cfg      fsm.Config
+	store    Store
+	ownStore bool
+	clock    *coreClock
+	timer    Timer
+	fx       *effector
+	rec      *recorder
+
+	reqs      chan func()
+	quit      chan struct{}
+	loopDone  chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+
+	// Owned by the event loop goroutine.
+	core        *fsm.State
+	armed       bool
+	armedAt     int64
+	nextRequest int64
+	waiters     map[int64]chan patchResult
+	stats       stats
+}
+
+// ErrClosed is returned by the methods of a closed Driver.
+var ErrClosed = errors.New("driver: closed")
+
+// Open opens (or creates) the FileStore in dir and starts a driver on it: when
+// the store has state, the core is rebuilt from it with fsm.Resume (a
+// coordinator recovery, R50); otherwise the job starts fresh with a start event.
+// The flight recorder writes to <dir>/flight unless Options say otherwise.
+func Open(dir string, job fsm.JobSpec, cfg fsm.Config, opt Options) (*Driver, error) {
+	st, err := OpenFileStore(dir)
+	if err != nil {
+		return nil, err
+	}
+	if opt.FlightDir == "" {
+		opt.FlightDir = filepath.Join(dir, "flight")
+	}
+	d, err := newDriver(st, job, cfg, opt)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	d.ownStore = true
+	return d, nil
+}
+
+// New starts a driver on a store the caller opened; Close does not close it.
+// See Open.
+func New(store Store, job fsm.JobSpec, cfg fsm.Config, opt Options) (*Driver, error) {
+	return newDriver(store, job, cfg, opt)
+}
+
+func newDriver(store Store, job fsm.JobSpec, cfg fsm.Config, opt Options) (*Driver, error) {
+	topo, err := fsm.NewTopology(job)
+	if err != nil {
+		return nil, fmt.Errorf("driver: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("driver: %w", err)
+	}
+	if opt.Clock == nil {
+		opt.Clock = RealClock{}
+	}
+	if opt.Executor == nil {
+		opt.Executor = NopExecutor{}
+	}
+	durable, err := store.Load()
+	if err != nil {
+		return nil, err
+	}
+	d := &Driver{
+		topo: topo, job: job, cfg: cfg, store: store,
+		clock:    newCoreClock(opt.Clock),
+		timer:    opt.Clock.NewTimer(),
+		reqs:     make(chan func()),
+		quit:     make(chan struct{}),
+		loopDone: make(chan struct{}),
+		waiters:  map[int64]chan patchResult{},
+		stats:    newStats(),
+	}
+	d.fx = newEffector(d, opt.Executor, durable.NextID)
+	if hasState(durable) {
+		err = d.resume(durable, opt)
+	} else {
+		err = d.start(opt)
+	}
+	if err != nil {
+		if d.rec != nil {
+			d.rec.close()
+		}
+		return nil, err
+	}
+	go d.fx.run()
+	go d.loop()
+	return d, nil
+}
+
+// hasState reports whether a store holds anything of an earlier incarnation.
+func hasState(d fsm.Durable) bool {
+	return d.NextID > 1 || len(d.Known) > 0 || d.Overrides != nil || d.RestoredID > 0
+}
+
+// start begins a fresh job: the start event, after the restored snapshot (if
+// any) is durable, so that a crash right after start recovers from it.
+func (d *Driver) start(opt Options) error {
+	core, err := fsm.New(d.topo, d.cfg)
+	if err != nil {
+		return fmt.Errorf("driver: %w", err)
+	}
+	d.core = core
+	ev := fsm.Event{Type: fsm.EvStart, At: d.clock.now(0), Restore: opt.Restore}
+	if opt.InitialDelay != nil {
+		ev.HasInitialDelay, ev.InitialDelayMs = true, max(opt.InitialDelay.Milliseconds(), 0)
+	}
+	effs, err := core.Step(ev)
+	if err != nil {
+		return fmt.Errorf("driver: start: %w", err)
+	}
+	effs = copyEffects(effs)
+	if opt.Restore != nil {
+		if err := d.saveRestored(); err != nil {
+			return err
+		}
+		d.stats.restoredFrom(opt.Restore.Checkpoint, ev.At)
+	}
+	if err := d.openRecorder(opt, nil, ""); err != nil {
+		return err
+	}
+	d.rec.write(ev, effs)
+	d.account(effs)
+	d.fx.push(effectItems(effs)...)
+	return nil
+}
+
+// saveRestored makes a restore durable before the job runs: the metadata of the
+// snapshot and of the older checkpoints its refs name, as the start event put
+// them into the core, the restore itself and the id counter.
+func (d *Driver) saveRestored() error {
+	dur := d.core.Durable()
+	for _, k := range dur.Known {
+		m := Metadata{ID: k.ID, Kind: fsm.KindCheckpoint, Mode: k.Mode, Refs: k.Refs,
+			Consecutive: k.Consecutive, Owned: k.Owned, Restored: k.Restored}
+		if err := d.store.Save(m); err != nil {
+			return err
+		}
+	}
+	if err := d.store.SaveRestored(dur.RestoredID, dur.NoClaim); err != nil {
+		return err
+	}
+	if err := d.store.SaveNextID(dur.NextID); err != nil {
+		return err
+	}
+	d.fx.savedNext = dur.NextID
+	return nil
+}
+
+// resume rebuilds the core from the store (R50). Checkpoints the store holds
+// but the core would already have discarded — a crash between a completion and
+// its discards — are discarded now, before anything else.
+func (d *Driver) resume(durable fsm.Durable, opt Options) error {
+	kept, orphans := applyRetention(durable, d.cfg.Retained)
+	now := d.clock.now(0)
+	core, err := fsm.Resume(d.topo, d.cfg, kept, now)
+	if err != nil {
+		return fmt.Errorf("driver: the store does not fit this job: %w", err)
+	}
+	d.core = core
+	for _, o := range orphans {
+		d.fx.push(fxItem{sweep: &o})
+	}
+	if l, ok := core.LatestCompleted(); ok {
+		d.stats.restoredFrom(l.ID, now)
+	}
+	prelude, why := resumePrelude(d.topo, d.cfg, core, now)
+	if prelude != nil && prelude[len(prelude)-1].Type == fsm.EvConfigPersisted {
+		d.nextRequest = prelude[len(prelude)-1].Request
+	}
+	return d.openRecorder(opt, prelude, describeResume(core, why))
+}
+
+// applyRetention applies num-retained to what a store holds, as the core's
+// completed store would have (R40): the latest `retained` checkpoints are
+// retained — not counting the older checkpoints a restored snapshot referenced,
+// which never were in the store — and an older one stays only while a retained
+// one references it. The rest are orphans to discard.
+func applyRetention(d fsm.Durable, retained int) (fsm.Durable, []fsm.StoredCheckpoint) {
+	known := make([]fsm.StoredCheckpoint, len(d.Known))
+	copy(known, d.Known)
+	n := 0
+	for i := len(known) - 1; i >= 0 && n < retained; i-- {
+		if known[i].Restored && known[i].ID != d.RestoredID {
+			continue
+		}
+		known[i].Retained = true
+		n++
+	}
+	referenced := func(id int64) bool {
+		for _, k := range known {
+			if k.Retained {
+				for _, r := range k.Refs {
+					if r.Checkpoint == id {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	var kept, orphans []fsm.StoredCheckpoint
+	for _, k := range known {
+		if k.Retained || referenced(k.ID) {
+			kept = append(kept, k)
+		} else {
+			orphans = append(orphans, k)
+		}
+	}
+	d.Known = kept
+	return d, orphans
+}
+
+// Topology returns the job. It is immutable and safe to use from any goroutine.
+func (d *Driver) Topology() *fsm.Topology { return d.topo }
+
+// FlightFile returns the path of this incarnation's flight-recorder file, or ""
+// when nothing is recorded.
+func (d *Driver) FlightFile() string {
+	if d.rec == nil {
+		return ""
+	}
+	return d.rec.path
+}
+
+// Close stops the driver and waits for its goroutines. Effects the worker has
+// not started are dropped, exactly as a crash would drop them — recovery from
+// the store (R50) copes with both — and so are feedback events not yet applied.
+// Waiting PatchConfig calls return ErrClosed. Close returns the first error of
+// the flight recorder or of closing the store.
+func (d *Driver) Close() error {
+	d.closeOnce.Do(func() {
+		close(d.quit)
+		<-d.loopDone
+		<-d.fx.done
+		d.timer.Stop()
+		errs := []error{d.rec.close()}
+		if d.ownStore {
+			errs = append(errs, d.store.Close())
+		}
+		d.closeErr = errors.Join(errs...)
+	})
+	return d.closeErr
+}

@@ -1,0 +1,206 @@
+package driver
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/ckptcore/ckptcore/fsm"
+)
+
+// fxItem is one unit of work for the effect worker: an effect of the core, a
+// checkpoint to sweep at open, or a warning of the driver itself.
+type fxItem struct {
+	eff   fsm.Effect
+	sweep *fsm.StoredCheckpoint
+	warn  *warning
+}
+
+type warning struct{ code, message string }
+
+func effectItems(effs []fsm.Effect) []fxItem {
+	items := make([]fxItem, len(effs))
+	for i, e := range effs {
+		items[i] = fxItem{eff: e}
+	}
+	return items
+}
+
+// effector is the effect worker: it carries out effects one at a time, in the
+// order the core emitted them, on its own goroutine, so that neither a slow
+// store write nor a slow Executor holds up the event loop — acks keep flowing
+// while a metadata write is in flight — and an Executor may call back into the
+// Driver. Its queue is unbounded: the loop never waits for it.
+//
+// Store writes and the executor calls share this one queue, which gives the
+// ordering guarantees the core's contract asks for: the id counter is durable
+// before a trigger goes out (R14); a checkpoint's metadata is durable before
+// the core hears persisted (R23), and so before any completion notice; a
+// discard deletes metadata only after the newer checkpoints' writes ahead of it.
+type effector struct {
+	d    *Driver
+	exec Executor
+	obs  EffectObserver
+
+	mu    sync.Mutex
+	queue []fxItem
+	wake  chan struct{}
+	done  chan struct{}
+
+	// Owned by the worker goroutine (and by newDriver before it starts).
+	savedNext int64              // the id counter as last written
+	persisted map[int64]fsm.Kind // metadata written, checkpoint not yet completed
+}
+
+func newEffector(d *Driver, exec Executor, savedNext int64) *effector {
+	f := &effector{d: d, exec: exec, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		savedNext: savedNext, persisted: map[int64]fsm.Kind{}}
+	f.obs, _ = exec.(EffectObserver)
+	return f
+}
+
+func (f *effector) push(items ...fxItem) {
+	if len(items) == 0 {
+		return
+	}
+	f.mu.Lock()
+	f.queue = append(f.queue, items...)
+	f.mu.Unlock()
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run works until Close; what is still queued then is dropped (see Close).
+func (f *effector) run() {
+	defer close(f.done)
+	for {
+		f.mu.Lock()
+		if len(f.queue) == 0 {
+			f.mu.Unlock()
+			select {
+			case <-f.wake:
+				continue
+			case <-f.d.quit:
+				return
+			}
+		}
+		item := f.queue[0]
+		f.queue[0] = fxItem{}
+		f.queue = f.queue[1:]
+		f.mu.Unlock()
+		select {
+		case <-f.d.quit:
+			return
+		default:
+		}
+		f.do(item)
+	}
+}
+
+func (f *effector) do(it fxItem) {
+	switch {
+	case it.warn != nil:
+		f.exec.Warn(it.warn.code, it.warn.message)
+	case it.sweep != nil:
+		f.sweep(*it.sweep)
+	default:
+		if f.obs != nil {
+			f.obs.ObserveEffect(it.eff)
+		}
+		f.effect(it.eff)
+	}
+}
+
+func (f *effector) effect(e fsm.Effect) {
+	d := f.d
+	switch e.Type {
+	case fsm.EffTrigger:
+		if e.Checkpoint >= f.savedNext {
+			if err := d.store.SaveNextID(e.Checkpoint + 1); err != nil {
+				// Without a durable counter the id could be reused after a crash
+				// (R14), so the trigger is not sent: the checkpoint expires at its
+				// deadline, a counted failure (R30), as Flink counts a trigger
+				// that fails on the checkpoint id counter.
+				f.exec.Warn(CodeStoreFailed, fmt.Sprintf("checkpoint %d not triggered: the id counter is not durable: %v", e.Checkpoint, err))
+				return
+			}
+			f.savedNext = e.Checkpoint + 1
+		}
+		f.exec.TriggerCheckpoint(e.Checkpoint, e.Kind, e.ForcedGlobal, e.Tasks, d.clock.wallTime(e.Deadline))
+	case fsm.EffPersist:
+		f.persist(e)
+	case fsm.EffPersistOverrides:
+		req := e.Request
+		if err := d.store.SaveOverrides(e.IntervalMs, e.TimeoutMs); err != nil {
+			d.feed(func() { d.answer(req, patchResult{err: &OverridesNotDurableError{Request: req, Err: err}}) })
+			return
+		}
+		d.feed(func() { d.stepEvent(fsm.Event{Type: fsm.EvConfigPersisted, Request: req}) })
+	case fsm.EffCompleted:
+		delete(f.persisted, e.Checkpoint)
+	case fsm.EffAbort:
+		// A checkpoint can end while its metadata is written (the job failed or
+		// finished meanwhile): it did not complete, so its metadata must not
+		// make a restart believe it did.
+		if kind, ok := f.persisted[e.Checkpoint]; ok {
+			delete(f.persisted, e.Checkpoint)
+			if err := d.store.Delete(kind, e.Checkpoint); err != nil {
+				f.exec.Warn(CodeStoreFailed, fmt.Sprintf("metadata of aborted checkpoint %d not deleted: %v", e.Checkpoint, err))
+			}
+		}
+	case fsm.EffDiscard:
+		f.exec.Discard(e.Checkpoint)
+		if err := d.store.Delete(fsm.KindCheckpoint, e.Checkpoint); err != nil {
+			f.exec.Warn(CodeStoreFailed, fmt.Sprintf("metadata of discarded checkpoint %d not deleted (discarded again at the next open): %v", e.Checkpoint, err))
+		}
+	case fsm.EffNotifyComplete:
+		f.exec.NotifyComplete(e.Checkpoint, e.Tasks, e.RegionalInfo)
+	case fsm.EffNotifyAborted:
+		f.exec.NotifyAborted(e.Checkpoint, e.Tasks, e.LatestCompleted)
+	case fsm.EffRegionSkipped:
+		f.exec.RegionSkipped(e.Checkpoint, e.Region, e.Tasks)
+	case fsm.EffCoordinatorFallback:
+		f.exec.CoordinatorFallback(e.Checkpoint, e.Vertex, e.Refs)
+	case fsm.EffDiscardLateState:
+		f.exec.DiscardLateState(e.Checkpoint, e.Task)
+	case fsm.EffFailJob:
+		f.exec.FailJob(e.Reason, e.Message)
+	case fsm.EffFinishJob:
+		f.exec.FinishJob(e.Message)
+	case fsm.EffWarn:
+		f.exec.Warn(e.Code, e.Message)
+	}
+}
+
+// persist writes a checkpoint's or savepoint's metadata and tells the core how
+// it went (R23). A failed write may have left the file behind (the directory
+// fsync failed after the rename), so it is deleted: the core aborts the
+// checkpoint and a restart must not find it.
+func (f *effector) persist(e fsm.Effect) {
+	d := f.d
+	m := Metadata{ID: e.Checkpoint, Kind: e.Kind, Mode: e.Mode, Refs: e.Refs, Consecutive: e.Consecutive, Owned: true}
+	id := e.Checkpoint
+	if err := d.store.Save(m); err != nil {
+		if derr := d.store.Delete(e.Kind, id); derr != nil {
+			f.exec.Warn(CodeStoreFailed, fmt.Sprintf("metadata of failed checkpoint %d not deleted: %v", id, derr))
+		}
+		f.exec.Warn(CodeStoreFailed, fmt.Sprintf("metadata of checkpoint %d not written: %v", id, err))
+		d.feed(func() { d.stepEvent(fsm.Event{Type: fsm.EvPersistFailed, Checkpoint: id}) })
+		return
+	}
+	f.persisted[id] = e.Kind
+	d.feed(func() { d.stepEvent(fsm.Event{Type: fsm.EvPersisted, Checkpoint: id}) })
+}
+
+// sweep discards a checkpoint the store held but the core no longer needs (a
+// crash came between its last reference going away and its discard): the
+// Executor discards its state, if the job owns it (R41), then its metadata goes.
+func (f *effector) sweep(k fsm.StoredCheckpoint) {
+	if k.Owned {
+		f.exec.Discard(k.ID)
+	}
+	if err := f.d.store.Delete(fsm.KindCheckpoint, k.ID); err != nil {
+		f.exec.Warn(CodeStoreFailed, fmt.Sprintf("metadata of discarded checkpoint %d not deleted: %v", k.ID, err))
+	}
+}

@@ -1,0 +1,128 @@
+package driver
+
+import "github.com/ckptcore/ckptcore/fsm"
+
+// loop is the event loop: the only goroutine that touches the core. It applies
+// one request at a time and, after each, re-arms the timer for the core's next
+// deadline, so it sleeps exactly until something is due (no polling).
+func (d *Driver) loop() {
+	defer close(d.loopDone)
+	defer d.failWaiters()
+	for {
+		d.arm()
+		select {
+		case <-d.quit:
+			return
+		case f := <-d.reqs:
+			f()
+		case <-d.timer.C():
+			d.armed = false
+			d.stepEvent(fsm.Event{Type: fsm.EvTick})
+		}
+	}
+}
+
+// arm sets the timer to the core's next deadline. The core has applied
+// everything due at or before its time (R10), so a deadline at or before it
+// would be a core bug; the timer is then set one millisecond ahead rather than
+// letting the loop spin.
+func (d *Driver) arm() {
+	at, ok := d.core.NextDeadline()
+	if !ok {
+		if d.armed {
+			d.timer.Stop()
+			d.armed = false
+		}
+		return
+	}
+	at = max(at, d.core.Now()+1)
+	if d.armed && at == d.armedAt {
+		return
+	}
+	d.timer.Reset(until(d.clock.now(d.core.Now()), at))
+	d.armed, d.armedAt = true, at
+}
+
+// call runs f on the event loop and waits for it. A request the loop has
+// received always runs to the end, even when Close comes in meanwhile.
+func (d *Driver) call(f func()) error {
+	done := make(chan struct{})
+	select {
+	case d.reqs <- func() { f(); close(done) }:
+	case <-d.quit:
+		return ErrClosed
+	}
+	<-done
+	return nil
+}
+
+// feed runs f on the event loop without waiting for it; the effect worker uses
+// it to report store writes. After Close it is dropped.
+func (d *Driver) feed(f func()) {
+	select {
+	case d.reqs <- f:
+	case <-d.quit:
+	}
+}
+
+// stepEvent applies an event at the current time (clamped so that it never goes
+// backwards, R10), records it and hands its effects to the effect worker.
+func (d *Driver) stepEvent(ev fsm.Event) error {
+	ev.At = d.clock.now(d.core.Now())
+	effs, err := d.core.Step(ev)
+	if err != nil {
+		return err
+	}
+	if d.rec.write(ev, effs) != nil && !d.rec.reported {
+		d.rec.reported = true
+		d.fx.push(fxItem{warn: &warning{code: CodeFlightRecorderFailed,
+			message: "flight recorder stopped: " + d.rec.err.Error()}})
+	}
+	effs = copyEffects(effs)
+	d.account(effs)
+	d.fx.push(effectItems(effs)...)
+	return nil
+}
+
+// CodeFlightRecorderFailed is the warning code of a flight-recorder write that
+// failed; the recorder stops, the driver goes on.
+const CodeFlightRecorderFailed = "flight_recorder_failed"
+
+func copyEffects(effs []fsm.Effect) []fsm.Effect {
+	out := make([]fsm.Effect, len(effs))
+	for i, e := range effs {
+		out[i] = copyEffect(e)
+	}
+	return out
+}
+
+// account updates the statistics and answers PATCH callers whose patch the
+// core applied or rejected.
+func (d *Driver) account(effs []fsm.Effect) {
+	var pending []fsm.PendingInfo
+	for _, e := range effs {
+		if e.Type == fsm.EffTrigger && pending == nil {
+			pending = d.core.Pending()
+		}
+		d.stats.observe(d.core.Now(), e, pending)
+		switch e.Type {
+		case fsm.EffConfigApplied:
+			d.answer(e.Request, patchResult{cfg: d.core.Effective()})
+		case fsm.EffConfigRejected:
+			d.answer(e.Request, patchResult{err: &PatchRejectedError{Request: e.Request, Reason: e.Error}})
+		}
+	}
+}
+
+func (d *Driver) answer(request int64, r patchResult) {
+	if ch, ok := d.waiters[request]; ok {
+		delete(d.waiters, request)
+		ch <- r // buffered: a caller that gave up does not block the loop
+	}
+}
+
+func (d *Driver) failWaiters() {
+	for req := range d.waiters {
+		d.answer(req, patchResult{err: ErrClosed})
+	}
+}

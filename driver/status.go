@@ -1,0 +1,174 @@
+package driver
+
+import "github.com/ckptcore/ckptcore/fsm"
+
+// Status is a consistent snapshot of the coordinator, taken on the event loop:
+// what the REST API shows. Counts and latest entries cover this incarnation
+// (Flink's checkpoint statistics also start over after a JobManager failover).
+type Status struct {
+	Now          int64 // core time, Unix milliseconds
+	Job          fsm.JobStatus
+	FailReason   fsm.Reason
+	Base         fsm.Config          // the configuration the job started with
+	Effective    fsm.EffectiveConfig // base plus confirmed overrides (R63)
+	RegionalMode bool                // regional checkpoints are on (R4 and regional.enabled)
+	// PendingPatches counts accepted patches whose overrides are not durable yet.
+	PendingPatches int
+	Counts         Counts
+	Pending        []PendingCheckpoint
+	Retained       []int64 // the completed store, ascending (R40)
+	// LatestCompleted is the latest completed checkpoint in the store; nil if none.
+	LatestCompleted *CompletedCheckpoint
+	// LatestSavepoint is the latest savepoint completed by this incarnation.
+	LatestSavepoint *CompletedCheckpoint
+	// LatestFailed is the latest checkpoint aborted in this incarnation.
+	LatestFailed *FailedCheckpoint
+	// Restored is the checkpoint this incarnation started from, if any.
+	Restored *RestoredCheckpoint
+}
+
+// Counts are Flink's checkpoint counts.
+type Counts struct {
+	Total      int // checkpoints and savepoints triggered (given an id)
+	InProgress int
+	Completed  int
+	Failed     int // aborted, for any reason
+	Restored   int // 1 when this incarnation started from a checkpoint
+}
+
+// PendingCheckpoint is a checkpoint in progress.
+type PendingCheckpoint struct {
+	ID         int64
+	Kind       fsm.Kind
+	TriggerAt  int64
+	Deadline   int64
+	Persisting bool // every ack is in, the metadata is being written (R23)
+}
+
+// CompletedCheckpoint is a completed checkpoint or savepoint.
+type CompletedCheckpoint struct {
+	ID   int64
+	Kind fsm.Kind
+	Mode fsm.Mode
+	// Refs lists the regions that use an older checkpoint's state, sorted by
+	// region; every other region uses ID itself (R21). RefOf resolves a region.
+	Refs        []fsm.RegionRef
+	Consecutive int
+	TriggerAt   int64 // 0 when unknown (completed by an earlier incarnation)
+	CompletedAt int64 // 0 when unknown
+}
+
+// RefOf returns the checkpoint whose state region r uses.
+func (c *CompletedCheckpoint) RefOf(r int) int64 {
+	for _, ref := range c.Refs {
+		if ref.Region == r {
+			return ref.Checkpoint
+		}
+	}
+	return c.ID
+}
+
+// FailedCheckpoint is an aborted checkpoint.
+type FailedCheckpoint struct {
+	ID        int64
+	Kind      fsm.Kind
+	Reason    fsm.Reason
+	Message   string
+	Counted   bool // counted against tolerable_failures (R30)
+	TriggerAt int64
+	FailedAt  int64
+}
+
+// RestoredCheckpoint is the checkpoint an incarnation started from.
+type RestoredCheckpoint struct {
+	ID         int64
+	RestoredAt int64
+}
+
+// Status returns a snapshot of the coordinator.
+func (d *Driver) Status() (Status, error) {
+	var s Status
+	err := d.call(func() { s = d.status() })
+	return s, err
+}
+
+func (d *Driver) status() Status {
+	c := d.core
+	s := Status{Now: c.Now(), Job: c.Job(), FailReason: c.FailReason(), Base: c.Config(),
+		Effective: c.Effective(), RegionalMode: c.RegionalMode(), PendingPatches: len(c.PendingPatches()),
+		Retained: c.Retained(), Counts: d.stats.counts}
+	for _, p := range c.Pending() {
+		s.Pending = append(s.Pending, PendingCheckpoint{ID: p.ID, Kind: p.Kind, TriggerAt: p.TriggerAt,
+			Deadline: p.Deadline, Persisting: p.Persisting})
+	}
+	s.Counts.InProgress = len(s.Pending)
+	if l, ok := c.LatestCompleted(); ok {
+		lc := &CompletedCheckpoint{ID: l.ID, Kind: fsm.KindCheckpoint, Mode: l.Mode, Refs: l.Refs, Consecutive: l.Consecutive}
+		if t := d.stats.lastCompleted; t != nil && t.ID == l.ID {
+			lc.TriggerAt, lc.CompletedAt = t.TriggerAt, t.CompletedAt
+		}
+		s.LatestCompleted = lc
+	}
+	if sp := d.stats.lastSavepoint; sp != nil {
+		cp := *sp
+		s.LatestSavepoint = &cp
+	}
+	if f := d.stats.lastFailed; f != nil {
+		cp := *f
+		s.LatestFailed = &cp
+	}
+	if r := d.stats.restored; r != nil {
+		cp := *r
+		s.Restored = &cp
+	}
+	return s
+}
+
+// stats is the bookkeeping behind Status, fed with every effect on the loop.
+type stats struct {
+	counts        Counts
+	triggerAt     map[int64]int64
+	lastCompleted *CompletedCheckpoint
+	lastSavepoint *CompletedCheckpoint
+	lastFailed    *FailedCheckpoint
+	restored      *RestoredCheckpoint
+}
+
+func newStats() stats { return stats{triggerAt: map[int64]int64{}} }
+
+func (s *stats) restoredFrom(id, at int64) {
+	s.counts.Restored = 1
+	s.restored = &RestoredCheckpoint{ID: id, RestoredAt: at}
+}
+
+// observe accounts for one effect of a step that ended at core time now;
+// pending gives the core's view after the step.
+func (s *stats) observe(now int64, e fsm.Effect, pending []fsm.PendingInfo) {
+	switch e.Type {
+	case fsm.EffTrigger:
+		s.counts.Total++
+		// A periodic checkpoint due before the event was triggered at its due
+		// time (R10), not at now: the core knows when.
+		s.triggerAt[e.Checkpoint] = now
+		for _, p := range pending {
+			if p.ID == e.Checkpoint {
+				s.triggerAt[e.Checkpoint] = p.TriggerAt
+			}
+		}
+	case fsm.EffCompleted:
+		s.counts.Completed++
+		c := &CompletedCheckpoint{ID: e.Checkpoint, Kind: e.Kind, Mode: e.Mode, Refs: e.Refs,
+			Consecutive: e.Consecutive, TriggerAt: s.triggerAt[e.Checkpoint], CompletedAt: now}
+		delete(s.triggerAt, e.Checkpoint)
+		if e.Kind == fsm.KindCheckpoint {
+			s.lastCompleted = c
+		} else {
+			s.lastSavepoint = c
+		}
+	case fsm.EffAbort:
+		s.counts.Failed++
+		s.lastFailed = &FailedCheckpoint{ID: e.Checkpoint, Kind: e.Kind, Reason: e.Reason, Message: e.Message,
+			Counted: e.Counted, TriggerAt: s.triggerAt[e.Checkpoint], FailedAt: now}
+		delete(s.triggerAt, e.Checkpoint)
+	}
+}
