@@ -92,6 +92,7 @@ type Import struct {
 	Final       string // the core's job status at the end
 
 	topo     *fsm.Topology
+	startHow string
 	comments map[int][]string // comment lines written before event i
 	logOf    map[int64]int64  // core id -> log id
 }
@@ -217,4 +218,16 @@ func oneLine(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// WhatIfInput hands the imported history to WhatIf with what the import knows:
+// log ids, the reconstructed topology and the assumed prior checkpoint.
+func (im *Import) WhatIfInput() WhatIfInput {
+	in := WhatIfInput{Source: im.File, Job: im.Job, Header: im.Header, Events: im.Events, LogID: im.LogID}
+	top := im.Topology
+	in.Topology = &top
+	if len(im.Events) > 0 && im.Events[0].Restore != nil && strings.HasPrefix(im.startHow, "assumed") {
+		in.AssumedPrior = im.Events[0].Restore.Checkpoint
+	}
+	return in
 }

@@ -119,6 +119,7 @@ func (d *driver) start() {
 	if id > 0 {
 		ev.Restore = &fsm.Restore{Checkpoint: id, Mode: mode}
 		d.im.Start = fmt.Sprintf("restore %d (%s): %s", id, mode, how)
+		d.im.startHow = how
 		comment = "start: " + d.im.Start
 		for _, e := range []*entry{restore, fromSavepoint, reset} {
 			if e != nil {

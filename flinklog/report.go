@@ -47,6 +47,7 @@ func nonNil[T any](s []T) []T {
 func (im *Import) WriteReportJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // task names hold "->"
 	return enc.Encode(im.Report())
 }
 

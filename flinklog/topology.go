@@ -40,8 +40,9 @@ type Topology struct {
 	Subtasks int      `json:"subtasks"`
 	Regions  int      `json:"regions"`
 	// Known is "complete" (the log deploys the job, or names one fully chained
-	// Source vertex), "partial" (vertices named only in exception text) or
-	// "unknown" (no task name with a parallelism: one stand-in vertex "job").
+	// Source vertex), "partial" (vertices named only in exception text),
+	// "unknown" (no task name with a parallelism: one stand-in vertex "job") or
+	// "assumed" (no task name, and -assume-regions gave the regions).
 	Known                  string   `json:"known"`
 	Edges                  string   `json:"edges"` // the assumption, in words
 	EmbarrassinglyParallel bool     `json:"embarrassingly_parallel"`
@@ -145,6 +146,9 @@ func buildTopology(vs []Vertex, deployed bool, pp *prepass, opt Options) (fsm.Jo
 			}
 		}
 		edges = EdgesForward
+		if top.Known == "unknown" {
+			top.Known = "assumed"
+		}
 		top.Edges = fmt.Sprintf("assumed (-assume-regions %d): %d independent regions, consecutive vertices joined forward", opt.AssumeRegions, opt.AssumeRegions)
 	}
 	if len(vs) == 0 {
