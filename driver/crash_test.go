@@ -1,0 +1,271 @@
+package driver
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ckptcore/ckptcore/fsm"
+)
+
+// The crash test runs a real driver in a child process — this test binary
+// again, selected by crashDirEnv — and kills it with SIGKILL at random points.
+const (
+	crashDirEnv  = "CKPTCORE_DRIVER_CRASH_DIR"
+	crashSeedEnv = "CKPTCORE_DRIVER_CRASH_SEED"
+)
+
+func crashConfig() fsm.Config {
+	cfg := regionalConfig(10)
+	cfg.Retained = 2
+	cfg.TolerableFailures = 1 << 20 // random declines must not fail the job
+	return cfg
+}
+
+// crashExec acks every trigger at once, sometimes with a decline (a regional
+// completion then references older state), and prints the evidence the parent
+// checks. Each line goes out in one write(2) on stdout — a pipe, so nothing is
+// buffered in the child when it is killed — and only after the driver made the
+// fact durable: a trigger's id counter is fsync'd before TriggerCheckpoint
+// (R14), a completion's metadata before the completed effect (R23), a PATCH's
+// overrides before PatchConfig returns (R63).
+type crashExec struct {
+	NopExecutor
+	d   *Driver
+	mu  sync.Mutex
+	rnd *rand.Rand
+}
+
+func (x *crashExec) TriggerCheckpoint(id int64, _ fsm.Kind, _ bool, tasks fsm.TaskSet, _ time.Time) {
+	fmt.Fprintf(os.Stdout, "trigger %d\n", id)
+	x.mu.Lock()
+	decline := fsm.TaskID(-1)
+	if x.rnd.IntN(3) == 0 {
+		decline = fsm.TaskID(x.rnd.IntN(4))
+	}
+	x.mu.Unlock()
+	tasks.All(func(task fsm.TaskID) bool {
+		if task == decline {
+			x.d.Decline(id, task, "")
+		} else {
+			x.d.Ack(id, task)
+		}
+		return true
+	})
+}
+
+func (x *crashExec) ObserveEffect(e fsm.Effect) {
+	if e.Type == fsm.EffCompleted && e.Kind == fsm.KindCheckpoint {
+		fmt.Fprintf(os.Stdout, "completed %d\n", e.Checkpoint)
+	}
+}
+
+// TestCrashChild is the child process; run alone it skips.
+func TestCrashChild(t *testing.T) {
+	dir := os.Getenv(crashDirEnv)
+	if dir == "" {
+		t.Skip("the child process of TestCrashRecovery")
+	}
+	seed, _ := strconv.ParseUint(os.Getenv(crashSeedEnv), 10, 64)
+	x := &crashExec{rnd: rand.New(rand.NewPCG(seed, 1))}
+	d, err := Open(dir, twoRegions(), crashConfig(), Options{Executor: x})
+	if err != nil {
+		fmt.Fprintf(os.Stdout, "open failed: %v\n", err)
+		os.Exit(3)
+	}
+	x.d = d
+	fmt.Fprintln(os.Stdout, "ready")
+	rnd := rand.New(rand.NewPCG(seed, 2))
+	stop := time.After(30 * time.Second) // the parent kills it long before
+	for {
+		select {
+		case <-stop:
+			os.Exit(0)
+		default:
+		}
+		interval, timeout := int64(10+rnd.IntN(40)), int64(1000+rnd.IntN(9000))
+		fmt.Fprintf(os.Stdout, "patching %d %d\n", interval, timeout)
+		if _, err := d.PatchConfig(context.Background(), ConfigPatch{IntervalMs: &interval, TimeoutMs: &timeout}); err != nil {
+			fmt.Fprintf(os.Stdout, "patch failed: %v\n", err)
+			os.Exit(4)
+		}
+		fmt.Fprintf(os.Stdout, "patched %d %d\n", interval, timeout)
+		time.Sleep(time.Duration(rnd.IntN(5)) * time.Millisecond)
+	}
+}
+
+// crashLedger is what the children proved durable, across every run.
+type crashLedger struct {
+	maxTriggered int64
+	maxCompleted int64
+	// lastAcked is the last acknowledged PATCH; since holds it and every PATCH
+	// submitted after it: the store may hold any of them (a write can finish
+	// just before the kill, its acknowledgement not).
+	lastAcked string
+	since     map[string]bool
+}
+
+// TestCrashRecovery kills a driver with SIGKILL at random points and checks
+// after each crash that the store loads, that no acknowledged override and no
+// completed checkpoint is lost, that ids never repeat across restarts (R14),
+// and that every retained checkpoint's references are still in the store.
+func TestCrashRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	seed := uint64(1)
+	if s := os.Getenv(crashSeedEnv); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	t.Logf("seed %d (set %s to repeat)", seed, crashSeedEnv)
+	rnd := rand.New(rand.NewPCG(seed, 0))
+	dir := t.TempDir()
+	ledger := &crashLedger{since: map[string]bool{}}
+	budget := time.Now().Add(20 * time.Second)
+	iterations := 15
+	for i := 0; i < iterations && time.Now().Before(budget); i++ {
+		lines := runAndKill(t, dir, seed+uint64(i), time.Duration(5+rnd.IntN(120))*time.Millisecond)
+		ledger.apply(t, i, lines)
+		checkCrashStore(t, dir, ledger)
+	}
+	// Finally the driver itself recovers: overrides and latest checkpoint intact.
+	d, err := Open(dir, twoRegions(), crashConfig(), Options{Clock: newFakeClock(), NoFlightRecorder: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	st, _ := d.Status()
+	if st.LatestCompleted == nil || st.LatestCompleted.ID < ledger.maxCompleted || st.Now == 0 {
+		t.Fatalf("after the last crash: latest %+v, completed before %d", st.LatestCompleted, ledger.maxCompleted)
+	}
+	if got := fmt.Sprintf("%d %d", st.Effective.IntervalMs, st.Effective.TimeoutMs); ledger.lastAcked != "" && !ledger.since[got] {
+		t.Fatalf("effective %s, acknowledged %s", got, ledger.lastAcked)
+	}
+	t.Logf("%d crashes: %d checkpoints completed, ids up to %d", iterations, ledger.maxCompleted, ledger.maxTriggered)
+}
+
+// runAndKill starts a child on dir, lets it run for d after it is ready, kills
+// it with SIGKILL and returns what it printed.
+func runAndKill(t *testing.T, dir string, seed uint64, d time.Duration) []string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashSeedEnv+"="+strconv.FormatUint(seed, 10))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	var lines []string
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+			if sc.Text() == "ready" {
+				close(ready)
+			}
+		}
+		io.Copy(io.Discard, out)
+	}()
+	select {
+	case <-ready:
+		time.Sleep(d)
+	case <-read:
+	case <-time.After(waitTimeout * 5):
+	}
+	cmd.Process.Kill() // SIGKILL: no deferred code, no flush runs in the child
+	<-read
+	cmd.Wait()
+	for _, l := range lines {
+		if strings.HasPrefix(l, "open failed") || strings.HasPrefix(l, "patch failed") {
+			t.Fatalf("child: %s", l)
+		}
+	}
+	if len(lines) == 0 || lines[0] != "ready" {
+		t.Fatalf("child never got ready: %q", lines)
+	}
+	return lines
+}
+
+func (l *crashLedger) apply(t *testing.T, run int, lines []string) {
+	t.Helper()
+	firstTrigger := true
+	for _, line := range lines {
+		verb, arg, _ := strings.Cut(line, " ")
+		switch verb {
+		case "trigger":
+			id, _ := strconv.ParseInt(arg, 10, 64)
+			if id <= l.maxTriggered && firstTrigger {
+				t.Fatalf("run %d: id %d handed out again after a crash (ids up to %d before, R14)", run, id, l.maxTriggered)
+			}
+			firstTrigger = false
+			l.maxTriggered = max(l.maxTriggered, id)
+		case "completed":
+			id, _ := strconv.ParseInt(arg, 10, 64)
+			l.maxCompleted = max(l.maxCompleted, id)
+		case "patching":
+			l.since[arg] = true
+		case "patched":
+			l.lastAcked = arg
+			l.since = map[string]bool{arg: true}
+		}
+	}
+}
+
+func checkCrashStore(t *testing.T, dir string, l *crashLedger) {
+	t.Helper()
+	st, err := OpenFileStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	d, err := st.Load()
+	if err != nil {
+		t.Fatalf("the store does not load after a crash: %v", err)
+	}
+	if d.NextID <= l.maxTriggered {
+		t.Fatalf("next id %d, but %d was handed out (R14)", d.NextID, l.maxTriggered)
+	}
+	var latest int64
+	for _, k := range d.Known {
+		latest = max(latest, k.ID)
+	}
+	if latest < l.maxCompleted {
+		t.Fatalf("completed checkpoint %d lost: the store's latest is %d", l.maxCompleted, latest)
+	}
+	kept, _ := applyRetention(d, crashConfig().Retained)
+	have := map[int64]bool{}
+	for _, k := range kept.Known {
+		have[k.ID] = true
+	}
+	for _, k := range kept.Known {
+		for _, r := range k.Refs {
+			if k.Retained && !have[r.Checkpoint] {
+				t.Fatalf("retained checkpoint %d references %d, which is gone (I-RetentionSafety)", k.ID, r.Checkpoint)
+			}
+		}
+	}
+	if l.lastAcked == "" {
+		return
+	}
+	if d.Overrides == nil {
+		t.Fatalf("acknowledged overrides %s lost", l.lastAcked)
+	}
+	if got := fmt.Sprintf("%d %d", d.Overrides.IntervalMs, d.Overrides.TimeoutMs); !l.since[got] {
+		t.Fatalf("stored overrides %s: acknowledged %s, submitted since %v", got, l.lastAcked, l.since)
+	}
+}
