@@ -97,7 +97,13 @@ func (s *State) markRegionFailed(p *pendingCheckpoint, r int, cause Reason) {
 
 // decide ends a pending checkpoint as soon as its outcome is certain (R18): it
 // aborts a regional-path checkpoint as soon as R22 refuses its failed regions,
-// and starts persisting any checkpoint that has every ack it needs (R20–R23).
+// and starts persisting a checkpoint that has every ack it needs (R20–R23).
+//
+// One checkpoint persists at a time; a ready one waits for the slot. Flink
+// finalizes checkpoints one by one under the coordinator's lock, and the order
+// matters here: a checkpoint resolves its references (R21) and its consecutive
+// count (R25) against the completions before it, so sealing two at once could
+// roll a region back behind a checkpoint it was already notified of.
 func (s *State) decide(i int) {
 	p := &s.pending[i]
 	if p.persisting {
@@ -109,7 +115,33 @@ func (s *State) decide(i int) {
 			return
 		}
 	}
-	if p.waitingCount == 0 {
+	if p.waitingCount == 0 && !s.persistingAny() {
 		s.startPersist(i)
 	}
 }
+
+func (s *State) persistingAny() bool {
+	for i := range s.pending {
+		if s.pending[i].persisting {
+			return true
+		}
+	}
+	return false
+}
+
+// sealNext gives the freed persist slot to the lowest ready checkpoint.
+func (s *State) sealNext() {
+	for i := 0; i < len(s.pending) && s.job == JobRunning && !s.persistingAny(); {
+		n := len(s.pending)
+		if s.pending[i].waitingCount == 0 {
+			s.decide(i)
+		}
+		if len(s.pending) == n {
+			i++
+		}
+	}
+}
+
+// ready reports whether a checkpoint has every ack it needs: its deadline no
+// longer applies (Flink cancels the timeout when it finalizes).
+func (p *pendingCheckpoint) ready() bool { return p.persisting || p.waitingCount == 0 }

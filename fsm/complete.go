@@ -122,6 +122,7 @@ func (s *State) complete(i int) {
 	if p.kind == KindStopWithSavepoint {
 		s.finishJob(fmt.Sprintf("stop-with-savepoint %d completed", p.id))
 	}
+	s.sealNext()
 }
 
 // notifyComplete notifies the subtasks of regions that reference the checkpoint
@@ -180,6 +181,9 @@ func (s *State) abort(i int, reason Reason, detail string) {
 	}
 	if p.persisting && len(p.refs) > 0 {
 		s.retain() // its references no longer keep older checkpoints alive
+	}
+	if p.persisting {
+		defer s.sealNext()
 	}
 	if s.job != JobRunning {
 		return

@@ -86,7 +86,7 @@ func (s *State) redeadline() {
 		s.pending[i].deadline = s.pending[i].triggerAt + t
 	}
 	for i := 0; i < len(s.pending); {
-		if p := &s.pending[i]; !p.persisting && p.deadline <= s.now {
+		if p := &s.pending[i]; !p.ready() && p.deadline <= s.now {
 			n := len(s.pending)
 			s.expire(i)
 			if len(s.pending) < n {

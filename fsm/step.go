@@ -158,7 +158,7 @@ func (s *State) nextDue() (int64, int, bool) {
 	at, which, ok := int64(math.MaxInt64), -1, false
 	for i := range s.pending {
 		p := &s.pending[i]
-		if !p.persisting && p.deadline < at {
+		if !p.ready() && p.deadline < at {
 			at, which, ok = p.deadline, i, true
 		}
 	}

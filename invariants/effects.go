@@ -37,7 +37,10 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 			c.confirmed = &fsm.EffectiveConfig{IntervalMs: e.IntervalMs, TimeoutMs: e.TimeoutMs, OverridesActive: true}
 		}
 	}
-	if counterMoved && lastResolvedForced && (s.Consecutive() != 0 || s.ForceNextGlobal()) {
+	// After a coordinator failover the counter is read back from the latest
+	// completed checkpoint's metadata (R50 wins over R25's reset: the reset was
+	// never durable), so a forced checkpoint ended `recovered` is exempt.
+	if counterMoved && lastResolvedForced && ev.Type != fsm.EvRecover && (s.Consecutive() != 0 || s.ForceNextGlobal()) {
 		c.fail(TierTwoReset, "a forced-global checkpoint resolved but consecutive_regional = %d, force_next = %t",
 			s.Consecutive(), s.ForceNextGlobal())
 	}
