@@ -27,6 +27,7 @@ type Checker struct {
 	owned       map[int64]bool         // completed state the job owns and must discard when unused (I-NoLeak)
 	restored    map[int64]bool         // the restored snapshot and the ids its refs name
 	noClaimIDs  map[int64]bool         // never discarded (R41)
+	latestRefs  []int64                // per region, its state in the latest completed checkpoint (R21)
 
 	// I-FailureAccounting, recomputed from Flink's rules.
 	failures      int
@@ -77,6 +78,13 @@ func (c *Checker) noteRestore(r *fsm.Restore) {
 		}
 	}
 	c.lastTrigger, c.lastStored, c.lastSucceeded = r.Checkpoint, r.Checkpoint, r.Checkpoint
+	c.latestRefs = make([]int64, c.topo.NumRegions())
+	for i := range c.latestRefs {
+		c.latestRefs[i] = r.Checkpoint
+	}
+	for _, ref := range r.Refs {
+		c.latestRefs[ref.Region] = ref.Checkpoint
+	}
 }
 
 // noteFailover records that a region restarted from older state; any pending

@@ -115,6 +115,13 @@ func TestViolationsAreNamed(t *testing.T) {
 			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvPersisted, Checkpoint: 5}, []fsm.Effect{{Type: fsm.EffCompleted,
 				Checkpoint: 5, Mode: fsm.ModeRegional, Refs: []fsm.RegionRef{{Region: 1, Checkpoint: 4}}}}, h.s)
 		}},
+		{"stale fallback", RegionConsistency, func(h *harness) []Violation {
+			// r1 was healthy in 2 and 3, yet 4 falls back to 2 (R21: latest completed).
+			h.c.healthy[2] = []bool{true, true, true}
+			h.c.latestRefs = []int64{3, 3, 3}
+			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvPersisted, Checkpoint: 4}, []fsm.Effect{{Type: fsm.EffCompleted,
+				Checkpoint: 4, Mode: fsm.ModeRegional, Refs: []fsm.RegionRef{{Region: 1, Checkpoint: 2}}}}, h.s)
+		}},
 		{"orphan state", NoOrphanState, func(h *harness) []Violation {
 			h.c.failedOver[5] = map[int]bool{0: true}
 			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvPersisted, Checkpoint: 5}, []fsm.Effect{{Type: fsm.EffCompleted, Checkpoint: 5}}, h.s)

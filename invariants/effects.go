@@ -97,6 +97,12 @@ func (c *Checker) onCompleted(ev fsm.Event, e fsm.Effect) {
 		} else if ref != id && !c.restored[ref] && !(c.healthyIn(ref, r)) {
 			c.fail(RegionConsistency, "checkpoint %d: region %s references %d, where it did not complete healthy", id, fsm.RegionName(r), ref)
 		}
+		// R21: a failed region uses exactly its state in the latest completed
+		// checkpoint, never older state it was already notified past.
+		if !healthy[r] && !e.Kind.IsSavepoint() && c.latestRefs != nil && ref != c.latestRefs[r] {
+			c.fail(RegionConsistency, "checkpoint %d: region %s references %d, but its state in the latest completed checkpoint is %d",
+				id, fsm.RegionName(r), ref, c.latestRefs[r])
+		}
 		if healthy[r] && c.failedOver[id][r] {
 			c.fail(NoOrphanState, "checkpoint %d holds state of region %s from before its failover", id, fsm.RegionName(r))
 		}
@@ -105,6 +111,14 @@ func (c *Checker) onCompleted(ev fsm.Event, e fsm.Effect) {
 		c.fail(RegionConsistency, "checkpoint %d: mode %s with %d older refs", id, e.Mode, len(e.Refs))
 	}
 	c.healthy[id] = healthy
+	if !e.Kind.IsSavepoint() {
+		if c.latestRefs == nil {
+			c.latestRefs = make([]int64, c.topo.NumRegions())
+		}
+		for r := range c.latestRefs {
+			c.latestRefs[r] = e.RefOf(r)
+		}
+	}
 	if id > c.lastSucceeded {
 		c.lastSucceeded = id
 		c.failures, c.countedIDs = 0, map[int64]bool{}
