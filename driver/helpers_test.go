@@ -210,15 +210,6 @@ func (x *recExec) wait(t *testing.T, what string, pred func(fsm.Effect) bool) fs
 	}
 }
 
-func (x *recExec) has(pred func(fsm.Effect) bool) bool {
-	for _, e := range x.snapshot() {
-		if pred(e) {
-			return true
-		}
-	}
-	return false
-}
-
 func isEffect(typ fsm.EffectType, id int64) func(fsm.Effect) bool {
 	return func(e fsm.Effect) bool { return e.Type == typ && (id == 0 || e.Checkpoint == id) }
 }

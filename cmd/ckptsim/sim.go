@@ -1,0 +1,151 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/ckptcore/ckptcore/driver"
+	"github.com/ckptcore/ckptcore/fsm"
+)
+
+// simJob is src(4) -> map(4) -> sink(4), pointwise and pipelined: four
+// pipelined regions {src/i, map/i, sink/i}; the source has a coordinator that
+// supports region fallback (as a Kafka source would need to).
+func simJob() fsm.JobSpec {
+	return fsm.JobSpec{
+		Vertices: []fsm.VertexSpec{
+			{ID: "src", Parallelism: 4, Coordinator: fsm.CoordinatorFallback},
+			{ID: "map", Parallelism: 4},
+			{ID: "sink", Parallelism: 4},
+		},
+		Edges: []fsm.EdgeSpec{{From: "src", To: "map"}, {From: "map", To: "sink"}},
+	}
+}
+
+// simParams shape the simulated subtasks.
+type simParams struct {
+	ackMinMs, ackMaxMs int64
+	decline, fail      float64
+	restartMs          int64
+}
+
+// sim is the Executor of the simulated job: its subtasks answer triggers from
+// timers. Every random draw happens in TriggerCheckpoint, on the driver's
+// effect worker, so a seed fixes the sequence of decisions (not the timing,
+// which is real).
+type sim struct {
+	driver.NopExecutor
+	p     simParams
+	rnd   *rand.Rand
+	log   *printer
+	topo  *fsm.Topology
+	ready chan struct{} // closed by attach: d is set
+	d     *driver.Driver
+
+	mu      sync.Mutex
+	stopped bool
+	timers  map[*time.Timer]struct{}
+}
+
+func newSim(p simParams, seed uint64, log *printer) *sim {
+	topo, err := fsm.NewTopology(simJob())
+	if err != nil {
+		panic(err) // simJob is a constant job
+	}
+	return &sim{p: p, rnd: rand.New(rand.NewPCG(seed, 0x636b7074)), log: log, topo: topo,
+		ready: make(chan struct{}), timers: map[*time.Timer]struct{}{}}
+}
+
+// attach gives the simulated subtasks the driver to answer to. The driver
+// exists only once Open returns, and its effect worker may run before that.
+func (s *sim) attach(d *driver.Driver) {
+	s.mu.Lock()
+	s.d = d
+	s.mu.Unlock()
+	close(s.ready)
+}
+
+// after runs f after ms unless the simulation stopped.
+func (s *sim) after(ms int64, f func(d *driver.Driver)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	var t *time.Timer
+	t = time.AfterFunc(time.Duration(ms)*time.Millisecond, func() {
+		s.mu.Lock()
+		delete(s.timers, t)
+		stopped, d := s.stopped, s.d
+		s.mu.Unlock()
+		if !stopped {
+			f(d) // errors are ErrClosed at shutdown: nothing to do
+		}
+	})
+	s.timers[t] = struct{}{}
+}
+
+func (s *sim) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopped = true
+	for t := range s.timers {
+		t.Stop()
+	}
+}
+
+// TriggerCheckpoint schedules every subtask's answer: an ack after a random
+// delay, or a decline, or a failure followed by its region's restart.
+func (s *sim) TriggerCheckpoint(id int64, _ fsm.Kind, _ bool, tasks fsm.TaskSet, _ time.Time) {
+	<-s.ready
+	tasks.All(func(task fsm.TaskID) bool {
+		delay := s.p.ackMinMs + s.rnd.Int64N(s.p.ackMaxMs-s.p.ackMinMs+1)
+		switch r := s.rnd.Float64(); {
+		case r < s.p.fail:
+			region := s.topo.RegionOf(task)
+			s.after(delay, func(d *driver.Driver) {
+				s.log.printf("  [sim] %s fails: region %s restarts", s.topo.TaskName(task), fsm.RegionName(region))
+				d.TaskFailed(task)
+			})
+			s.after(delay+s.p.restartMs, func(d *driver.Driver) {
+				for _, t := range s.topo.RegionTasks(region) {
+					d.TaskRunning(t)
+				}
+				s.log.printf("  [sim] region %s running again", fsm.RegionName(region))
+			})
+		case r < s.p.fail+s.p.decline:
+			s.after(delay, func(d *driver.Driver) { d.Decline(id, task, fsm.ReasonDeclined) })
+		default:
+			s.after(delay, func(d *driver.Driver) { d.Ack(id, task) })
+		}
+		return true
+	})
+}
+
+// ObserveEffect prints every effect of the coordinator.
+func (s *sim) ObserveEffect(e fsm.Effect) {
+	s.log.printf("%s", fsm.DescribeEffect(s.topo, e))
+}
+
+// FailJob explains what a failed job means here.
+func (s *sim) FailJob(reason fsm.Reason, _ string) {
+	s.log.printf("  [sim] the job failed (%s): no more checkpoints; the REST API stays up", reason)
+}
+
+// printer writes timestamped lines; several goroutines print.
+type printer struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func newPrinter(w io.Writer) *printer { return &printer{w: w} }
+
+func (p *printer) printf(format string, args ...any) {
+	line := time.Now().Format("15:04:05.000") + "  " + fmt.Sprintf(format, args...) + "\n"
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	io.WriteString(p.w, line)
+}
