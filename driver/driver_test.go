@@ -237,9 +237,7 @@ func TestOpenSweepsOrphans(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.exec.wait(t, "trigger", isEffect(fsm.EffTrigger, 4))
-	h.exec.mu.Lock()
-	discards := append([]int64(nil), h.exec.discards...)
-	h.exec.mu.Unlock()
+	discards := h.exec.discarded()
 	if len(discards) != 2 || discards[0] != 1 || discards[1] != 2 {
 		t.Fatalf("discards %v, want [1 2]", discards)
 	}

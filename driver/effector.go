@@ -74,6 +74,9 @@ func (f *effector) push(items ...fxItem) {
 // run works until Close; what is still queued then is dropped (see Close).
 func (f *effector) run() {
 	defer close(f.done)
+	if a, ok := f.exec.(Attacher); ok {
+		a.Attach(f.d)
+	}
 	for {
 		f.mu.Lock()
 		if len(f.queue) == 0 {

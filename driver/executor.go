@@ -66,6 +66,15 @@ type EffectObserver interface {
 	ObserveEffect(e fsm.Effect)
 }
 
+// Attacher is an optional interface of an Executor that needs the Driver — to
+// report acks and declines back. Attach is called once, on the effect worker,
+// before any other method: Open returns the Driver only after the worker may
+// have started, so setting a field after Open would race with the first
+// effects.
+type Attacher interface {
+	Attach(d *Driver)
+}
+
 // CodeStoreFailed is the warning code of a store write the driver could not
 // make (the id counter before a trigger); the message names the error.
 const CodeStoreFailed = "store_failed"

@@ -178,6 +178,12 @@ func (x *recExec) Warn(code, msg string) {
 	x.mu.Unlock()
 }
 
+func (x *recExec) discarded() []int64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return append([]int64(nil), x.discards...)
+}
+
 func (x *recExec) snapshot() []fsm.Effect {
 	x.mu.Lock()
 	defer x.mu.Unlock()

@@ -141,7 +141,6 @@ func serve(ctx context.Context, o options, stdout io.Writer, listening chan<- st
 	if err != nil {
 		return err
 	}
-	sim.attach(d)
 	defer func() {
 		sim.stop()
 		if err := d.Close(); err != nil {

@@ -38,12 +38,11 @@ type simParams struct {
 // which is real).
 type sim struct {
 	driver.NopExecutor
-	p     simParams
-	rnd   *rand.Rand
-	log   *printer
-	topo  *fsm.Topology
-	ready chan struct{} // closed by attach: d is set
-	d     *driver.Driver
+	p    simParams
+	rnd  *rand.Rand
+	log  *printer
+	topo *fsm.Topology
+	d    *driver.Driver // set by Attach, before any effect
 
 	mu      sync.Mutex
 	stopped bool
@@ -56,16 +55,14 @@ func newSim(p simParams, seed uint64, log *printer) *sim {
 		panic(err) // simJob is a constant job
 	}
 	return &sim{p: p, rnd: rand.New(rand.NewPCG(seed, 0x636b7074)), log: log, topo: topo,
-		ready: make(chan struct{}), timers: map[*time.Timer]struct{}{}}
+		timers: map[*time.Timer]struct{}{}}
 }
 
-// attach gives the simulated subtasks the driver to answer to. The driver
-// exists only once Open returns, and its effect worker may run before that.
-func (s *sim) attach(d *driver.Driver) {
+// Attach gives the simulated subtasks the driver to answer to.
+func (s *sim) Attach(d *driver.Driver) {
 	s.mu.Lock()
 	s.d = d
 	s.mu.Unlock()
-	close(s.ready)
 }
 
 // after runs f after ms unless the simulation stopped.
@@ -100,7 +97,6 @@ func (s *sim) stop() {
 // TriggerCheckpoint schedules every subtask's answer: an ack after a random
 // delay, or a decline, or a failure followed by its region's restart.
 func (s *sim) TriggerCheckpoint(id int64, _ fsm.Kind, _ bool, tasks fsm.TaskSet, _ time.Time) {
-	<-s.ready
 	tasks.All(func(task fsm.TaskID) bool {
 		delay := s.p.ackMinMs + s.rnd.Int64N(s.p.ackMaxMs-s.p.ackMinMs+1)
 		switch r := s.rnd.Float64(); {
