@@ -236,3 +236,41 @@ func BenchmarkSimulate(b *testing.B) {
 	}
 	reportEvents(b, int(events))
 }
+
+// BenchmarkStepDecline measures one decline Step of a regional-path checkpoint
+// whose job has n subtasks (n/2 regions): the decline fails a healthy region
+// (R18) and the gate re-checks the checkpoint (R22). Each iteration declines for
+// a region not failed yet, staying under max_failure_ratio; the checkpoint is
+// replaced outside the timer when that budget is used up.
+func BenchmarkStepDecline(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run("subtasks="+strconv.Itoa(n), func(b *testing.B) {
+			s := benchCore(b, n)
+			at := int64(1)
+			id := trigger(b, s, at)
+			finish(b, s, id, 0, n, at) // a completed checkpoint to fall back to (R22d)
+			at++
+			id = trigger(b, s, at)
+			budget := int(float64(n/2)*0.3) - 1 // failed regions the gate allows
+			next := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if next == budget {
+					b.StopTimer()
+					finish(b, s, id, 0, n, at)
+					at++
+					id = trigger(b, s, at)
+					next = 0
+					b.StartTimer()
+				}
+				// Subtask 2·next is the source of region next (ParallelShape numbers
+				// sources first, so region r is {r, n/2+r}).
+				if _, err := s.Step(fsm.Event{At: at, Type: fsm.EvDecline, Checkpoint: id, Task: fsm.TaskID(next)}); err != nil {
+					b.Fatal(err)
+				}
+				next++
+			}
+		})
+	}
+}

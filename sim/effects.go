@@ -17,11 +17,10 @@ func (s *Sim) carryOut(at int64, e *fsm.Effect) {
 		fail := s.p.PersistFail > 0 && s.rng.Float64() < s.p.PersistFail
 		s.q.push(item{at: at + s.sample(s.p.Persist), act: doPersist, ckpt: int32(e.Checkpoint), flag: fail})
 	case fsm.EffCompleted:
-		s.setOpen(e.Checkpoint, false)
+		s.ended(e.Checkpoint)
 		s.stats.completed(e)
 	case fsm.EffAbort:
-		s.setOpen(e.Checkpoint, false)
-		s.stats.aborted(e)
+		s.stats.aborted(e, s.ended(e.Checkpoint))
 	case fsm.EffTriggerFailed:
 		s.stats.TriggerFailed[e.Reason]++
 	case fsm.EffFailJob:
@@ -47,7 +46,14 @@ func (s *Sim) triggered(at int64, e *fsm.Effect) {
 		// simulation, and the queue keeps ids in 32 bits to stay small.
 		panic(fmt.Sprintf("sim: checkpoint id %d does not fit the queue", e.Checkpoint))
 	}
-	s.setOpen(e.Checkpoint, true)
+	flags := ckptOpen
+	if e.ForcedGlobal {
+		flags |= ckptForced
+	}
+	for int64(len(s.ckpts)) <= e.Checkpoint {
+		s.ckpts = append(s.ckpts, 0)
+	}
+	s.ckpts[e.Checkpoint] = flags
 	ckpt := int32(e.Checkpoint)
 	pDecline, pFail := s.p.DeclineProb, s.p.FailProb
 	for _, r := range e.Tasks {
@@ -128,11 +134,22 @@ func (s *Sim) sample(d Delay) int64 {
 	return d.Min + int64(s.rng.ExpFloat64()*d.Mean)
 }
 
-func (s *Sim) setOpen(id int64, open bool) {
-	for int64(len(s.open)) <= id {
-		s.open = append(s.open, false)
+// ckptFlags is what the simulator remembers of a checkpoint it saw triggered.
+type ckptFlags uint8
+
+const (
+	ckptOpen   ckptFlags = 1 << iota // pending in the core: answers are still wanted
+	ckptForced                       // triggered forced global (R25)
+)
+
+// ended closes checkpoint id and reports whether it had been forced global.
+func (s *Sim) ended(id int64) (forced bool) {
+	if id >= int64(len(s.ckpts)) {
+		return false // triggered before the simulation (not possible today)
 	}
-	s.open[id] = open
+	forced = s.ckpts[id]&ckptForced != 0
+	s.ckpts[id] &^= ckptOpen
+	return forced
 }
 
-func (s *Sim) isOpen(id int64) bool { return id < int64(len(s.open)) && s.open[id] }
+func (s *Sim) isOpen(id int64) bool { return id < int64(len(s.ckpts)) && s.ckpts[id]&ckptOpen != 0 }

@@ -30,10 +30,10 @@ type Sim struct {
 	// an incarnation that has since failed over is dropped when it comes due, so
 	// a restart needs no search through the queue.
 	epoch []uint32
-	// open[id] says checkpoint id is pending in the core. Answers for a
-	// checkpoint that ended are dropped: notify_aborted tells its subtasks to stop
-	// working on it, as Flink's notifyCheckpointAborted does.
-	open []bool
+	// ckpts[id] holds checkpoint id's flags. Answers for a checkpoint that is no
+	// longer open are dropped: notify_aborted tells its subtasks to stop working
+	// on it, as Flink's notifyCheckpointAborted does.
+	ckpts []ckptFlags
 
 	hist    *history.Writer
 	buf     *bufio.Writer
@@ -65,7 +65,7 @@ func New(p Params, hist io.Writer) (*Sim, error) {
 		core:  core,
 		rng:   rand.New(rand.NewPCG(p.Seed, pcgStream)),
 		epoch: make([]uint32, topo.NumRegions()),
-		open:  make([]bool, 1, 64),
+		ckpts: make([]ckptFlags, 1, 64),
 		stats: newStats(topo),
 	}
 	// One answer per subtask is in flight after a trigger; sizing the queue for

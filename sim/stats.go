@@ -17,6 +17,7 @@ type Stats struct {
 
 	Triggered         int // checkpoints that got an id
 	ForcedGlobal      int // of which forced global (R25)
+	ForcedAborted     int // forced-global checkpoints that aborted (each resets the counter: tier 2)
 	CompletedGlobal   int
 	CompletedRegional int
 	Aborted           map[fsm.Reason]int // by reason
@@ -62,8 +63,11 @@ func (s *Stats) completed(e *fsm.Effect) {
 	}
 }
 
-func (s *Stats) aborted(e *fsm.Effect) {
+func (s *Stats) aborted(e *fsm.Effect, forced bool) {
 	s.Aborted[e.Reason]++
+	if forced {
+		s.ForcedAborted++
+	}
 	if e.Counted {
 		s.AbortedCounted++
 	}
@@ -115,8 +119,8 @@ func (s *Stats) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "job: %d regions, %d subtasks; %d events, %d ms simulated\n",
 		s.Regions, s.Subtasks, s.Events, s.SimTimeMs)
-	fmt.Fprintf(&b, "checkpoints: %d triggered (%d forced global), %d completed (%d global, %d regional), %d aborted (%d counted), %d pending at end\n",
-		s.Triggered, s.ForcedGlobal, s.Completed(), s.CompletedGlobal, s.CompletedRegional,
+	fmt.Fprintf(&b, "checkpoints: %d triggered (%d forced global, %d of them aborted), %d completed (%d global, %d regional), %d aborted (%d counted), %d pending at end\n",
+		s.Triggered, s.ForcedGlobal, s.ForcedAborted, s.Completed(), s.CompletedGlobal, s.CompletedRegional,
 		s.AbortedTotal(), s.AbortedCounted, s.PendingAtEnd)
 	fmt.Fprintf(&b, "success rate %.4f; reference age mean %.4g, mean of stale refs %.3g, max %d\n",
 		s.SuccessRate(), s.MeanRefAge(), s.MeanStaleAge(), s.RefAgeMax)
