@@ -175,6 +175,7 @@ func WhatIfMain(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.MaxConsecutive, "max-consecutive", o.MaxConsecutive, "regional.max_consecutive")
 	fs.Int64Var(&o.MaxRefAge, "max-ref-age", o.MaxRefAge, "regional.max_ref_age (0 = no bound)")
 	asJSON := fs.Bool("json", false, "print the answer as JSON (ckpt-whatif/v1)")
+	regHist := fs.String("regional-history", "", "also write the regional run as a history to this file (replay it to see every decision)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: replay what-if --regional [flags] history.jsonl|job.log   (- reads stdin)")
 		fs.PrintDefaults()
@@ -206,6 +207,17 @@ func WhatIfMain(args []string, stdout, stderr io.Writer) int {
 		rep.WriteJSON(stdout)
 	} else {
 		rep.WriteText(stdout)
+	}
+	if *regHist != "" {
+		var b bytes.Buffer
+		if err := rep.WriteRegionalHistory(&b); err != nil {
+			fmt.Fprintln(stderr, "what-if:", err)
+			return exitUsage
+		}
+		if err := os.WriteFile(*regHist, b.Bytes(), 0o644); err != nil {
+			fmt.Fprintln(stderr, "what-if:", err)
+			return exitUsage
+		}
 	}
 	if len(rep.Violations) > 0 {
 		return exitFailed

@@ -115,12 +115,10 @@ func (d *driver) start() {
 		how = fmt.Sprintf("assumed: the log's first checkpoint is %d, so it joined a running job; checkpoint %d is taken as completed before it (-no-prior turns this off)",
 			d.pp.firstID, id)
 	}
-	comment := ""
 	if id > 0 {
 		ev.Restore = &fsm.Restore{Checkpoint: id, Mode: mode}
 		d.im.Start = fmt.Sprintf("restore %d (%s): %s", id, mode, how)
 		d.im.startHow = how
-		comment = "start: " + d.im.Start
 		for _, e := range []*entry{restore, fromSavepoint, reset} {
 			if e != nil {
 				d.used[e] = true
@@ -129,7 +127,7 @@ func (d *driver) start() {
 	} else {
 		d.im.Start = "fresh: every subtask running, no completed checkpoint"
 	}
-	d.emit(ev, comment)
+	d.emit(ev, "") // the header's comment block says what the start restores and why
 }
 
 func (d *driver) trigger(e *entry) {

@@ -53,7 +53,9 @@ func findTask(s string) (taskRef, bool) {
 	if g == nil {
 		return taskRef{}, false
 	}
-	t := taskRef{name: cleanName(g[1]), index: int(atoi64(g[2])) - 1, parallelism: int(atoi64(g[3]))}
+	// 1.15+: "Task name with subtask : NAME (i/p)#a": "Task " matches first.
+	name := strings.TrimPrefix(cleanName(g[1]), "name with subtask : ")
+	t := taskRef{name: name, index: int(atoi64(g[2])) - 1, parallelism: int(atoi64(g[3]))}
 	return t, t.valid()
 }
 

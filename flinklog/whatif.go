@@ -2,6 +2,7 @@ package flinklog
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/ckptcore/ckptcore/fsm"
 	"github.com/ckptcore/ckptcore/history"
@@ -80,6 +81,24 @@ type WhatIfReport struct {
 	Totals     WhatIfTotals `json:"totals"`
 	Notes      []string     `json:"notes"`
 	Violations []string     `json:"violations"`
+
+	header history.Header // the regional run, for WriteRegionalHistory
+	events []fsm.Event
+}
+
+// WriteRegionalHistory writes the regional run as a history (synthesized acks
+// and persists included), so that `replay` can show or re-check it.
+func (rep *WhatIfReport) WriteRegionalHistory(w io.Writer) error {
+	hw, err := history.NewWriter(w, rep.header)
+	if err != nil {
+		return err
+	}
+	for _, ev := range rep.events {
+		if err := hw.WriteEvent(ev, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type regionalJSON struct {
@@ -125,6 +144,7 @@ type run struct {
 	persist []int64         // persist effects not yet looked at
 	viol    []string
 	cur     int
+	events  []fsm.Event // every event stepped, synthesized ones included
 }
 
 func newRun(topo *fsm.Topology, cfg fsm.Config) (*run, error) {
@@ -146,6 +166,7 @@ func (r *run) step(ev fsm.Event, request int) ([]fsm.Effect, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.events = append(r.events, ev)
 	for _, v := range r.chk.Step(ev, effs, r.st) {
 		r.viol = append(r.viol, fmt.Sprintf("event %d (%s): %v", r.cur+1, fsm.DescribeEvent(r.st.Topology(), ev), v))
 	}
@@ -231,7 +252,10 @@ func WhatIf(in WhatIfInput, opt WhatIfOptions) (*WhatIfReport, error) {
 	if err := w.replay(); err != nil {
 		return nil, err
 	}
-	return w.report(opt), nil
+	rep := w.report(opt)
+	rep.header = history.Header{Format: history.Format, Job: in.Header.Job, Config: alt}
+	rep.events = reg.events
+	return rep, nil
 }
 
 type whatIf struct {
@@ -263,6 +287,7 @@ func (w *whatIf) replay() error {
 		}
 	}
 	k = 0
+	var burst []int64 // recorded checkpoints a failover burst aborted
 	for i, ev := range w.in.Events {
 		w.reg.cur = i
 		req := -1
@@ -279,7 +304,21 @@ func (w *whatIf) replay() error {
 			return fmt.Errorf("regional run: event %d (%s): %w", i+1, fsm.DescribeEvent(w.topo, ev), err)
 		}
 		w.link(ev.At)
-		if err := w.afterStep(i, ev); err != nil {
+		// A whole-job restart is one task_failed per region at the same time:
+		// it blames every region, so attribution waits for the burst's end.
+		burst = append(burst, w.attributable(i, ev)...)
+		next := i + 1
+		if ev.Type == fsm.EvTaskFailed && next < len(w.in.Events) && w.in.Events[next].Type == fsm.EvTaskFailed &&
+			w.in.Events[next].At == ev.At {
+			continue
+		}
+		for _, id := range burst {
+			if gid, ok := w.regOf[id]; ok {
+				w.ackRest(gid, ev.At)
+			}
+		}
+		burst = burst[:0]
+		if err := w.persistRegional(ev.At); err != nil {
 			return err
 		}
 	}
@@ -338,20 +377,20 @@ func (w *whatIf) link(at int64) {
 	}
 }
 
-// afterStep applies the attribution rule and persists regional completions.
-func (w *whatIf) afterStep(i int, ev fsm.Event) error {
-	if ev.Type == fsm.EvDecline || ev.Type == fsm.EvTaskFailed {
-		for _, id := range w.rec.endedAt[i] {
-			o := w.rec.out[id]
-			if o.completed || !fsm.ValidDeclineReason(o.reason) && o.reason != fsm.ReasonRegionFailover {
-				continue
-			}
-			if gid, ok := w.regOf[id]; ok {
-				w.ackRest(gid, ev.At)
-			}
+// attributable returns the recorded checkpoints event i ended because one
+// subtask declined or failed: their failure belongs to that subtask's region.
+func (w *whatIf) attributable(i int, ev fsm.Event) []int64 {
+	if ev.Type != fsm.EvDecline && ev.Type != fsm.EvTaskFailed {
+		return nil
+	}
+	var ids []int64
+	for _, id := range w.rec.endedAt[i] {
+		o := w.rec.out[id]
+		if !o.completed && (fsm.ValidDeclineReason(o.reason) || o.reason == fsm.ReasonRegionFailover) {
+			ids = append(ids, id)
 		}
 	}
-	return w.persistRegional(ev.At)
+	return ids
 }
 
 // ackRest acks a regional checkpoint from every running subtask of a healthy
