@@ -2,6 +2,7 @@ package flinklog
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -60,11 +61,9 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // readInput reads a file argument ("-" is standard input), bounded in size.
-func readInput(path string) ([]byte, error) {
-	var r io.Reader
-	if path == "-" {
-		r = os.Stdin
-	} else {
+func readInput(path string, stdin io.Reader) ([]byte, error) {
+	r := stdin
+	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
 			return nil, err
@@ -82,12 +81,12 @@ func readInput(path string) ([]byte, error) {
 	return b, nil
 }
 
-// ImportMain is `replay import-flink [flags] job.log`: it writes the history on
+// ImportMain is `replay import-flink [flags] job.log` ("-" reads stdin): it writes the history on
 // stdout and the import report (what was inferred, assumed, not interpreted,
 // and where the core disagrees with the log) on stderr. It returns the exit
 // status: 0, 1 when the imported history breaks an invariant, 2 on bad usage or
 // a log with no job.
-func ImportMain(args []string, stdout, stderr io.Writer) int {
+func ImportMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("import-flink", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f importFlags
@@ -99,6 +98,9 @@ func ImportMain(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	pos, err := parseArgs(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
 	if err != nil {
 		return exitUsage
 	}
@@ -106,7 +108,7 @@ func ImportMain(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	data, err := readInput(pos[0])
+	data, err := readInput(pos[0], stdin)
 	if err != nil {
 		fmt.Fprintln(stderr, "import-flink:", err)
 		return exitUsage
@@ -164,7 +166,7 @@ func looksLikeHistory(data []byte) bool {
 // checkpoint each failed region would have used, with totals (a table, or JSON
 // with -json). A log is imported first (the import flags apply). It returns 0,
 // 1 when a run breaks an invariant, 2 on bad usage or unreadable input.
-func WhatIfMain(args []string, stdout, stderr io.Writer) int {
+func WhatIfMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("what-if", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f importFlags
@@ -181,6 +183,9 @@ func WhatIfMain(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	pos, err := parseArgs(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
 	if err != nil {
 		return exitUsage
 	}
@@ -188,7 +193,7 @@ func WhatIfMain(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	data, err := readInput(pos[0])
+	data, err := readInput(pos[0], stdin)
 	if err != nil {
 		fmt.Fprintln(stderr, "what-if:", err)
 		return exitUsage

@@ -17,8 +17,19 @@ func runMain(main func([]string, *bytes.Buffer, *bytes.Buffer) int, args ...stri
 	return code, out.String(), errOut.String()
 }
 
-func importMain(args []string, out, errOut *bytes.Buffer) int { return ImportMain(args, out, errOut) }
-func whatIfMain(args []string, out, errOut *bytes.Buffer) int { return WhatIfMain(args, out, errOut) }
+func importMain(args []string, out, errOut *bytes.Buffer) int {
+	return ImportMain(args, strings.NewReader(readFixtureOrEmpty("log4j1-1.9-notready.log")), out, errOut)
+}
+
+func whatIfMain(args []string, out, errOut *bytes.Buffer) int {
+	return WhatIfMain(args, strings.NewReader(readFixtureOrEmpty("log4j1-1.10-decline.log")), out, errOut)
+}
+
+// readFixtureOrEmpty is what "-" reads in these tests.
+func readFixtureOrEmpty(name string) string {
+	b, _ := os.ReadFile(filepath.Join("testdata", name))
+	return string(b)
+}
 
 func TestImportMain(t *testing.T) {
 	dir := t.TempDir()
@@ -43,6 +54,12 @@ func TestImportMain(t *testing.T) {
 
 	if code, _, errOut := runMain(importMain, "-q", "testdata/logback-1.10-two-jobs.log"); code != 0 || errOut != "" {
 		t.Errorf("-q: exit %d, stderr %q", code, errOut)
+	}
+	if code, out, errOut := runMain(importMain, "-"); code != 0 || !strings.Contains(out, `"type":"decline"`) || !strings.Contains(errOut, "<stdin>") {
+		t.Errorf("stdin: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := runMain(importMain, "-h"); code != 0 || !strings.Contains(errOut, "usage: replay import-flink") {
+		t.Errorf("-h: exit %d %s", code, errOut)
 	}
 	for _, args := range [][]string{{}, {"a", "b"}, {"-nosuchflag", "x"}, {"testdata/nonexistent.log"},
 		{"-edges", "diagonal", "testdata/log4j1-1.9-notready.log"}, {"-job", "deadbeef", "testdata/log4j1-1.9-notready.log"}} {
@@ -89,6 +106,9 @@ func TestWhatIfMain(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "h.jsonl")
 	if err := os.WriteFile(path, []byte(hist), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	if code, out, _ := runMain(whatIfMain, "--regional", "-"); code != 0 || !strings.Contains(out, "1 saved") {
+		t.Errorf("stdin: exit %d\n%s", code, out)
 	}
 	if code, out, errOut := runMain(whatIfMain, "--regional", path); code != 0 || !strings.Contains(out, "1 saved") {
 		t.Errorf("history file: exit %d\n%s%s", code, out, errOut)

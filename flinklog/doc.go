@@ -91,10 +91,14 @@
 // # What-if
 //
 // WhatIf replays a history twice in lockstep: as recorded, and with regional
-// checkpoints on. A checkpoint that failed in the log because one subtask
-// declined or failed is attributed to that subtask's region; every other
-// subtask acks it at that moment, and a regional completion is persisted at
-// once. Expired checkpoints name no culprit and stay failed. The report lists,
-// per failed checkpoint, whether it would have completed and which older
-// checkpoint each failed region would have referenced.
+// checkpoints on (ids are paired through the trigger request they came from).
+// A checkpoint that failed in the log because one subtask declined or failed is
+// attributed to that subtask's region; every other subtask acks it at that
+// moment, and a regional completion is persisted at once. A whole-job restart
+// (one task_failed per region at the same time) blames every region. A request
+// the log refused (not all tasks running) that regional mode triggers (R13) is
+// acked by the healthy regions at once. Expired checkpoints name no culprit
+// and stay failed. The report lists, per failed checkpoint, whether it would
+// have completed and which older checkpoint each failed region would have
+// referenced, with totals; WriteRegionalHistory writes the regional run.
 package flinklog

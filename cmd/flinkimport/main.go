@@ -15,7 +15,7 @@ import (
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "what-if" {
-		os.Exit(flinklog.WhatIfMain(os.Args[2:], os.Stdout, os.Stderr))
+		os.Exit(flinklog.WhatIfMain(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
 	}
-	os.Exit(flinklog.ImportMain(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(flinklog.ImportMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
