@@ -121,6 +121,7 @@ var flinkChecks = map[string]func(c *fc){
 		c.completed(3, 5, 1, 6)
 		c.completedKinds("checkpoint", "savepoint", "savepoint", "checkpoint")
 		c.aborted(ab(2, "subsumed", false), ab(4, "subsumed", false))
+		c.traceHas("-> abort 4 reason=subsumed counted=false (subsumed by checkpoint 6)")
 		c.retained(6)
 		c.discarded(3)
 	},
@@ -152,6 +153,13 @@ var flinkChecks = map[string]func(c *fc){
 		c.traceHas("-> trigger 1 checkpoint deadline=600010 tasks=[v1/2 v2/0 v2/2]")
 		c.completed(1)
 		c.triggerFailures()
+	},
+	// R20: a subtask that finishes while the checkpoint is pending is not waited for
+	// (differs from Flink, which aborts: see the history's comment).
+	"CheckpointCoordinatorTest-testTasksFinishDuringTriggering": func(c *fc) {
+		c.completed(1)
+		c.aborted()
+		c.traceHas("-> notify_complete 1 tasks=[v2/0]")
 	},
 	// R11, R13: the periodic request while the task is down fails without an id.
 	"CheckpointCoordinatorTest-testPeriodicSchedulingWithInactiveTasks": func(c *fc) {
