@@ -92,8 +92,9 @@ func FuzzImportLog(f *testing.F) {
 // I-TierTwoReset that the what-if's regional runs can reach: with
 // max_concurrent >= 2, a regional completion that subsumes a pending
 // forced-global checkpoint leaves consecutive_regional at 1 (the abort resets
-// it, then the completion sets it). It is the core's to settle (reported with
-// a history that reproduces it); every other violation fails the test.
+// it, then the completion sets it). It is the core's to settle:
+// testdata/core-issue-tier2-subsumed.jsonl reproduces it with `replay`. Every
+// other violation fails the test.
 func realViolations(vs []string) []string {
 	var out []string
 	for _, v := range vs {

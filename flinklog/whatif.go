@@ -139,6 +139,7 @@ type run struct {
 	queue   []int // request indexes waiting for an id
 	idOf    map[int]int64
 	refused map[int]fsm.Reason
+	whyNot  map[int]string // request -> the core's message when it refused it
 	out     map[int64]*outcome
 	endedAt map[int][]int64 // event index -> checkpoints that ended in its step
 	persist []int64         // persist effects not yet looked at
@@ -152,7 +153,7 @@ func newRun(topo *fsm.Topology, cfg fsm.Config) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &run{st: st, chk: invariants.New(topo, cfg), idOf: map[int]int64{}, refused: map[int]fsm.Reason{},
+	return &run{st: st, chk: invariants.New(topo, cfg), idOf: map[int]int64{}, refused: map[int]fsm.Reason{}, whyNot: map[int]string{},
 		out: map[int64]*outcome{}, endedAt: map[int][]int64{}}, nil
 }
 
@@ -187,7 +188,7 @@ func (r *run) step(ev fsm.Event, request int) ([]fsm.Effect, error) {
 			r.out[f.Checkpoint] = &outcome{kind: f.Kind}
 		case fsm.EffTriggerFailed:
 			if k, ok := pop(); ok {
-				r.refused[k] = f.Reason
+				r.refused[k], r.whyNot[k] = f.Reason, f.Message
 			}
 		case fsm.EffPersist:
 			r.persist = append(r.persist, f.Checkpoint)

@@ -95,7 +95,7 @@ func (w *whatIf) regionalSide(row *WhatIfRow, gid int64, gok bool, k int) {
 	row.Refs = []Ref{}
 	if !gok {
 		if r, ok := w.reg.refused[k]; ok {
-			row.Regional = "refused (" + string(r) + ")"
+			row.Regional, row.Why = "refused ("+string(r)+")", w.reg.whyNot[k]
 		} else {
 			row.Regional = "not triggered"
 		}
