@@ -280,9 +280,9 @@ func (m *machine) actions() map[string]func(*rapid.T) {
 			e.Checkpoint, e.Task, e.Reason = m.randomID(t), m.task(t), m.declineReason(t)
 			m.step(t, e)
 		},
-		"task_failed":   m.taskEvent(ev(fsm.EvTaskFailed)),
-		"task_running":  m.taskEvent(ev(fsm.EvTaskRunning)),
-		"task_finished": m.taskEvent(ev(fsm.EvTaskFinished)),
+		"task_failed":    m.taskEvent(ev(fsm.EvTaskFailed)),
+		"task_running":   m.taskEvent(ev(fsm.EvTaskRunning)),
+		"task_finished":  m.taskEvent(ev(fsm.EvTaskFinished)),
 		"persisted":      m.persistOutcome(ev(fsm.EvPersisted)),
 		"persist_failed": m.persistOutcome(ev(fsm.EvPersistFailed)),
 		"persisted_random": func(t *rapid.T) {
