@@ -296,6 +296,16 @@ var flinkChecks = map[string]func(c *fc){
 		c.job("failed", "tolerable_failures_exceeded")
 	},
 
+	// --- StopWithSavepointTerminationHandlerImplTest ---
+
+	// R24: any failed stop-with-savepoint fails the job (differs from Flink for an
+	// expiry: see the history's comment); R11: no periodic checkpoint while it runs.
+	"StopWithSavepointTerminationHandlerImplTest-testSavepointCreationFailureWithoutExecutionTermination": func(c *fc) {
+		c.triggered(1, 2)
+		c.aborted(ab(2, "expired", false))
+		c.job("failed", "stop_with_savepoint_failed")
+	},
+
 	// --- DefaultCompletedCheckpointStoreTest, CheckpointsCleanerTest ---
 
 	// R40: retained 1: each completion discards the previous one, once.
