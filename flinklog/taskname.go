@@ -25,6 +25,7 @@ func (t taskRef) valid() bool {
 		t.index >= 0 && t.index < t.parallelism
 }
 
+// String renders the subtask as Flink names it.
 func (t taskRef) String() string {
 	return fmt.Sprintf("%s (%d/%d)", t.name, t.index+1, t.parallelism)
 }
