@@ -254,4 +254,3 @@ func failureReason(text string) fsm.Reason {
 	}
 	return ""
 }
-

@@ -133,4 +133,3 @@ func (d *driver) checkTolerable(e *entry) {
 	d.mismatch(e, "the job failed: "+tolerableText,
 		fmt.Sprintf("the job is %s with %d counted failures (tolerable_failures %d)", d.st.Job(), d.st.Failures(), d.cfg.TolerableFailures))
 }
-
