@@ -218,23 +218,28 @@ func BenchmarkCoreOnly(b *testing.B) {
 	reportEvents(b, events)
 }
 
-// BenchmarkSimulate measures the simulator itself (no history) on the same run.
+// BenchmarkSimulate measures the simulator itself (no history): the run of the
+// replay benchmarks at 1,000 regions and a larger one at 10,000.
 func BenchmarkSimulate(b *testing.B) {
-	p := DefaultParams(1000)
-	p.DurationMs = 100_000
-	p.DeclineProb = 0.001
-	p.FailProb = 0.0001
-	p.Restore = &fsm.Restore{Checkpoint: 1}
-	var events int64
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		st, err := Run(p, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		events = st.Events
+	for _, n := range []int{1000, 10_000} {
+		b.Run("regions="+strconv.Itoa(n), func(b *testing.B) {
+			p := DefaultParams(n)
+			p.DurationMs = 100_000
+			p.DeclineProb = 0.001
+			p.FailProb = 0.0001
+			p.Restore = &fsm.Restore{Checkpoint: 1}
+			var events int64
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				st, err := Run(p, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				events = st.Events
+			}
+			reportEvents(b, int(events))
+		})
 	}
-	reportEvents(b, int(events))
 }
 
 // BenchmarkStepDecline measures one decline Step of a regional-path checkpoint
