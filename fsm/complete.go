@@ -91,6 +91,11 @@ func (s *State) complete(i int) {
 	if p.kind != KindSavepoint {
 		// p stays pending (persisting) while lower checkpoints are subsumed, so
 		// that its references keep older state alive through their retention runs.
+		// Flink adds a checkpoint to the store before it drops the subsumed ones,
+		// so their abort notices name it as the latest completed.
+		if p.kind == KindCheckpoint {
+			s.completing = p.id
+		}
 		for j := 0; j < len(s.pending); {
 			if q := &s.pending[j]; q.id < p.id && q.kind == KindCheckpoint {
 				s.abort(j, ReasonSubsumed, fmt.Sprintf("subsumed by checkpoint %d", p.id))
@@ -99,6 +104,7 @@ func (s *State) complete(i int) {
 			j++
 		}
 	}
+	s.completing = 0
 	i = s.findPending(p.id)
 	s.pending = append(s.pending[:i], s.pending[i+1:]...)
 	if p.id > s.lastSucceeded {
@@ -106,7 +112,10 @@ func (s *State) complete(i int) {
 		s.failures, s.countedIDs = 0, s.countedIDs[:0]
 	}
 	s.hasLastComplete, s.lastComplete = true, s.now
-	s.notifyComplete(&p)
+	if p.kind != KindSavepoint {
+		// Flink notifies checkpoints and synchronous savepoints only.
+		s.notifyComplete(&p)
+	}
 	if p.kind == KindCheckpoint {
 		s.consecutive = p.consecutive
 		if p.forced || p.mode == ModeGlobal {
@@ -250,6 +259,9 @@ func (s *State) endCoordinator(reason Reason) {
 
 // latestID is the latest completed checkpoint's id, 0 if none.
 func (s *State) latestID() int64 {
+	if s.completing != 0 {
+		return s.completing
+	}
 	if l := s.latest(); l != nil {
 		return l.id
 	}

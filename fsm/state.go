@@ -106,8 +106,9 @@ type State struct {
 	unfinished        int
 	sourcesUnfinished int
 
-	nextID  int64
-	pending []pendingCheckpoint // ascending id
+	nextID     int64
+	pending    []pendingCheckpoint // ascending id
+	completing int64               // a checkpoint entering the store while it subsumes others
 
 	// Decider (R11, R12).
 	periodicOn      bool
