@@ -60,7 +60,7 @@ func checkRobust(t *testing.T, name string, data []byte) {
 			t.Fatalf("%s: replay %v, violations %+v %q\n%s", name, err, res.Summary.Violations, im.Violations, data)
 		}
 		rep, err := WhatIf(im.WhatIfInput(), WhatIfOptions{MaxFailureRatio: 0.5, MaxConsecutive: 1})
-		if err != nil || len(realViolations(rep.Violations)) > 0 {
+		if err != nil || len(rep.Violations) > 0 {
 			t.Fatalf("%s: what-if %v %q\n%s", name, err, rep.Violations, data)
 		}
 		var sink bytes.Buffer
@@ -88,19 +88,3 @@ func FuzzImportLog(f *testing.F) {
 	})
 }
 
-// realViolations leaves out a known disagreement of the core with
-// I-TierTwoReset that the what-if's regional runs can reach: with
-// max_concurrent >= 2, a regional completion that subsumes a pending
-// forced-global checkpoint leaves consecutive_regional at 1 (the abort resets
-// it, then the completion sets it). It is the core's to settle:
-// testdata/core-issue-tier2-subsumed.jsonl reproduces it with `replay`. Every
-// other violation fails the test.
-func realViolations(vs []string) []string {
-	var out []string
-	for _, v := range vs {
-		if !strings.Contains(v, "I-TierTwoReset: a forced-global checkpoint resolved but consecutive_regional = 1") {
-			out = append(out, v)
-		}
-	}
-	return out
-}

@@ -198,6 +198,12 @@ var regionalChecks = map[string]func(c *rgCheck){
 		c.persistConsecutive(3, 2)
 		c.persistConsecutive(5, 1)
 	},
+	"R25-regionalCompletionSubsumesForced": func(c *rgCheck) {
+		c.forced(3, 4)
+		c.aborts(rgAb(4, "task_not_ready", false), rgAb(3, "subsumed", false))
+		c.persistConsecutive(5, 1)
+		c.finalConsecutive(1)
+	},
 	"R25-tier2ResetOnAnyAbortReason": func(c *rgCheck) {
 		c.forced(3, 5, 7, 9, 11, 12)
 		c.aborts(rgAb(3, "declined", true), rgAb(5, "expired", true), rgAb(7, "region_failover", false),

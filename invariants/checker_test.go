@@ -144,7 +144,7 @@ func TestViolationsAreNamed(t *testing.T) {
 		{"no tier-two reset", TierTwoReset, func(h *harness) []Violation {
 			h.c.forced[2] = true
 			h.c.kinds[2] = fsm.KindCheckpoint
-			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvTick}, []fsm.Effect{{Type: fsm.EffAbort, Checkpoint: 2, Reason: "subsumed"}},
+			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvTick}, []fsm.Effect{{Type: fsm.EffAbort, Checkpoint: 2, Reason: "region_failover"}},
 				withConsecutive(h, 1))
 		}},
 	}

@@ -26,7 +26,9 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 			c.onNotifyComplete(e)
 		case fsm.EffAbort:
 			c.onAbort(e)
-			if c.forced[e.Checkpoint] {
+			// A subsumed checkpoint ends because a later one completed; that
+			// completion sets the counter (R25), so it resolves no forcing by itself.
+			if c.forced[e.Checkpoint] && e.Reason != fsm.ReasonSubsumed {
 				counterMoved, lastResolvedForced = true, true
 			}
 		case fsm.EffDiscard:

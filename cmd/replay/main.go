@@ -6,6 +6,8 @@
 // Usage:
 //
 //	replay [-summary] [-check=false] FILE    # FILE may be - for standard input
+//	replay import-flink [flags] job.log       # a Flink JobManager log as a history
+//	replay what-if --regional [flags] FILE    # re-decide a history or log regionally
 //
 // Exit status: 0 the history replayed and every invariant held; 1 an invariant
 // failed or recorded effects diverged; 2 the input is unreadable or invalid, or
@@ -19,6 +21,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/ckptcore/ckptcore/flinklog"
 	"github.com/ckptcore/ckptcore/history"
 )
 
@@ -42,6 +45,14 @@ var replayHistory = history.Replay
 
 // run is the whole command, with its streams as arguments so tests can call it.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "import-flink":
+			return flinklog.ImportMain(args[1:], stdin, stdout, stderr)
+		case "what-if":
+			return flinklog.WhatIfMain(args[1:], stdin, stdout, stderr)
+		}
+	}
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	summary := fs.Bool("summary", false, "print only the summary as one JSON document")

@@ -140,3 +140,27 @@ func TestViolationExit1(t *testing.T) {
 		t.Errorf("summary:\n%s", out)
 	}
 }
+
+// The import-flink and what-if subcommands are wired: a Flink log imports into a
+// history that replays, and what-if re-decides it.
+func TestSubcommands(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"import-flink", "../../flinklog/testdata/log4j1-1.10-decline.log"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("import-flink exit %d: %s", code, errb.String())
+	}
+	hist := out.String()
+	if !strings.HasPrefix(hist, "{\"format\":\"ckpt-history/v1\"") && !strings.Contains(hist, "ckpt-history/v1") {
+		t.Fatalf("not a history:\n%s", hist)
+	}
+	out.Reset()
+	if code := run([]string{"-summary", "-"}, strings.NewReader(hist), &out, &errb); code != 0 {
+		t.Fatalf("replay of the import exit %d: %s", code, errb.String())
+	}
+	out.Reset()
+	if code := run([]string{"what-if", "--regional", "../../flinklog/testdata/log4j1-1.10-decline.log"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("what-if exit %d: %s", code, errb.String())
+	}
+	if out.Len() == 0 {
+		t.Fatal("what-if printed nothing")
+	}
+}
