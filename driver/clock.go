@@ -20,9 +20,12 @@ type Clock interface {
 type Timer interface {
 	// C delivers a value when the timer fires.
 	C() <-chan time.Time
-	// Reset arms the timer to fire after d (at once if d <= 0), replacing any
-	// earlier arming; a value from an earlier arming is never delivered after it.
-	Reset(d time.Duration)
+	// Reset arms the timer to fire at time at (at once if at has passed),
+	// replacing any earlier arming; a value from an earlier arming is never
+	// delivered after it. The time is absolute so that the clock is read when
+	// the timer is armed, not earlier by the caller: a late Reset cannot push
+	// the wake-up later.
+	Reset(at time.Time)
 	// Stop disarms the timer.
 	Stop()
 }
@@ -44,9 +47,9 @@ func (RealClock) NewTimer() Timer {
 // Stop discard a value not yet received, so no stale wake-up survives a re-arm.
 type realTimer struct{ t *time.Timer }
 
-func (r realTimer) C() <-chan time.Time   { return r.t.C }
-func (r realTimer) Reset(d time.Duration) { r.t.Reset(d) }
-func (r realTimer) Stop()                 { r.t.Stop() }
+func (r realTimer) C() <-chan time.Time { return r.t.C }
+func (r realTimer) Reset(at time.Time)  { r.t.Reset(time.Until(at)) }
+func (r realTimer) Stop()               { r.t.Stop() }
 
 // coreClock turns a Clock into the core's time: integer milliseconds since the
 // Unix epoch, never going backwards.
@@ -77,9 +80,9 @@ func (k *coreClock) now(floor int64) int64 {
 	return ms
 }
 
-// until returns how long to sleep from core time now to core time at. A sleep
-// that would overflow time.Duration (an interval of centuries) is capped: the
-// loop simply wakes early, finds nothing due and sleeps again.
+// until returns the duration from core time now to core time at, at least 0.
+// One that would overflow time.Duration (an interval of centuries) is capped:
+// the loop then simply wakes early, finds nothing due and sleeps again.
 func until(now, at int64) time.Duration {
 	ms := at - now
 	if ms <= 0 {
@@ -91,7 +94,8 @@ func until(now, at int64) time.Duration {
 	return time.Duration(ms) * time.Millisecond
 }
 
-// wallTime converts a core time back to a time.Time for an Executor.
+// wallTime converts a core time back to a time.Time (with the base's
+// monotonic reading, so time.Until of it is immune to wall-clock steps).
 func (k *coreClock) wallTime(ms int64) time.Time {
 	return k.base.Add(until(k.baseMs, ms))
 }

@@ -124,6 +124,7 @@ func TestExecutorCallsBack(t *testing.T) {
 		h.exec.wait(t, "completed", isEffect(fsm.EffCompleted, int64(i+1)))
 	}
 	h.exec.wait(t, "discard", isEffect(fsm.EffDiscard, 2))
+	h.flush() // the metadata delete follows the Discard call
 	if _, err := os.Stat(filepath.Join(h.dir, checkpointDir, "chk-2.json")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatal("discarded checkpoint's metadata still there:", err)
 	}

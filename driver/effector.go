@@ -10,9 +10,10 @@ import (
 // fxItem is one unit of work for the effect worker: an effect of the core, a
 // checkpoint to sweep at open, or a warning of the driver itself.
 type fxItem struct {
-	eff   fsm.Effect
-	sweep *fsm.StoredCheckpoint
-	warn  *warning
+	eff     fsm.Effect
+	sweep   *fsm.StoredCheckpoint
+	warn    *warning
+	barrier chan struct{} // closed when the worker reaches it (tests wait for the queue to drain)
 }
 
 type warning struct{ code, message string }
@@ -103,6 +104,8 @@ func (f *effector) run() {
 
 func (f *effector) do(it fxItem) {
 	switch {
+	case it.barrier != nil:
+		close(it.barrier)
 	case it.warn != nil:
 		f.exec.Warn(it.warn.code, it.warn.message)
 	case it.sweep != nil:

@@ -1,6 +1,8 @@
 package driver
 
 import (
+	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -52,7 +54,7 @@ func (c *fakeClock) NewTimer() Timer {
 
 func (t *fakeTimer) C() <-chan time.Time { return t.ch }
 
-func (t *fakeTimer) Reset(d time.Duration) {
+func (t *fakeTimer) Reset(at time.Time) {
 	c := t.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -60,7 +62,7 @@ func (t *fakeTimer) Reset(d time.Duration) {
 	case <-t.ch:
 	default:
 	}
-	t.when, t.active = c.now.Add(d), true
+	t.when, t.active = at, true
 	c.fire()
 	c.notify()
 }
@@ -211,6 +213,10 @@ func (x *recExec) wait(t *testing.T, what string, pred func(fsm.Effect) bool) fs
 			for _, e := range x.snapshot() {
 				b.WriteString(fsm.DescribeEffect(testTopo, e) + "\n")
 			}
+			if os.Getenv("DRIVER_TEST_STACKS") != "" {
+				buf := make([]byte, 1<<20)
+				b.WriteString(string(buf[:runtime.Stack(buf, true)]))
+			}
 			t.Fatalf("no %s effect after %v; effects so far:\n%s", what, waitTimeout, b.String())
 		}
 	}
@@ -284,3 +290,16 @@ func (h *harness) status() Status {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// flush waits until the effect worker has carried out every effect queued so
+// far (the observer sees an effect before it is carried out).
+func (h *harness) flush() {
+	h.t.Helper()
+	b := make(chan struct{})
+	h.d.fx.push(fxItem{barrier: b})
+	select {
+	case <-b:
+	case <-time.After(waitTimeout):
+		h.t.Fatal("the effect worker did not drain")
+	}
+}

@@ -39,7 +39,7 @@ func (d *Driver) arm() {
 	if d.armed && at == d.armedAt {
 		return
 	}
-	d.timer.Reset(until(d.clock.now(d.core.Now()), at))
+	d.timer.Reset(d.clock.wallTime(at))
 	d.armed, d.armedAt = true, at
 }
 
@@ -99,12 +99,8 @@ func copyEffects(effs []fsm.Effect) []fsm.Effect {
 // account updates the statistics and answers PATCH callers whose patch the
 // core applied or rejected.
 func (d *Driver) account(effs []fsm.Effect) {
-	var pending []fsm.PendingInfo
 	for _, e := range effs {
-		if e.Type == fsm.EffTrigger && pending == nil {
-			pending = d.core.Pending()
-		}
-		d.stats.observe(d.core.Now(), e, pending)
+		d.stats.observe(e)
 		switch e.Type {
 		case fsm.EffConfigApplied:
 			d.answer(e.Request, patchResult{cfg: d.core.Effective()})

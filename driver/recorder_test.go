@@ -86,6 +86,7 @@ func TestFlightRecorderReplays(t *testing.T) {
 	h.exec.wait(t, "trigger", isEffect(fsm.EffTrigger, 5))
 	h.ackAll(5, 0, 1, 2, 3)
 	h.exec.wait(t, "completed", isEffect(fsm.EffCompleted, 5))
+	h.flush() // Close drops effects not carried out yet
 	path := h.d.FlightFile()
 	if err := h.d.Close(); err != nil {
 		t.Fatal(err)

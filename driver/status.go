@@ -141,24 +141,18 @@ func (s *stats) restoredFrom(id, at int64) {
 	s.restored = &RestoredCheckpoint{ID: id, RestoredAt: at}
 }
 
-// observe accounts for one effect of a step that ended at core time now;
-// pending gives the core's view after the step.
-func (s *stats) observe(now int64, e fsm.Effect, pending []fsm.PendingInfo) {
+// observe accounts for one effect. Times are the effect's own (Effect.At):
+// a periodic checkpoint due before the event that applied it was triggered at
+// its due time (R10), not at the event's.
+func (s *stats) observe(e fsm.Effect) {
 	switch e.Type {
 	case fsm.EffTrigger:
 		s.counts.Total++
-		// A periodic checkpoint due before the event was triggered at its due
-		// time (R10), not at now: the core knows when.
-		s.triggerAt[e.Checkpoint] = now
-		for _, p := range pending {
-			if p.ID == e.Checkpoint {
-				s.triggerAt[e.Checkpoint] = p.TriggerAt
-			}
-		}
+		s.triggerAt[e.Checkpoint] = e.At
 	case fsm.EffCompleted:
 		s.counts.Completed++
 		c := &CompletedCheckpoint{ID: e.Checkpoint, Kind: e.Kind, Mode: e.Mode, Refs: e.Refs,
-			Consecutive: e.Consecutive, TriggerAt: s.triggerAt[e.Checkpoint], CompletedAt: now}
+			Consecutive: e.Consecutive, TriggerAt: s.triggerAt[e.Checkpoint], CompletedAt: e.At}
 		delete(s.triggerAt, e.Checkpoint)
 		if e.Kind == fsm.KindCheckpoint {
 			s.lastCompleted = c
@@ -168,7 +162,7 @@ func (s *stats) observe(now int64, e fsm.Effect, pending []fsm.PendingInfo) {
 	case fsm.EffAbort:
 		s.counts.Failed++
 		s.lastFailed = &FailedCheckpoint{ID: e.Checkpoint, Kind: e.Kind, Reason: e.Reason, Message: e.Message,
-			Counted: e.Counted, TriggerAt: s.triggerAt[e.Checkpoint], FailedAt: now}
+			Counted: e.Counted, TriggerAt: s.triggerAt[e.Checkpoint], FailedAt: e.At}
 		delete(s.triggerAt, e.Checkpoint)
 	}
 }
