@@ -36,7 +36,7 @@ func (s *State) startPersist(i int) {
 	p.persisting = true
 	s.emitFallbacks(p)
 	s.emit(Effect{Type: EffPersist, Checkpoint: p.id, Kind: p.kind, Mode: p.mode,
-		Refs: p.refs, Consecutive: p.consecutive})
+		Refs: cloneRefs(p.refs), Consecutive: p.consecutive})
 }
 
 // emitFallbacks emits one coordinator_fallback per vertex with a coordinator that
@@ -87,7 +87,7 @@ func (s *State) persistFailed(id int64) {
 func (s *State) complete(i int) {
 	p := s.pending[i].clone()
 	s.emit(Effect{Type: EffCompleted, Checkpoint: p.id, Kind: p.kind, Mode: p.mode,
-		Refs: p.refs, Consecutive: p.consecutive})
+		Refs: cloneRefs(p.refs), Consecutive: p.consecutive})
 	if p.kind != KindSavepoint {
 		// p stays pending (persisting) while lower checkpoints are subsumed, so
 		// that its references keep older state alive through their retention runs.
@@ -314,6 +314,15 @@ func (s *State) warnNoClaim(p *pendingCheckpoint) {
 			"checkpoint %d uses the no_claim snapshot %d for %s: keep the snapshot until a global checkpoint completes",
 			p.id, s.restoredID, strings.Join(regions, ", "))})
 	}
+}
+
+// cloneRefs copies refs for an effect, so a runtime that keeps or edits an
+// effect can never reach into the state.
+func cloneRefs(refs []RegionRef) []RegionRef {
+	if len(refs) == 0 {
+		return nil
+	}
+	return append([]RegionRef(nil), refs...)
 }
 
 func containsID(ids []int64, id int64) bool {

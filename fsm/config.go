@@ -62,6 +62,8 @@ func (c Config) Validate() error {
 		return err
 	}
 	switch {
+	case c.MaxTimeoutMs < 0 || c.MaxTimeoutMs > MaxDurationMs:
+		return &ConfigError{"max_timeout_ms", c.MaxTimeoutMs, "must be 0 (no bound) or a duration below 2^53"}
 	case c.MinPauseMs < 0 || c.MinPauseMs > MaxMinPauseMs:
 		return &ConfigError{"min_pause_ms", c.MinPauseMs, "must be between 0 and 1 year (31536000000)"}
 	case c.MaxConcurrent < 1:
@@ -82,9 +84,16 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// MaxDurationMs bounds intervals and timeouts so that time + duration never
+// overflows (times are below 2^53 as well).
+const MaxDurationMs = 1<<53 - 1
+
 func validInterval(v int64) error {
 	if v != 0 && v < MinIntervalMs {
 		return &ConfigError{"interval_ms", v, "must be 0 (no periodic checkpoints) or >= 10"}
+	}
+	if v > MaxDurationMs {
+		return &ConfigError{"interval_ms", v, "must be below 2^53"}
 	}
 	return nil
 }
@@ -92,6 +101,9 @@ func validInterval(v int64) error {
 func validTimeout(v, max int64) error {
 	if v < MinTimeoutMs {
 		return &ConfigError{"timeout_ms", v, "must be >= 10"}
+	}
+	if v > MaxDurationMs {
+		return &ConfigError{"timeout_ms", v, "must be below 2^53"}
 	}
 	if max > 0 && v > max {
 		return &ConfigError{"timeout_ms", v, fmt.Sprintf("must be <= max_timeout_ms (%d)", max)}

@@ -277,3 +277,14 @@ func TestCloneIsIndependent(t *testing.T) {
 		t.Fatal("the clone shares state with the original")
 	}
 }
+
+// Durations are bounded so that time + timeout cannot overflow into the past.
+func TestHugeDurationsRejected(t *testing.T) {
+	s := twoByTwo(t, DefaultConfig())
+	out := run(t, s, Event{At: 0, Type: EvStart},
+		Event{At: 1, Type: EvConfigPatch, Request: 1, HasTimeout: true, TimeoutMs: 1 << 62},
+		Event{At: 1, Type: EvConfigPatch, Request: 2, HasInterval: true, IntervalMs: 1 << 62})
+	if !has(out, "request=1: config: timeout_ms") || !has(out, "request=2: config: interval_ms") {
+		t.Fatalf("got %v", out)
+	}
+}
