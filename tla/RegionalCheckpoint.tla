@@ -1,0 +1,504 @@
+------------------------- MODULE RegionalCheckpoint -------------------------
+(***************************************************************************)
+(* The decision core of a checkpoint coordinator with regional checkpoints *)
+(* (FLIP-600) and dynamic checkpoint configuration (FLIP-571), at the      *)
+(* level of pipelined regions.  The contract is /shared/spec/SEMANTICS.md: *)
+(* rule numbers R.. and invariant names I-.. below refer to it.            *)
+(*                                                                         *)
+(* Abstractions (what this spec leaves out, on purpose):                   *)
+(*  - Subtasks.  A region acks when its last subtask acks; a region is     *)
+(*    "down" while any of its subtasks restarts (R13, R19).  Every subtask *)
+(*    of a region that is up at trigger time gets the trigger, so a        *)
+(*    region-level ack is exact.  TraceRegionalCheckpoint.tla refines this *)
+(*    back to subtasks.                                                    *)
+(*  - Time.  Expire(c) may happen at any moment before c persists; a       *)
+(*    trigger may happen whenever the decider has a free slot.  Timeouts   *)
+(*    and intervals are opaque values (integers) carried by the config;    *)
+(*    every pending checkpoint records the timeout its deadline is based   *)
+(*    on, so that R61 and I-ConfigAtomic are visible.  The trace module    *)
+(*    adds the clock, deadlines and the periodic/queued decider (R10-R12). *)
+(*  - Finished subtasks (task_finished, R25's "all sources finished") and  *)
+(*    the notices and warnings that change no decision (region_skipped,    *)
+(*    coordinator_fallback, warn, discard_late_state) are not modelled.    *)
+(*                                                                         *)
+(* The whole core state is one record variable  s  because one event       *)
+(* cascades (an abort can fail the job, which aborts every pending         *)
+(* checkpoint, whose retention run discards ...): the cascades are written *)
+(* as operators from state to state, in the order the Go core does them,   *)
+(* and every action is  s' = F(s).  s.fx is the list of (region-level)     *)
+(* effects of the last step, in order, like the Go core's Step result.     *)
+(***************************************************************************)
+EXTENDS Naturals, Integers, FiniteSets, Sequences, TLC
+
+CONSTANTS
+    Regions,         \* the pipelined regions (R3)
+    MaxId,           \* checkpoint ids are 1..MaxId (bounds the model)
+    Retained,        \* retained (R40)
+    MaxConcurrent,   \* max_concurrent (R12)
+    Tolerable,       \* tolerable_failures (R30)
+    MaxConsecutive,  \* regional.max_consecutive (R25)
+    MaxRefAge,       \* regional.max_ref_age, 0 = no bound (R22f)
+    RegionalMode,    \* R4 holds and regional.enabled
+    RatioNum,        \* regional.max_failure_ratio = RatioNum / RatioDen (R22b)
+    RatioDen,
+    NoFallback,      \* regions with a coordinator that cannot fall back (R22e)
+    DefaultInterval, \* interval_ms and timeout_ms of the base configuration
+    DefaultTimeout,
+    MaxTimeout,      \* max_timeout_ms, 0 = no bound (R60)
+    Restore,         \* [id |-> 0] for a fresh start, else the restored snapshot
+                     \* [id |-> n, claim |-> BOOLEAN, refs |-> [Regions -> 1..n]] (R41)
+    \* Only Next (model checking) uses these: the values the environment may send.
+    Kinds,           \* subset of {"checkpoint", "savepoint", "stop_with_savepoint"}
+    DeclineReasons,  \* subset of the decline reasons of HISTORY.md
+    Requests,        \* config_patch request ids
+    Intervals,       \* interval_ms values a patch may carry
+    Timeouts         \* timeout_ms values a patch may carry
+
+ASSUME /\ Retained >= 1 /\ MaxConcurrent >= 1 /\ Tolerable >= 0
+       /\ MaxConsecutive >= 0 /\ MaxRefAge >= 0 /\ RegionalMode \in BOOLEAN
+       /\ RatioDen > 0 /\ 0 <= RatioNum /\ RatioNum <= RatioDen
+       /\ NoFallback \subseteq Regions
+
+VARIABLE s
+
+Ids == 1..MaxId
+None == -2147483647              \* a field missing from a config patch
+Max(a, b) == IF a >= b THEN a ELSE b
+MinOf(S) == CHOOSE x \in S : \A y \in S : x <= y
+MaxOf(S) == CHOOSE x \in S : \A y \in S : x >= y
+Range(f) == {f[x] : x \in DOMAIN f}
+Drop(f, k) == [x \in DOMAIN f \ {k} |-> f[x]]
+RECURSIVE Ascending(_)
+Ascending(S) == IF S = {} THEN <<>> ELSE <<MinOf(S)>> \o Ascending(S \ {MinOf(S)})
+
+\* R30: the counted reasons; a savepoint's job-level failures are never counted.
+CountedReasons == {"declined", "async_exception", "expired", "finalize_failed"}
+JobLevelReasons == {"expired", "finalize_failed"}
+
+ValidInterval(v) == v = 0 \/ v >= 10                                    \* §2
+ValidTimeout(v) == v >= 10 /\ (MaxTimeout = 0 \/ v <= MaxTimeout)       \* §2, R60
+
+-----------------------------------------------------------------------------
+(* Effects, as the history's effect objects with the fields that carry a   *)
+(* decision (HISTORY.md "Effects").                                        *)
+FxTrigger(c, k, f) == [type |-> "trigger", checkpoint |-> c, kind |-> k, forced |-> f]
+FxAbort(c, why, n) == [type |-> "abort", checkpoint |-> c, reason |-> why, counted |-> n]
+FxSeal(t, c, p) == [type |-> t, checkpoint |-> c, kind |-> p.kind, mode |-> p.mode,
+                    refs |-> p.refs, consecutive |-> p.consec]      \* persist, completed
+FxDiscard(c) == [type |-> "discard", checkpoint |-> c]
+FxFailJob(why) == [type |-> "fail_job", reason |-> why]
+FxFinishJob == [type |-> "finish_job"]
+FxConfig(t, q, iv, to) == [type |-> t, request |-> q, interval |-> iv, timeout |-> to]
+FxRejected(q) == [type |-> "config_rejected", request |-> q]
+
+-----------------------------------------------------------------------------
+(* Derived views of a state t.                                             *)
+Store(t) == {k \in DOMAIN t.known : t.known[k].inStore}
+Latest(t) == IF Store(t) = {} THEN 0 ELSE MaxOf(Store(t))          \* R21, R22d
+Forcing(t) == RegionalMode /\ t.consec >= MaxConsecutive               \* R25 tier 1
+RegionalPath(t, kind) == RegionalMode /\ kind = "checkpoint" /\ ~Forcing(t)
+Waiting(p) == Regions \ (p.acked \cup p.failed)
+\* ov is {} (no override was ever confirmed) or {the confirmed overrides}
+EffOf(ov) == IF ov = {} THEN [interval |-> DefaultInterval, timeout |-> DefaultTimeout]
+             ELSE CHOOSE x \in ov : TRUE
+
+\* R22 b-f, in order, for checkpoint id with failed regions F (R22a is the
+\* caller's: only regional-path checkpoints get here).  Every region is active
+\* (nothing finishes in this spec), so the ratio's denominator is |Regions|.
+Gate(t, id, forced, F) ==
+    /\ RegionalMode
+    /\ F # {} =>
+        /\ Cardinality(F) * RatioDen <= RatioNum * Cardinality(Regions)       \* b
+        /\ ~forced /\ t.consec < MaxConsecutive                               \* c
+        /\ Latest(t) # 0                                                      \* d
+        /\ F \cap NoFallback = {}                                             \* e
+        /\ MaxRefAge > 0 =>                                                   \* f
+              \A r \in F : id - t.known[Latest(t)].refs[r] <= MaxRefAge
+
+\* R40: alive = retained, or referenced by a retained or persisting checkpoint.
+Alive(t, id) ==
+    \/ \E k \in Store(t) : id \in Range(t.known[k].refs)
+    \/ \E c \in DOMAIN t.pending : t.pending[c].persisting /\ id \in Range(t.pending[c].refs)
+
+-----------------------------------------------------------------------------
+(* State transformers, in the order of the Go core's cascades.             *)
+
+\* R40: discard, in id order and once, every known checkpoint that is neither
+\* retained nor referenced; a no_claim snapshot is forgotten without a discard.
+Retain(t) ==
+    LET dead == {k \in DOMAIN t.known : ~t.known[k].inStore /\ ~Alive(t, k)}
+        gone == {k \in dead : t.known[k].owned}
+        ds == Ascending(gone)
+    IN [t EXCEPT !.known = [k \in DOMAIN t.known \ dead |-> t.known[k]],
+                 !.discarded = @ \cup gone,
+                 !.fx = @ \o [i \in 1..Len(ds) |-> FxDiscard(ds[i])]]
+
+\* R40: add completed checkpoint c, keep the Retained latest in the store.
+StoreAdd(t, c, rec) ==
+    LET k1 == t.known @@ (c :> rec)
+        st == {k \in DOMAIN k1 : k1[k].inStore}
+        keep == {k \in st : Cardinality({j \in st : j > k}) < Retained}
+    IN Retain([t EXCEPT !.known = [k \in DOMAIN k1 |-> [k1[k] EXCEPT !.inStore = @ /\ k \in keep]],
+                        !.storeSeq = Append(@, c)])
+
+MarkFailed(p, r, why) ==                                    \* R18, R19
+    IF r \in p.failed THEN p
+    ELSE [p EXCEPT !.failed = @ \cup {r}, !.acked = @ \ {r},
+                   !.cause = IF @ = "none" THEN why ELSE @]
+
+RECURSIVE Abort(_, _, _), EndAll(_, _), FailJob(_, _), FinishJob(_)
+
+\* Ends pending checkpoint c without completion (R17, R18, R23-R25, R30).
+Abort(t, c, why) ==
+    LET p == t.pending[c]
+        n == /\ why \in CountedReasons /\ p.kind # "stop_with_savepoint"     \* R30, R24
+             /\ ~(p.kind = "savepoint" /\ why \in JobLevelReasons)
+             /\ c > t.lastSucc /\ c \notin t.countedIds
+        t1 == [t EXCEPT !.pending = Drop(@, c),
+                        !.failures = IF n THEN @ + 1 ELSE @,
+                        !.countedIds = IF n THEN @ \cup {c} ELSE @,
+                        !.fx = Append(@, FxAbort(c, why, n)),
+                        !.done = @ @@ (c :> [outcome |-> "aborted", kind |-> p.kind, reason |-> why,
+                                              forced |-> p.forced, notified |-> {}]),
+                        \* R25 tier 2: a forced-global checkpoint that ends resets the counter.
+                        !.consec = IF p.forced THEN 0 ELSE @,
+                        !.moved = IF p.forced THEN "forced" ELSE @]
+        t2 == IF p.persisting /\ \E r \in Regions : p.refs[r] # c THEN Retain(t1) ELSE t1
+    IN IF t2.job # "running" THEN t2
+       ELSE IF p.kind = "stop_with_savepoint" /\ why # "recovered"
+            THEN FailJob(t2, "stop_with_savepoint_failed")                   \* R24
+       ELSE IF n /\ t2.failures > Tolerable                                  \* R30
+            THEN FailJob([t2 EXCEPT !.failures = 0, !.countedIds = {},
+                                    !.failedWith = t2.failures], "tolerable_failures_exceeded")
+       ELSE t2
+
+EndAll(t, why) ==
+    IF DOMAIN t.pending = {} THEN t ELSE EndAll(Abort(t, MinOf(DOMAIN t.pending), why), why)
+
+FailJob(t, why) ==
+    IF t.job # "running" THEN t
+    ELSE EndAll([t EXCEPT !.job = "failed", !.fx = Append(@, FxFailJob(why))], "coordinator_suspend")
+
+FinishJob(t) ==
+    IF t.job # "running" THEN t
+    ELSE EndAll([t EXCEPT !.job = "finished", !.fx = Append(@, FxFinishJob)], "coordinator_shutdown")
+
+\* R21-R23: seal a checkpoint that has every ack it needs.
+StartPersist(t, c) ==
+    LET p == t.pending[c]
+        reg == p.regional /\ p.failed # {}
+    IN IF reg /\ ~Gate(t, c, p.forced, p.failed) THEN Abort(t, c, p.cause)
+       ELSE LET l == Latest(t)
+                refs == [r \in Regions |-> IF reg /\ r \in p.failed THEN t.known[l].refs[r] ELSE c]
+                q == [p EXCEPT !.persisting = TRUE, !.refs = refs,
+                               !.mode = IF reg THEN "regional" ELSE "global",
+                               !.consec = IF reg THEN t.consec + 1
+                                          ELSE IF p.kind = "checkpoint" THEN 0 ELSE t.consec]
+            IN [t EXCEPT !.pending[c] = q, !.fx = Append(@, FxSeal("persist", c, q)),
+                         !.persisted = @ \cup {c}]
+
+\* R18: decide a checkpoint as soon as its outcome is certain.
+Decide(t, c) ==
+    LET p == t.pending[c] IN
+    IF p.persisting THEN t
+    ELSE IF p.regional /\ p.failed # {} /\ ~Gate(t, c, p.forced, p.failed) THEN Abort(t, c, p.cause)
+    ELSE IF Waiting(p) = {} THEN StartPersist(t, c)
+    ELSE t
+
+RECURSIVE Subsume(_, _)
+Subsume(t, c) ==                                                          \* R23
+    LET lower == {q \in DOMAIN t.pending : q < c /\ t.pending[q].kind = "checkpoint"}
+    IN IF lower = {} THEN t ELSE Subsume(Abort(t, MinOf(lower), "subsumed"), c)
+
+\* R23-R26, R30, R40: the metadata of c is durable.  c stays pending while it
+\* subsumes lower checkpoints, so that its references stay alive through their
+\* retention runs.
+Complete(t, c) ==
+    LET p == t.pending[c]
+        self == {r \in Regions : p.refs[r] = c}
+        t1 == [t EXCEPT !.fx = Append(@, FxSeal("completed", c, p)),
+                        !.done = @ @@ (c :> [outcome |-> "completed", kind |-> p.kind, mode |-> p.mode,
+                                              refs |-> p.refs, forced |-> p.forced, notified |-> self]),
+                        !.healthy = @ \cup {<<c, r>> : r \in self}]
+        t2 == IF p.kind # "savepoint" THEN Subsume(t1, c) ELSE t1
+        t3 == [t2 EXCEPT !.pending = Drop(@, c),
+                         !.lastSucc = Max(@, c),
+                         !.failures = IF c > t2.lastSucc THEN 0 ELSE @,
+                         !.countedIds = IF c > t2.lastSucc THEN {} ELSE @]
+        t4 == IF p.kind = "checkpoint"
+              THEN StoreAdd([t3 EXCEPT !.consec = p.consec,
+                                       !.moved = IF p.forced THEN "forced" ELSE "other"],
+                            c, [refs |-> p.refs, inStore |-> TRUE, owned |-> TRUE,
+                                consec |-> p.consec, mode |-> p.mode])
+              ELSE t3
+    IN IF p.kind = "stop_with_savepoint" THEN FinishJob(t4) ELSE t4         \* R24
+
+RECURSIVE FailLoop(_, _, _)
+\* R17-R19: region r failed over; the pending checkpoints react in id order.
+FailLoop(t, r, ids) ==
+    IF ids = <<>> THEN t
+    ELSE LET c == Head(ids)
+             t1 == IF c \notin DOMAIN t.pending THEN t
+                   ELSE LET p == t.pending[c] IN
+                        IF p.persisting /\ p.refs[r] = c THEN Abort(t, c, "region_failover")
+                        ELSE IF p.persisting THEN t
+                        ELSE IF ~p.regional THEN Abort(t, c, "region_failover")
+                        ELSE Decide([t EXCEPT !.pending[c] = MarkFailed(@, r, "region_failover")], c)
+         IN FailLoop(t1, r, Tail(ids))
+
+-----------------------------------------------------------------------------
+(* Initial state: the job has just started (the start event), fresh or     *)
+(* from the Restore snapshot (R14, R41).                                   *)
+RestoreIds == IF Restore.id = 0 THEN {} ELSE {Restore.id} \cup Range(Restore.refs)
+NoClaimIds == IF Restore.id = 0 \/ Restore.claim THEN {} ELSE RestoreIds
+
+InitKnown ==
+    [k \in RestoreIds |->
+        IF k = Restore.id
+        THEN [refs |-> Restore.refs, inStore |-> TRUE, owned |-> Restore.claim, consec |-> 0,
+              mode |-> IF \E r \in Regions : Restore.refs[r] # k THEN "regional" ELSE "global"]
+        ELSE [refs |-> [r \in Regions |-> k], inStore |-> FALSE, owned |-> Restore.claim,
+              consec |-> 0, mode |-> "global"]]
+
+InitState ==
+    [job |-> "running", down |-> {}, nextId |-> Restore.id + 1,
+     pending |-> [c \in {} |-> 0], known |-> InitKnown,
+     consec |-> 0, failures |-> 0, countedIds |-> {}, lastSucc |-> Restore.id,
+     cfg |-> EffOf({}), ovr |-> {}, patches |-> <<>>,
+     \* history (ghost) fields, read only by the invariants
+     triggered |-> [c \in {} |-> 0], done |-> [c \in {} |-> 0], persisted |-> {},
+     discarded |-> {}, healthy |-> {}, fo |-> [c \in {} |-> {}], storeSeq |-> <<>>,
+     moved |-> "other", failedWith |-> 0, applied |-> EffOf({}), fx |-> <<>>]
+
+Init == s = InitState
+
+-----------------------------------------------------------------------------
+(* Actions, one per event of HISTORY.md (Expire is the deadline, R10).     *)
+(* Each starts from s with the previous step's effects cleared.            *)
+S0 == [s EXCEPT !.fx = <<>>]
+
+TriggerPre(k) ==                                                   \* R12, R13
+    /\ s.job = "running"
+    /\ s.nextId \in Ids
+    /\ k = "checkpoint" => Cardinality(DOMAIN s.pending) < MaxConcurrent
+    /\ s.down # {} => RegionalPath(s, k) /\ Gate(s, s.nextId, FALSE, s.down)
+
+TriggerStep(t, k) ==                                              \* R13-R15
+    LET id == t.nextId
+        forced == k = "checkpoint" /\ Forcing(t)
+        p == [kind |-> k, forced |-> forced, regional |-> RegionalPath(t, k),
+              acked |-> {}, failed |-> t.down,
+              cause |-> IF t.down # {} THEN "region_failover" ELSE "none",
+              persisting |-> FALSE, refs |-> [r \in Regions |-> id], mode |-> "none",
+              consec |-> 0, timeout |-> t.cfg.timeout]
+    IN Decide([t EXCEPT !.nextId = id + 1, !.pending = @ @@ (id :> p),
+                        !.fx = Append(@, FxTrigger(id, k, forced)),
+                        !.triggered = @ @@ (id :> [kind |-> k, forced |-> forced]),
+                        !.fo = @ @@ (id :> {})], id)
+
+Trigger(k) == TriggerPre(k) /\ s' = TriggerStep(S0, k)
+
+Ack(c, r) ==                                                          \* R16
+    /\ c \in DOMAIN s.pending
+    /\ ~s.pending[c].persisting
+    /\ r \in Waiting(s.pending[c])
+    /\ s' = LET t == [S0 EXCEPT !.pending[c].acked = @ \cup {r}]
+            IN IF Waiting(t.pending[c]) = {} THEN Decide(t, c) ELSE t
+
+Decline(c, r, why) ==                                            \* R17, R18
+    /\ c \in DOMAIN s.pending
+    /\ ~s.pending[c].persisting
+    /\ s' = IF ~s.pending[c].regional THEN Abort(S0, c, why)
+            ELSE IF r \in s.pending[c].failed THEN S0
+            ELSE Decide([S0 EXCEPT !.pending[c] = MarkFailed(@, r, why)], c)
+
+TaskFailed(r) ==                                                 \* R17-R19
+    LET t == [S0 EXCEPT !.down = @ \cup {r},
+                        !.fo = [c \in DOMAIN @ |-> IF c \in DOMAIN s.pending THEN @[c] \cup {r}
+                                                   ELSE @[c]]]
+    IN s' = IF t.job # "running" THEN t ELSE FailLoop(t, r, Ascending(DOMAIN t.pending))
+
+TaskRunning(r) ==                                                     \* R19
+    /\ r \in s.down
+    /\ s' = [S0 EXCEPT !.down = @ \ {r}]
+
+Persisted(c) ==                                                       \* R23
+    /\ c \in DOMAIN s.pending /\ s.pending[c].persisting
+    /\ s' = Complete(S0, c)
+
+PersistFailed(c) ==                                                   \* R23
+    /\ c \in DOMAIN s.pending /\ s.pending[c].persisting
+    /\ s' = Abort(S0, c, "finalize_failed")
+
+Expire(c) ==                                                     \* R17, R18
+    /\ c \in DOMAIN s.pending /\ ~s.pending[c].persisting
+    /\ s' = IF ~s.pending[c].regional THEN Abort(S0, c, "expired")
+            ELSE LET p == s.pending[c]
+                     q == [p EXCEPT !.failed = @ \cup Waiting(p),
+                                    !.cause = IF @ = "none" THEN "expired" ELSE @]
+                 IN Decide([S0 EXCEPT !.pending[c] = q], c)
+
+ConfigPatch(q, iv, to) ==                                        \* R60, R63
+    LET n == Len(s.patches)
+        base == IF n > 0 THEN s.patches[n] ELSE [req |-> 0] @@ s.cfg
+        ok == /\ ~(iv = None /\ to = None)
+              /\ \A i \in 1..n : s.patches[i].req # q
+              /\ iv # None => ValidInterval(iv)
+              /\ to # None => ValidTimeout(to)
+        next == [req |-> q, interval |-> IF iv = None THEN base.interval ELSE iv,
+                 timeout |-> IF to = None THEN base.timeout ELSE to]
+    IN s' = IF ok THEN [S0 EXCEPT !.patches = Append(@, next),
+                                  !.fx = <<FxConfig("persist_overrides", q, next.interval, next.timeout)>>]
+            ELSE [S0 EXCEPT !.fx = <<FxRejected(q)>>]
+
+\* R60-R63: the overrides of request q are durable: q and every earlier
+\* accepted patch apply, both values in one step; pending checkpoints take the
+\* new timeout at once (R61; the trace module expires those already late).
+ConfigPersisted(q) ==
+    \E k \in 1..Len(s.patches) :
+        /\ s.patches[k].req = q
+        /\ LET new == [interval |-> s.patches[k].interval, timeout |-> s.patches[k].timeout]
+           IN s' = [S0 EXCEPT
+                      !.fx = [i \in 1..k |-> FxConfig("config_applied", s.patches[i].req,
+                                                      s.patches[i].interval, s.patches[i].timeout)],
+                      !.patches = SubSeq(@, k + 1, Len(@)),
+                      !.cfg = new, !.ovr = {new}, !.applied = new,
+                      !.pending = [c \in DOMAIN @ |-> [@[c] EXCEPT !.timeout = new.timeout]]]
+
+\* R50: coordinator failover.  Durable: known (the store with its metadata),
+\* nextId, ovr.  Everything else is rebuilt from them or lost.
+Recover ==
+    LET t1 == EndAll(S0, "recovered")
+        l == Latest(t1)
+        t2 == [t1 EXCEPT !.failures = 0, !.countedIds = {}, !.lastSucc = 0,
+                         !.fx = @ \o [i \in 1..Len(t1.patches) |-> FxRejected(t1.patches[i].req)],
+                         !.patches = <<>>,
+                         !.consec = IF l = 0 THEN 0 ELSE t1.known[l].consec,
+                         !.cfg = EffOf(t1.ovr),
+                         \* the counter was read back from metadata (R50), not moved by R25
+                         !.moved = "recovered"]
+    IN s' = IF t2.job = "finished" THEN t2
+            ELSE [t2 EXCEPT !.down = {}, !.job = "running"]
+
+Next ==
+    \/ \E k \in Kinds : Trigger(k)
+    \/ \E c \in DOMAIN s.pending, r \in Regions : Ack(c, r)
+    \/ \E c \in DOMAIN s.pending, r \in Regions, why \in DeclineReasons : Decline(c, r, why)
+    \/ \E r \in Regions : TaskFailed(r)
+    \/ \E r \in Regions : TaskRunning(r)
+    \/ \E c \in DOMAIN s.pending : Persisted(c) \/ PersistFailed(c) \/ Expire(c)
+    \/ \E q \in Requests, iv \in Intervals \cup {None}, to \in Timeouts \cup {None} :
+           ConfigPatch(q, iv, to)
+    \/ \E q \in Requests : ConfigPersisted(q)
+    \/ Recover
+
+Spec == Init /\ [][Next]_s
+
+-----------------------------------------------------------------------------
+(* Invariants of SEMANTICS §10, same names.                                *)
+
+Completed == {c \in DOMAIN s.done : s.done[c].outcome = "completed"}
+CompletedCkpts == {c \in Completed : s.done[c].kind = "checkpoint"}
+
+TypeOK ==
+    /\ s.job \in {"running", "failed", "finished"}
+    /\ s.down \subseteq Regions
+    /\ DOMAIN s.pending \subseteq 1..(s.nextId - 1)
+    /\ s.consec \in Nat /\ s.failures \in Nat
+
+\* I-RegionConsistency: in every completed checkpoint every region references
+\* one checkpoint id <= its own, in which that region completed healthy (or the
+\* restored snapshot).
+RegionConsistency ==
+    /\ \A c \in CompletedCkpts, r \in Regions :
+          LET x == s.done[c].refs[r] IN
+          x <= c /\ (x = c \/ <<x, r>> \in s.healthy \/ x \in RestoreIds)
+    /\ \A k \in Store(s), r \in Regions :
+          LET x == s.known[k].refs[r] IN
+          x <= k /\ (x = k \/ <<x, r>> \in s.healthy \/ x \in RestoreIds)
+    /\ \A c \in Completed : (s.done[c].mode = "regional") <=> (\E r \in Regions : s.done[c].refs[r] # c)
+
+\* I-NoOrphanState: no completed checkpoint holds state of a region that failed
+\* over (to older state) while the checkpoint was pending (R19); no pending one
+\* keeps such acks.
+NoOrphanState ==
+    /\ \A pr \in s.healthy : pr[2] \notin s.fo[pr[1]]
+    /\ \A c \in DOMAIN s.pending :
+          /\ s.pending[c].acked \cap s.fo[c] = {}
+          /\ s.pending[c].persisting => \A r \in s.fo[c] : s.pending[c].refs[r] # c
+
+\* I-ConsecutiveBound: 0 <= consecutive_regional <= max_consecutive; a
+\* forced-global checkpoint never completes regionally.
+ConsecutiveBound ==
+    /\ RegionalMode => 0 <= s.consec /\ s.consec <= MaxConsecutive
+    /\ ~RegionalMode => s.consec = 0
+    /\ \A c \in Completed : s.done[c].forced => s.done[c].mode = "global"
+    /\ \A c \in DOMAIN s.triggered : s.triggered[c].forced => s.triggered[c].kind = "checkpoint"
+
+\* I-TierTwoReset: after a forced-global checkpoint resolves (completes or is
+\* aborted: the last step that moved the counter was its end), the counter is 0.
+\* A coordinator recovery re-reads the counter from metadata (R50) and is not
+\* such a step (see README, "Findings").
+TierTwoReset == s.moved = "forced" => s.consec = 0
+
+\* I-RetentionSafety: no discarded checkpoint is used by a retained (or
+\* persisting) one; a discard happens once (a discarded id leaves known, and
+\* only known ids are discarded); a no_claim snapshot is never discarded.
+RetentionSafety ==
+    /\ \A d \in s.discarded : d \notin DOMAIN s.known /\ ~Alive(s, d)
+    /\ s.discarded \cap NoClaimIds = {}
+
+\* I-NoLeak: a checkpoint neither retained nor referenced nor pending is
+\* discarded (or, not owned, forgotten).
+NoLeak ==
+    /\ \A k \in DOMAIN s.known : s.known[k].inStore \/ Alive(s, k)
+    /\ \A c \in CompletedCkpts : c \in DOMAIN s.known \/ c \in s.discarded
+
+\* I-NotifySafety: completion is notified only after persist, only to regions
+\* that reference the checkpoint itself, once (one completion per id); never
+\* for an aborted checkpoint.
+NotifySafety ==
+    \A c \in DOMAIN s.done :
+        IF s.done[c].outcome = "completed"
+        THEN /\ c \in s.persisted
+             /\ s.done[c].notified = {r \in Regions : s.done[c].refs[r] = c}
+        ELSE s.done[c].notified = {}
+
+\* I-SavepointGlobal: savepoints and stop-with-savepoint never complete
+\* regionally and never enter the store.
+SavepointGlobal ==
+    \A c \in Completed : s.done[c].kind # "checkpoint" =>
+        s.done[c].mode = "global" /\ c \notin DOMAIN s.known
+
+\* I-MonotonicIds: ids are allocated in increasing order and never reused, also
+\* across recoveries; checkpoints enter the store in increasing id order.
+MonotonicIds ==
+    /\ \A c \in DOMAIN s.triggered : c < s.nextId
+    /\ \A k \in DOMAIN s.known : k < s.nextId
+    /\ DOMAIN s.pending \subseteq DOMAIN s.triggered
+    /\ \A i, j \in 1..Len(s.storeSeq) : i < j => s.storeSeq[i] < s.storeSeq[j]
+
+\* I-FailureAccounting: the job fails for tolerable failures exactly when the
+\* counted failures since the last success exceed tolerable_failures.
+FailureAccounting ==
+    /\ s.job = "running" => s.failures <= Tolerable
+    /\ s.failedWith # 0 => s.failedWith > Tolerable
+    /\ \A c \in s.countedIds : c > s.lastSucc
+    /\ Cardinality(s.countedIds) = s.failures
+
+\* I-ConfigAtomic: interval and timeout in force come from the same accepted
+\* patch (or the defaults); every pending deadline is based on the timeout in force.
+ConfigAtomic ==
+    /\ s.cfg = s.applied
+    /\ \A c \in DOMAIN s.pending : s.pending[c].timeout = s.cfg.timeout
+
+\* I-DurableOverrides: the configuration in force is the last confirmed
+\* overrides (or the defaults); Recover rebuilds it from the durable ovr only.
+DurableOverrides == s.cfg = EffOf(s.ovr)
+
+Invariants ==
+    /\ TypeOK /\ RegionConsistency /\ NoOrphanState /\ ConsecutiveBound /\ TierTwoReset
+    /\ RetentionSafety /\ NoLeak /\ NotifySafety /\ SavepointGlobal /\ MonotonicIds
+    /\ FailureAccounting /\ ConfigAtomic /\ DurableOverrides
+
+=============================================================================

@@ -1,0 +1,286 @@
+--------------------- MODULE TraceRegionalCheckpoint ----------------------
+(***************************************************************************)
+(* Trace validation of a history (spec/HISTORY.md) against                 *)
+(* RegionalCheckpoint, in the style of etcd-io/raft's Traceetcdraft.tla:   *)
+(* TLC reads the history (NDJSON, Json!ndJsonDeserialize) and walks the    *)
+(* spec along it.  The history is first normalized by tla/normalize (no    *)
+(* comments, the job's regions, max_failure_ratio in ppm, and every line's *)
+(* effects: by default those the Go core computed for it).  Run with       *)
+(* tla/run.sh trace FILE...                                                *)
+(*                                                                         *)
+(* The spec has no clock and no subtasks; this module adds them as the     *)
+(* auxiliary record x and refines every history line into spec steps:      *)
+(*   1. "due" phase: what is due at or before the line's time happens      *)
+(*      first, each at its own time (R10): expirations by deadline, ties   *)
+(*      by id, before the periodic request (R11); after each, waiting      *)
+(*      requests run (R12);                                                *)
+(*   2. the event itself: ack, decline, task_failed, ... map to the spec   *)
+(*      action of the same name; a subtask-level event that changes        *)
+(*      nothing at region level (an ack that is not its region's last,     *)
+(*      a duplicate or late ack, a tick, a refused trigger) is a stutter;  *)
+(*   3. "post" phase: checkpoints whose new deadline already passed        *)
+(*      expire (R61), then waiting requests run;                           *)
+(*   4. the effects of all these spec steps (s.fx, region level) must      *)
+(*      equal the line's recorded effects of the modelled types, in order. *)
+(* Every step is checked to be a step of RegionalCheckpoint's Next         *)
+(* (PROPERTY Spec) and every state against the invariants of §10.          *)
+(* The walk is deterministic: one successor per state.  If the spec cannot *)
+(* follow the history, TLC stops with an Assert naming the line, or with   *)
+(* a deadlock (no step possible) before the last line.                     *)
+(***************************************************************************)
+EXTENDS RegionalCheckpoint, Json, IOUtils
+
+HistoryFile ==
+    IF "HISTORY" \in DOMAIN IOEnv THEN IOEnv.HISTORY
+    ELSE Assert(FALSE, "set HISTORY to a history normalized by tla/normalize (tla/run.sh trace does)")
+
+Log == TLCEval(ndJsonDeserialize(HistoryFile))
+Job == Log[1]
+Events == TLCEval(SubSeq(Log, 2, Len(Log)))     \* Events[1] is the start event
+
+ASSUME Job.type = "job" /\ Len(Events) >= 1 /\ Events[1].type = "start"
+
+RegionName(r) == "r" \o ToString(r)
+NRegions == Len(Job.regions)
+RegionTasks(r) == {Job.regions[r + 1][i] : i \in 1..Len(Job.regions[r + 1])}
+TaskRegion(tk) == CHOOSE r \in 0..(NRegions - 1) : tk \in RegionTasks(r)
+TasksOf(R) == UNION {RegionTasks(r) : r \in R}
+Has(e, f) == f \in DOMAIN e
+EvOfType(T) == {Events[i] : i \in {j \in 1..Len(Events) : Events[j].type \in T}}
+
+(* RegionalCheckpoint's constants, from the history (see the .cfg).        *)
+TraceRegions == 0..(NRegions - 1)
+TraceMaxId == 1000000000
+TraceRetained == Job.config.retained
+TraceMaxConcurrent == Job.config.max_concurrent
+TraceTolerable == Job.config.tolerable_failures
+TraceMaxConsecutive == Job.config.max_consecutive
+TraceMaxRefAge == Job.config.max_ref_age
+TraceRegionalMode == Job.regional
+TraceRatioNum == Job.config.ratio_ppm
+TraceRatioDen == 1000000
+TraceNoFallback == {Job.no_fallback[i] : i \in 1..Len(Job.no_fallback)}
+TraceDefaultInterval == Job.config.interval_ms
+TraceDefaultTimeout == Job.config.timeout_ms
+TraceMaxTimeout == Job.config.max_timeout_ms
+TraceRestore ==
+    IF ~Has(Events[1], "restore") THEN [id |-> 0]
+    ELSE LET R == Events[1].restore
+             refs == IF Has(R, "refs") THEN R.refs ELSE [n \in {} |-> 0]
+         IN [id |-> R.checkpoint, claim |-> R.mode = "claim",
+             refs |-> [r \in TraceRegions |->
+                         IF RegionName(r) \in DOMAIN refs THEN refs[RegionName(r)] ELSE R.checkpoint]]
+TraceKinds == {"checkpoint", "savepoint", "stop_with_savepoint"}
+TraceDeclineReasons == {"declined", "async_exception", "task_not_ready", "task_closing",
+                        "on_cancellation_barrier", "subsumed", "input_end_of_stream"}
+TraceRequests == {e.request : e \in EvOfType({"config_patch", "config_persisted"})}
+TraceIntervals == {e.interval_ms : e \in {f \in EvOfType({"config_patch"}) : Has(f, "interval_ms")}}
+TraceTimeouts == {e.timeout_ms : e \in {f \in EvOfType({"config_patch"}) : Has(f, "timeout_ms")}}
+
+MinPause == Job.config.min_pause_ms
+BasePeriod(iv) == IF iv = 0 THEN 0 ELSE Max(iv, MinPause)          \* R11
+Period == BasePeriod(s.cfg.interval)
+
+-----------------------------------------------------------------------------
+(* x: the line being replayed (l, ph), the clock (now), the trigger time   *)
+(* of each checkpoint (tAt), the periodic schedule and the decider's       *)
+(* queues (R11, R12), the last completion's time (min_pause), the          *)
+(* restarting subtasks and each pending checkpoint's acked subtasks, and   *)
+(* the spec's effects so far for this line.                                *)
+VARIABLE x
+vars == <<s, x>>
+
+Ev == Events[x.l]
+At == Ev.at
+Deadline(c) == x.tAt[c] + s.pending[c].timeout                     \* R15, R61
+Expirable == {c \in DOMAIN s.pending : ~s.pending[c].persisting}
+PerActive == x.perOn /\ s.job = "running"
+Free == Cardinality(DOMAIN s.pending) < MaxConcurrent
+QueuedRunnable == s.job = "running" /\ Free /\ (x.qMan > 0 \/ x.qPer)
+Late == {c \in Expirable : Deadline(c) <= x.now}
+SwsPending == \E c \in DOMAIN s.pending : s.pending[c].kind = "stop_with_savepoint"
+
+\* The bookkeeping after a step of the spec (s' is known), from y, which is x
+\* with this step's own changes.
+AfterSpec(y) ==
+    LET new == DOMAIN s'.pending \ DOMAIN s.pending
+        done == \E c \in DOMAIN s'.done \ DOMAIN s.done : s'.done[c].outcome = "completed"
+    IN x' = [y EXCEPT
+               !.lineFx = @ \o s'.fx,
+               !.tAt = @ @@ [c \in new |-> y.now],
+               !.tAcked = [c \in DOMAIN s'.pending |->
+                             (IF c \in DOMAIN y.tAcked THEN y.tAcked[c] ELSE {})
+                               \ TasksOf(s'.pending[c].failed)],
+               !.hasLC = @ \/ done,
+               !.lastLC = IF done THEN y.now ELSE @,
+               \* the coordinator ends (job failed or finished): queues are dropped
+               !.qPer = @ /\ s'.job = "running",
+               !.qMan = IF s'.job = "running" THEN @ ELSE 0]
+
+StepSpec(A, y) == A /\ AfterSpec(y)
+Stutter(y) == UNCHANGED s /\ x' = y
+
+\* R12: a checkpoint request with a free slot.  A periodic one less than
+\* min_pause after the last completion is dropped and the schedule moves; a
+\* request the spec refuses (R13: not_all_running) uses no id.
+Execute(periodic, y) ==
+    IF periodic /\ y.hasLC /\ y.now - y.lastLC < MinPause
+    THEN Stutter([y EXCEPT !.perDue = y.lastLC + MinPause])
+    ELSE IF TriggerPre("checkpoint") THEN StepSpec(Trigger("checkpoint"), y)
+    ELSE Stutter(y)
+
+RunQueued ==
+    /\ x.l <= Len(Events)
+    /\ ~(x.ph = "post" /\ Late # {})
+    /\ QueuedRunnable
+    /\ IF x.qMan > 0 THEN Execute(FALSE, [x EXCEPT !.qMan = @ - 1])
+       ELSE Execute(TRUE, [x EXCEPT !.qPer = FALSE])
+
+Due(T) == (\E c \in Expirable : Deadline(c) <= T) \/ (PerActive /\ x.perDue <= T)
+
+\* R10, R11: the earliest due item, each at its own time.
+DueItem ==
+    /\ x.l <= Len(Events) /\ x.ph = "due" /\ ~QueuedRunnable /\ Due(At)
+    /\ LET minD == IF Expirable = {} THEN -1 ELSE MinOf({Deadline(c) : c \in Expirable})
+       IN IF Expirable # {} /\ minD <= At /\ (~PerActive \/ minD <= x.perDue)
+          THEN LET c == MinOf({d \in Expirable : Deadline(d) = minD})
+               IN StepSpec(Expire(c), [x EXCEPT !.now = minD])
+          ELSE LET k == (At - x.perDue) \div Period + 1
+                   y == [x EXCEPT !.now = x.perDue, !.perDue = x.perDue + k * Period]
+               IN IF SwsPending THEN Stutter(y)
+                  ELSE IF ~Free THEN Stutter([y EXCEPT !.qPer = TRUE])
+                  ELSE Execute(TRUE, y)
+
+DeclineReason(e) == IF Has(e, "reason") THEN e.reason ELSE "declined"
+PatchValue(e, f) == IF Has(e, f) THEN e[f] ELSE None
+
+\* R62: a new interval applies from the next cycle.
+Reschedule(y, iv) ==
+    LET p == BasePeriod(iv) IN
+    IF iv = s.cfg.interval THEN y
+    ELSE IF p = 0 THEN [y EXCEPT !.perOn = FALSE]
+    ELSE IF s.job # "running" THEN y
+    ELSE [y EXCEPT !.perOn = TRUE,
+                   !.perDue = IF ~x.perOn \/ y.now + p < x.perDue THEN y.now + p ELSE x.perDue]
+
+\* The line's event, at its time.
+EventStep ==
+    /\ x.l <= Len(Events) /\ x.ph = "due" /\ ~QueuedRunnable /\ ~Due(At)
+    /\ LET y == [x EXCEPT !.now = At, !.ph = "post"] IN
+       CASE Ev.type = "tick" -> Stutter(y)
+         [] Ev.type = "trigger" ->
+              IF s.job # "running" THEN Stutter(y)
+              ELSE IF Ev.kind # "checkpoint"
+                   THEN IF TriggerPre(Ev.kind) THEN StepSpec(Trigger(Ev.kind), y) ELSE Stutter(y)
+              ELSE IF ~Free THEN Stutter([y EXCEPT !.qMan = IF @ >= 1000 THEN @ ELSE @ + 1])
+              ELSE Execute(FALSE, y)
+         [] Ev.type = "ack" ->
+              LET c == Ev.checkpoint
+                  tk == Ev.task
+                  r == TaskRegion(tk)
+              IN IF /\ c \in DOMAIN s.pending /\ ~s.pending[c].persisting
+                    /\ r \in Waiting(s.pending[c]) /\ tk \notin x.tAcked[c]
+                 THEN LET y2 == [y EXCEPT !.tAcked[c] = @ \cup {tk}]
+                      IN IF RegionTasks(r) \subseteq y2.tAcked[c]
+                         THEN StepSpec(Ack(c, r), y2) ELSE Stutter(y2)
+                 ELSE Stutter(y)      \* duplicate, late or unknown: nothing (R16)
+         [] Ev.type = "decline" ->
+              IF Ev.checkpoint \in DOMAIN s.pending /\ ~s.pending[Ev.checkpoint].persisting
+              THEN StepSpec(Decline(Ev.checkpoint, TaskRegion(Ev.task), DeclineReason(Ev)), y)
+              ELSE Stutter(y)
+         [] Ev.type = "task_failed" ->
+              LET r == TaskRegion(Ev.task)
+              IN StepSpec(TaskFailed(r), [y EXCEPT !.tDown = @ \cup RegionTasks(r)])
+         [] Ev.type = "task_running" ->
+              LET r == TaskRegion(Ev.task)
+                  dn == x.tDown \ {Ev.task}
+              IN IF Ev.task \in x.tDown /\ RegionTasks(r) \cap dn = {}
+                 THEN StepSpec(TaskRunning(r), [y EXCEPT !.tDown = dn])
+                 ELSE Stutter([y EXCEPT !.tDown = dn])
+         [] Ev.type = "persisted" ->
+              IF Ev.checkpoint \in DOMAIN s.pending /\ s.pending[Ev.checkpoint].persisting
+              THEN StepSpec(Persisted(Ev.checkpoint), y) ELSE Stutter(y)
+         [] Ev.type = "persist_failed" ->
+              IF Ev.checkpoint \in DOMAIN s.pending /\ s.pending[Ev.checkpoint].persisting
+              THEN StepSpec(PersistFailed(Ev.checkpoint), y) ELSE Stutter(y)
+         [] Ev.type = "config_patch" ->
+              StepSpec(ConfigPatch(Ev.request, PatchValue(Ev, "interval_ms"), PatchValue(Ev, "timeout_ms")), y)
+         [] Ev.type = "config_persisted" ->
+              IF \E k \in 1..Len(s.patches) : s.patches[k].req = Ev.request
+              THEN LET k == CHOOSE i \in 1..Len(s.patches) : s.patches[i].req = Ev.request
+                   IN StepSpec(ConfigPersisted(Ev.request), Reschedule(y, s.patches[k].interval))
+              ELSE Stutter(y)
+         [] Ev.type = "recover" ->
+              LET y2 == [y EXCEPT !.qPer = FALSE, !.qMan = 0, !.hasLC = FALSE]
+              IN StepSpec(Recover,
+                   IF s.job = "finished" THEN y2
+                   ELSE [y2 EXCEPT !.tDown = {}, !.perOn = Period > 0,
+                                   !.perDue = IF Period > 0 THEN y.now + Period ELSE @])
+         [] OTHER -> Assert(FALSE, <<"history line", Ev.line, "event type not modelled by the spec", Ev.type>>)
+
+\* R61: checkpoints whose new deadline has passed expire in the same step.
+PostExpire ==
+    /\ x.l <= Len(Events) /\ x.ph = "post" /\ Late # {}
+    /\ StepSpec(Expire(MinOf(Late)), x)
+
+-----------------------------------------------------------------------------
+(* Effects of the modelled types, from the history's JSON to the spec's    *)
+(* records (RegionalCheckpoint, "Effects").                                *)
+Modelled == {"trigger", "abort", "persist", "completed", "discard", "fail_job", "finish_job",
+             "persist_overrides", "config_applied", "config_rejected"}
+
+Abstract(e) ==
+    CASE e.type = "trigger" -> FxTrigger(e.checkpoint, e.kind, e.forced_global)
+      [] e.type = "abort" -> FxAbort(e.checkpoint, e.reason, e.counted)
+      [] e.type \in {"persist", "completed"} ->
+            [type |-> e.type, checkpoint |-> e.checkpoint, kind |-> e.kind, mode |-> e.mode,
+             refs |-> [r \in TraceRegions |-> e.refs[RegionName(r)]], consecutive |-> e.consecutive]
+      [] e.type = "discard" -> FxDiscard(e.checkpoint)
+      [] e.type = "fail_job" -> FxFailJob(e.reason)
+      [] e.type = "finish_job" -> FxFinishJob
+      [] e.type \in {"persist_overrides", "config_applied"} ->
+            FxConfig(e.type, e.request, e.interval_ms, e.timeout_ms)
+      [] e.type = "config_rejected" -> FxRejected(e.request)
+
+Expected ==
+    LET F == SelectSeq(Ev.effects, LAMBDA e : e.type \in Modelled)
+    IN [i \in 1..Len(F) |-> Abstract(F[i])]
+
+LineDone ==
+    /\ x.l <= Len(Events) /\ x.ph = "post" /\ Late = {} /\ ~QueuedRunnable
+    /\ Assert(~Has(Ev, "effects") \/ x.lineFx = Expected,
+              <<"history line", Ev.line, Ev.type, "at", At,
+                "spec effects", x.lineFx, "recorded effects", Expected>>)
+    /\ UNCHANGED s
+    /\ x' = [x EXCEPT !.l = @ + 1, !.ph = "due", !.lineFx = <<>>]
+
+Done == x.l > Len(Events) /\ UNCHANGED vars
+
+-----------------------------------------------------------------------------
+P0 == BasePeriod(DefaultInterval)
+
+TraceInit ==
+    /\ Init
+    /\ x = [l |-> 2, ph |-> "due", now |-> Events[1].at,
+            tAt |-> [c \in {} |-> 0],
+            perOn |-> P0 > 0,
+            perDue |-> Events[1].at + (IF Has(Events[1], "initial_delay_ms")
+                                       THEN Events[1].initial_delay_ms ELSE P0),
+            qPer |-> FALSE, qMan |-> 0, hasLC |-> FALSE, lastLC |-> 0,
+            tDown |-> {}, tAcked |-> [c \in {} |-> {}], lineFx |-> <<>>]
+
+TraceNext == RunQueued \/ DueItem \/ EventStep \/ PostExpire \/ LineDone \/ Done
+
+TraceSpec == TraceInit /\ [][TraceNext]_vars
+
+\* The refinement is exact at region level: a region is down in the spec iff
+\* one of its subtasks restarts; the spec's acked regions are those whose
+\* every subtask acked.
+TraceConsistent ==
+    /\ \A r \in Regions : (r \in s.down) <=> (RegionTasks(r) \cap x.tDown # {})
+    /\ \A c \in DOMAIN s.pending : \A r \in Regions :
+          (r \in s.pending[c].acked) <=> (RegionTasks(r) \subseteq x.tAcked[c])
+
+\* TLC prints this at the end: how far the history was followed.
+TraceProgress == x.l - 1
+=============================================================================
