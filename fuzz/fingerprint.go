@@ -101,10 +101,9 @@ func DeepKey(s *fsm.State) Key {
 // digest hashes v with the canonical reflective encoding, leaving out the
 // top-level struct fields named in skip.
 func digest(v any, skip ...string) Key {
+	buf := appendValue(make([]byte, 0, 1024), reflect.ValueOf(v), skip)
 	h := fnv.New128a()
-	var buf bytes.Buffer
-	encodeValue(&buf, reflect.ValueOf(v), skip)
-	h.Write(buf.Bytes())
+	h.Write(buf)
 	var k Key
 	copy(k[:], h.Sum(nil))
 	return k
@@ -112,54 +111,46 @@ func digest(v any, skip ...string) Key {
 
 var topologyType = reflect.TypeOf((*fsm.Topology)(nil))
 
-// encodeValue appends a canonical encoding of v. Only the first struct reached
+func appendInt(b []byte, x int64) []byte { return binary.LittleEndian.AppendUint64(b, uint64(x)) }
+
+// appendValue appends a canonical encoding of v. Only the first struct reached
 // honours skip, so that a field name deeper down is never dropped by accident.
-func encodeValue(b *bytes.Buffer, v reflect.Value, skip []string) {
-	var num [8]byte
-	putInt := func(x int64) {
-		binary.LittleEndian.PutUint64(num[:], uint64(x))
-		b.Write(num[:])
-	}
+func appendValue(b []byte, v reflect.Value, skip []string) []byte {
 	switch v.Kind() {
 	case reflect.Invalid:
-		b.WriteByte(0)
+		return append(b, 0)
 	case reflect.Bool:
 		if v.Bool() {
-			b.WriteByte(1)
-		} else {
-			b.WriteByte(0)
+			return append(b, 1)
 		}
+		return append(b, 0)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		putInt(v.Int())
+		return appendInt(b, v.Int())
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		putInt(int64(v.Uint()))
+		return appendInt(b, int64(v.Uint()))
 	case reflect.Float32, reflect.Float64:
-		putInt(int64(math.Float64bits(v.Float())))
+		return appendInt(b, int64(math.Float64bits(v.Float())))
 	case reflect.String:
-		putInt(int64(v.Len()))
-		b.WriteString(v.String())
+		return append(appendInt(b, int64(v.Len())), v.String()...)
 	case reflect.Slice, reflect.Array:
-		putInt(int64(v.Len())) // nil and empty slices encode alike
+		b = appendInt(b, int64(v.Len())) // nil and empty slices encode alike
 		for i := 0; i < v.Len(); i++ {
-			encodeValue(b, v.Index(i), nil)
+			b = appendValue(b, v.Index(i), nil)
 		}
+		return b
 	case reflect.Pointer:
 		if v.Type() == topologyType {
-			return // immutable and shared by every state of one job
+			return b // immutable and shared by every state of one job
 		}
 		if v.IsNil() {
-			b.WriteByte(0)
-			return
+			return append(b, 0)
 		}
-		b.WriteByte(1)
-		encodeValue(b, v.Elem(), skip)
+		return appendValue(append(b, 1), v.Elem(), skip)
 	case reflect.Interface:
 		if v.IsNil() {
-			b.WriteByte(0)
-			return
+			return append(b, 0)
 		}
-		b.WriteString(v.Elem().Type().String())
-		encodeValue(b, v.Elem(), nil)
+		return appendValue(append(b, v.Elem().Type().String()...), v.Elem(), nil)
 	case reflect.Map:
 		// Sort entries by the encoding of their key: map iteration order must
 		// not leak into the digest.
@@ -167,17 +158,14 @@ func encodeValue(b *bytes.Buffer, v reflect.Value, skip []string) {
 		entries := make([]entry, 0, v.Len())
 		it := v.MapRange()
 		for it.Next() {
-			var kb, vb bytes.Buffer
-			encodeValue(&kb, it.Key(), nil)
-			encodeValue(&vb, it.Value(), nil)
-			entries = append(entries, entry{kb.Bytes(), vb.Bytes()})
+			entries = append(entries, entry{appendValue(nil, it.Key(), nil), appendValue(nil, it.Value(), nil)})
 		}
 		sort.Slice(entries, func(i, j int) bool { return bytes.Compare(entries[i].k, entries[j].k) < 0 })
-		putInt(int64(len(entries)))
+		b = appendInt(b, int64(len(entries)))
 		for _, e := range entries {
-			b.Write(e.k)
-			b.Write(e.v)
+			b = append(append(b, e.k...), e.v...)
 		}
+		return b
 	case reflect.Struct:
 		t := v.Type()
 	fields:
@@ -187,10 +175,44 @@ func encodeValue(b *bytes.Buffer, v reflect.Value, skip []string) {
 					continue fields
 				}
 			}
-			encodeValue(b, v.Field(i), nil)
+			b = appendValue(b, v.Field(i), nil)
 		}
+		return b
 	default:
 		// Funcs and channels carry no state the core could decide on.
 		panic(fmt.Sprintf("fuzz: cannot digest a %s", v.Kind()))
 	}
 }
+
+// fieldDiff names the fields of fsm.State (and of its pending checkpoints,
+// as "pending.field") whose digests differ between two states of one job.
+func fieldDiff(a, b *fsm.State) []string {
+	var out []string
+	va, vb := reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()
+	t := va.Type()
+	for i := 0; i < t.NumField(); i++ {
+		name := t.Field(i).Name
+		if name == "effects" {
+			continue
+		}
+		fa, fb := va.Field(i), vb.Field(i)
+		if fa.Kind() == reflect.Slice && fa.Type().Elem().Kind() == reflect.Struct && fa.Len() == fb.Len() {
+			et := fa.Type().Elem()
+			for j := 0; j < et.NumField(); j++ {
+				for k := 0; k < fa.Len(); k++ {
+					if valueDigest(fa.Index(k).Field(j)) != valueDigest(fb.Index(k).Field(j)) {
+						out = append(out, name+"."+et.Field(j).Name)
+						break
+					}
+				}
+			}
+			continue
+		}
+		if valueDigest(fa) != valueDigest(fb) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func valueDigest(v reflect.Value) string { return string(appendValue(nil, v, nil)) }

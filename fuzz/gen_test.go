@@ -52,8 +52,10 @@ func genConfig(t *rapid.T, periodic bool) fsm.Config {
 	cfg.TolerableFailures = rapid.IntRange(0, 3).Draw(t, "tolerable_failures")
 	cfg.Retained = rapid.IntRange(1, 3).Draw(t, "retained")
 	cfg.Regional.Enabled = rapid.IntRange(0, 3).Draw(t, "regional") > 0 // mostly on
-	cfg.Regional.MaxFailureRatio = rapid.SampledFrom([]float64{0, 0.3, 0.5, 0.5, 1}).Draw(t, "max_failure_ratio")
-	cfg.Regional.MaxConsecutive = rapid.IntRange(0, 3).Draw(t, "max_consecutive")
+	// Ratios and counts that let the regional path pass more often than not:
+	// the interesting histories (fallback refs, tier 1 and 2) start there.
+	cfg.Regional.MaxFailureRatio = rapid.SampledFrom([]float64{0, 0.3, 0.5, 0.5, 1, 1}).Draw(t, "max_failure_ratio")
+	cfg.Regional.MaxConsecutive = rapid.SampledFrom([]int{0, 1, 1, 2, 2, 3}).Draw(t, "max_consecutive")
 	cfg.Regional.MaxRefAge = rapid.Int64Range(0, 4).Draw(t, "max_ref_age")
 	cfg.MaxTimeoutMs = rapid.SampledFrom([]int64{0, 0, cfg.TimeoutMs, 2 * cfg.TimeoutMs}).Draw(t, "max_timeout_ms")
 	return cfg
@@ -67,7 +69,9 @@ func genStart(t *rapid.T, topo *fsm.Topology) fsm.Event {
 		ev.HasInitialDelay = true
 		ev.InitialDelayMs = rapid.Int64Range(0, 2000).Draw(t, "initial_delay_ms")
 	}
-	if rapid.IntRange(0, 2).Draw(t, "restore?") == 0 {
+	// Half the jobs restore a snapshot: the regional path needs a completed
+	// checkpoint to fall back to (R22d), and restores exercise R41.
+	if rapid.Bool().Draw(t, "restore?") {
 		r := &fsm.Restore{Checkpoint: rapid.Int64Range(1, 5).Draw(t, "restore.checkpoint"),
 			Mode: rapid.SampledFrom([]fsm.RestoreMode{fsm.Claim, fsm.NoClaim}).Draw(t, "restore.mode")}
 		for reg := 0; reg < topo.NumRegions(); reg++ {
