@@ -169,7 +169,7 @@ func Explore(m Model, lim Limits) Result {
 	seen := map[Key]bool{nodeKey(DeepKey(s), chk, root.budget): true}
 	cores := map[Key]bool{DeepKey(s): true}
 	views := map[string]*fsm.State{} // Fingerprint -> the first core state with it
-	gaps := map[string]bool{}         // State fields that told apart equal Fingerprints
+	gaps := map[string]bool{}        // State fields that told apart equal Fingerprints
 	noteViews := func(s *fsm.State, k Key) {
 		if !lim.Views {
 			return

@@ -133,7 +133,9 @@ func replayFinds(t *testing.T, file []byte, invariant string) {
 	t.Fatalf("replaying the counterexample reports %v, not %s:\n%s", res.Summary.Violations, invariant, file)
 }
 
-func ignoreKnown(ev fsm.Event, v invariants.Violation, s *fsm.State) bool { return knownIssue(ev, v, s) != "" }
+func ignoreKnown(ev fsm.Event, v invariants.Violation, s *fsm.State) bool {
+	return knownIssue(ev, v, s) != ""
+}
 
 func setFlag(t *testing.T, name, value string) {
 	f := flag.Lookup(name)
