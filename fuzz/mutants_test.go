@@ -58,7 +58,7 @@ func TestMutantsCaught(t *testing.T) {
 // must name an expected invariant and replay (history.Replay) to the same one.
 func exploreFinds(t *testing.T, want []string) {
 	for _, m := range ciModels() {
-		res := Explore(m, Limits{Ignore: ignoreKnown})
+		res := Explore(m, Limits{Ignore: ignoreKnownIssues})
 		cx := res.Violation
 		if cx == nil {
 			continue
@@ -131,10 +131,6 @@ func replayFinds(t *testing.T, file []byte, invariant string) {
 		}
 	}
 	t.Fatalf("replaying the counterexample reports %v, not %s:\n%s", res.Summary.Violations, invariant, file)
-}
-
-func ignoreKnown(ev fsm.Event, v invariants.Violation, s *fsm.State) bool {
-	return knownIssue(ev, v, s) != ""
 }
 
 func setFlag(t *testing.T, name, value string) {
