@@ -68,5 +68,19 @@ LiveSpec ==
 
 LatestSelf(r) == Latest(s) # 0 /\ s.known[Latest(s)].refs[r] = Latest(s)
 
-FreshAfterQuiet == <>[](s.job = "running") => \A r \in Regions : <>[]LatestSelf(r)
+\* What the environment does that can keep a region from fresh state.
+Fault ==
+    \/ \E k \in Kinds \ {"checkpoint"} : Trigger(k)
+    \/ \E c \in DOMAIN s.pending, r \in Regions, why \in DeclineReasons : Decline(c, r, why)
+    \/ \E r \in Regions : TaskFailed(r)
+    \/ \E c \in DOMAIN s.pending : PersistFailed(c) \/ Expire(c)
+    \/ Recover
+
+\* If faults eventually stop ((<>[][~Fault]_s, written as its negation) and the
+\* job keeps running, every region eventually references its own state in the
+\* latest completed checkpoint, for good.
+FreshAfterQuiet ==
+    \/ []<><<Fault>>_s
+    \/ ~<>[](s.job = "running")
+    \/ \A r \in Regions : <>[]LatestSelf(r)
 =============================================================================

@@ -445,13 +445,19 @@ TierTwoReset == s.moved = "forced" => s.consec = 0
 \* persisting) one; a discard happens once (a discarded id leaves known, and
 \* only known ids are discarded); a no_claim snapshot is never discarded.
 RetentionSafety ==
-    /\ \A d \in s.discarded : d \notin DOMAIN s.known /\ ~Alive(s, d)
+    /\ \A d \in s.discarded :
+          /\ d \notin DOMAIN s.known
+          /\ \A k \in DOMAIN s.known : s.known[k].inStore => d \notin Range(s.known[k].refs)
+          /\ \A c \in DOMAIN s.pending : s.pending[c].persisting => d \notin Range(s.pending[c].refs)
     /\ s.discarded \cap NoClaimIds = {}
 
-\* I-NoLeak: a checkpoint neither retained nor referenced nor pending is
-\* discarded (or, not owned, forgotten).
+\* I-NoLeak: a checkpoint neither retained nor referenced (by a retained or a
+\* persisting checkpoint) nor pending is discarded (or, not owned, forgotten).
 NoLeak ==
-    /\ \A k \in DOMAIN s.known : s.known[k].inStore \/ Alive(s, k)
+    /\ \A k \in DOMAIN s.known :
+          \/ s.known[k].inStore
+          \/ \E j \in DOMAIN s.known : s.known[j].inStore /\ k \in Range(s.known[j].refs)
+          \/ \E c \in DOMAIN s.pending : s.pending[c].persisting /\ k \in Range(s.pending[c].refs)
     /\ \A c \in CompletedCkpts : c \in DOMAIN s.known \/ c \in s.discarded
 
 \* I-NotifySafety: completion is notified only after persist, only to regions
