@@ -115,7 +115,7 @@ func (s *State) decide(i int) {
 			return
 		}
 	}
-	if p.waitingCount == 0 && !s.persistingAny() {
+	if p.waitingCount == 0 && !s.holdSeal && !s.persistingAny() {
 		s.startPersist(i)
 	}
 }
@@ -131,7 +131,7 @@ func (s *State) persistingAny() bool {
 
 // sealNext gives the freed persist slot to the lowest ready checkpoint.
 func (s *State) sealNext() {
-	for i := 0; i < len(s.pending) && s.job == JobRunning && !s.persistingAny(); {
+	for i := 0; i < len(s.pending) && s.job == JobRunning && !s.holdSeal && !s.persistingAny(); {
 		n := len(s.pending)
 		if s.pending[i].waitingCount == 0 {
 			s.decide(i)

@@ -109,6 +109,7 @@ type State struct {
 	nextID     int64
 	pending    []pendingCheckpoint // ascending id
 	completing int64               // a checkpoint entering the store while it subsumes others
+	holdSeal   bool                // a failover is still reaching the pending checkpoints
 
 	// Decider (R11, R12).
 	periodicOn      bool

@@ -60,6 +60,14 @@ func (s *State) taskFailed(task TaskID) {
 		return
 	}
 	reason := "failover of region " + RegionName(r) + " (" + s.topo.TaskName(task) + " failed)"
+	// The failover reaches every pending checkpoint before a freed persist slot
+	// is handed on: otherwise a ready checkpoint could be sealed with the failing
+	// region's pre-failover state (R18, R19).
+	s.holdSeal = true
+	defer func() {
+		s.holdSeal = false
+		s.sealNext()
+	}()
 	for i := 0; i < len(s.pending); {
 		p := &s.pending[i]
 		switch {

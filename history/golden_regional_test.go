@@ -198,11 +198,21 @@ var regionalChecks = map[string]func(c *rgCheck){
 		c.persistConsecutive(3, 2)
 		c.persistConsecutive(5, 1)
 	},
+	"R18-failoverReachesReadyBeforeSlotHandedOn": func(c *rgCheck) {
+		c.aborts(rgAb(2, "region_failover", false))
+		c.persistConsecutive(3, 1)
+		c.pendingAtEnd(3)
+	},
 	"R25-regionalCompletionSubsumesForced": func(c *rgCheck) {
 		c.forced(3, 4)
 		c.aborts(rgAb(4, "task_not_ready", false), rgAb(3, "subsumed", false))
 		c.persistConsecutive(5, 1)
 		c.finalConsecutive(1)
+	},
+	"R25-tier2ThenSourcesFinishedForcesAgain": func(c *rgCheck) {
+		c.forced(1)
+		c.aborts(rgAb(1, "expired", true))
+		c.job("finished", "")
 	},
 	"R25-tier2ResetOnAnyAbortReason": func(c *rgCheck) {
 		c.forced(3, 5, 7, 9, 11, 12)

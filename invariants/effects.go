@@ -42,7 +42,10 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 	// After a coordinator failover the counter is read back from the latest
 	// completed checkpoint's metadata (R50 wins over R25's reset: the reset was
 	// never durable), so a forced checkpoint ended `recovered` is exempt.
-	if counterMoved && lastResolvedForced && ev.Type != fsm.EvRecover && (s.Consecutive() != 0 || s.ForceNextGlobal()) {
+	// Forcing may be set again in the same step, after the reset, when the event
+	// finishes the last source (R25's last sentence).
+	forcedAgain := s.ForceNextGlobal() && ev.Type == fsm.EvTaskFinished && allSourcesFinished(s)
+	if counterMoved && lastResolvedForced && ev.Type != fsm.EvRecover && (s.Consecutive() != 0 || s.ForceNextGlobal() && !forcedAgain) {
 		c.fail(TierTwoReset, "a forced-global checkpoint resolved but consecutive_regional = %d, force_next = %t",
 			s.Consecutive(), s.ForceNextGlobal())
 	}
@@ -212,6 +215,15 @@ func (c *Checker) onDiscard(e fsm.Effect, s *fsm.State) {
 			c.fail(RetentionSafety, "checkpoint %d discarded while persisting checkpoint %d uses it", id, p.ID)
 		}
 	}
+}
+
+func allSourcesFinished(s *fsm.State) bool {
+	for _, id := range s.Topology().Sources() {
+		if !s.TaskFinished(id) {
+			return false
+		}
+	}
+	return true
 }
 
 func refsName(refs []fsm.RegionRef, id int64) bool {
