@@ -8,9 +8,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/ckptcore/ckptcore/fsm"
-	"github.com/ckptcore/ckptcore/invariants"
 )
 
 // pinned are the sizes of the CI models' complete explorations: {nodes, core
@@ -27,10 +24,6 @@ var pinned = map[string][4]int{
 	"global-2x1":          {12950, 2031, 48455, 16},
 	"regional-2x1":        {23515, 5513, 61485, 16},
 	"regional-finish-2x1": {15709, 11912, 35157, 13},
-}
-
-func ignoreKnownIssues(ev fsm.Event, v invariants.Violation, s *fsm.State) bool {
-	return knownIssue(ev, v, s) != ""
 }
 
 // TestExplore explores every CI model completely: no invariant may break on

@@ -74,7 +74,7 @@ func (m *machine) init(t *rapid.T) {
 	}
 	m.chk = invariants.New(topo, m.cfg)
 	if m.opt.differential {
-		if m.ref, err = refmodel.New(m.spec, m.cfg, refmodel.Options{SlotDuringFailover: true}); err != nil {
+		if m.ref, err = refmodel.New(m.spec, m.cfg, refmodel.Options{}); err != nil {
 			t.Fatalf("refmodel: %v", err)
 		}
 	}

@@ -30,6 +30,14 @@ func Minimize(h *history.History, invariant string) (*history.History, error) {
 		return nil, fmt.Errorf("fuzz: minimize: unknown invariant %q (want one of %s or %q)",
 			invariant, strings.Join(invariants.All, ", "), Panic)
 	}
+	return minimize(h, invariant, func(topo *fsm.Topology, cfg fsm.Config, evs []fsm.Event) bool {
+		return failsWith(topo, cfg, evs, invariant)
+	})
+}
+
+// minimize is Minimize for any predicate over the events, start included;
+// what names the failure in errors.
+func minimize(h *history.History, what string, fails func(*fsm.Topology, fsm.Config, []fsm.Event) bool) (*history.History, error) {
 	if len(h.Records) == 0 || h.Records[0].Event.Type != fsm.EvStart {
 		return nil, errors.New("fuzz: minimize: the history does not begin with a start event")
 	}
@@ -46,11 +54,13 @@ func Minimize(h *history.History, invariant string) (*history.History, error) {
 	for _, r := range h.Records[1:] {
 		events = append(events, r.Event)
 	}
-	fails := func(evs []fsm.Event) bool { return failsWith(topo, h.Header.Config, start, evs, invariant) }
-	if !fails(events) {
-		return nil, fmt.Errorf("fuzz: minimize: replaying %s does not break %s", h.File, invariant)
+	test := func(evs []fsm.Event) bool {
+		return fails(topo, h.Header.Config, append([]fsm.Event{start}, evs...))
 	}
-	events = ddmin(events, fails)
+	if !test(events) {
+		return nil, fmt.Errorf("fuzz: minimize: replaying %s does not break %s", h.File, what)
+	}
+	events = ddmin(events, test)
 
 	out := &history.History{File: h.File, HeaderLine: 1, Header: h.Header, Topology: topo}
 	for i, ev := range append([]fsm.Event{start}, events...) {
@@ -114,9 +124,9 @@ func complement(chunks [][]fsm.Event, skip int) []fsm.Event {
 	return out
 }
 
-// failsWith replays start and evs through a fresh core and checker and
+// failsWith replays evs (start first) through a fresh core and checker and
 // reports whether the invariant breaks (or the core panics, for Panic).
-func failsWith(topo *fsm.Topology, cfg fsm.Config, start fsm.Event, evs []fsm.Event, invariant string) (failed bool) {
+func failsWith(topo *fsm.Topology, cfg fsm.Config, evs []fsm.Event, invariant string) (failed bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			failed = invariant == Panic
@@ -127,7 +137,7 @@ func failsWith(topo *fsm.Topology, cfg fsm.Config, start fsm.Event, evs []fsm.Ev
 		return false
 	}
 	chk := invariants.New(topo, cfg)
-	for _, ev := range append([]fsm.Event{start}, evs...) {
+	for _, ev := range evs {
 		effs, err := s.Step(ev)
 		if err != nil {
 			return false

@@ -103,19 +103,10 @@ type patch struct {
 	request, interval, timeout int64
 }
 
-// Options selects readings where the model knowingly follows the core instead
-// of SEMANTICS.md, so that one known and reported deviation does not mask every
-// later difference of a run. Each is pinned by a history under
-// fuzz/testdata/known/ that TestKnownIssues replays against the strict model.
-type Options struct {
-	// SlotDuringFailover: when a task failure aborts the persisting checkpoint,
-	// the freed persist slot goes to the next ready checkpoint at once, before
-	// the failover reaches it — so it is sealed with the failing region's own
-	// state and then aborted too. R18 says the failover fails that region for
-	// every pending checkpoint, which may then complete regionally
-	// (known/failover-hands-slot-on.jsonl).
-	SlotDuringFailover bool
-}
+// Options selects readings where the model would knowingly follow the core
+// instead of SEMANTICS.md, so that one known, reported deviation does not mask
+// every later difference of a run. There are none at present.
+type Options struct{}
 
 // Model is the reference state machine.
 type Model struct {
@@ -477,9 +468,6 @@ func (m *Model) taskFailed(t int) {
 			// The region restarts from older state: the sealed checkpoint would hold
 			// state of an incarnation that no longer exists (R19).
 			m.abort(p, "region_failover")
-			if m.opt.SlotDuringFailover {
-				m.settle()
-			}
 		case p.persisting:
 		case !p.regionalPath:
 			m.abort(p, "region_failover") // R17
