@@ -11,8 +11,10 @@
 //   - A differential test (differential_test.go) runs the same kind of event
 //     sequences through refmodel, a deliberately naive re-implementation of the
 //     observable outcome rules, and compares them after every step.
-//   - go test -fuzz targets (fuzz_test.go) with committed seed corpora under
-//     testdata/fuzz/<FuzzName>/.
+//   - go test -fuzz targets (fuzz_test.go, http_fuzz_test.go) with committed
+//     seed corpora under testdata/fuzz/<FuzzName>/: FuzzDecode (history
+//     codec), FuzzCore (the rapid property on fuzzer bytes), FuzzHTTP (the
+//     driver's REST API).
 //   - Explore (explore.go) enumerates every interleaving of a bounded set of
 //     events breadth-first, deduplicating states, and writes the shortest
 //     counterexample as a history; Minimize (minimize.go) shrinks any failing
@@ -22,9 +24,15 @@
 //
 //	go test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./fuzz/
 //	go test -run=NONE -fuzz=FuzzCore -fuzztime=$(FUZZTIME) ./fuzz/
+//	go test -run=NONE -fuzz=FuzzHTTP -fuzztime=$(FUZZTIME) ./fuzz/
 //	CKPT_EXPLORE_LARGE=1 go test -run=TestExploreLarge -v -timeout=0 ./fuzz/
 //
-// The harness proves it can fail: with -tags ckpt_mutants, TestMutant* enable
-// each known bug of fsm/mutants_on.go and assert that both the explorer and the
-// rapid property report the invariant that bug breaks.
+// The harness proves it can fail: with -tags ckpt_mutants, TestMutantsCaught
+// enables each known bug of fsm/mutants_on.go and asserts that both the
+// explorer and the rapid property report the invariant that bug breaks, with a
+// history that history.Replay reproduces (go test -tags ckpt_mutants -run
+// Mutant ./fuzz/).
+//
+// Histories the harness once found a problem with live in testdata/regress/
+// and are replayed by TestRegressions.
 package fuzz
