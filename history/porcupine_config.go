@@ -2,6 +2,7 @@ package history
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/anishathalye/porcupine"
@@ -34,11 +35,14 @@ import (
 
 // ConfigBase is where the register starts and what bounds it: the job's
 // configured interval and timeout (what GET shows before any override) and the
-// max_timeout_ms guardrail (0 = no bound), SEMANTICS §2.
+// max_timeout_ms guardrail (0 = no bound), SEMANTICS §2. A history that starts
+// later (a segment, see CheckClientHistory) starts from a reading instead, with
+// OverridesActive as read.
 type ConfigBase struct {
-	IntervalMs   int64 `json:"interval_ms"`
-	TimeoutMs    int64 `json:"timeout_ms"`
-	MaxTimeoutMs int64 `json:"max_timeout_ms"`
+	IntervalMs      int64 `json:"interval_ms"`
+	TimeoutMs       int64 `json:"timeout_ms"`
+	MaxTimeoutMs    int64 `json:"max_timeout_ms"`
+	OverridesActive bool  `json:"overrides_active,omitempty"`
 }
 
 // ConfigOp names an operation on the configuration register.
@@ -71,9 +75,10 @@ const (
 )
 
 // ConfigOutput is what a client got back. The pair and the flag are a get's
-// reading; a patch's answer carries a reading too, but the driver takes it
-// after the patch applied, in a separate step, so the recorder files it as a
-// get of its own over the same interval (see ClientRecorder).
+// reading. A patch's answer carries a reading too, but the driver takes it
+// after the patch applied, in a step of its own: it could only be recorded as
+// a get spanning the whole PATCH, which multiplies porcupine's search, so it
+// is left out.
 type ConfigOutput struct {
 	Outcome         Outcome `json:"outcome"`
 	IntervalMs      int64   `json:"interval_ms,omitempty"`
@@ -122,30 +127,42 @@ func (b ConfigBase) apply(s configState, in ConfigInput) (configState, bool) {
 //	get → (i, t, a)          legal iff (i, t, a) = S
 //	patch p → ok             legal iff p is valid; S' = S with p's fields, active
 //	patch p → rejected       legal iff p is invalid; S' = S
-//	patch p → unknown        always legal; S' = S with p's fields if p is valid
+//	patch p → unknown        always legal; S' = S with p's fields if p is valid, or S
 //
-// An unknown patch that is invalid would be rejected, so it never changes S.
+// The last rule is nondeterministic (porcupine's NondeterministicModel, made
+// a Model over sets of states): an unknown patch may never take effect. With
+// the recorder's return of +∞ that branch is redundant — placing the patch
+// last has the same effect — but a history whose unknown outcomes were settled
+// by a restart (an unconfirmed patch is lost or durable by then, R50) gives
+// them a finite return, and then "never" must be a branch of its own. An
+// unknown patch that is invalid would be rejected, so it never changes S.
 func ConfigModel(base ConfigBase) porcupine.Model {
-	return porcupine.Model{
-		Init: func() any { return configState{interval: base.IntervalMs, timeout: base.TimeoutMs} },
-		Step: func(state, input, output any) (bool, any) {
+	nm := porcupine.NondeterministicModel{
+		Init: func() []any {
+			return []any{configState{interval: base.IntervalMs, timeout: base.TimeoutMs, active: base.OverridesActive}}
+		},
+		Step: func(state, input, output any) []any {
 			s, in, out := state.(configState), input.(ConfigInput), output.(ConfigOutput)
 			switch in.Op {
 			case ConfigGet:
-				return out.Outcome == OutcomeOK && out.IntervalMs == s.interval && out.TimeoutMs == s.timeout &&
-					out.OverridesActive == s.active, s
+				if out.Outcome == OutcomeOK && out.IntervalMs == s.interval && out.TimeoutMs == s.timeout &&
+					out.OverridesActive == s.active {
+					return []any{s}
+				}
 			case ConfigPatch:
 				next, valid := base.apply(s, in)
-				switch out.Outcome {
-				case OutcomeOK:
-					return valid, next
-				case OutcomeRejected:
-					return !valid, s
-				case OutcomeUnknown:
-					return true, next
+				switch {
+				case out.Outcome == OutcomeOK && valid:
+					return []any{next}
+				case out.Outcome == OutcomeRejected && !valid:
+					return []any{s}
+				case out.Outcome == OutcomeUnknown && valid && next != s:
+					return []any{next, s}
+				case out.Outcome == OutcomeUnknown:
+					return []any{s}
 				}
 			}
-			return false, s
+			return nil
 		},
 		Hash: func(state any) uint64 {
 			s := state.(configState)
@@ -163,6 +180,7 @@ func ConfigModel(base ConfigBase) porcupine.Model {
 			return describeConfigState(s.interval, s.timeout, s.active)
 		},
 	}
+	return nm.ToModel()
 }
 
 func describeConfigState(interval, timeout int64, active bool) string {
@@ -184,4 +202,98 @@ func describeConfigOp(in ConfigInput, out ConfigOutput) string {
 		fields = append(fields, fmt.Sprintf("timeout=%d", *in.TimeoutMs))
 	}
 	return fmt.Sprintf("patch(%s) → %s", strings.Join(fields, " "), out.Outcome)
+}
+
+// BoundUnknownPatches returns ops with the patches whose outcome is unknown
+// narrowed down where the reads allow, as etcd's robustness tests patch their
+// histories before checking. An unknown patch ends at +∞, and porcupine tries
+// it at every later point: a few hundred of them make a check of a few
+// thousand operations explode. The result is linearizable exactly when ops is:
+//
+//   - An unknown patch that is invalid never takes effect: dropped.
+//   - An unknown patch none of whose values was ever read — no get shows its
+//     interval (if it sets one) nor its timeout (if it sets one) — is dropped.
+//     Had it taken effect, every get before each of its fields was overwritten
+//     would show that field's value, so no get lies between it and the
+//     overwrites, and the patches that overwrite set overridesActive
+//     themselves: taking it out of a linearization leaves every get's reading
+//     unchanged. Conversely a history without it is a history where it is
+//     placed last.
+//   - An unknown patch that wrote a value no other patch writes (nor the base),
+//     and that some get shows, did take effect, before every get that shows
+//     the value: it becomes an acknowledged patch returning at the earliest
+//     return of such a get. (If such a get returned before the patch was
+//     called, nothing is narrowed: the check will find that get illegal.)
+//
+// Anything else stays unknown, with its return. The test's clients make values
+// unique so that these rules cover nearly every unknown patch.
+func BoundUnknownPatches(base ConfigBase, ops []porcupine.Operation) []porcupine.Operation {
+	type key struct {
+		timeout bool
+		value   int64
+	}
+	writers := map[key]int{{false, base.IntervalMs}: 1, {true, base.TimeoutMs}: 1}
+	firstRead := map[key]int64{} // earliest return of a get showing the value
+	seen := func(k key, ret int64) {
+		if r, ok := firstRead[k]; !ok || ret < r {
+			firstRead[k] = ret
+		}
+	}
+	var zero configState
+	for _, op := range ops {
+		in, out := op.Input.(ConfigInput), op.Output.(ConfigOutput)
+		switch in.Op {
+		case ConfigGet:
+			seen(key{false, out.IntervalMs}, op.Return)
+			seen(key{true, out.TimeoutMs}, op.Return)
+		case ConfigPatch:
+			if _, valid := base.apply(zero, in); !valid {
+				continue
+			}
+			if in.IntervalMs != nil {
+				writers[key{false, *in.IntervalMs}]++
+			}
+			if in.TimeoutMs != nil {
+				writers[key{true, *in.TimeoutMs}]++
+			}
+		}
+	}
+	out := make([]porcupine.Operation, 0, len(ops))
+	for _, op := range ops {
+		in := op.Input.(ConfigInput)
+		if in.Op != ConfigPatch || op.Output.(ConfigOutput).Outcome != OutcomeUnknown {
+			out = append(out, op)
+			continue
+		}
+		if _, valid := base.apply(zero, in); !valid {
+			continue
+		}
+		var fields []key
+		if in.IntervalMs != nil {
+			fields = append(fields, key{false, *in.IntervalMs})
+		}
+		if in.TimeoutMs != nil {
+			fields = append(fields, key{true, *in.TimeoutMs})
+		}
+		observed := false
+		bound := int64(math.MaxInt64)
+		for _, k := range fields {
+			r, ok := firstRead[k]
+			if !ok {
+				continue
+			}
+			observed = true
+			if writers[k] == 1 && r >= op.Call {
+				bound = min(bound, r, op.Return)
+			}
+		}
+		if !observed {
+			continue
+		}
+		if bound != math.MaxInt64 {
+			op.Return, op.Output = bound, ConfigOutput{Outcome: OutcomeOK}
+		}
+		out = append(out, op)
+	}
+	return out
 }

@@ -60,7 +60,6 @@ type Call struct {
 	client int
 	input  any
 	call   int64
-	extra  []porcupine.Operation
 	done   bool
 }
 
@@ -108,14 +107,6 @@ func (r *ClientRecorder) Call(client int, input any) (*Call, error) {
 	return &Call{client: client, input: input, call: now}, nil
 }
 
-// AlsoRead records, with the interval of c, a configuration read that c's
-// answer carried: the driver answers a PATCH with the configuration it reads
-// after the patch applied, a get of its own that happened within c.
-func (r *ClientRecorder) AlsoRead(c *Call, out ConfigOutput) {
-	c.extra = append(c.extra, porcupine.Operation{ClientId: c.client, Input: ConfigInput{Op: ConfigGet},
-		Output: out, Metadata: "read in a PATCH answer"})
-}
-
 // Return records the return of c, now, with its output (a ConfigOutput or a
 // ProgressOutput matching the input).
 func (r *ClientRecorder) Return(c *Call, output any) error {
@@ -161,11 +152,24 @@ func (r *ClientRecorder) end(c *Call, output any, ret int64) error {
 		}
 		r.prog = append(r.prog, op)
 	}
-	for _, x := range c.extra {
-		x.Call, x.Return = c.call, ret
-		r.cfg = append(r.cfg, x)
-	}
 	return nil
+}
+
+// Settle gives every operation recorded so far whose outcome is unknown the
+// return at (ns since the recorder's start): its outcome, still unknown to
+// the client, was decided by then — the driver restarted with no request in
+// flight, so an unconfirmed patch is durable and in force, or lost (R50). It
+// may still be one or the other (ConfigModel keeps both branches), but no
+// longer after at. With every client paused, a read after Settle lets
+// CheckClientHistory cut the history there.
+func (r *ClientRecorder) Settle(at int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.cfg {
+		if r.cfg[i].Return == math.MaxInt64 && r.cfg[i].Call <= at {
+			r.cfg[i].Return = at
+		}
+	}
 }
 
 // Fault notes something done to the system between start and end (ns since
@@ -187,20 +191,130 @@ func (r *ClientRecorder) History(base ConfigBase) (ClientHistory, error) {
 }
 
 // ClientCheck is the outcome of checking a ClientHistory with porcupine: one
-// result per object.
+// result per object, and what porcupine said about every segment that did not
+// check Ok (for the visualization).
 type ClientCheck struct {
 	Config, Progress porcupine.CheckResult
-	history          ClientHistory
-	config, progress porcupine.LinearizationInfo
+	// Segments counts the independent segments checked per object.
+	ConfigSegments, ProgressSegments int
+	history                          ClientHistory
+	bad                              []badSegment
 }
 
-// CheckClientHistory checks both objects of h for linearizability, each with
-// its own timeout (0 = none); a check that times out is porcupine.Unknown.
+// badSegment is a segment whose check did not end Ok.
+type badSegment struct {
+	object string // "config" or "progress"
+	index  int
+	result porcupine.CheckResult
+	model  porcupine.Model
+	info   porcupine.LinearizationInfo
+}
+
+// segment is a stretch of one object's history that can be checked on its own:
+// every operation of the stretch before it returned before any of its own was
+// called, and the stretch before it ended with a read that every linearization
+// puts last, so that this one starts from that reading.
+type segment struct {
+	ops  []porcupine.Operation
+	from porcupine.Operation // the pinning read; Input nil for the first segment
+}
+
+// segments cuts ops (any order) where a cut is exact: at a time no operation
+// spans, after a read whose call came after every other earlier operation had
+// returned. That read is the last operation of every linearization of what
+// precedes the cut, so the state there is its reading, and the history is
+// linearizable exactly when each segment is, starting from the reading before
+// it. Porcupine's cost grows with the square of a history's length (its cache
+// keeps a bitset of the whole history per explored state), so long histories
+// are only affordable cut up; a history without such points is one segment.
+// isRead says which operations pin the state.
+func segments(ops []porcupine.Operation, isRead func(porcupine.Operation) bool) []segment {
+	ops = append([]porcupine.Operation(nil), ops...)
+	sort.SliceStable(ops, func(i, j int) bool { return ops[i].Call < ops[j].Call })
+	var segs []segment
+	var from porcupine.Operation
+	begin := 0
+	// Over ops[begin:i]: the latest return, the operation that has it, and the
+	// latest return of every other one.
+	var maxRet, otherRet int64 = math.MinInt64, math.MinInt64
+	last := -1
+	for i, op := range ops {
+		if i > begin && maxRet < op.Call && isRead(ops[last]) && ops[last].Call > otherRet {
+			segs = append(segs, segment{ops: ops[begin:i], from: from})
+			from, begin = ops[last], i
+			maxRet, otherRet, last = math.MinInt64, math.MinInt64, -1
+		}
+		if op.Return > maxRet {
+			otherRet, maxRet, last = maxRet, op.Return, i
+		} else {
+			otherRet = max(otherRet, op.Return)
+		}
+	}
+	if begin < len(ops) {
+		segs = append(segs, segment{ops: ops[begin:], from: from})
+	}
+	return segs
+}
+
+// CheckClientHistory checks both objects of h for linearizability, each
+// segment (see segments) with its own timeout (0 = none); a check that times
+// out is porcupine.Unknown. Each configuration segment is checked after
+// BoundUnknownPatches, which keeps the verdict and makes it affordable; the
+// progress reads per job (ProgressModel partitions by job). A patch whose
+// outcome is unknown and never settled ends at +∞, so no cut follows its call.
 func CheckClientHistory(h ClientHistory, timeout time.Duration) ClientCheck {
-	c := ClientCheck{history: h}
-	c.Config, c.config = porcupine.CheckOperationsVerbose(ConfigModel(h.Config), h.ConfigOps, timeout)
-	c.Progress, c.progress = porcupine.CheckOperationsVerbose(ProgressModel(), h.ProgressOps, timeout)
+	c := ClientCheck{history: h, Config: porcupine.Ok, Progress: porcupine.Ok}
+	configSegs := segments(h.ConfigOps, func(op porcupine.Operation) bool {
+		return op.Input.(ConfigInput).Op == ConfigGet
+	})
+	for i, seg := range configSegs {
+		base := h.Config
+		if seg.from.Input != nil {
+			out := seg.from.Output.(ConfigOutput)
+			base.IntervalMs, base.TimeoutMs, base.OverridesActive = out.IntervalMs, out.TimeoutMs, out.OverridesActive
+		}
+		// Bounding per segment: a value written in another segment does not
+		// make one here ambiguous.
+		c.Config = c.check("config", i, ConfigModel(base), BoundUnknownPatches(base, seg.ops), timeout, c.Config)
+	}
+	c.ConfigSegments = len(configSegs)
+	byJob := map[string][]porcupine.Operation{}
+	var jobs []string
+	for _, op := range h.ProgressOps {
+		job := op.Input.(ProgressInput).Job
+		if _, ok := byJob[job]; !ok {
+			jobs = append(jobs, job)
+		}
+		byJob[job] = append(byJob[job], op)
+	}
+	for _, job := range jobs {
+		for _, seg := range segments(byJob[job], func(porcupine.Operation) bool { return true }) {
+			init := progressState{}
+			if seg.from.Input != nil {
+				if out := seg.from.Output.(ProgressOutput); out.Latest > 0 {
+					init = progressState{latest: out.Latest, refs: encodeRefs(out.Refs)}
+				}
+			}
+			c.Progress = c.check("progress", c.ProgressSegments, progressModelFrom(init), seg.ops, timeout, c.Progress)
+			c.ProgressSegments++
+		}
+	}
 	return c
+}
+
+// check runs porcupine on one segment and folds its result into so far:
+// Illegal wins over Unknown, which wins over Ok.
+func (c *ClientCheck) check(object string, index int, m porcupine.Model, ops []porcupine.Operation,
+	timeout time.Duration, soFar porcupine.CheckResult) porcupine.CheckResult {
+	res, info := porcupine.CheckOperationsVerbose(m, ops, timeout)
+	if res == porcupine.Ok {
+		return soFar
+	}
+	c.bad = append(c.bad, badSegment{object: object, index: index, result: res, model: m, info: info})
+	if res == porcupine.Illegal || soFar == porcupine.Illegal {
+		return porcupine.Illegal
+	}
+	return res
 }
 
 // Illegal reports whether either object's history is not linearizable.
@@ -210,13 +324,18 @@ func (c ClientCheck) Illegal() bool {
 
 // String summarizes the check.
 func (c ClientCheck) String() string {
-	return fmt.Sprintf("config register: %s (%d operations), checkpoint progress: %s (%d reads)",
-		c.Config, len(c.history.ConfigOps), c.Progress, len(c.history.ProgressOps))
+	s := fmt.Sprintf("config register: %s (%d operations in %d segments), checkpoint progress: %s (%d reads in %d segments)",
+		c.Config, len(c.history.ConfigOps), c.ConfigSegments, c.Progress, len(c.history.ProgressOps), c.ProgressSegments)
+	for _, b := range c.bad {
+		s += fmt.Sprintf("; %s segment %d: %s", b.object, b.index, b.result)
+	}
+	return s
 }
 
-// Keep writes the history to dir as clients.json (WriteClientHistory) and, for
-// each object whose check did not end Ok, porcupine's HTML visualization
-// (config.html, progress.html), and returns the paths written.
+// Keep writes the history to dir as clients.json (WriteClientHistory) and,
+// for each segment whose check did not end Ok, porcupine's HTML visualization
+// (config-<segment>.html, progress-<segment>.html), and returns the paths
+// written.
 func (c ClientCheck) Keep(dir string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -227,21 +346,10 @@ func (c ClientCheck) Keep(dir string) ([]string, error) {
 	}
 	paths := []string{path}
 	annotations := faultAnnotations(c.history.Faults)
-	for _, v := range []struct {
-		result porcupine.CheckResult
-		model  porcupine.Model
-		info   porcupine.LinearizationInfo
-		name   string
-	}{
-		{c.Config, ConfigModel(c.history.Config), c.config, "config.html"},
-		{c.Progress, ProgressModel(), c.progress, "progress.html"},
-	} {
-		if v.result == porcupine.Ok {
-			continue
-		}
-		v.info.AddAnnotations(annotations)
-		p := filepath.Join(dir, v.name)
-		if err := porcupine.VisualizePath(v.model, v.info, p); err != nil {
+	for _, b := range c.bad {
+		b.info.AddAnnotations(annotations)
+		p := filepath.Join(dir, fmt.Sprintf("%s-%d.html", b.object, b.index))
+		if err := porcupine.VisualizePath(b.model, b.info, p); err != nil {
 			return paths, err
 		}
 		paths = append(paths, p)

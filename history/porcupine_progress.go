@@ -122,7 +122,10 @@ func progressStep(s progressState, out ProgressOutput) bool {
 
 // ProgressModel returns the porcupine model of checkpoint progress, one
 // partition per job (see progressStep for the rules).
-func ProgressModel() porcupine.Model {
+func ProgressModel() porcupine.Model { return progressModelFrom(progressState{}) }
+
+// progressModelFrom starts from a reading (a segment of a longer history).
+func progressModelFrom(init progressState) porcupine.Model {
 	return porcupine.Model{
 		Partition: func(ops []porcupine.Operation) [][]porcupine.Operation {
 			byJob := map[string]int{}
@@ -139,7 +142,7 @@ func ProgressModel() porcupine.Model {
 			}
 			return parts
 		},
-		Init: func() any { return progressState{} },
+		Init: func() any { return init },
 		Step: func(state, _, output any) (bool, any) {
 			s, out := state.(progressState), output.(ProgressOutput)
 			if !progressStep(s, out) {

@@ -128,7 +128,7 @@ func TestProgressModel(t *testing.T) {
 			read(0, 2, 3, "j", 1, 1, 1),
 			read(0, 4, 5, "j", 2, 2, 1), // r1 failed in 2: keeps 1
 			read(0, 6, 7, "j", 2, 2, 1),
-			read(0, 8, 9, "j", 5, 5, 1), // r1 failed in 3, 4 and 5 too
+			read(0, 8, 9, "j", 5, 5, 1),    // r1 failed in 3, 4 and 5 too
 			read(0, 10, 11, "j", 8, 7, 8)}, // r0 healthy in an unread 7, failed in 8
 		},
 		{"concurrent reads linearize in id order", true, []porcupine.Operation{
@@ -197,9 +197,9 @@ func TestClientRecorderRefusesImpossibleHistories(t *testing.T) {
 	}
 }
 
-// An unknown outcome ends at +∞ and moves the client to a fresh id; a patch
-// answer's reading is a get over the patch's interval.
-func TestClientRecorderUnknownAndAnswers(t *testing.T) {
+// An unknown outcome ends at +∞ and moves the client to a fresh id; Settle
+// gives it a finite return, after which a paused history can be cut.
+func TestClientRecorderUnknownAndSettle(t *testing.T) {
 	r := NewClientRecorder()
 	c := r.NewClient()
 	call, _ := r.Call(c, ConfigInput{Op: ConfigPatch, IntervalMs: i64(2000)})
@@ -207,20 +207,35 @@ func TestClientRecorderUnknownAndAnswers(t *testing.T) {
 	if err != nil || c2 == c {
 		t.Fatalf("client %d after unknown (was %d): %v", c2, c, err)
 	}
-	call, _ = r.Call(c2, ConfigInput{Op: ConfigPatch, TimeoutMs: i64(30000)})
-	r.AlsoRead(call, ConfigOutput{Outcome: OutcomeOK, IntervalMs: 2000, TimeoutMs: 30000, OverridesActive: true})
-	if err := r.Return(call, ConfigOutput{Outcome: OutcomeOK}); err != nil {
-		t.Fatal(err)
+	h, _ := r.History(testBase)
+	if h.ConfigOps[0].Return != inf {
+		t.Fatalf("%+v", h.ConfigOps)
 	}
-	h, err := r.History(testBase)
+	settled := r.Now()
+	r.Settle(settled)
+	read := func(interval int64, active bool) {
+		call, _ := r.Call(c2, ConfigInput{Op: ConfigGet})
+		if err := r.Return(call, ConfigOutput{Outcome: OutcomeOK, IntervalMs: interval, TimeoutMs: 600000, OverridesActive: active}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read(1000, false) // the patch was lost in the restart
+	read(1000, false)
+	h, err = r.History(testBase)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(h.ConfigOps) != 3 || h.ConfigOps[0].Return != inf || h.ConfigOps[2].Call != h.ConfigOps[1].Call ||
-		h.ConfigOps[2].Return != h.ConfigOps[1].Return || h.ConfigOps[2].Input.(ConfigInput).Op != ConfigGet {
-		t.Fatalf("%+v", h.ConfigOps)
+	if h.ConfigOps[0].Return != settled {
+		t.Fatalf("settled at %d: %+v", settled, h.ConfigOps)
 	}
-	if res := CheckClientHistory(h, 0); res.Illegal() {
+	if res := CheckClientHistory(h, 0); res.Config != porcupine.Ok || res.ConfigSegments != 2 {
+		t.Fatal(res)
+	}
+	// Lost, the patch cannot come back after the restart.
+	call, _ = r.Call(c2, ConfigInput{Op: ConfigGet})
+	r.Return(call, ConfigOutput{Outcome: OutcomeOK, IntervalMs: 2000, TimeoutMs: 600000, OverridesActive: true})
+	h, _ = r.History(testBase)
+	if res := CheckClientHistory(h, 0); res.Config != porcupine.Illegal {
 		t.Fatal(res)
 	}
 }
@@ -251,7 +266,7 @@ func TestClientHistoryFileRoundTrip(t *testing.T) {
 		t.Fatal(c)
 	}
 	paths, err := c.Keep(t.TempDir())
-	if err != nil || len(paths) != 2 || filepath.Base(paths[1]) != "progress.html" {
+	if err != nil || len(paths) != 2 || filepath.Base(paths[1]) != "progress-1.html" {
 		t.Fatal(paths, err)
 	}
 }
