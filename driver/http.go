@@ -101,7 +101,7 @@ func (h *handler) authorized(r *http.Request) bool {
 }
 
 func (h *handler) getConfig(w http.ResponseWriter, _ *http.Request) {
-	st, err := h.d.Status()
+	st, err := h.d.configStatus() // h.d.Status() unless built with ckpt_nonatomic
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return

@@ -103,6 +103,7 @@ func (d *Driver) account(effs []fsm.Effect) {
 		d.stats.observe(e)
 		switch e.Type {
 		case fsm.EffConfigApplied:
+			d.publishConfig() // a no-op unless built with ckpt_nonatomic
 			d.answer(e.Request, patchResult{cfg: d.core.Effective()})
 		case fsm.EffConfigRejected:
 			d.answer(e.Request, patchResult{err: &PatchRejectedError{Request: e.Request, Reason: e.Error}})
