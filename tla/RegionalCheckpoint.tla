@@ -98,6 +98,11 @@ Latest(t) == IF Store(t) = {} THEN 0 ELSE MaxOf(Store(t))          \* R21, R22d
 Forcing(t) == RegionalMode /\ t.consec >= MaxConsecutive               \* R25 tier 1
 RegionalPath(t, kind) == RegionalMode /\ kind = "checkpoint" /\ ~Forcing(t)
 Waiting(p) == Regions \ (p.acked \cup p.failed)
+\* Every needed ack is in but another checkpoint holds the persist slot: one
+\* checkpoint persists at a time (R23, as Flink finalizes under its lock), and a
+\* ready checkpoint no longer has a deadline.
+Ready(p) == ~p.persisting /\ Waiting(p) = {}
+AnyPersisting(t) == \E c \in DOMAIN t.pending : t.pending[c].persisting
 \* ov is {} (no override was ever confirmed) or {the confirmed overrides}
 EffOf(ov) == IF ov = {} THEN [interval |-> DefaultInterval, timeout |-> DefaultTimeout]
              ELSE CHOOSE x \in ov : TRUE
@@ -146,7 +151,7 @@ MarkFailed(p, r, why) ==                                    \* R18, R19
     ELSE [p EXCEPT !.failed = @ \cup {r}, !.acked = @ \ {r},
                    !.cause = IF @ = "none" THEN why ELSE @]
 
-RECURSIVE Abort(_, _, _), EndAll(_, _), FailJob(_, _), FinishJob(_)
+RECURSIVE Abort(_, _, _), EndAll(_, _), FailJob(_, _), FinishJob(_), SealNext(_), Decide(_, _)
 
 \* Ends pending checkpoint c without completion (R17, R18, R23-R25, R30).
 Abort(t, c, why) ==
@@ -164,13 +169,14 @@ Abort(t, c, why) ==
                         !.consec = IF p.forced THEN 0 ELSE @,
                         !.moved = IF p.forced THEN "forced" ELSE @]
         t2 == IF p.persisting /\ \E r \in Regions : p.refs[r] # c THEN Retain(t1) ELSE t1
-    IN IF t2.job # "running" THEN t2
-       ELSE IF p.kind = "stop_with_savepoint" /\ why # "recovered"
-            THEN FailJob(t2, "stop_with_savepoint_failed")                   \* R24
-       ELSE IF n /\ t2.failures > Tolerable                                  \* R30
-            THEN FailJob([t2 EXCEPT !.failures = 0, !.countedIds = {},
-                                    !.failedWith = t2.failures], "tolerable_failures_exceeded")
-       ELSE t2
+        t3 == IF t2.job # "running" THEN t2
+              ELSE IF p.kind = "stop_with_savepoint" /\ why # "recovered"
+                   THEN FailJob(t2, "stop_with_savepoint_failed")            \* R24
+              ELSE IF n /\ t2.failures > Tolerable                           \* R30
+                   THEN FailJob([t2 EXCEPT !.failures = 0, !.countedIds = {},
+                                           !.failedWith = t2.failures], "tolerable_failures_exceeded")
+              ELSE t2
+    IN IF p.persisting THEN SealNext(t3) ELSE t3       \* the persist slot is free
 
 EndAll(t, why) ==
     IF DOMAIN t.pending = {} THEN t ELSE EndAll(Abort(t, MinOf(DOMAIN t.pending), why), why)
@@ -197,13 +203,21 @@ StartPersist(t, c) ==
             IN [t EXCEPT !.pending[c] = q, !.fx = Append(@, FxSeal("persist", c, q)),
                          !.persisted = @ \cup {c}]
 
-\* R18: decide a checkpoint as soon as its outcome is certain.
+\* R18: decide a checkpoint as soon as its outcome is certain; a ready one
+\* persists when the slot is free and no failover is still being handled.
 Decide(t, c) ==
     LET p == t.pending[c] IN
     IF p.persisting THEN t
     ELSE IF p.regional /\ p.failed # {} /\ ~Gate(t, c, p.forced, p.failed) THEN Abort(t, c, p.cause)
-    ELSE IF Waiting(p) = {} THEN StartPersist(t, c)
+    ELSE IF Waiting(p) = {} /\ ~t.hold /\ ~AnyPersisting(t) THEN StartPersist(t, c)
     ELSE t
+
+\* The persist slot is free: the lowest ready checkpoint gets it (or is aborted
+\* by the gate, and the next one is tried).
+SealNext(t) ==
+    LET R == {c \in DOMAIN t.pending : Ready(t.pending[c])} IN
+    IF t.job # "running" \/ t.hold \/ AnyPersisting(t) \/ R = {} THEN t
+    ELSE SealNext(Decide(t, MinOf(R)))
 
 RECURSIVE Subsume(_, _)
 Subsume(t, c) ==                                                          \* R23
@@ -218,7 +232,9 @@ Complete(t, c) ==
         self == {r \in Regions : p.refs[r] = c}
         t1 == [t EXCEPT !.fx = Append(@, FxSeal("completed", c, p)),
                         !.done = @ @@ (c :> [outcome |-> "completed", kind |-> p.kind, mode |-> p.mode,
-                                              refs |-> p.refs, forced |-> p.forced, notified |-> self]),
+                                              refs |-> p.refs, forced |-> p.forced,
+                                              \* Flink notifies checkpoints and synchronous savepoints only
+                                              notified |-> IF p.kind = "savepoint" THEN {} ELSE self]),
                         !.healthy = @ \cup {<<c, r>> : r \in self}]
         t2 == IF p.kind # "savepoint" THEN Subsume(t1, c) ELSE t1
         t3 == [t2 EXCEPT !.pending = Drop(@, c),
@@ -231,7 +247,8 @@ Complete(t, c) ==
                             c, [refs |-> p.refs, inStore |-> TRUE, owned |-> TRUE,
                                 consec |-> p.consec, mode |-> p.mode])
               ELSE t3
-    IN IF p.kind = "stop_with_savepoint" THEN FinishJob(t4) ELSE t4         \* R24
+        t5 == IF p.kind = "stop_with_savepoint" THEN FinishJob(t4) ELSE t4   \* R24
+    IN SealNext(t5)
 
 RECURSIVE FailLoop(_, _, _)
 \* R17-R19: region r failed over; the pending checkpoints react in id order.
@@ -268,7 +285,7 @@ InitState ==
      \* history (ghost) fields, read only by the invariants
      triggered |-> [c \in {} |-> 0], done |-> [c \in {} |-> 0], persisted |-> {},
      discarded |-> {}, healthy |-> {}, fo |-> [c \in {} |-> {}], storeSeq |-> <<>>,
-     moved |-> "other", failedWith |-> 0, applied |-> EffOf({}), fx |-> <<>>]
+     moved |-> "other", failedWith |-> 0, hold |-> FALSE, applied |-> EffOf({}), fx |-> <<>>]
 
 Init == s = InitState
 
@@ -313,10 +330,12 @@ Decline(c, r, why) ==                                            \* R17, R18
             ELSE Decide([S0 EXCEPT !.pending[c] = MarkFailed(@, r, why)], c)
 
 TaskFailed(r) ==                                                 \* R17-R19
-    LET t == [S0 EXCEPT !.down = @ \cup {r},
+    LET t == [S0 EXCEPT !.down = @ \cup {r}, !.hold = TRUE,
                         !.fo = [c \in DOMAIN @ |-> IF c \in DOMAIN s.pending THEN @[c] \cup {r}
                                                    ELSE @[c]]]
-    IN s' = IF t.job # "running" THEN t ELSE FailLoop(t, r, Ascending(DOMAIN t.pending))
+    IN s' = IF t.job # "running" THEN [t EXCEPT !.hold = FALSE]
+            \* the failover reaches every pending checkpoint before the slot is handed on
+            ELSE SealNext([FailLoop(t, r, Ascending(DOMAIN t.pending)) EXCEPT !.hold = FALSE])
 
 TaskRunning(r) ==                                                     \* R19
     /\ r \in s.down
@@ -331,7 +350,7 @@ PersistFailed(c) ==                                                   \* R23
     /\ s' = Abort(S0, c, "finalize_failed")
 
 Expire(c) ==                                                     \* R17, R18
-    /\ c \in DOMAIN s.pending /\ ~s.pending[c].persisting
+    /\ c \in DOMAIN s.pending /\ ~s.pending[c].persisting /\ ~Ready(s.pending[c])
     /\ s' = IF ~s.pending[c].regional THEN Abort(S0, c, "expired")
             ELSE LET p == s.pending[c]
                      q == [p EXCEPT !.failed = @ \cup Waiting(p),
@@ -467,7 +486,8 @@ NotifySafety ==
     \A c \in DOMAIN s.done :
         IF s.done[c].outcome = "completed"
         THEN /\ c \in s.persisted
-             /\ s.done[c].notified = {r \in Regions : s.done[c].refs[r] = c}
+             /\ s.done[c].notified \subseteq {r \in Regions : s.done[c].refs[r] = c}
+             /\ s.done[c].kind # "savepoint" => s.done[c].notified = {r \in Regions : s.done[c].refs[r] = c}
         ELSE s.done[c].notified = {}
 
 \* I-SavepointGlobal: savepoints and stop-with-savepoint never complete

@@ -93,7 +93,7 @@ vars == <<s, x>>
 Ev == Events[x.l]
 At == Ev.at
 Deadline(c) == x.tAt[c] + s.pending[c].timeout                     \* R15, R61
-Expirable == {c \in DOMAIN s.pending : ~s.pending[c].persisting}
+Expirable == {c \in DOMAIN s.pending : ~s.pending[c].persisting /\ ~Ready(s.pending[c])}
 PerActive == x.perOn /\ s.job = "running"
 Free == Cardinality(DOMAIN s.pending) < MaxConcurrent
 QueuedRunnable == s.job = "running" /\ Free /\ (x.qMan > 0 \/ x.qPer)
