@@ -115,9 +115,10 @@ func (f *faults) chance(p float64) bool {
 var errInjected = errors.New("injected store failure")
 
 // faultyStore is a FileStore whose writes are slowed down and sometimes fail,
-// before or after they reach the disk. Deletes are left alone: the driver's
-// recovery story for a failed delete (an aborted checkpoint's metadata left
-// behind) is a different test's subject (crash_test.go).
+// before or after they reach the disk. Deletes are left alone: a failed
+// delete after a failed persist leaves an aborted checkpoint's metadata
+// behind, which the next Open takes for completed (driver/effector.go warns
+// about it) — a store question, not one of what clients observe.
 type faultyStore struct {
 	*FileStore
 	f *faults
@@ -153,8 +154,8 @@ func (s *faultyStore) SaveNextID(next int64) error {
 // simTasks are the job's subtasks, in process: they ack every trigger after a
 // short delay, sometimes with a region declining (a regional completion then
 // refers to older state) or a subtask failing over and coming back. A trigger
-// also blocks the effect worker for up to the injected delay, which holds up
-// every later effect: persists, overrides writes, PATCH answers.
+// also blocks the effect worker for up to a quarter of the injected delay,
+// which holds up every later effect: persists, overrides writes, PATCH answers.
 type simTasks struct {
 	NopExecutor
 	f  *faults
@@ -428,6 +429,7 @@ func (c *linClient) step() error {
 		// A transport error, 503 (store failure, restart) or 504: the patch
 		// may still take effect.
 		c.id, err = c.rec.Unknown(call, history.ConfigOutput{Outcome: history.OutcomeUnknown})
+		c.backOff()
 		return err
 	case k < 16:
 		_, err := c.getConfig()
@@ -438,6 +440,11 @@ func (c *linClient) step() error {
 	}
 }
 
+// backOff waits a little after a failed request, as a real client would:
+// during a restart a client that retried at once would fill the history with
+// thousands of failed calls.
+func (c *linClient) backOff() { time.Sleep(2 * time.Millisecond) }
+
 // getConfig reads the configuration; a failed read is dropped (ok false).
 func (c *linClient) getConfig() (ok bool, err error) {
 	call, err := c.rec.Call(c.id, history.ConfigInput{Op: history.ConfigGet})
@@ -447,6 +454,7 @@ func (c *linClient) getConfig() (ok bool, err error) {
 	status, resp, err := c.do(http.MethodGet, "/jobs/"+linJobID+"/checkpoints/config", nil)
 	if err != nil || status != http.StatusOK {
 		c.rec.Drop(call)
+		c.backOff()
 		return false, nil
 	}
 	out, err := decodeConfig(resp)
@@ -465,6 +473,7 @@ func (c *linClient) getProgress() (ok bool, err error) {
 	status, resp, err := c.do(http.MethodGet, "/jobs/"+linJobID+"/checkpoints", nil)
 	if err != nil || status != http.StatusOK {
 		c.rec.Drop(call)
+		c.backOff()
 		return false, nil
 	}
 	out, err := decodeProgress(resp, 4)
@@ -757,14 +766,7 @@ func logOutcomes(t *testing.T, h history.ClientHistory) {
 	for _, op := range h.ProgressOps {
 		latest = max(latest, op.Output.(history.ProgressOutput).Latest)
 	}
-	unresolved := 0
-	for _, op := range history.BoundUnknownPatches(h.Config, h.ConfigOps) {
-		if op.Output.(history.ConfigOutput).Outcome == history.OutcomeUnknown {
-			unresolved++
-		}
-	}
-	t.Logf("config operations %v (%d unknown outcomes the reads do not resolve); %d progress reads, latest completed checkpoint seen %d",
-		counts, unresolved, len(h.ProgressOps), latest)
+	t.Logf("config operations %v; %d progress reads, latest completed checkpoint seen %d", counts, len(h.ProgressOps), latest)
 	if latest == 0 {
 		t.Errorf("no checkpoint completed: the progress model checked nothing")
 	}

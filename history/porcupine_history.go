@@ -197,8 +197,11 @@ type ClientCheck struct {
 	Config, Progress porcupine.CheckResult
 	// Segments counts the independent segments checked per object.
 	ConfigSegments, ProgressSegments int
-	history                          ClientHistory
-	bad                              []badSegment
+	// Unresolved counts the patches with an unknown outcome that
+	// BoundUnknownPatches could not resolve: each makes the search wider.
+	Unresolved int
+	history    ClientHistory
+	bad        []badSegment
 }
 
 // badSegment is a segment whose check did not end Ok.
@@ -275,7 +278,13 @@ func CheckClientHistory(h ClientHistory, timeout time.Duration) ClientCheck {
 		}
 		// Bounding per segment: a value written in another segment does not
 		// make one here ambiguous.
-		c.Config = c.check("config", i, ConfigModel(base), BoundUnknownPatches(base, seg.ops), timeout, c.Config)
+		ops := BoundUnknownPatches(base, seg.ops)
+		for _, op := range ops {
+			if op.Output.(ConfigOutput).Outcome == OutcomeUnknown {
+				c.Unresolved++
+			}
+		}
+		c.Config = c.check("config", i, ConfigModel(base), ops, timeout, c.Config)
 	}
 	c.ConfigSegments = len(configSegs)
 	byJob := map[string][]porcupine.Operation{}
@@ -324,8 +333,9 @@ func (c ClientCheck) Illegal() bool {
 
 // String summarizes the check.
 func (c ClientCheck) String() string {
-	s := fmt.Sprintf("config register: %s (%d operations in %d segments), checkpoint progress: %s (%d reads in %d segments)",
-		c.Config, len(c.history.ConfigOps), c.ConfigSegments, c.Progress, len(c.history.ProgressOps), c.ProgressSegments)
+	s := fmt.Sprintf("config register: %s (%d operations in %d segments, %d unknown outcomes unresolved), "+
+		"checkpoint progress: %s (%d reads in %d segments)", c.Config, len(c.history.ConfigOps), c.ConfigSegments,
+		c.Unresolved, c.Progress, len(c.history.ProgressOps), c.ProgressSegments)
 	for _, b := range c.bad {
 		s += fmt.Sprintf("; %s segment %d: %s", b.object, b.index, b.result)
 	}
