@@ -5,17 +5,18 @@ GO        ?= go
 FUZZTIME  ?= 10s
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: demo test vet lint unit mutants examples fuzz explore bench sim tla-check tla-trace
+.PHONY: demo test vet lint unit mutants nonatomic examples fuzz explore bench bench-porcupine soak sim tla-check tla-trace
 
 demo:
 	$(GO) run ./cmd/replay examples/regional-completion.jsonl
 
-test: vet lint unit mutants examples
+test: vet lint unit mutants nonatomic examples
 
 vet:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 	$(GO) vet -tags ckpt_mutants ./fsm/ ./fuzz/
+	$(GO) vet -tags ckpt_nonatomic ./driver/
 
 unit:
 	$(GO) test -count=1 ./...
@@ -26,9 +27,23 @@ mutants:
 
 # Every example replays with exit 0.
 examples:
+	@mkdir -p bin && $(GO) build -o bin/replay ./cmd/replay
 	@for f in examples/*.jsonl; do \
-		$(GO) run ./cmd/replay -summary $$f > /dev/null || { echo "example $$f failed"; exit 1; }; \
+		bin/replay -summary $$f > /dev/null || { echo "example $$f failed"; exit 1; }; \
 	done; echo "examples: all replay with exit 0"
 
 lint:
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(STATICCHECK) -tags ckpt_nonatomic ./driver/
+	$(GO) run $(STATICCHECK) -tags ckpt_mutants ./fsm/ ./fuzz/
+
+# The linearizability check must catch a deliberately torn GET of the configuration (issue 6).
+nonatomic:
+	$(GO) test -count=1 -tags ckpt_nonatomic -run Linearizab ./driver/
+
+bench-porcupine:
+	$(GO) test -run '^$$' -bench BenchmarkPorcupineConfig -benchtime 3x -benchmem ./history/
+
+# A longer robustness run of the driver's REST API under faults.
+soak:
+	CKPT_LIN_DURATION=2m $(GO) test -count=1 -run 'TestLinearizability$$' -v ./driver/
