@@ -132,6 +132,10 @@ type Model struct {
 
 	store []*stored // completed checkpoints still known, ascending id
 
+	// holdSeal keeps the persist slot while one task failure is applied to
+	// every pending checkpoint (R18 fails the region for all of them at once).
+	holdSeal bool
+
 	interval, timeout int64 // in force
 	overrides         bool
 	patches           []patch
@@ -459,6 +463,8 @@ func (m *Model) taskFailed(t int) {
 	if m.jobStatus != "running" {
 		return
 	}
+	m.holdSeal = true
+	defer func() { m.holdSeal = false }()
 	for _, p := range append([]*pending(nil), m.pending...) {
 		if m.find(p.id) == nil {
 			continue
@@ -551,7 +557,7 @@ func (m *Model) settle() {
 			continue
 		}
 		missing := m.missing(p)
-		seal := !missing && !m.persisting() && m.jobStatus == "running"
+		seal := !missing && !m.persisting() && m.jobStatus == "running" && !m.holdSeal
 		recheck := p.failedNow || (!missing && !p.readySeen) || seal
 		p.failedNow = false
 		if !missing {
