@@ -17,9 +17,15 @@
 (*    every pending checkpoint records the timeout its deadline is based   *)
 (*    on, so that R61 and I-ConfigAtomic are visible.  The trace module    *)
 (*    adds the clock, deadlines and the periodic/queued decider (R10-R12). *)
-(*  - Finished subtasks (task_finished, R25's "all sources finished") and  *)
-(*    the notices and warnings that change no decision (region_skipped,    *)
-(*    coordinator_fallback, warn, discard_late_state) are not modelled.    *)
+(*  - Finished subtasks: a region is in s.fin once all its subtasks have   *)
+(*    finished; TaskFinished says at region level what one subtask's       *)
+(*    finish changes (which checkpoints stop waiting for the region, R20;  *)
+(*    whether the region comes up, whether it was the last source, R25).   *)
+(*    The trace module computes those arguments; model checking leaves     *)
+(*    finishing out (Finishing = FALSE) to keep the state space small.     *)
+(*  - The notices and warnings that change no decision (region_skipped,    *)
+(*    coordinator_fallback, warn, discard_late_state, trigger_failed) are  *)
+(*    not modelled.                                                        *)
 (*                                                                         *)
 (* The whole core state is one record variable  s  because one event       *)
 (* cascades (an abort can fail the job, which aborts every pending         *)
@@ -45,6 +51,7 @@ CONSTANTS
     DefaultInterval, \* interval_ms and timeout_ms of the base configuration
     DefaultTimeout,
     MaxTimeout,      \* max_timeout_ms, 0 = no bound (R60)
+    Finishing,       \* whether Next includes TaskFinished (and failures of finished subtasks)
     Restore,         \* [id |-> 0] for a fresh start, else the restored snapshot
                      \* [id |-> n, claim |-> BOOLEAN, refs |-> [Regions -> 1..n]] (R41)
     \* Only Next (model checking) uses these: the values the environment may send.
@@ -57,7 +64,7 @@ CONSTANTS
 ASSUME /\ Retained >= 1 /\ MaxConcurrent >= 1 /\ Tolerable >= 0
        /\ MaxConsecutive >= 0 /\ MaxRefAge >= 0 /\ RegionalMode \in BOOLEAN
        /\ RatioDen > 0 /\ 0 <= RatioNum /\ RatioNum <= RatioDen
-       /\ NoFallback \subseteq Regions
+       /\ NoFallback \subseteq Regions /\ Finishing \in BOOLEAN
 
 VARIABLE s
 
@@ -95,7 +102,8 @@ FxRejected(q) == [type |-> "config_rejected", request |-> q]
 (* Derived views of a state t.                                             *)
 Store(t) == {k \in DOMAIN t.known : t.known[k].inStore}
 Latest(t) == IF Store(t) = {} THEN 0 ELSE MaxOf(Store(t))          \* R21, R22d
-Forcing(t) == RegionalMode /\ t.consec >= MaxConsecutive               \* R25 tier 1
+Forcing(t) == RegionalMode /\ (t.consec >= MaxConsecutive \/ t.forceNext)   \* R25
+Active(t) == Cardinality(Regions \ t.fin)       \* regions with an unfinished subtask
 RegionalPath(t, kind) == RegionalMode /\ kind = "checkpoint" /\ ~Forcing(t)
 Waiting(p) == Regions \ (p.acked \cup p.failed)
 \* Every needed ack is in but another checkpoint holds the persist slot: one
@@ -108,12 +116,12 @@ EffOf(ov) == IF ov = {} THEN [interval |-> DefaultInterval, timeout |-> DefaultT
              ELSE CHOOSE x \in ov : TRUE
 
 \* R22 b-f, in order, for checkpoint id with failed regions F (R22a is the
-\* caller's: only regional-path checkpoints get here).  Every region is active
-\* (nothing finishes in this spec), so the ratio's denominator is |Regions|.
-Gate(t, id, forced, F) ==
+\* caller's: only regional-path checkpoints get here); active is the number of
+\* regions not finished at trigger (R22b's denominator).
+Gate(t, id, forced, F, active) ==
     /\ RegionalMode
     /\ F # {} =>
-        /\ Cardinality(F) * RatioDen <= RatioNum * Cardinality(Regions)       \* b
+        /\ Cardinality(F) * RatioDen <= RatioNum * active                     \* b
         /\ ~forced /\ t.consec < MaxConsecutive                               \* c
         /\ Latest(t) # 0                                                      \* d
         /\ F \cap NoFallback = {}                                             \* e
@@ -167,6 +175,7 @@ Abort(t, c, why) ==
                                               forced |-> p.forced, notified |-> {}]),
                         \* R25 tier 2: a forced-global checkpoint that ends resets the counter.
                         !.consec = IF p.forced THEN 0 ELSE @,
+                        !.forceNext = IF p.forced THEN FALSE ELSE @,
                         !.moved = IF p.forced THEN "forced" ELSE @]
         t2 == IF p.persisting /\ \E r \in Regions : p.refs[r] # c THEN Retain(t1) ELSE t1
         t3 == IF t2.job # "running" THEN t2
@@ -193,7 +202,7 @@ FinishJob(t) ==
 StartPersist(t, c) ==
     LET p == t.pending[c]
         reg == p.regional /\ p.failed # {}
-    IN IF reg /\ ~Gate(t, c, p.forced, p.failed) THEN Abort(t, c, p.cause)
+    IN IF reg /\ ~Gate(t, c, p.forced, p.failed, p.active) THEN Abort(t, c, p.cause)
        ELSE LET l == Latest(t)
                 refs == [r \in Regions |-> IF reg /\ r \in p.failed THEN t.known[l].refs[r] ELSE c]
                 q == [p EXCEPT !.persisting = TRUE, !.refs = refs,
@@ -208,7 +217,7 @@ StartPersist(t, c) ==
 Decide(t, c) ==
     LET p == t.pending[c] IN
     IF p.persisting THEN t
-    ELSE IF p.regional /\ p.failed # {} /\ ~Gate(t, c, p.forced, p.failed) THEN Abort(t, c, p.cause)
+    ELSE IF p.regional /\ p.failed # {} /\ ~Gate(t, c, p.forced, p.failed, p.active) THEN Abort(t, c, p.cause)
     ELSE IF Waiting(p) = {} /\ ~t.hold /\ ~AnyPersisting(t) THEN StartPersist(t, c)
     ELSE t
 
@@ -243,6 +252,7 @@ Complete(t, c) ==
                          !.countedIds = IF c > t2.lastSucc THEN {} ELSE @]
         t4 == IF p.kind = "checkpoint"
               THEN StoreAdd([t3 EXCEPT !.consec = p.consec,
+                                       !.forceNext = @ /\ ~(p.forced \/ p.mode = "global"),
                                        !.moved = IF p.forced THEN "forced" ELSE "other"],
                             c, [refs |-> p.refs, inStore |-> TRUE, owned |-> TRUE,
                                 consec |-> p.consec, mode |-> p.mode])
@@ -278,7 +288,8 @@ InitKnown ==
               consec |-> 0, mode |-> "global"]]
 
 InitState ==
-    [job |-> "running", down |-> {}, nextId |-> Restore.id + 1,
+    [job |-> "running", down |-> {}, fin |-> {}, srcFin |-> FALSE, forceNext |-> FALSE,
+     nextId |-> Restore.id + 1,
      pending |-> [c \in {} |-> 0], known |-> InitKnown,
      consec |-> 0, failures |-> 0, countedIds |-> {}, lastSucc |-> Restore.id,
      cfg |-> EffOf({}), ovr |-> {}, patches |-> <<>>,
@@ -298,13 +309,13 @@ TriggerPre(k) ==                                                   \* R12, R13
     /\ s.job = "running"
     /\ s.nextId \in Ids
     /\ k = "checkpoint" => Cardinality(DOMAIN s.pending) < MaxConcurrent
-    /\ s.down # {} => RegionalPath(s, k) /\ Gate(s, s.nextId, FALSE, s.down)
+    /\ s.down # {} => RegionalPath(s, k) /\ Gate(s, s.nextId, FALSE, s.down, Active(s))
 
 TriggerStep(t, k) ==                                              \* R13-R15
     LET id == t.nextId
         forced == k = "checkpoint" /\ Forcing(t)
         p == [kind |-> k, forced |-> forced, regional |-> RegionalPath(t, k),
-              acked |-> {}, failed |-> t.down,
+              acked |-> t.fin, failed |-> t.down, active |-> Active(t),
               cause |-> IF t.down # {} THEN "region_failover" ELSE "none",
               persisting |-> FALSE, refs |-> [r \in Regions |-> id], mode |-> "none",
               consec |-> 0, timeout |-> t.cfg.timeout]
@@ -329,13 +340,42 @@ Decline(c, r, why) ==                                            \* R17, R18
             ELSE IF r \in s.pending[c].failed THEN S0
             ELSE Decide([S0 EXCEPT !.pending[c] = MarkFailed(@, r, why)], c)
 
-TaskFailed(r) ==                                                 \* R17-R19
-    LET t == [S0 EXCEPT !.down = @ \cup {r}, !.hold = TRUE,
+\* src: the failed subtask had finished and is a source (it runs again).
+TaskFailedX(r, src) ==                                           \* R17-R19
+    LET t == [S0 EXCEPT !.down = @ \cup {r}, !.hold = TRUE, !.fin = @ \ {r},
+                        !.srcFin = @ /\ ~src,
                         !.fo = [c \in DOMAIN @ |-> IF c \in DOMAIN s.pending THEN @[c] \cup {r}
                                                    ELSE @[c]]]
     IN s' = IF t.job # "running" THEN [t EXCEPT !.hold = FALSE]
             \* the failover reaches every pending checkpoint before the slot is handed on
             ELSE SealNext([FailLoop(t, r, Ascending(DOMAIN t.pending)) EXCEPT !.hold = FALSE])
+
+TaskFailed(r) == TaskFailedX(r, FALSE)
+
+RECURSIVE FinishLoop(_, _, _)
+FinishLoop(t, r, ids) ==
+    IF ids = <<>> THEN t
+    ELSE LET c == Head(ids)
+             t1 == IF c \notin DOMAIN t.pending \/ r \notin Waiting(t.pending[c]) THEN t
+                   ELSE LET u == [t EXCEPT !.pending[c].acked = @ \cup {r}]
+                        IN IF Waiting(u.pending[c]) = {} THEN Decide(u, c) ELSE u
+         IN FinishLoop(t1, r, Tail(ids))
+
+\* A subtask of region r finished (bounded input).  C: the checkpoints that stop
+\* waiting for r (it was r's last waiting subtask for them, R20); done: r has
+\* no unfinished subtask left; up: r has no restarting subtask left; last: it
+\* was the last unfinished source, so the next checkpoint is forced global (R25).
+TaskFinished(r, C, done, up, last) ==
+    /\ C \subseteq DOMAIN s.pending
+    /\ s' = LET t0 == [S0 EXCEPT !.fin = IF done THEN @ \cup {r} ELSE @,
+                                 !.down = IF up THEN @ \ {r} ELSE @,
+                                 !.srcFin = @ \/ last]
+                t1 == [t0 EXCEPT !.forceNext = @ \/ (last /\ RegionalMode),
+                                 \* R25's last sentence forces again, after any reset
+                                 !.moved = IF last /\ RegionalMode THEN "sources" ELSE @]
+                t2 == FinishLoop(t1, r, Ascending(C))
+            IN IF t0.job # "running" THEN t0
+               ELSE IF t2.fin = Regions THEN FinishJob(t2) ELSE t2
 
 TaskRunning(r) ==                                                     \* R19
     /\ r \in s.down
@@ -397,7 +437,8 @@ Recover ==
                          \* the counter was read back from metadata (R50), not moved by R25
                          !.moved = "recovered"]
     IN s' = IF t2.job = "finished" THEN t2
-            ELSE [t2 EXCEPT !.down = {}, !.job = "running"]
+            ELSE [t2 EXCEPT !.down = {}, !.job = "running",
+                            !.forceNext = RegionalMode /\ t2.srcFin]
 
 Next ==
     \/ \E k \in Kinds : Trigger(k)
@@ -405,6 +446,9 @@ Next ==
     \/ \E c \in DOMAIN s.pending, r \in Regions, why \in DeclineReasons : Decline(c, r, why)
     \/ \E r \in Regions : TaskFailed(r)
     \/ \E r \in Regions : TaskRunning(r)
+    \/ Finishing /\ \E r \in Regions : TaskFailedX(r, TRUE)
+    \/ Finishing /\ \E r \in Regions, C \in SUBSET DOMAIN s.pending, done, up, last \in BOOLEAN :
+           TaskFinished(r, C, done, up, last)
     \/ \E c \in DOMAIN s.pending : Persisted(c) \/ PersistFailed(c) \/ Expire(c)
     \/ \E q \in Requests, iv \in Intervals \cup {None}, to \in Timeouts \cup {None} :
            ConfigPatch(q, iv, to)
@@ -421,7 +465,7 @@ CompletedCkpts == {c \in Completed : s.done[c].kind = "checkpoint"}
 
 TypeOK ==
     /\ s.job \in {"running", "failed", "finished"}
-    /\ s.down \subseteq Regions
+    /\ s.down \subseteq Regions /\ s.fin \subseteq Regions /\ s.down \cap s.fin = {}
     /\ DOMAIN s.pending \subseteq 1..(s.nextId - 1)
     /\ s.consec \in Nat /\ s.failures \in Nat
 
@@ -455,10 +499,11 @@ ConsecutiveBound ==
     /\ \A c \in DOMAIN s.triggered : s.triggered[c].forced => s.triggered[c].kind = "checkpoint"
 
 \* I-TierTwoReset: after a forced-global checkpoint resolves (completes or is
-\* aborted: the last step that moved the counter was its end), the counter is 0.
-\* A coordinator recovery re-reads the counter from metadata (R50) and is not
-\* such a step (see README, "Findings").
-TierTwoReset == s.moved = "forced" => s.consec = 0
+\* aborted: the last thing that moved the counter was its end), the counter is
+\* 0 and nothing is forced.  A coordinator recovery re-reads the counter from
+\* metadata (R50 wins, see README "Findings"), and the last source finishing
+\* forces the next checkpoint again (R25): neither is such a resolution.
+TierTwoReset == s.moved = "forced" => s.consec = 0 /\ ~s.forceNext
 
 \* I-RetentionSafety: no discarded checkpoint is used by a retained (or
 \* persisting) one; a discard happens once (a discarded id leaves known, and

@@ -45,6 +45,8 @@ NRegions == Len(Job.regions)
 RegionTasks(r) == {Job.regions[r + 1][i] : i \in 1..Len(Job.regions[r + 1])}
 TaskRegion(tk) == CHOOSE r \in 0..(NRegions - 1) : tk \in RegionTasks(r)
 TasksOf(R) == UNION {RegionTasks(r) : r \in R}
+AllTasks == TasksOf(0..(NRegions - 1))
+Sources == {Job.sources[i] : i \in 1..Len(Job.sources)}
 Has(e, f) == f \in DOMAIN e
 EvOfType(T) == {Events[i] : i \in {j \in 1..Len(Events) : Events[j].type \in T}}
 
@@ -63,6 +65,7 @@ TraceNoFallback == {Job.no_fallback[i] : i \in 1..Len(Job.no_fallback)}
 TraceDefaultInterval == Job.config.interval_ms
 TraceDefaultTimeout == Job.config.timeout_ms
 TraceMaxTimeout == Job.config.max_timeout_ms
+TraceFinishing == TRUE
 TraceRestore ==
     IF ~Has(Events[1], "restore") THEN [id |-> 0]
     ELSE LET R == Events[1].restore
@@ -85,8 +88,9 @@ Period == BasePeriod(s.cfg.interval)
 (* x: the line being replayed (l, ph), the clock (now), the trigger time   *)
 (* of each checkpoint (tAt), the periodic schedule and the decider's       *)
 (* queues (R11, R12), the last completion's time (min_pause), the          *)
-(* restarting subtasks and each pending checkpoint's acked subtasks, and   *)
-(* the spec's effects so far for this line.                                *)
+(* restarting (tDown) and finished (tFin) subtasks, the subtasks each      *)
+(* pending checkpoint still waits for (tWait), and the spec's effects so   *)
+(* far for this line.                                                      *)
 VARIABLE x
 vars == <<s, x>>
 
@@ -105,12 +109,15 @@ SwsPending == \E c \in DOMAIN s.pending : s.pending[c].kind = "stop_with_savepoi
 AfterSpec(y) ==
     LET new == DOMAIN s'.pending \ DOMAIN s.pending
         done == \E c \in DOMAIN s'.done \ DOMAIN s.done : s'.done[c].outcome = "completed"
+        running == AllTasks \ (y.tDown \cup y.tFin)
     IN x' = [y EXCEPT
                !.lineFx = @ \o s'.fx,
                !.tAt = @ @@ [c \in new |-> y.now],
-               !.tAcked = [c \in DOMAIN s'.pending |->
-                             (IF c \in DOMAIN y.tAcked THEN y.tAcked[c] ELSE {})
-                               \ TasksOf(s'.pending[c].failed)],
+               \* a new checkpoint waits for the running subtasks (R15); a failed
+               \* region's subtasks are no longer waited for (R18)
+               !.tWait = [c \in DOMAIN s'.pending |->
+                            (IF c \in DOMAIN y.tWait THEN y.tWait[c] ELSE running)
+                              \ TasksOf(s'.pending[c].failed)],
                !.hasLC = @ \/ done,
                !.lastLC = IF done THEN y.now ELSE @,
                \* the coordinator ends (job failed or finished): queues are dropped
@@ -178,10 +185,9 @@ EventStep ==
               LET c == Ev.checkpoint
                   tk == Ev.task
                   r == TaskRegion(tk)
-              IN IF /\ c \in DOMAIN s.pending /\ ~s.pending[c].persisting
-                    /\ r \in Waiting(s.pending[c]) /\ tk \notin x.tAcked[c]
-                 THEN LET y2 == [y EXCEPT !.tAcked[c] = @ \cup {tk}]
-                      IN IF RegionTasks(r) \subseteq y2.tAcked[c]
+              IN IF c \in DOMAIN s.pending /\ tk \in x.tWait[c]
+                 THEN LET y2 == [y EXCEPT !.tWait[c] = @ \ {tk}]
+                      IN IF RegionTasks(r) \cap y2.tWait[c] = {}
                          THEN StepSpec(Ack(c, r), y2) ELSE Stutter(y2)
                  ELSE Stutter(y)      \* duplicate, late or unknown: nothing (R16)
          [] Ev.type = "decline" ->
@@ -189,14 +195,33 @@ EventStep ==
               THEN StepSpec(Decline(Ev.checkpoint, TaskRegion(Ev.task), DeclineReason(Ev)), y)
               ELSE Stutter(y)
          [] Ev.type = "task_failed" ->
+              \* the region's running subtasks and the failed one restart
               LET r == TaskRegion(Ev.task)
-              IN StepSpec(TaskFailed(r), [y EXCEPT !.tDown = @ \cup RegionTasks(r)])
+                  y2 == [y EXCEPT !.tDown = @ \cup (RegionTasks(r) \ x.tFin) \cup {Ev.task},
+                                  !.tFin = @ \ {Ev.task}]
+              IN StepSpec(TaskFailedX(r, Ev.task \in x.tFin /\ Ev.task \in Sources), y2)
+         [] Ev.type = "task_running" /\ Ev.task \in x.tFin ->
+              Assert(FALSE, <<"history line", Ev.line, "task_running of a finished subtask is not modelled">>)
          [] Ev.type = "task_running" ->
               LET r == TaskRegion(Ev.task)
                   dn == x.tDown \ {Ev.task}
               IN IF Ev.task \in x.tDown /\ RegionTasks(r) \cap dn = {}
                  THEN StepSpec(TaskRunning(r), [y EXCEPT !.tDown = dn])
                  ELSE Stutter([y EXCEPT !.tDown = dn])
+         [] Ev.type = "task_finished" ->
+              \* R20, R25: pending checkpoints stop waiting for the subtask
+              LET tk == Ev.task
+                  r == TaskRegion(tk)
+                  fin == x.tFin \cup {tk}
+                  dn == x.tDown \ {tk}
+                  C == {c \in DOMAIN s.pending : tk \in x.tWait[c] /\ RegionTasks(r) \cap x.tWait[c] = {tk}}
+                  y2 == [y EXCEPT !.tFin = fin, !.tDown = dn,
+                                  !.tWait = [c \in DOMAIN @ |-> @[c] \ {tk}]]
+              IN IF tk \in x.tFin THEN Stutter(y)
+                 ELSE StepSpec(TaskFinished(r, C, RegionTasks(r) \subseteq fin,
+                                             r \in s.down /\ RegionTasks(r) \cap dn = {},
+                                             tk \in Sources /\ Sources \subseteq fin),
+                               y2)
          [] Ev.type = "persisted" ->
               IF Ev.checkpoint \in DOMAIN s.pending /\ s.pending[Ev.checkpoint].persisting
               THEN StepSpec(Persisted(Ev.checkpoint), y) ELSE Stutter(y)
@@ -267,19 +292,21 @@ TraceInit ==
             perDue |-> Events[1].at + (IF Has(Events[1], "initial_delay_ms")
                                        THEN Events[1].initial_delay_ms ELSE P0),
             qPer |-> FALSE, qMan |-> 0, hasLC |-> FALSE, lastLC |-> 0,
-            tDown |-> {}, tAcked |-> [c \in {} |-> {}], lineFx |-> <<>>]
+            tDown |-> {}, tFin |-> {}, tWait |-> [c \in {} |-> {}], lineFx |-> <<>>]
 
 TraceNext == RunQueued \/ DueItem \/ EventStep \/ PostExpire \/ LineDone \/ Done
 
 TraceSpec == TraceInit /\ [][TraceNext]_vars
 
 \* The refinement is exact at region level: a region is down in the spec iff
-\* one of its subtasks restarts; the spec's acked regions are those whose
-\* every subtask acked.
+\* one of its subtasks restarts, finished iff all its subtasks are; a region is
+\* acked for a checkpoint iff it did not fail for it and no subtask of it is
+\* still waited for.
 TraceConsistent ==
     /\ \A r \in Regions : (r \in s.down) <=> (RegionTasks(r) \cap x.tDown # {})
+    /\ \A r \in Regions : (r \in s.fin) <=> (RegionTasks(r) \subseteq x.tFin)
     /\ \A c \in DOMAIN s.pending : \A r \in Regions :
-          (r \in s.pending[c].acked) <=> (RegionTasks(r) \subseteq x.tAcked[c])
+          (r \in s.pending[c].acked) <=> (r \notin s.pending[c].failed /\ RegionTasks(r) \cap x.tWait[c] = {})
 
 \* TLC prints this at the end: how far the history was followed.
 TraceProgress == x.l - 1

@@ -6,7 +6,7 @@
 // TLC's Json module reads one JSON value a line, knows no comments, reads
 // numbers as 32-bit integers and no null. So the output has no blank or //
 // lines; its first line describes the job as the spec needs it (the regions as
-// lists of subtask names, R3; whether regional checkpoints are on, R4; the
+// lists of subtask names, R3; the sources, R1; whether regional checkpoints are on, R4; the
 // regions whose coordinators cannot fall back, R22e; the configuration with
 // max_failure_ratio in parts per million); every other line is one event of
 // the history, re-encoded, with its physical "line" in the history and "effects":
@@ -130,12 +130,17 @@ func jobLine(h *history.History) map[string]any {
 			noFallback = append(noFallback, r)
 		}
 	}
+	sources := []string{}
+	for _, id := range t.Sources() {
+		sources = append(sources, t.TaskName(id))
+	}
 	capable, _ := t.RegionalCapable()
 	return map[string]any{
 		"type":        "job",
 		"regions":     regions,
 		"regional":    capable && c.Regional.Enabled,
 		"no_fallback": noFallback,
+		"sources":     sources,
 		"config": map[string]any{
 			"interval_ms":        c.IntervalMs,
 			"timeout_ms":         c.TimeoutMs,
