@@ -9,11 +9,19 @@
 // that scope it implements start with or without a restore (R41), manual
 // triggers of every kind with the decider's max_concurrent queue (R12, R13,
 // R14), acks, declines and task failures in global mode (R17) and regional mode
-// (R18, R19, R22 a–f, evaluated when a checkpoint's failed regions grow and
-// when its last ack is in: see settle), completion and subsumption (R20, R21, R23, R24), the
-// two-tier counter (R25), failure accounting (R30), retention and discards (R40,
-// R41), coordinator recovery (R50) and timeout patches (R60, R61, R63). A patch
-// that would set a positive interval makes Step return ErrUnsupported.
+// (R18, R19, R22 a–f, evaluated when a checkpoint's failed regions grow, when
+// its last ack is in and when it gets the persist slot: see settle),
+// completion and subsumption (R20, R21, R23, R24), the two-tier counter (R25),
+// failure accounting (R30), retention and discards (R40, R41), coordinator
+// recovery (R50) and timeout patches (R60, R61, R63). A patch that would set a
+// positive interval makes Step return ErrUnsupported.
+//
+// Where the spec is silent the model takes the reading of docs/DECISIONS.md,
+// stated at the place it matters: one checkpoint persists at a time, lowest
+// ready id first, and a ready checkpoint no longer expires; a request to a
+// failed job fails with coordinator_suspend, to a finished one with
+// coordinator_shutdown; a patch leaves out fields at the last accepted patch's
+// values and a confirmation applies every earlier patch.
 //
 // The model takes fsm's input data types (events, job spec, config) and nothing
 // else of fsm: no topology, no reason table, no state.
