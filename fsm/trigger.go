@@ -239,6 +239,12 @@ func (s *State) gate(id int64, forced bool, failed bitset, failedCount, active i
 	if active > 0 {
 		ratio = float64(failedCount) / float64(active)
 	}
+	if failedCount >= active {
+		// Even with max_failure_ratio 1, a checkpoint needs one region with new
+		// state: otherwise it would "complete" with nothing new and reset the
+		// failure count (R30) while the job makes no progress (docs/DECISIONS.md).
+		return false, fmt.Sprintf("R22b: every region (%d of %d) failed: no new state to complete with", failedCount, active)
+	}
 	if ratio > s.cfg.Regional.MaxFailureRatio {
 		return false, fmt.Sprintf("R22b: %d of %d regions failed, ratio %.3g > max_failure_ratio %g",
 			failedCount, active, ratio, s.cfg.Regional.MaxFailureRatio)

@@ -375,7 +375,10 @@ func (m *Model) gate(id int64, forced bool, failed map[int]bool, active int) boo
 	if len(failed) == 0 {
 		return true
 	}
-	if active > 0 && float64(len(failed))/float64(active) > m.cfg.Regional.MaxFailureRatio {
+	if len(failed) >= active { // nothing new to complete with (docs/DECISIONS.md)
+		return false
+	}
+	if float64(len(failed))/float64(active) > m.cfg.Regional.MaxFailureRatio {
 		return false
 	}
 	if forced || m.consecutive >= m.cfg.Regional.MaxConsecutive {
