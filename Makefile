@@ -24,6 +24,7 @@ unit:
 # The harness must catch deliberately injected bugs (issue 5).
 mutants:
 	$(GO) test -count=1 -tags ckpt_mutants -run Mutant ./fuzz/
+	$(GO) test -count=1 -tags ckpt_mutants -run Minimize ./cmd/replay/
 
 # Every example replays with exit 0.
 examples:
@@ -47,3 +48,13 @@ bench-porcupine:
 # A longer robustness run of the driver's REST API under faults.
 soak:
 	CKPT_LIN_DURATION=2m $(GO) test -count=1 -run 'TestLinearizability$$' -v ./driver/
+
+# Coverage-guided fuzzing, each target for FUZZTIME (make fuzz FUZZTIME=5m).
+fuzz:
+	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./fuzz/
+	$(GO) test -run=NONE -fuzz=FuzzCore -fuzztime=$(FUZZTIME) ./fuzz/
+	$(GO) test -run=NONE -fuzz=FuzzHTTP -fuzztime=$(FUZZTIME) ./fuzz/
+
+# The exhaustive explorer at larger bounds, with progress (minutes; see README).
+explore:
+	CKPT_EXPLORE_LARGE=1 $(GO) test -count=1 -run=TestExploreLarge -v -timeout=0 ./fuzz/

@@ -8,6 +8,7 @@
 //	replay [-summary] [-check=false] FILE    # FILE may be - for standard input
 //	replay import-flink [flags] job.log       # a Flink JobManager log as a history
 //	replay what-if --regional [flags] FILE    # re-decide a history or log regionally
+//	replay -minimize FILE                     # shrink a failing history to FILE.min.jsonl
 //
 // Exit status: 0 the history replayed and every invariant held; 1 an invariant
 // failed or recorded effects diverged; 2 the input is unreadable or invalid, or
@@ -20,8 +21,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/ckptcore/ckptcore/flinklog"
+	"github.com/ckptcore/ckptcore/fuzz"
 	"github.com/ckptcore/ckptcore/history"
 )
 
@@ -57,6 +60,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	summary := fs.Bool("summary", false, "print only the summary as one JSON document")
 	check := fs.Bool("check", true, "evaluate every invariant of SEMANTICS §10 after every step")
+	minimize := fs.Bool("minimize", false, "shrink a failing history to a minimal one that breaks the same invariant, written next to FILE as FILE.min.jsonl (stdout for -)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -80,6 +84,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, invalid(err))
 		return 2
+	}
+	if *minimize {
+		return runMinimize(h, fs.Arg(0), stdout, stderr)
 	}
 	opt := history.Options{Check: *check}
 	if !*summary {
@@ -106,6 +113,46 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// runMinimize shrinks a history that breaks an invariant (delta debugging over
+// its events, fuzz.Minimize) and writes the result next to it. Exit status 1
+// says the input fails (as a plain replay would), 0 that every invariant held and
+// there is nothing to shrink, 2 an error.
+func runMinimize(h *history.History, path string, stdout, stderr io.Writer) int {
+	res, err := replayHistory(h, history.Options{Check: true})
+	if err != nil {
+		fmt.Fprintln(stderr, invalid(err))
+		return 2
+	}
+	if len(res.Summary.Violations) == 0 {
+		fmt.Fprintln(stderr, "replay: -minimize: every invariant held; nothing to minimize")
+		return 0
+	}
+	inv := res.Summary.Violations[0].Invariant
+	min, err := fuzz.Minimize(h, inv)
+	if err != nil {
+		fmt.Fprintln(stderr, "replay:", err)
+		return 2
+	}
+	comment := fmt.Sprintf("minimized from %s: still breaks %s (%d -> %d events)", h.File, inv, len(h.Records), len(min.Records))
+	out, dest := stdout, "standard output"
+	if path != "-" {
+		dest = strings.TrimSuffix(path, ".jsonl") + ".min.jsonl"
+		f, err := os.Create(dest)
+		if err != nil {
+			fmt.Fprintln(stderr, "replay:", err)
+			return 2
+		}
+		defer f.Close()
+		out = f
+	}
+	if err := fuzz.WriteHistory(out, min, comment); err != nil {
+		fmt.Fprintln(stderr, "replay:", err)
+		return 2
+	}
+	fmt.Fprintf(stderr, "replay: %s; written to %s\n", comment, dest)
+	return 1
 }
 
 // invalid renders an input error: a *history.Error is already "file:line:
