@@ -15,7 +15,7 @@ test: vet lint unit mutants nonatomic examples
 vet:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
-	$(GO) vet -tags ckpt_mutants ./fsm/ ./fuzz/
+	$(GO) vet -tags ckpt_mutants ./fsm/ ./fuzz/ ./cmd/replay/
 	$(GO) vet -tags ckpt_nonatomic ./driver/
 
 unit:
@@ -36,7 +36,7 @@ examples:
 lint:
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) run $(STATICCHECK) -tags ckpt_nonatomic ./driver/
-	$(GO) run $(STATICCHECK) -tags ckpt_mutants ./fsm/ ./fuzz/
+	$(GO) run $(STATICCHECK) -tags ckpt_mutants ./fsm/ ./fuzz/ ./cmd/replay/
 
 # The linearizability check must catch a deliberately torn GET of the configuration (issue 6).
 nonatomic:

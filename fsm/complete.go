@@ -48,7 +48,8 @@ func (s *State) emitFallbacks(p *pendingCheckpoint) {
 	byVertex := map[int][]RegionRef{}
 	var vertices []int
 	for _, ref := range p.refs {
-		for _, v := range s.topo.RegionCoordinators(ref.Region) {
+		for _, v32 := range s.topo.RegionCoordinators(ref.Region) {
+			v := int(v32)
 			if _, seen := byVertex[v]; !seen {
 				vertices = append(vertices, v)
 			}

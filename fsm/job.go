@@ -109,15 +109,17 @@ type Vertex struct {
 // Topology is an immutable, validated job: interned subtasks and its pipelined
 // regions (R1–R4). States cloned from one another share it.
 type Topology struct {
-	vertices  []Vertex
-	byID      map[string]int
-	regionOf  []int32    // TaskID -> region
-	regions   [][]TaskID // region -> its subtasks, in TaskID order
-	fallback  []bool     // region -> every coordinator touching it supports fallback (R22e)
-	regionCos [][]int    // region -> vertices with a coordinator that have a subtask in it
-	sources   []TaskID
-	regional  bool   // R4 holds
-	whyNot    string // why R4 does not hold
+	vertices []Vertex
+	byID     map[string]int
+	regionOf []int32  // TaskID -> region
+	regionAt []int32  // region r's subtasks are members[regionAt[r]:regionAt[r+1]]
+	members  []TaskID // subtasks grouped by region, each group in TaskID order
+	fallback []bool   // region -> every coordinator touching it supports fallback (R22e)
+	coAt     []int32  // region r's coordinator vertices are cos[coAt[r]:coAt[r+1]]
+	cos      []int32  // vertices with a coordinator that have a subtask in the region, in job order
+	sources  []TaskID
+	regional bool   // R4 holds
+	whyNot   string // why R4 does not hold
 }
 
 // NewTopology validates a job and builds its regions. Errors name the vertex or
@@ -176,20 +178,39 @@ func NewTopology(spec JobSpec) (*Topology, error) {
 		})
 	}
 	// R3: number regions in the order of their first subtask.
+	// Flat arrays rather than a slice per region: a job of a million one-subtask
+	// regions must not cost a million allocations.
 	t.regionOf = make([]int32, total)
-	rootRegion := make(map[int32]int32)
+	sizes := make([]int32, 0, total) // at most one region per subtask; no regrowth
 	for id := 0; id < total; id++ {
 		root := uf.find(int32(id))
-		r, ok := rootRegion[root]
-		if !ok {
-			r = int32(len(t.regions))
-			rootRegion[root] = r
-			t.regions = append(t.regions, nil)
+		if root == int32(id) {
+			t.regionOf[id] = int32(len(sizes))
+			sizes = append(sizes, 0)
+		} else {
+			t.regionOf[id] = t.regionOf[root] // root < id: union keeps the smaller index as root
 		}
-		t.regionOf[id] = r
-		t.regions[r] = append(t.regions[r], TaskID(id))
+		sizes[t.regionOf[id]]++
+	}
+	t.regionAt = make([]int32, len(sizes)+1)
+	for r, n := range sizes {
+		t.regionAt[r+1] = t.regionAt[r] + n
+	}
+	t.members = make([]TaskID, total)
+	next := append([]int32(nil), t.regionAt[:len(sizes)]...)
+	for id := 0; id < total; id++ {
+		r := t.regionOf[id]
+		t.members[next[r]] = TaskID(id)
+		next[r]++
 	}
 	t.buildCoordinatorTables()
+	nSources := 0
+	for _, v := range t.vertices {
+		if v.Source {
+			nSources += v.Parallelism
+		}
+	}
+	t.sources = make([]TaskID, 0, nSources)
 	for _, v := range t.vertices {
 		if v.Source {
 			for i := 0; i < v.Parallelism; i++ {
@@ -212,7 +233,7 @@ func NewTopology(spec JobSpec) (*Topology, error) {
 			break
 		}
 	}
-	if t.regional && len(t.regions) < 2 {
+	if t.regional && t.NumRegions() < 2 {
 		t.regional = false
 		t.whyNot = "the job has a single pipelined region (R4)"
 	}
@@ -220,24 +241,23 @@ func NewTopology(spec JobSpec) (*Topology, error) {
 }
 
 func (t *Topology) buildCoordinatorTables() {
-	t.fallback = make([]bool, len(t.regions))
-	t.regionCos = make([][]int, len(t.regions))
-	for r, members := range t.regions {
+	t.fallback = make([]bool, t.NumRegions())
+	t.coAt = make([]int32, t.NumRegions()+1)
+	for r := 0; r < t.NumRegions(); r++ {
 		t.fallback[r] = true
 		last := -1
-		for _, id := range members {
+		for _, id := range t.RegionTasks(r) { // in TaskID order: a vertex's subtasks are contiguous
 			vi := t.vertexOf(id)
 			if vi == last || t.vertices[vi].Coordinator == CoordinatorNone {
 				continue
 			}
 			last = vi
-			if n := len(t.regionCos[r]); n == 0 || t.regionCos[r][n-1] != vi {
-				t.regionCos[r] = append(t.regionCos[r], vi)
-			}
+			t.cos = append(t.cos, int32(vi))
 			if t.vertices[vi].Coordinator != CoordinatorFallback {
 				t.fallback[r] = false
 			}
 		}
+		t.coAt[r+1] = int32(len(t.cos))
 	}
 }
 
@@ -284,7 +304,7 @@ func ceilDiv(a, b int) int { return (a + b - 1) / b }
 func (t *Topology) NumSubtasks() int { return len(t.regionOf) }
 
 // NumRegions is the number of pipelined regions (R3).
-func (t *Topology) NumRegions() int { return len(t.regions) }
+func (t *Topology) NumRegions() int { return len(t.regionAt) - 1 }
 
 // Vertices returns the vertices in job order. The slice must not be modified.
 func (t *Topology) Vertices() []Vertex { return t.vertices }
@@ -293,7 +313,7 @@ func (t *Topology) Vertices() []Vertex { return t.vertices }
 func (t *Topology) RegionOf(id TaskID) int { return int(t.regionOf[id]) }
 
 // RegionTasks returns the subtasks of a region in TaskID order. The slice must not be modified.
-func (t *Topology) RegionTasks(r int) []TaskID { return t.regions[r] }
+func (t *Topology) RegionTasks(r int) []TaskID { return t.members[t.regionAt[r]:t.regionAt[r+1]] }
 
 // RegionSupportsFallback says whether every coordinator of a vertex with a
 // subtask in region r supports region fallback (R22e).
@@ -301,7 +321,7 @@ func (t *Topology) RegionSupportsFallback(r int) bool { return t.fallback[r] }
 
 // RegionCoordinators returns the vertices (indexes) with a coordinator that have
 // a subtask in region r, in job order.
-func (t *Topology) RegionCoordinators(r int) []int { return t.regionCos[r] }
+func (t *Topology) RegionCoordinators(r int) []int32 { return t.cos[t.coAt[r]:t.coAt[r+1]] }
 
 // Sources returns the subtasks of source vertices.
 func (t *Topology) Sources() []TaskID { return t.sources }
