@@ -87,4 +87,3 @@ func FuzzImportLog(f *testing.F) {
 		checkRobust(t, "fuzz", data)
 	})
 }
-
