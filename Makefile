@@ -5,12 +5,12 @@ GO        ?= go
 FUZZTIME  ?= 10s
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: demo test vet lint unit mutants nonatomic examples fuzz explore bench bench-porcupine soak sim tla-check tla-trace
+.PHONY: demo test vet lint unit mutants nonatomic fuzz-ci examples fuzz explore bench bench-porcupine soak sim tla-check tla-trace
 
 demo:
 	$(GO) run ./cmd/replay examples/regional-completion.jsonl
 
-test: vet lint unit mutants nonatomic examples
+test: vet lint unit mutants nonatomic fuzz-ci examples
 
 vet:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
@@ -54,6 +54,10 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./fuzz/
 	$(GO) test -run=NONE -fuzz=FuzzCore -fuzztime=$(FUZZTIME) ./fuzz/
 	$(GO) test -run=NONE -fuzz=FuzzHTTP -fuzztime=$(FUZZTIME) ./fuzz/
+
+# CI runs each fuzz target briefly on top of its committed seed corpus.
+fuzz-ci:
+	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
 # The exhaustive explorer at larger bounds, with progress (minutes; see README).
 explore:
