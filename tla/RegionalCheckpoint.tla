@@ -7,11 +7,11 @@
 (*                                                                         *)
 (* Abstractions (what this spec leaves out, on purpose):                   *)
 (*  - Subtasks.  A region acks when its last subtask acks; a region is     *)
-(*    "down" while any of its subtasks restarts (R13, R19).  Every subtask *)
-(*    of a region that is up at trigger time gets the trigger, so a        *)
-(*    region-level ack is exact.  TraceRegionalCheckpoint.tla refines this *)
-(*    back to subtasks.                                                    *)
-(*  - Time.  Expire(c) may happen at any moment before c persists; a       *)
+(*    "down" while any of its subtasks restarts (R13, R19).  Every         *)
+(*    unfinished subtask of a region that is up at trigger time gets the   *)
+(*    trigger, so a region-level ack is exact.  TraceRegionalCheckpoint    *)
+(*    refines this back to subtasks.                                       *)
+(*  - Time.  Expire(c) may happen at any moment until c is ready; a       *)
 (*    trigger may happen whenever the decider has a free slot.  Timeouts   *)
 (*    and intervals are opaque values (integers) carried by the config;    *)
 (*    every pending checkpoint records the timeout its deadline is based   *)
@@ -121,7 +121,8 @@ EffOf(ov) == IF ov = {} THEN [interval |-> DefaultInterval, timeout |-> DefaultT
 Gate(t, id, forced, F, active) ==
     /\ RegionalMode
     /\ F # {} =>
-        /\ Cardinality(F) * RatioDen <= RatioNum * active                     \* b
+        /\ Cardinality(F) < active               \* b: some region has new state, and
+        /\ Cardinality(F) * RatioDen <= RatioNum * active     \* the ratio holds
         /\ ~forced /\ t.consec < MaxConsecutive                               \* c
         /\ Latest(t) # 0                                                      \* d
         /\ F \cap NoFallback = {}                                             \* e
