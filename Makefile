@@ -54,6 +54,7 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./fuzz/
 	$(GO) test -run=NONE -fuzz=FuzzCore -fuzztime=$(FUZZTIME) ./fuzz/
 	$(GO) test -run=NONE -fuzz=FuzzHTTP -fuzztime=$(FUZZTIME) ./fuzz/
+	$(GO) test -run=NONE -fuzz=FuzzFastEventAgrees -fuzztime=$(FUZZTIME) ./history/
 
 # CI runs each fuzz target briefly on top of its committed seed corpus.
 fuzz-ci:

@@ -81,6 +81,9 @@ func (s *State) markRegionFailed(p *pendingCheckpoint, r int, cause Reason) {
 	}
 	p.failed.set(TaskID(r))
 	p.failedCount++
+	if !s.topo.RegionSupportsFallback(r) {
+		p.noFallback++
+	}
 	if p.firstCause == "" {
 		p.firstCause = cause
 	}
@@ -110,7 +113,7 @@ func (s *State) decide(i int) {
 		return
 	}
 	if p.regionalPath && p.failedCount > 0 {
-		if ok, why := s.gate(p.id, p.forced, p.failed, p.failedCount, p.activeRegions); !ok {
+		if ok, why := s.gate(p.id, p.forced, p.failed, p.failedCount, p.noFallback, p.activeRegions); !ok {
 			s.abort(i, p.firstCause, why)
 			return
 		}

@@ -12,7 +12,7 @@ import (
 func (s *State) startPersist(i int) {
 	p := &s.pending[i]
 	if p.regionalPath && p.failedCount > 0 {
-		if ok, why := s.gate(p.id, p.forced, p.failed, p.failedCount, p.activeRegions); !ok {
+		if ok, why := s.gate(p.id, p.forced, p.failed, p.failedCount, p.noFallback, p.activeRegions); !ok {
 			s.abort(i, p.firstCause, why)
 			return
 		}

@@ -43,6 +43,7 @@ type pendingCheckpoint struct {
 
 	failed        bitset // regions failed for this checkpoint (R18)
 	failedCount   int
+	noFallback    int    // failed regions with a coordinator that cannot fall back (R22e)
 	activeRegions int    // regions with an unfinished subtask at trigger (R22b)
 	firstCause    Reason // the first failure cause (R18)
 

@@ -95,6 +95,24 @@ func (b bitset) count() int {
 	return n
 }
 
+// next returns the first member >= i, or -1. A walk over a sparse set skips
+// empty words: O(n/64 + members), not O(n).
+func (b bitset) next(i int) int {
+	w := i >> 6
+	if w >= len(b) {
+		return -1
+	}
+	if word := b[w] >> (uint(i) & 63); word != 0 {
+		return i + bits.TrailingZeros64(word)
+	}
+	for w++; w < len(b); w++ {
+		if b[w] != 0 {
+			return w<<6 + bits.TrailingZeros64(b[w])
+		}
+	}
+	return -1
+}
+
 func (b bitset) clone() bitset { return append(bitset(nil), b...) }
 
 // taskSet converts the bitset into ranges, word by word.

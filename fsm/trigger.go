@@ -161,12 +161,16 @@ func (s *State) trigger(kind Kind) {
 		// R13: the regional path may start with the restarting regions failed,
 		// when R22 b–f would pass with them failed.
 		down := newBitset(s.topo.NumRegions())
+		noFallback := 0
 		for r, n := range s.regionDown {
 			if n > 0 {
 				down.set(TaskID(r))
+				if !s.topo.RegionSupportsFallback(r) {
+					noFallback++
+				}
 			}
 		}
-		if ok, why := s.gate(id, false, down, s.regionsDown, s.activeRegions()); !ok {
+		if ok, why := s.gate(id, false, down, s.regionsDown, noFallback, s.activeRegions()); !ok {
 			s.emit(Effect{Type: EffTriggerFailed, Kind: kind, Reason: ReasonNotAllRunning,
 				Message: fmt.Sprintf("%d regions are restarting and the regional path could not succeed: %s", s.regionsDown, why)})
 			return
@@ -228,7 +232,7 @@ func (s *State) deliverSkipped(p *pendingCheckpoint) {
 // gate is the regional path gate of R22, in its order, for a checkpoint with id
 // and the given failed regions. It reports whether the regional path allows the
 // checkpoint and, if not, which rule refused it.
-func (s *State) gate(id int64, forced bool, failed bitset, failedCount, active int) (bool, string) {
+func (s *State) gate(id int64, forced bool, failed bitset, failedCount, noFallback, active int) (bool, string) {
 	if !s.regionalMode {
 		return false, "R22a: regional mode is off"
 	}
@@ -257,18 +261,19 @@ func (s *State) gate(id int64, forced bool, failed bitset, failedCount, active i
 	if last == nil {
 		return false, "R22d: no completed checkpoint to fall back to"
 	}
-	for r := 0; r < s.topo.NumRegions(); r++ {
-		if failed.has(TaskID(r)) && !s.topo.RegionSupportsFallback(r) {
+	// R22e is kept as a count (noFallback) so that a decline costs O(1), not
+	// O(regions); the walk only names the region when the gate refuses.
+	for r := failed.next(0); noFallback > 0 && r >= 0; r = failed.next(r + 1) {
+		if !s.topo.RegionSupportsFallback(r) {
 			return false, fmt.Sprintf("R22e: a coordinator of region %s does not support region fallback", RegionName(r))
 		}
 	}
+	// R22f walks the failed regions only (next skips empty words).
 	if max := s.cfg.Regional.MaxRefAge; max > 0 {
-		for r := 0; r < s.topo.NumRegions(); r++ {
-			if failed.has(TaskID(r)) {
-				if age := id - refOf(last.refs, last.id, r); age > max {
-					return false, fmt.Sprintf("R22f: region %s would reference checkpoint %d, %d ids old > max_ref_age %d",
-						RegionName(r), id-age, age, max)
-				}
+		for r := failed.next(0); r >= 0; r = failed.next(r + 1) {
+			if age := id - refOf(last.refs, last.id, r); age > max {
+				return false, fmt.Sprintf("R22f: region %s would reference checkpoint %d, %d ids old > max_ref_age %d",
+					RegionName(r), id-age, age, max)
 			}
 		}
 	}

@@ -38,6 +38,16 @@ func eventTypeNames() string {
 
 // decodeEvent reads one event line against the job.
 func decodeEvent(t *fsm.Topology, line []byte) (Record, error) {
+	if rec, ok := fastEvent(t, line); ok {
+		return rec, nil
+	}
+	return decodeEventStrict(t, line)
+}
+
+// decodeEventStrict is the full decoder, with an error naming the field for
+// every way a line can be wrong; fastEvent must agree with it on every line it
+// accepts (FuzzFastEventAgrees).
+func decodeEventStrict(t *fsm.Topology, line []byte) (Record, error) {
 	var rec Record
 	if err := checkLine(line); err != nil {
 		return rec, err

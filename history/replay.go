@@ -73,11 +73,19 @@ func Replay(h *History, opt Options) (*Result, error) {
 		if err != nil {
 			return nil, stepError(h.File, rec.Line, err)
 		}
-		desc := fsm.DescribeEvent(topo, rec.Event)
+		// The description is rendered only when something needs it: on a clean
+		// replay without a trace it would be most of the replay's cost.
+		desc := ""
+		if tw != nil || rec.HasRecorded && res.Divergence == nil {
+			desc = fsm.DescribeEvent(topo, rec.Event)
+		}
 		sum.step(effs)
 		var vs []invariants.Violation
 		if checker != nil {
 			vs = checker.Step(rec.Event, effs, s)
+			if len(vs) > 0 && desc == "" {
+				desc = fsm.DescribeEvent(topo, rec.Event)
+			}
 			for _, v := range vs {
 				sum.sum.Violations = append(sum.sum.Violations, Violation{Invariant: v.Invariant,
 					Line: rec.Line, Event: desc, Detail: v.Detail})
