@@ -5,7 +5,7 @@ GO        ?= go
 FUZZTIME  ?= 10s
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: demo test vet lint unit mutants nonatomic fuzz-ci examples fuzz explore bench bench-porcupine soak sim tla-check tla-trace
+.PHONY: demo test vet lint unit mutants nonatomic fuzz-ci examples fuzz explore bench bench-porcupine soak sim sim-quick tla-check tla-trace
 
 demo:
 	$(GO) run ./cmd/replay examples/regional-completion.jsonl
@@ -63,3 +63,16 @@ fuzz-ci:
 # The exhaustive explorer at larger bounds, with progress (minutes; see README).
 explore:
 	CKPT_EXPLORE_LARGE=1 $(GO) test -count=1 -run=TestExploreLarge -v -timeout=0 ./fuzz/
+
+# docs/sim.md: rerun the experiment grid and rewrite its table, CSV and plot.
+sim:
+	$(GO) run ./cmd/ckptexp
+
+# The small grid, written to a scratch directory (does not touch docs/).
+sim-quick:
+	$(GO) run ./cmd/ckptexp -quick -out $${TMPDIR:-/tmp}/ckptexp
+
+BENCHCOUNT ?= 1
+# The benchmarks of BENCHMARKS.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./sim/
