@@ -271,8 +271,22 @@ Expected ==
     LET F == SelectSeq(Ev.effects, LAMBDA e : e.type \in Modelled)
     IN [i \in 1..Len(F) |-> Abstract(F[i])]
 
+\* I-NotifySafety on the core's own notify_complete effects (normalize lists
+\* their subtasks): only subtasks of regions that reference the checkpoint itself.
+NotifiedOK ==
+    \A i \in 1..Len(Ev.effects) :
+        LET e == Ev.effects[i] IN
+        (e.type = "notify_complete" /\ Has(e, "task_names")) =>
+            /\ e.checkpoint \in DOMAIN s.done /\ s.done[e.checkpoint].outcome = "completed"
+            /\ \A j \in 1..Len(e.task_names) :
+                  s.done[e.checkpoint].refs[TaskRegion(e.task_names[j])] = e.checkpoint
+
 LineDone ==
     /\ x.l <= Len(Events) /\ x.ph = "post" /\ Late = {} /\ ~QueuedRunnable
+    /\ Assert(~Has(Ev, "effects") \/ NotifiedOK,
+              <<"history line", Ev.line, Ev.type, "at", At,
+                "I-NotifySafety: the core notified a subtask whose region does not reference the checkpoint itself",
+                SelectSeq(Ev.effects, LAMBDA e : e.type = "notify_complete")>>)
     /\ Assert(~Has(Ev, "effects") \/ x.lineFx = Expected,
               <<"history line", Ev.line, Ev.type, "at", At,
                 "spec effects", x.lineFx, "recorded effects", Expected>>)

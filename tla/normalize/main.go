@@ -101,6 +101,24 @@ func normalize(path string, core bool) ([]byte, error) {
 			return nil, fmt.Errorf("%s:%d: %w", path, rec.Line, err)
 		}
 		v["line"] = rec.Line // the physical line in the history, for TLC's messages
+		if core {
+			// notify_complete names subtasks as ranges ("src/0-3"); TLC gets them
+			// one by one, to check whose regions were notified (I-NotifySafety).
+			list, _ := v["effects"].([]any)
+			for i, e := range effs {
+				if e.Type != fsm.EffNotifyComplete || i >= len(list) {
+					continue
+				}
+				names := []any{}
+				e.Tasks.All(func(id fsm.TaskID) bool {
+					names = append(names, h.Topology.TaskName(id))
+					return true
+				})
+				if m, ok := list[i].(map[string]any); ok {
+					m["task_names"] = names
+				}
+			}
+		}
 		if !core && rec.HasRecorded {
 			recorded := make([]any, len(rec.Recorded))
 			for i, raw := range rec.Recorded {
