@@ -76,3 +76,10 @@ BENCHCOUNT ?= 1
 # The benchmarks of BENCHMARKS.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./sim/
+
+# TLC on the TLA+ spec and on histories; both say SKIPPED without TLA2TOOLS_JAR (tla/README.md).
+tla-check:
+	tla/run.sh check
+
+tla-trace:
+	tla/run.sh trace

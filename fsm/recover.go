@@ -8,9 +8,13 @@ package fsm
 // checkpoint with every unfinished subtask running, and the consecutive counter
 // is read back from that checkpoint's metadata.
 func (s *State) recover() {
+	// Every pending checkpoint ends; none may be handed the persist slot that
+	// another one's abort frees (it would be sealed and then dropped at once).
+	s.holdSeal = true
 	for len(s.pending) > 0 {
 		s.abort(0, ReasonRecovered, "coordinator failover (R50)")
 	}
+	s.holdSeal = false
 	s.periodicQueued, s.queuedManual = false, 0
 	s.failures, s.countedIDs, s.lastSucceeded = 0, nil, 0
 	s.hasLastComplete = false

@@ -428,7 +428,9 @@ ConfigPersisted(q) ==
 \* R50: coordinator failover.  Durable: known (the store with its metadata),
 \* nextId, ovr.  Everything else is rebuilt from them or lost.
 Recover ==
-    LET t1 == EndAll(S0, "recovered")
+    \* hold: no checkpoint is handed the persist slot another one's abort frees
+    \* (it would be sealed and dropped at once; fsm/recover.go).
+    LET t1 == [EndAll([S0 EXCEPT !.hold = TRUE], "recovered") EXCEPT !.hold = FALSE]
         l == Latest(t1)
         t2 == [t1 EXCEPT !.failures = 0, !.countedIds = {}, !.lastSucc = 0,
                          !.fx = @ \o [i \in 1..Len(t1.patches) |-> FxRejected(t1.patches[i].req)],
