@@ -203,6 +203,14 @@ var regionalChecks = map[string]func(c *rgCheck){
 		c.persistConsecutive(3, 1)
 		c.pendingAtEnd(3)
 	},
+	"R50-recoverDoesNotSealReady": func(c *rgCheck) {
+		c.aborts(rgAb(1, "recovered", false), rgAb(2, "recovered", false))
+		for _, e := range c.effects(fsm.EffPersist) {
+			if e.Checkpoint == 2 {
+				c.errorf("checkpoint 2 was asked to persist during the recovery that drops it")
+			}
+		}
+	},
 	"R25-regionalCompletionSubsumesForced": func(c *rgCheck) {
 		c.forced(3, 4)
 		c.aborts(rgAb(4, "task_not_ready", false), rgAb(3, "subsumed", false))
