@@ -43,12 +43,17 @@
 //
 // # Flight recorder
 //
-// Every event the core accepts is written with its effects to a history file,
-// one file per incarnation (flight-<n>.jsonl); `replay -check` reproduces a
-// fresh incarnation's file exactly. A resumed incarnation's file is replayable
-// only when a start with a restore rebuilds its state exactly (see recorder);
-// otherwise it starts with a `// resumed from store` comment and replaying it
-// needs the store.
+// Every event the core accepts is written with its effects to a history file
+// (flight-<n>.jsonl); `replay -check` reproduces a fresh incarnation's file
+// exactly. On a restart the driver continues the previous file when it can:
+// it replays that history, appends persisted / config_persisted events for
+// store writes the crash left unconfirmed and a recover event, and, if the
+// resulting core matches the store (as fsm.Resume would rebuild it), runs on
+// that core and keeps appending to the same file — one history that replays
+// across restarts. Otherwise a new file is started: replayable only when a
+// start with a restore rebuilds the resumed state exactly (see recorder), else
+// it starts with a `// resumed from store` comment saying why, and replaying
+// it needs the store.
 //
 // # Shutdown
 //

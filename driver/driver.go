@@ -201,9 +201,14 @@ func (d *Driver) saveRestored() error {
 // its discards — are discarded now, before anything else.
 func (d *Driver) resume(durable fsm.Durable, opt Options) error {
 	kept, orphans := applyRetention(durable, d.cfg.Retained)
-	now := d.clock.now(0)
-	core, err := fsm.Resume(d.topo, d.cfg, kept, now)
+	cont, notContinued, err := d.continueFlight(opt, durable, kept)
 	if err != nil {
+		return err
+	}
+	var core *fsm.State
+	if cont != nil {
+		core = cont.core
+	} else if core, err = fsm.Resume(d.topo, d.cfg, kept, d.clock.now(0)); err != nil {
 		return fmt.Errorf("driver: the store does not fit this job: %w", err)
 	}
 	d.core = core
@@ -211,13 +216,21 @@ func (d *Driver) resume(durable fsm.Durable, opt Options) error {
 		d.fx.push(fxItem{sweep: &o})
 	}
 	if l, ok := core.LatestCompleted(); ok {
-		d.stats.restoredFrom(l.ID, now)
+		d.stats.restoredFrom(l.ID, core.Now())
 	}
-	prelude, why := resumePrelude(d.topo, d.cfg, core, now)
+	if cont != nil {
+		d.nextRequest = cont.nextRequest
+		return d.continueRecorder(cont)
+	}
+	prelude, why := resumePrelude(d.topo, d.cfg, core, core.Now())
 	if prelude != nil && prelude[len(prelude)-1].Type == fsm.EvConfigPersisted {
 		d.nextRequest = prelude[len(prelude)-1].Request
 	}
-	return d.openRecorder(opt, prelude, describeResume(core, why))
+	comment := describeResume(core, why)
+	if notContinued != "" {
+		comment += "\nthe previous flight file was not continued: " + notContinued
+	}
+	return d.openRecorder(opt, prelude, comment)
 }
 
 // applyRetention applies num-retained to what a store holds, as the core's

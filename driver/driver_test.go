@@ -197,7 +197,7 @@ func TestRestartResumesFromStore(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	h2 := openHarness(t, dir, regionalConfig(1000))
+	h2 := reopenHarness(t, dir, regionalConfig(1000), h.clock)
 	st := h2.status()
 	if !st.Effective.OverridesActive || st.Effective.TimeoutMs != 5000 {
 		t.Fatalf("overrides after restart: %+v", st.Effective)
@@ -209,7 +209,8 @@ func TestRestartResumesFromStore(t *testing.T) {
 	if tr := h2.exec.wait(t, "trigger", isEffect(fsm.EffTrigger, 0)); tr.Checkpoint != 3 {
 		t.Fatalf("first id after restart %d, want 3 (2 was handed out before)", tr.Checkpoint)
 	}
-	if h2.d.FlightFile() != filepath.Join(dir, "flight", "flight-2.jsonl") {
+	// The restart continues the first incarnation's history (see recorder).
+	if h2.d.FlightFile() != filepath.Join(dir, "flight", "flight-1.jsonl") {
 		t.Fatalf("flight file %s", h2.d.FlightFile())
 	}
 }

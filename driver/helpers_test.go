@@ -261,7 +261,14 @@ type harness struct {
 
 func openHarness(t *testing.T, dir string, cfg fsm.Config) *harness {
 	t.Helper()
-	h := &harness{t: t, dir: dir, clock: newFakeClock(), exec: newRecExec()}
+	return reopenHarness(t, dir, cfg, newFakeClock())
+}
+
+// reopenHarness opens a driver on dir with a clock that goes on from an earlier
+// incarnation's, as a real one does across a restart.
+func reopenHarness(t *testing.T, dir string, cfg fsm.Config, clock *fakeClock) *harness {
+	t.Helper()
+	h := &harness{t: t, dir: dir, clock: clock, exec: newRecExec()}
 	d, err := Open(dir, twoRegions(), cfg, Options{Clock: h.clock, Executor: h.exec})
 	if err != nil {
 		t.Fatal(err)

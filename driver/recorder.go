@@ -15,12 +15,32 @@ import (
 
 // recorder is the flight recorder: every event the core accepts, with the
 // effects it produced, goes to a history file (spec/HISTORY.md) that `replay`
-// reproduces. Each incarnation of the driver — each Open — writes a new file,
-// flight-<n>.jsonl, n counting up in the directory.
+// reproduces. Files are flight-<n>.jsonl, n counting up in the directory.
 //
-// A fresh incarnation's file is a complete history: header, start, events. A
-// resumed incarnation (R50) cannot begin with a plain start: its core came from
-// fsm.Resume. Its file begins with a prelude — start with a restore of the
+// A fresh incarnation's file is a complete history: header, start, events.
+//
+// A resumed incarnation (R50) first tries to continue the previous file (the
+// highest n; see continueFlight): it cuts off a torn last line, decodes the
+// file — which must be a complete history for this job and configuration — and
+// replays it through a fresh core. It then reconciles that core with the
+// store: a checkpoint persisting in the file whose metadata the store holds
+// gets a persisted event (the crash came between the write and its
+// confirmation), a pending patch whose values the store holds as the overrides
+// gets a config_persisted event; then a recover event at the current time
+// (never before the file's last event). The result must match the store and
+// fsm.Resume of it — durable state field by field (an id counter the store has
+// ahead of the file counts as a difference), consecutive count, effective
+// configuration, retained checkpoints, and sameBehavior. If it does, the
+// driver runs on that very core and appends to the same file: the appended
+// lines carry the effects the core produced for them, so the one growing file
+// replays across restarts with no divergence. Those effects are recorded, not
+// carried out — as with fsm.Resume, a recovery only sweeps orphaned
+// checkpoints (see resume). If anything differs, the incarnation falls back to
+// a new file as described next, and its comment says why the previous file was
+// not continued.
+//
+// A resumed incarnation that does not continue cannot begin with a plain
+// start: its core came from fsm.Resume. Its file begins with a prelude — start with a restore of the
 // latest completed checkpoint and its refs, plus a config_patch and
 // config_persisted when overrides are in force — only when that prelude
 // rebuilds a core that behaves exactly like the resumed one (checked, see
@@ -35,7 +55,7 @@ import (
 // crash leaves, and Decode reports it). Close fsyncs.
 type recorder struct {
 	f        *os.File
-	w        *history.Writer
+	topo     *fsm.Topology // set once the header is in the file: events may follow
 	path     string
 	err      error
 	reported bool
@@ -69,7 +89,7 @@ func (d *Driver) openRecorder(opt Options, prelude []fsm.Event, comment string) 
 	if err != nil {
 		return fmt.Errorf("driver: flight recorder: %w", err)
 	}
-	d.rec.w = w
+	d.rec.topo = w.Topology()
 	for _, ev := range prelude {
 		if err := w.WriteEvent(ev, nil); err != nil {
 			return fmt.Errorf("driver: flight recorder: %w", err)
@@ -106,14 +126,17 @@ func nextFlightNumber(dir string) (int, error) {
 // write records one accepted event; after the first error it records nothing
 // more and keeps returning that error.
 func (r *recorder) write(ev fsm.Event, effs []fsm.Effect) error {
-	if r == nil || r.w == nil {
+	if r == nil || r.topo == nil {
 		return nil
 	}
 	if r.err == nil {
 		if effs == nil {
 			effs = []fsm.Effect{} // record "no effect", not "not recorded"
 		}
-		r.err = r.w.WriteEvent(ev, effs)
+		var line []byte
+		if line, r.err = history.EncodeEvent(r.topo, ev, effs); r.err == nil {
+			_, r.err = r.f.Write(append(line, '\n')) // one write(2): a crash tears at most this line
+		}
 	}
 	return r.err
 }

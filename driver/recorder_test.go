@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -111,7 +112,9 @@ func TestFlightRecorderReplays(t *testing.T) {
 
 // A resumed incarnation whose state a start with restore rebuilds exactly gets
 // a replayable file with that prelude; one whose state it cannot (a regional
-// latest checkpoint, a consecutive count) gets the comment and no start.
+// latest checkpoint, a consecutive count) gets the comment and no start. Both
+// apply only when there is no earlier flight file to continue, so the test
+// removes it before each restart.
 func TestFlightRecorderResumedIncarnation(t *testing.T) {
 	dir := t.TempDir()
 	h := openHarness(t, dir, regionalConfig(1000))
@@ -123,6 +126,7 @@ func TestFlightRecorderResumedIncarnation(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.d.Close()
+	os.RemoveAll(filepath.Join(dir, "flight"))
 
 	// Latest checkpoint 1 is global, nothing was triggered after it, overrides
 	// are active: start(restore 1) + the patch rebuild it exactly.
@@ -146,6 +150,7 @@ func TestFlightRecorderResumedIncarnation(t *testing.T) {
 	}
 
 	// Latest checkpoint 2 is regional with consecutive 1: not expressible.
+	os.RemoveAll(filepath.Join(dir, "flight"))
 	h3 := openHarness(t, dir, regionalConfig(1000))
 	path3 := h3.d.FlightFile()
 	h3.d.Close()
