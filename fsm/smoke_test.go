@@ -60,15 +60,7 @@ func TestSmokeGlobalCycle(t *testing.T) {
 }
 
 func TestSmokeRegional(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.IntervalMs = 1000
-	cfg.Regional.Enabled = true
-	cfg.Regional.MaxFailureRatio = 0.5
-	s := twoByTwo(t, cfg)
-	run(t, s, Event{At: 0, Type: EvStart}, Event{At: 1000, Type: EvTick})
-	for id := TaskID(0); id < 4; id++ {
-		run(t, s, Event{At: 1001, Type: EvAck, Checkpoint: 1, Task: id})
-	}
+	s, _ := regionalAfterFirst(t)
 	run(t, s, Event{At: 1002, Type: EvPersisted, Checkpoint: 1}, Event{At: 2000, Type: EvTick})
 	out := run(t, s,
 		Event{At: 2001, Type: EvAck, Checkpoint: 2, Task: 0},
@@ -90,15 +82,7 @@ func TestSmokeRegional(t *testing.T) {
 }
 
 func TestResumeMatchesRecover(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.IntervalMs = 1000
-	cfg.Regional.Enabled = true
-	cfg.Regional.MaxFailureRatio = 0.5
-	s := twoByTwo(t, cfg)
-	run(t, s, Event{At: 0, Type: EvStart}, Event{At: 1000, Type: EvTick})
-	for id := TaskID(0); id < 4; id++ {
-		run(t, s, Event{At: 1001, Type: EvAck, Checkpoint: 1, Task: id})
-	}
+	s, cfg := regionalAfterFirst(t)
 	run(t, s, Event{At: 1002, Type: EvPersisted, Checkpoint: 1}, Event{At: 2000, Type: EvTick},
 		Event{At: 2001, Type: EvAck, Checkpoint: 2, Task: 0}, Event{At: 2001, Type: EvAck, Checkpoint: 2, Task: 2},
 		Event{At: 2002, Type: EvDecline, Checkpoint: 2, Task: 1}, Event{At: 2003, Type: EvPersisted, Checkpoint: 2},
@@ -117,4 +101,20 @@ func TestResumeMatchesRecover(t *testing.T) {
 	if strings.Join(a, "\n") != strings.Join(b, "\n") {
 		t.Fatalf("after resume:\n%s\nafter recover:\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
 	}
+}
+
+// regionalAfterFirst is a regional src(2)->sink(2) job whose checkpoint 1 has
+// every ack and waits for its persisted event.
+func regionalAfterFirst(t *testing.T) (*State, Config) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.IntervalMs = 1000
+	cfg.Regional.Enabled = true
+	cfg.Regional.MaxFailureRatio = 0.5
+	s := twoByTwo(t, cfg)
+	run(t, s, Event{At: 0, Type: EvStart}, Event{At: 1000, Type: EvTick})
+	for id := TaskID(0); id < 4; id++ {
+		run(t, s, Event{At: 1001, Type: EvAck, Checkpoint: 1, Task: id})
+	}
+	return s, cfg
 }
