@@ -92,9 +92,7 @@ func (s *State) markRegionFailed(p *pendingCheckpoint, r int, cause Reason) {
 			p.waiting.clear(id)
 			p.waitingCount--
 		}
-		if !mutant("keep_failed_acks") {
-			p.acked.clear(id)
-		}
+		p.acked.clear(id)
 	}
 }
 

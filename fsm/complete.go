@@ -184,7 +184,7 @@ func (s *State) abort(i int, reason Reason, detail string) {
 		}
 		s.emit(Effect{Type: EffNotifyAborted, Checkpoint: p.id, Tasks: tasks.taskSet(), LatestCompleted: s.latestID()})
 	}
-	if p.forced && !mutant("no_tier2_reset") {
+	if p.forced {
 		// Tier 2 (R25): a forced-global checkpoint that fails resets the counter,
 		// so the next checkpoint may be regional again.
 		s.consecutive, s.forceNext = 0, false

@@ -70,7 +70,7 @@ func (s *State) configPersisted(request int64) {
 	}
 	s.patches = append(s.patches[:0], s.patches[k+1:]...)
 	s.ovActive, s.ovInterval, s.ovTimeout = true, next.intervalMs, next.timeoutMs
-	if next.timeoutMs != old.TimeoutMs && !mutant("no_redeadline") {
+	if next.timeoutMs != old.TimeoutMs {
 		s.redeadline()
 	}
 	if next.intervalMs != old.IntervalMs {

@@ -38,7 +38,7 @@ func (s *State) retain() {
 	}
 	kept := s.known[:0]
 	for _, k := range s.known {
-		if k.inStore || (alive(k.id) && !mutant("discard_referenced")) {
+		if k.inStore || alive(k.id) {
 			kept = append(kept, k)
 			continue
 		}

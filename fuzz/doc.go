@@ -27,11 +27,9 @@
 //	go test -run=NONE -fuzz=FuzzHTTP -fuzztime=$(FUZZTIME) ./fuzz/
 //	CKPT_EXPLORE_LARGE=1 go test -run=TestExploreLarge -v -timeout=0 ./fuzz/
 //
-// The harness proves it can fail: with -tags ckpt_mutants, TestMutantsCaught
-// enables each known bug of fsm/mutants_on.go and asserts that both the
-// explorer and the rapid property report the invariant that bug breaks, with a
-// history that history.Replay reproduces (go test -tags ckpt_mutants -run
-// Mutant ./fuzz/).
+// The harness proves it can fail by source-level mutation testing (make
+// mutants): a catalogue of small bugs is applied to a copy of the tree, never
+// to fsm/ itself, and this package's properties must catch each one.
 //
 // Histories the harness once found a problem with live in testdata/regress/
 // and are replayed by TestRegressions.

@@ -33,8 +33,7 @@ func TestDDMin(t *testing.T) {
 }
 
 // TestMinimize shrinks a padded regression history for a property of the
-// core's run (the mutant build checks Minimize on real violations: the normal
-// core has none to offer): the result still has it, and removing any one more
+// core's run (the normal core has no invariant violation to offer): the result still has it, and removing any one more
 // event loses it (1-minimality).
 func TestMinimize(t *testing.T) {
 	h := readHistory(t, "testdata/regress/failover-reaches-ready-before-slot.jsonl")

@@ -1,7 +1,7 @@
 // Command normalize turns a checkpoint history (spec/HISTORY.md) into the
 // NDJSON that TLC reads in tla/TraceRegionalCheckpoint.tla:
 //
-//	go run ./tla/normalize [-effects=core|recorded] [-mutant NAME] [-o OUT] HISTORY
+//	go run ./tla/normalize [-effects=core|recorded] [-o OUT] HISTORY
 //
 // TLC's Json module reads one JSON value a line, knows no comments, reads
 // numbers as 32-bit integers and no null. So the output has no blank or //
@@ -37,14 +37,9 @@ import (
 func main() {
 	effects := flag.String("effects", "core", "core: the Go core's effects; recorded: the history's own")
 	out := flag.String("o", "-", "output file (- = standard output)")
-	mutant := flag.String("mutant", "", "switch on a known bug of the core (needs -tags ckpt_mutants)")
 	flag.Parse()
 	if flag.NArg() != 1 || (*effects != "core" && *effects != "recorded") {
-		fmt.Fprintln(os.Stderr, "usage: normalize [-effects=core|recorded] [-mutant NAME] [-o OUT] HISTORY")
-		os.Exit(2)
-	}
-	if err := enableMutant(*mutant); err != nil {
-		fmt.Fprintf(os.Stderr, "normalize: %v\n", err)
+		fmt.Fprintln(os.Stderr, "usage: normalize [-effects=core|recorded] [-o OUT] HISTORY")
 		os.Exit(2)
 	}
 	b, err := normalize(flag.Arg(0), *effects == "core")
