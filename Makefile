@@ -5,7 +5,7 @@ GO        ?= go
 FUZZTIME  ?= 10s
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: demo test vet lint unit nonatomic fuzz-ci examples fuzz explore bench bench-porcupine soak sim sim-quick tla-check tla-trace
+.PHONY: demo test vet lint unit nonatomic fuzz-ci examples fuzz fuzz-long explore bench bench-porcupine soak sim sim-quick tla-check tla-trace
 
 demo:
 	$(GO) run ./cmd/replay examples/regional-completion.jsonl
@@ -42,16 +42,19 @@ bench-porcupine:
 soak:
 	CKPT_LIN_DURATION=2m $(GO) test -count=1 -run 'TestLinearizability$$' -v ./driver/
 
-# Coverage-guided fuzzing, each target for FUZZTIME (make fuzz FUZZTIME=5m).
+# Coverage-guided fuzzing: every target of fuzz/fuzz-long.sh for FUZZTIME, one after
+# another (make fuzz FUZZTIME=5m).
 fuzz:
-	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./fuzz/
-	$(GO) test -run=NONE -fuzz=FuzzCore -fuzztime=$(FUZZTIME) ./fuzz/
-	$(GO) test -run=NONE -fuzz=FuzzHTTP -fuzztime=$(FUZZTIME) ./fuzz/
-	$(GO) test -run=NONE -fuzz=FuzzFastEventAgrees -fuzztime=$(FUZZTIME) ./history/
+	FUZZSERIAL=1 fuzz/fuzz-long.sh $(FUZZTIME)
 
 # CI runs each fuzz target briefly on top of its committed seed corpus.
 fuzz-ci:
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+
+# Every fuzz target at once for FUZZTIME (make fuzz-long FUZZTIME=30m), each with one worker
+# under nice -n 19; prints execs/s and new corpus entries per target.
+fuzz-long:
+	fuzz/fuzz-long.sh $(FUZZTIME)
 
 # The exhaustive explorer at larger bounds, with progress (minutes; see README).
 explore:

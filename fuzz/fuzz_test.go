@@ -7,24 +7,19 @@ package fuzz
 //	go test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./fuzz/
 //	go test -run=NONE -fuzz=FuzzCore -fuzztime=$(FUZZTIME) ./fuzz/
 //
-// The FuzzCore seeds are arbitrary byte strings (rapid reads them as its random
-// stream; any bytes are a valid input). The FuzzDecode seeds are the examples'
-// histories and hand-made broken ones.
+// FuzzCore (core_fuzz_test.go) reads its bytes as a stream of choices; any
+// bytes are a valid input. The FuzzDecode seeds are the examples' histories
+// and hand-made broken ones.
 
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/ckptcore/ckptcore/history"
-	"pgregory.net/rapid"
 )
 
 // FuzzDecode feeds arbitrary bytes to history.Decode: it must never panic,
@@ -107,28 +102,4 @@ func hugeJob(data []byte) bool {
 		return total > 10000
 	}
 	return false
-}
-
-// FuzzCore runs the rapid state-machine property of TestCore on
-// fuzzer-provided bytes (rapid.MakeFuzz): coverage guidance then steers the
-// generated jobs, configurations and event sequences. A failure is also
-// written as a history under testdata/histories/FuzzCore/.
-func FuzzCore(f *testing.F) {
-	f.Fuzz(func(t *testing.T, data []byte) {
-		rec := &recorder{}
-		t.Cleanup(func() {
-			if !t.Failed() || rec.last == nil {
-				return
-			}
-			sum := sha256.Sum256(data)
-			dir := filepath.Join("testdata", "histories", "FuzzCore")
-			path := filepath.Join(dir, hex.EncodeToString(sum[:8])+".jsonl")
-			if err := os.MkdirAll(dir, 0o755); err == nil {
-				if err := os.WriteFile(path, rec.last.history, 0o644); err == nil {
-					t.Logf("failing history (%s): %s", rec.last.invariant, path)
-				}
-			}
-		})
-		rapid.MakeFuzz(property(machineOptions{}, rec))(t, data)
-	})
 }

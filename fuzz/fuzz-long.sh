@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs every coverage-guided fuzz target of the project for FUZZTIME each and
+# prints, per target, the executions per second and the new corpus entries.
+#
+#   fuzz/fuzz-long.sh 30m        # all targets at once, each under nice -n 19 with one worker
+#   FUZZSERIAL=1 fuzz/fuzz-long.sh 5s   # one after another (make fuzz: CI's short run)
+#
+# Minimization is capped (-fuzzminimizetime): by default the fuzzer spends up to
+# 60 s shrinking every new input, which for FuzzImportLog was most of its time.
+# New inputs go to the Go build cache's fuzz corpus; a crasher is written to
+# <package>/testdata/fuzz/<Target>/ — commit it with the fix.
+set -uo pipefail
+FUZZTIME=${1:-10s}
+PARALLEL=${FUZZPARALLEL:-1}
+MINIMIZE=${FUZZMINIMIZETIME:-5s}
+cd "$(dirname "$0")/.."
+
+# package target
+TARGETS=(
+	"./fuzz/ FuzzCore"
+	"./fuzz/ FuzzDecode"
+	"./fuzz/ FuzzHTTP"
+	"./history/ FuzzDecodeReplay"
+	"./history/ FuzzFastEventAgrees"
+	"./flinklog/ FuzzImportLog"
+)
+
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+pids=()
+status=0
+run() { # pkg target
+	nice -n 19 go test -run='^$' -fuzz="^$2\$" -fuzztime="$FUZZTIME" -fuzzminimizetime="$MINIMIZE" \
+		-parallel "$PARALLEL" "$1" >"$logs/$2.log" 2>&1
+}
+for t in "${TARGETS[@]}"; do
+	set -- $t
+	if [ -n "${FUZZSERIAL:-}" ]; then
+		run "$1" "$2" || { status=1; cat "$logs/$2.log"; }
+	else
+		run "$1" "$2" & pids+=("$!")
+	fi
+done
+for p in "${pids[@]}"; do wait "$p" || status=1; done
+
+printf '%-22s %10s %12s %10s %8s  %s\n' target seconds execs execs/s new result
+for t in "${TARGETS[@]}"; do
+	set -- $t
+	log="$logs/$2.log"
+	# The last progress line: "fuzz: elapsed: 31s, execs: 123 (4/sec), new interesting: 5 (total: 9)"
+	last=$(grep -E '^fuzz: elapsed: ' "$log" | tail -1)
+	secs=$(sed -E 's/.*elapsed: ([0-9hms]+),.*/\1/' <<<"$last" | awk -F'[hms]' '{
+		s=$0; t=0; if (s ~ /h/) { split(s,a,"h"); t+=a[1]*3600; s=a[2] } if (s ~ /m/) { split(s,a,"m"); t+=a[1]*60; s=a[2] } sub("s","",s); t+=s; print t }')
+	execs=$(sed -E 's/.*execs: ([0-9]+) .*/\1/' <<<"$last")
+	new=$(sed -E 's/.*new interesting: ([0-9]+) .*/\1/' <<<"$last")
+	result=ok
+	grep -q '^--- FAIL\|^FAIL' "$log" && result=FAIL
+	rate=$(awk -v e="${execs:-0}" -v s="${secs:-0}" 'BEGIN { if (s > 0) printf "%d", e / s; else print 0 }')
+	printf '%-22s %10s %12s %10s %8s  %s\n' "$2" "${secs:-?}" "${execs:-?}" "$rate" "${new:-?}" "$result"
+	if [ "$result" = FAIL ]; then sed -n '/--- FAIL/,$p' "$log" | head -60; fi
+done
+exit $status
