@@ -173,9 +173,9 @@ func WhatIfMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	f.register(fs)
 	o := DefaultWhatIfOptions()
 	regional := fs.Bool("regional", false, "re-decide with regional checkpoints on (required: the only what-if so far)")
-	fs.Float64Var(&o.MaxFailureRatio, "max-failure-ratio", o.MaxFailureRatio, "regional.max_failure_ratio")
-	fs.IntVar(&o.MaxConsecutive, "max-consecutive", o.MaxConsecutive, "regional.max_consecutive")
-	fs.Int64Var(&o.MaxRefAge, "max-ref-age", o.MaxRefAge, "regional.max_ref_age (0 = no bound)")
+	fs.Float64Var(&o.MaxFailureRatio, "max-failure-ratio", o.MaxFailureRatio, "regional.max_failure_ratio (a regional history's own by default)")
+	fs.IntVar(&o.MaxConsecutive, "max-consecutive", o.MaxConsecutive, "regional.max_consecutive (a regional history's own by default)")
+	fs.Int64Var(&o.MaxRefAge, "max-ref-age", o.MaxRefAge, "regional.max_ref_age, 0 = no bound (a regional history's own by default)")
 	asJSON := fs.Bool("json", false, "print the answer as JSON (ckpt-whatif/v1)")
 	regHist := fs.String("regional-history", "", "also write the regional run as a history to this file (replay it to see every decision)")
 	fs.Usage = func() {
@@ -203,7 +203,7 @@ func WhatIfMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "what-if:", err)
 		return exitUsage
 	}
-	rep, err := WhatIf(in, o)
+	rep, err := WhatIf(in, whatIfOptions(in.Header, o, fs))
 	if err != nil {
 		fmt.Fprintln(stderr, "what-if:", err)
 		return exitUsage
@@ -228,6 +228,23 @@ func WhatIfMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// whatIfOptions starts from the history's own regional configuration (or the
+// defaults) and applies the regional flags given.
+func whatIfOptions(h history.Header, flags WhatIfOptions, fs *flag.FlagSet) WhatIfOptions {
+	o := WhatIfOptionsFor(h)
+	fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "max-failure-ratio":
+			o.MaxFailureRatio = flags.MaxFailureRatio
+		case "max-consecutive":
+			o.MaxConsecutive = flags.MaxConsecutive
+		case "max-ref-age":
+			o.MaxRefAge = flags.MaxRefAge
+		}
+	})
+	return o
 }
 
 // whatIfInput reads a history, or imports a log.

@@ -91,14 +91,27 @@
 // # What-if
 //
 // WhatIf replays a history twice in lockstep: as recorded, and with regional
-// checkpoints on (ids are paired through the trigger request they came from).
-// A checkpoint that failed in the log because one subtask declined or failed is
-// attributed to that subtask's region; every other subtask acks it at that
-// moment, and a regional completion is persisted at once. A whole-job restart
-// (one task_failed per region at the same time) blames every region. A request
-// the log refused (not all tasks running) that regional mode triggers (R13) is
-// acked by the healthy regions at once. Expired checkpoints name no culprit
-// and stay failed. The report lists, per failed checkpoint, whether it would
-// have completed and which older checkpoint each failed region would have
-// referenced, with totals; WriteRegionalHistory writes the regional run.
+// checkpoints on (by default under the history's own regional configuration
+// when it has one, else SEMANTICS §2's defaults). The two runs allocate their
+// own ids, so every checkpoint the regional run triggers is paired with the
+// recorded trigger (or refusal) of the same step and kind — periodic requests
+// come from the same ticks, requests from the same trigger events — or, when
+// max_concurrent or min_pause held the regional run back, with the oldest
+// recorded checkpoint still pending (its earlier acks are re-driven at once);
+// the recorded acks, declines and persists are then re-driven onto the paired
+// regional id. A checkpoint that failed as recorded because one subtask
+// declined or failed is attributed to that subtask's region; every other
+// subtask acks it at that moment, and a regional completion whose recorded
+// counterpart never reached its metadata write is persisted at once. A
+// whole-job restart (one task_failed per region at the same time) blames every
+// region. A checkpoint the regional run triggers with no recorded counterpart
+// (a request the recording refused, not all tasks running, which R13 lets
+// regional mode trigger; or one after the recorded job ended) is acked by the
+// healthy regions at once. An expiry fails the regions whose acks were missing
+// (R18): an imported log has no acks, so there it fails every region. The
+// report lists, per failed checkpoint, whether it would have completed and
+// which older checkpoint each failed region would have referenced, with
+// totals; WriteRegionalHistory writes the regional run. On a history where no
+// region fails the regional run steps the same events and decides exactly what
+// the recorded run did (a property the tests check on simulated jobs).
 package flinklog

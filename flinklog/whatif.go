@@ -22,6 +22,16 @@ func DefaultWhatIfOptions() WhatIfOptions {
 	return WhatIfOptions{MaxFailureRatio: d.MaxFailureRatio, MaxConsecutive: d.MaxConsecutive, MaxRefAge: d.MaxRefAge}
 }
 
+// WhatIfOptionsFor are the options a history is re-decided under by default:
+// its own regional configuration when it already has one (so that the answer
+// on a regional recording is the recording itself), else the defaults.
+func WhatIfOptionsFor(h history.Header) WhatIfOptions {
+	if r := h.Config.Regional; r.Enabled {
+		return WhatIfOptions{MaxFailureRatio: r.MaxFailureRatio, MaxConsecutive: r.MaxConsecutive, MaxRefAge: r.MaxRefAge}
+	}
+	return DefaultWhatIfOptions()
+}
+
 // WhatIfInput is a history to re-decide, with what the import knows about it.
 type WhatIfInput struct {
 	Source       string
@@ -61,6 +71,7 @@ type WhatIfTotals struct {
 	Saved         int    `json:"saved"`        // of those, completed regionally (or globally)
 	Refused       int    `json:"refused"`      // recorded requests that got no id
 	Extra         int    `json:"extra"`        // of those, triggered and completed under regional mode
+	Unrequested   int    `json:"unrequested"`  // regional completions of requests the recording never made
 	Lost          int    `json:"lost"`         // recorded completions that regional mode did not complete
 	MaxRefAge     int64  `json:"max_ref_age"`  // largest id − referenced id of any regional completion
 	RecordedJob   string `json:"recorded_job"` // the job's end as recorded
@@ -128,24 +139,42 @@ type outcome struct {
 	message   string
 	event     int // index of the event in whose step it ended
 	ended     bool
+	persist   bool // the core asked for its metadata to be written
+}
+
+// attempt is one trigger or trigger_failed effect of a run: a checkpoint
+// request (a trigger event's, a queued one's or the periodic schedule's) that
+// got an id or was refused, at the step of event `step`.
+type attempt struct {
+	step    int
+	trigger bool
+	id      int64 // trigger: the checkpoint's id
+	kind    fsm.Kind
+	reason  fsm.Reason // trigger_failed
+	message string
+	peer    int // the other run's attempt it is paired with, -1 if none
+}
+
+// ackAt is an ack a run received, at the step of event `step`.
+type ackAt struct {
+	step int
+	task fsm.TaskID
 }
 
 // run is one core replaying the history, with its decisions per checkpoint and
-// per trigger request (the k-th trigger event), so that two runs whose ids
-// diverge can still be compared request by request.
+// every request it triggered or refused, so that two runs whose ids diverge can
+// still be compared attempt by attempt.
 type run struct {
-	st      *fsm.State
-	chk     *invariants.Checker
-	queue   []int // request indexes waiting for an id
-	idOf    map[int]int64
-	refused map[int]fsm.Reason
-	whyNot  map[int]string // request -> the core's message when it refused it
-	out     map[int64]*outcome
-	endedAt map[int][]int64 // event index -> checkpoints that ended in its step
-	persist []int64         // persist effects not yet looked at
-	viol    []string
-	cur     int
-	events  []fsm.Event // every event stepped, synthesized ones included
+	st       *fsm.State
+	chk      *invariants.Checker
+	attempts []attempt
+	out      map[int64]*outcome
+	acks     map[int64][]ackAt // recorded acks per checkpoint, for a late pairing
+	endedAt  map[int][]int64   // event index -> checkpoints that ended in its step
+	persist  []int64           // persist effects not yet looked at
+	viol     []string
+	cur      int
+	events   []fsm.Event // every event stepped, synthesized ones included
 }
 
 func newRun(topo *fsm.Topology, cfg fsm.Config) (*run, error) {
@@ -153,16 +182,12 @@ func newRun(topo *fsm.Topology, cfg fsm.Config) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &run{st: st, chk: invariants.New(topo, cfg), idOf: map[int]int64{}, refused: map[int]fsm.Reason{}, whyNot: map[int]string{},
-		out: map[int64]*outcome{}, endedAt: map[int][]int64{}}, nil
+	return &run{st: st, chk: invariants.New(topo, cfg), out: map[int64]*outcome{}, acks: map[int64][]ackAt{},
+		endedAt: map[int][]int64{}}, nil
 }
 
-// step applies one event and records the decisions; request is the trigger
-// request index for a trigger event, else -1.
-func (r *run) step(ev fsm.Event, request int) ([]fsm.Effect, error) {
-	if request >= 0 {
-		r.queue = append(r.queue, request)
-	}
+// step applies one event and records the decisions.
+func (r *run) step(ev fsm.Event) ([]fsm.Effect, error) {
 	effs, err := r.st.Step(ev)
 	if err != nil {
 		return nil, err
@@ -171,27 +196,21 @@ func (r *run) step(ev fsm.Event, request int) ([]fsm.Effect, error) {
 	for _, v := range r.chk.Step(ev, effs, r.st) {
 		r.viol = append(r.viol, fmt.Sprintf("event %d (%s): %v", r.cur+1, fsm.DescribeEvent(r.st.Topology(), ev), v))
 	}
-	pop := func() (int, bool) {
-		if len(r.queue) == 0 {
-			return 0, false
-		}
-		k := r.queue[0]
-		r.queue = r.queue[1:]
-		return k, true
+	if ev.Type == fsm.EvAck {
+		r.acks[ev.Checkpoint] = append(r.acks[ev.Checkpoint], ackAt{r.cur, ev.Task})
 	}
 	for _, f := range effs {
 		switch f.Type {
 		case fsm.EffTrigger:
-			if k, ok := pop(); ok {
-				r.idOf[k] = f.Checkpoint
-			}
+			r.attempts = append(r.attempts, attempt{step: r.cur, trigger: true, id: f.Checkpoint, kind: f.Kind, peer: -1})
 			r.out[f.Checkpoint] = &outcome{kind: f.Kind}
 		case fsm.EffTriggerFailed:
-			if k, ok := pop(); ok {
-				r.refused[k], r.whyNot[k] = f.Reason, f.Message
-			}
+			r.attempts = append(r.attempts, attempt{step: r.cur, kind: f.Kind, reason: f.Reason, message: f.Message, peer: -1})
 		case fsm.EffPersist:
 			r.persist = append(r.persist, f.Checkpoint)
+			if o := r.out[f.Checkpoint]; o != nil {
+				o.persist = true
+			}
 		case fsm.EffCompleted:
 			if o := r.out[f.Checkpoint]; o != nil {
 				o.completed, o.ended, o.mode, o.event = true, true, f.Mode, r.cur
@@ -203,14 +222,15 @@ func (r *run) step(ev fsm.Event, request int) ([]fsm.Effect, error) {
 				o.ended, o.reason, o.message, o.event = true, f.Reason, f.Message, r.cur
 				r.endedAt[r.cur] = append(r.endedAt[r.cur], f.Checkpoint)
 			}
-		case fsm.EffFailJob, fsm.EffFinishJob:
-			for _, k := range r.queue {
-				r.refused[k] = "dropped" // the core drops waiting requests
-			}
-			r.queue = nil
 		}
 	}
 	return effs, nil
+}
+
+// pendingAt reports whether checkpoint id had not ended before event step.
+func (r *run) pendingAt(id int64, step int) bool {
+	o := r.out[id]
+	return o != nil && (!o.ended || o.event >= step)
 }
 
 func (r *run) pending(id int64) (fsm.PendingInfo, bool) {
@@ -223,12 +243,17 @@ func (r *run) pending(id int64) (fsm.PendingInfo, bool) {
 }
 
 // WhatIf re-decides a history with regional checkpoints on. The recorded run
-// and the regional run step through the same events in lockstep, with these
-// changes to the regional one (doc.go): when a recorded checkpoint ends because
-// one subtask declined or failed, every other subtask the regional run still
-// waits for acks at that moment; a regional completion the recording lacks is
-// persisted at once; and events about checkpoints the regional run has already
-// ended are skipped.
+// and the regional run step through the same events in lockstep. Every
+// checkpoint the regional run triggers is paired with the recorded attempt of
+// the same step and kind (or, when the regional run triggers later, with the
+// oldest recorded checkpoint still pending), and the recorded subtask behaviour
+// (acks, declines, persists) is re-driven onto the regional id. On top of that
+// (doc.go): when a recorded checkpoint ends because one subtask declined or
+// failed, every other subtask the regional run still waits for acks at that
+// moment; a checkpoint the recording has no counterpart for is acked at once by
+// the healthy subtasks; a regional completion the recording lacks is persisted
+// at once; and events about checkpoints the regional run has already ended are
+// skipped.
 func WhatIf(in WhatIfInput, opt WhatIfOptions) (*WhatIfReport, error) {
 	topo, err := fsm.NewTopology(in.Header.Job)
 	if err != nil {
@@ -265,8 +290,10 @@ type whatIf struct {
 	rec, reg *run
 	regOf    map[int64]int64 // recorded id -> regional id
 	recOf    map[int64]int64 // regional id -> recorded id
-	requests []int           // event index of each trigger request
-	linked   int             // requests paired so far
+	recNext  int             // the first recorded attempt not yet looked at by pair
+	regNext  int             // the first regional attempt not yet paired
+	open     []int           // recorded triggers of earlier steps that no regional one took yet
+	extra    []int64         // regional checkpoints with no recorded counterpart
 	skipped  int
 	notes    []string
 }
@@ -274,43 +301,34 @@ type whatIf struct {
 func (w *whatIf) replay() error {
 	// The recorded run goes first, whole: the regional run needs to know how
 	// each checkpoint ends as recorded (did it complete later?).
-	k := 0
 	for i, ev := range w.in.Events {
 		w.rec.cur = i
-		req := -1
-		if ev.Type == fsm.EvTrigger {
-			req = k
-			w.requests = append(w.requests, i)
-			k++
-		}
-		if _, err := w.rec.step(ev, req); err != nil {
+		if _, err := w.rec.step(ev); err != nil {
 			return fmt.Errorf("event %d (%s): %w", i+1, fsm.DescribeEvent(w.topo, ev), err)
 		}
 	}
-	k = 0
 	var burst []int64 // recorded checkpoints a failover burst aborted
 	for i, ev := range w.in.Events {
 		w.reg.cur = i
-		req := -1
-		if ev.Type == fsm.EvTrigger {
-			req = k
-			k++
-		}
 		ev, ok := w.translate(ev)
 		if !ok {
 			w.skipped++
+			w.endStep(i)
 			continue
 		}
-		if _, err := w.reg.step(ev, req); err != nil {
+		if _, err := w.reg.step(ev); err != nil {
 			return fmt.Errorf("regional run: event %d (%s): %w", i+1, fsm.DescribeEvent(w.topo, ev), err)
 		}
-		w.link(ev.At)
+		if err := w.pair(i, ev.At); err != nil {
+			return err
+		}
 		// A whole-job restart is one task_failed per region at the same time:
 		// it blames every region, so attribution waits for the burst's end.
 		burst = append(burst, w.attributable(i, ev)...)
 		next := i + 1
 		if ev.Type == fsm.EvTaskFailed && next < len(w.in.Events) && w.in.Events[next].Type == fsm.EvTaskFailed &&
 			w.in.Events[next].At == ev.At {
+			w.endStep(i)
 			continue
 		}
 		for _, id := range burst {
@@ -322,13 +340,126 @@ func (w *whatIf) replay() error {
 		if err := w.persistRegional(ev.At); err != nil {
 			return err
 		}
+		if err := w.pair(i, ev.At); err != nil {
+			return err
+		}
+		w.endStep(i)
 	}
 	return nil
 }
 
+// sameRequest says whether two attempts can stand for the same request: a
+// checkpoint (forced global or not), a savepoint or a stop-with-savepoint.
+func sameRequest(a, b *attempt) bool { return a.kind == b.kind }
+
+// pair pairs the regional run's new attempts of step i with the recorded ones:
+// first with a recorded attempt of the same step (both runs saw the same
+// event), else a regional trigger takes the oldest recorded checkpoint that was
+// triggered earlier and is still pending (the regional run was held back by
+// max_concurrent or min_pause), else it has no recorded counterpart and the
+// healthy subtasks ack it at once (R13 lets regional mode trigger while regions
+// restart; the recording holds no answer to a checkpoint it never made).
+func (w *whatIf) pair(i int, at int64) error {
+	for w.regNext < len(w.reg.attempts) {
+		gk := w.regNext
+		w.regNext++
+		g := &w.reg.attempts[gk]
+		rk := w.sameStep(i, g)
+		if rk < 0 && g.trigger {
+			rk = w.takeOpen(i, g)
+		}
+		if rk >= 0 {
+			r := &w.rec.attempts[rk]
+			r.peer, g.peer = gk, rk
+			if r.trigger && g.trigger {
+				w.regOf[r.id], w.recOf[g.id] = g.id, r.id
+				if r.step < i {
+					w.replayAcks(r.id, g.id, i, at)
+					if err := w.persistRegional(at); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+		}
+		if g.trigger {
+			w.extra = append(w.extra, g.id)
+			w.ackRest(g.id, at)
+			if err := w.persistRegional(at); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sameStep returns the first recorded attempt of step i of g's kind that is
+// not paired yet, or -1.
+func (w *whatIf) sameStep(i int, g *attempt) int {
+	for k := w.recNext; k < len(w.rec.attempts) && w.rec.attempts[k].step <= i; k++ {
+		r := &w.rec.attempts[k]
+		if r.step == i && r.peer < 0 && sameRequest(r, g) {
+			return k
+		}
+	}
+	return -1
+}
+
+// takeOpen returns the oldest recorded trigger of an earlier step, of g's
+// kind, still pending as recorded at step i, and removes it from the open
+// list; -1 if there is none.
+func (w *whatIf) takeOpen(i int, g *attempt) int {
+	for j, k := range w.open {
+		r := &w.rec.attempts[k]
+		if sameRequest(r, g) && w.rec.pendingAt(r.id, i) {
+			w.open = append(w.open[:j:j], w.open[j+1:]...)
+			return k
+		}
+	}
+	return -1
+}
+
+// endStep closes step i: the recorded triggers of the step no regional attempt
+// took stay open for a later regional trigger; open ones whose recorded
+// checkpoint has ended can no longer be taken.
+func (w *whatIf) endStep(i int) {
+	for w.recNext < len(w.rec.attempts) && w.rec.attempts[w.recNext].step <= i {
+		r := &w.rec.attempts[w.recNext]
+		if r.trigger && r.peer < 0 {
+			w.open = append(w.open, w.recNext)
+		}
+		w.recNext++
+	}
+	kept := w.open[:0]
+	for _, k := range w.open {
+		if w.rec.pendingAt(w.rec.attempts[k].id, i+1) {
+			kept = append(kept, k)
+		}
+	}
+	w.open = kept
+}
+
+// replayAcks gives regional checkpoint gid the acks recorded checkpoint rid
+// received before step i, when the two were paired late.
+func (w *whatIf) replayAcks(rid, gid int64, i int, at int64) {
+	for _, a := range w.rec.acks[rid] {
+		if a.step >= i {
+			break
+		}
+		p, ok := w.reg.pending(gid)
+		if !ok || p.Persisting || !p.Triggered(a.task) || p.Acked(a.task) {
+			continue
+		}
+		if _, err := w.reg.step(fsm.Event{At: at, Type: fsm.EvAck, Checkpoint: gid, Task: a.task}); err != nil {
+			w.notes = append(w.notes, "internal: "+err.Error())
+			return
+		}
+	}
+}
+
 // translate maps a recorded event to the regional run: checkpoint ids through
-// the request they came from; events about a checkpoint the regional run has
-// no use for are skipped.
+// the pairing; events about a checkpoint the regional run has no use for are
+// skipped.
 func (w *whatIf) translate(ev fsm.Event) (fsm.Event, bool) {
 	switch ev.Type {
 	case fsm.EvAck, fsm.EvDecline, fsm.EvPersisted, fsm.EvPersistFailed:
@@ -349,32 +480,6 @@ func (w *whatIf) translate(ev fsm.Event) (fsm.Event, bool) {
 		return ev, pending && !p.Persisting
 	default:
 		return ev, pending && p.Persisting
-	}
-}
-
-// link pairs the recorded and regional ids of the trigger requests both runs
-// have decided (requests are decided in order: a queued one gets its id in a
-// later step, a dropped one is refused).
-func (w *whatIf) link(at int64) {
-	for w.linked < len(w.requests) {
-		k := w.linked
-		gid, gok := w.reg.idOf[k]
-		_, grefused := w.reg.refused[k]
-		if !gok && !grefused {
-			return
-		}
-		w.linked++
-		rid, rok := w.rec.idOf[k]
-		switch {
-		case gok && rok:
-			w.regOf[rid], w.recOf[gid] = gid, rid
-		case gok:
-			// The recording refused it and regional mode triggered it (R13: it
-			// may trigger while regions restart). Nobody in the recording acks
-			// it, so the healthy subtasks ack it at once, as for an attributed
-			// failure.
-			w.ackRest(gid, at)
-		}
 	}
 }
 
@@ -409,7 +514,7 @@ func (w *whatIf) ackRest(id, at int64) {
 		}
 	}
 	for _, t := range acks {
-		if _, err := w.reg.step(fsm.Event{At: at, Type: fsm.EvAck, Checkpoint: id, Task: t}, -1); err != nil {
+		if _, err := w.reg.step(fsm.Event{At: at, Type: fsm.EvAck, Checkpoint: id, Task: t}); err != nil {
 			w.notes = append(w.notes, "internal: "+err.Error())
 			return
 		}
@@ -421,16 +526,19 @@ func (w *whatIf) ackRest(id, at int64) {
 }
 
 // persistRegional confirms the metadata of a regional-run checkpoint whose
-// recorded counterpart never completed (the recording has no persisted event
-// for it): the write is assumed to succeed.
+// recorded counterpart never had its metadata written (the recording has no
+// persisted or persist_failed event to come for it): the write is assumed to
+// succeed.
 func (w *whatIf) persistRegional(at int64) error {
 	for len(w.reg.persist) > 0 {
 		id := w.reg.persist[0]
 		w.reg.persist = w.reg.persist[1:]
-		if rid, ok := w.recOf[id]; ok && w.rec.out[rid].completed {
-			continue // the recording's own persisted event will come
+		if rid, ok := w.recOf[id]; ok {
+			if o := w.rec.out[rid]; o.persist && (!o.ended || o.event > w.reg.cur) {
+				continue // the recording's own persisted (or persist_failed) event will come
+			}
 		}
-		if _, err := w.reg.step(fsm.Event{At: at, Type: fsm.EvPersisted, Checkpoint: id}, -1); err != nil {
+		if _, err := w.reg.step(fsm.Event{At: at, Type: fsm.EvPersisted, Checkpoint: id}); err != nil {
 			return err
 		}
 	}

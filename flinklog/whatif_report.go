@@ -16,18 +16,16 @@ func (w *whatIf) report(opt WhatIfOptions) *WhatIfReport {
 		Regional: regionalJSON{true, opt.MaxFailureRatio, opt.MaxConsecutive, opt.MaxRefAge},
 		Topology: w.topology(), Notes: append([]string{}, w.notes...), Violations: []string{}, Rows: []WhatIfRow{}}
 	t := &rep.Totals
-	for k := range w.requests {
-		rid, rok := w.rec.idOf[k]
-		gid, gok := w.reg.idOf[k]
+	for k := range w.rec.attempts {
+		r := &w.rec.attempts[k]
 		var row WhatIfRow
-		switch {
-		case rok:
-			o := w.rec.out[rid]
+		if r.trigger {
+			o := w.rec.out[r.id]
 			if o.completed {
 				t.Completed++
-				if g := w.reg.out[gid]; !gok || g == nil || !g.completed {
+				if g := w.peerOutcome(r); g == nil || !g.completed {
 					t.Lost++
-					w.lostNote(rep, rid, gid)
+					w.lostNote(rep, r)
 				}
 				continue
 			}
@@ -35,24 +33,38 @@ func (w *whatIf) report(opt WhatIfOptions) *WhatIfReport {
 				continue
 			}
 			t.Failed++
-			row = WhatIfRow{ID: rid, Kind: o.kind.String(), Recorded: "aborted (" + string(o.reason) + ")", Cause: w.cause(o)}
+			row = WhatIfRow{ID: r.id, Kind: o.kind.String(), Recorded: "aborted (" + string(o.reason) + ")", Cause: w.cause(o)}
 			if w.in.LogID != nil {
-				row.LogID = w.in.LogID(rid)
+				row.LogID = w.in.LogID(r.id)
 			}
-		default:
+		} else {
+			ev := w.in.Events[r.step]
+			request := ev.Type == fsm.EvTrigger && ev.Kind == r.kind
+			if !request && (r.peer < 0 || !w.reg.attempts[r.peer].trigger) {
+				continue // a periodic request both runs refused
+			}
 			t.Refused++
-			row = WhatIfRow{Recorded: "refused (" + string(w.rec.refused[k]) + ")", Kind: w.in.Events[w.requests[k]].Kind.String(),
-				Cause: fmt.Sprintf("trigger request at %d ms got no id", w.in.Events[w.requests[k]].At)}
+			what := "periodic request"
+			if request {
+				what = "trigger request"
+			}
+			row = WhatIfRow{Recorded: "refused (" + string(r.reason) + ")", Kind: r.kind.String(),
+				Cause: fmt.Sprintf("%s at %d ms got no id", what, ev.At)}
 		}
-		w.regionalSide(&row, gid, gok, k)
+		w.regionalSide(&row, r)
 		if row.Saved {
-			if rok {
+			if r.trigger {
 				t.Saved++
 			} else {
 				t.Extra++
 			}
 		}
 		rep.Rows = append(rep.Rows, row)
+	}
+	for _, id := range w.extra {
+		if g := w.reg.out[id]; g.completed && !w.pairedWithRefusal(id) {
+			t.Unrequested++
+		}
 	}
 	for id, o := range w.reg.out {
 		if !o.completed {
@@ -73,6 +85,9 @@ func (w *whatIf) report(opt WhatIfOptions) *WhatIfReport {
 	for _, v := range w.reg.viol {
 		rep.Violations = append(rep.Violations, "regional: "+v)
 	}
+	if t.Unrequested > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("regional mode completed %d checkpoints the recording never requested (its job had ended or was restarting); their subtasks were assumed to ack at once", t.Unrequested))
+	}
 	if w.skipped > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("%d recorded acks, declines or persists were skipped: the regional run had already ended those checkpoints (or never triggered them)", w.skipped))
 	}
@@ -82,25 +97,49 @@ func (w *whatIf) report(opt WhatIfOptions) *WhatIfReport {
 	return rep
 }
 
-func (w *whatIf) lostNote(rep *WhatIfReport, rid, gid int64) {
-	what := "was not triggered"
-	if g := w.reg.out[gid]; g != nil {
-		what = "ended " + string(g.reason)
+// peerOutcome is the regional run's outcome of the checkpoint paired with
+// recorded attempt r, or nil.
+func (w *whatIf) peerOutcome(r *attempt) *outcome {
+	if r.peer < 0 || !w.reg.attempts[r.peer].trigger {
+		return nil
 	}
-	rep.Notes = append(rep.Notes, fmt.Sprintf("checkpoint %d completed as recorded but %s under regional mode", rid, what))
+	return w.reg.out[w.reg.attempts[r.peer].id]
 }
 
-// regionalSide fills in the regional run's fate of request k.
-func (w *whatIf) regionalSide(row *WhatIfRow, gid int64, gok bool, k int) {
-	row.Refs = []Ref{}
-	if !gok {
-		if r, ok := w.reg.refused[k]; ok {
-			row.Regional, row.Why = "refused ("+string(r)+")", w.reg.whyNot[k]
-		} else {
-			row.Regional = "not triggered"
+// pairedWithRefusal says whether regional checkpoint id stands for a request
+// the recording refused (it has a row of its own).
+func (w *whatIf) pairedWithRefusal(id int64) bool {
+	for i := range w.reg.attempts {
+		if g := &w.reg.attempts[i]; g.trigger && g.id == id {
+			return g.peer >= 0
 		}
+	}
+	return false
+}
+
+func (w *whatIf) lostNote(rep *WhatIfReport, r *attempt) {
+	what := "was not triggered"
+	if g := w.peerOutcome(r); g != nil {
+		what = "ended " + string(g.reason)
+		if !g.ended {
+			what = "was still pending at the end"
+		}
+	}
+	rep.Notes = append(rep.Notes, fmt.Sprintf("checkpoint %d completed as recorded but %s under regional mode", r.id, what))
+}
+
+// regionalSide fills in the regional run's fate of recorded attempt r.
+func (w *whatIf) regionalSide(row *WhatIfRow, r *attempt) {
+	row.Refs = []Ref{}
+	if r.peer < 0 {
+		row.Regional = "not triggered"
 		return
 	}
+	if ga := &w.reg.attempts[r.peer]; !ga.trigger {
+		row.Regional, row.Why = "refused ("+string(ga.reason)+")", ga.message
+		return
+	}
+	gid := w.reg.attempts[r.peer].id
 	row.RegionalID = gid
 	g := w.reg.out[gid]
 	switch {
@@ -133,7 +172,7 @@ func (w *whatIf) cause(o *outcome) string {
 	case ev.Type == fsm.EvTaskFailed && o.reason == fsm.ReasonRegionFailover:
 		return "failure of " + where(ev.Task)
 	case o.reason == fsm.ReasonExpired:
-		return "expired: the log names no subtask that was missing, so no region is blamed"
+		return "expired: the regions with an ack missing at the deadline fail (R18)"
 	case o.reason == fsm.ReasonRecovered:
 		return "the job restarted (recover)"
 	case o.reason == fsm.ReasonCoordinatorSuspend || o.reason == fsm.ReasonCoordinatorShutdown:
