@@ -17,6 +17,15 @@ func (d *Driver) Ack(checkpoint int64, task fsm.TaskID) error {
 	return d.submit(fsm.Event{Type: fsm.EvAck, Checkpoint: checkpoint, Task: task})
 }
 
+// AckWithSizes reports an acknowledgement with the sizes the subtask reported
+// (bytes: its full state and what it uploaded for this checkpoint, Flink's
+// state_size and checkpointed_size); persist and completed effects and the
+// REST API report their totals.
+func (d *Driver) AckWithSizes(checkpoint int64, task fsm.TaskID, stateSize, checkpointedSize int64) error {
+	return d.submit(fsm.Event{Type: fsm.EvAck, Checkpoint: checkpoint, Task: task,
+		StateSize: stateSize, CheckpointedSize: checkpointedSize})
+}
+
 // Decline reports that a subtask declined a checkpoint; reason "" means
 // fsm.ReasonDeclined (R17, R18, R30).
 func (d *Driver) Decline(checkpoint int64, task fsm.TaskID, reason fsm.Reason) error {

@@ -64,6 +64,8 @@ type completedJSON struct {
 	Consecutive      int              `json:"consecutive"`
 	TriggerTimestamp int64            `json:"trigger_timestamp,omitempty"`
 	EndToEndDuration int64            `json:"end_to_end_duration,omitempty"` // trigger to completion, ms
+	StateSize        int64            `json:"state_size"`                    // bytes, the acks' total
+	CheckpointedSize int64            `json:"checkpointed_size"`
 }
 
 type failedJSON struct {
@@ -131,7 +133,8 @@ func checkpointsBody(st Status, regions int) checkpointsJSON {
 		}
 		cj := &completedJSON{ID: c.ID, Status: "COMPLETED", IsSavepoint: c.Kind.IsSavepoint(),
 			CheckpointType: checkpointType(c.Kind), Kind: c.Kind.String(), Mode: c.Mode.String(), Refs: refs,
-			Consecutive: c.Consecutive, TriggerTimestamp: c.TriggerAt}
+			Consecutive: c.Consecutive, TriggerTimestamp: c.TriggerAt,
+			StateSize: c.StateSize, CheckpointedSize: c.CheckpointedSize}
 		if c.TriggerAt > 0 && c.CompletedAt > 0 {
 			cj.EndToEndDuration = c.CompletedAt - c.TriggerAt
 		}

@@ -56,6 +56,10 @@ type CompletedCheckpoint struct {
 	Consecutive int
 	TriggerAt   int64 // 0 when unknown (completed by an earlier incarnation)
 	CompletedAt int64 // 0 when unknown
+	// StateSize and CheckpointedSize total the sizes its kept acks reported
+	// (bytes; 0 when unknown or none reported).
+	StateSize        int64
+	CheckpointedSize int64
 }
 
 // RefOf returns the checkpoint whose state region r uses.
@@ -106,6 +110,7 @@ func (d *Driver) status() Status {
 		lc := &CompletedCheckpoint{ID: l.ID, Kind: fsm.KindCheckpoint, Mode: l.Mode, Refs: l.Refs, Consecutive: l.Consecutive}
 		if t := d.stats.lastCompleted; t != nil && t.ID == l.ID {
 			lc.TriggerAt, lc.CompletedAt = t.TriggerAt, t.CompletedAt
+			lc.StateSize, lc.CheckpointedSize = t.StateSize, t.CheckpointedSize
 		}
 		s.LatestCompleted = lc
 	}
@@ -152,7 +157,8 @@ func (s *stats) observe(e fsm.Effect) {
 	case fsm.EffCompleted:
 		s.counts.Completed++
 		c := &CompletedCheckpoint{ID: e.Checkpoint, Kind: e.Kind, Mode: e.Mode, Refs: e.Refs,
-			Consecutive: e.Consecutive, TriggerAt: s.triggerAt[e.Checkpoint], CompletedAt: e.At}
+			Consecutive: e.Consecutive, TriggerAt: s.triggerAt[e.Checkpoint], CompletedAt: e.At,
+			StateSize: e.StateSize, CheckpointedSize: e.CheckpointedSize}
 		delete(s.triggerAt, e.Checkpoint)
 		if e.Kind == fsm.KindCheckpoint {
 			s.lastCompleted = c

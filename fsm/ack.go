@@ -6,7 +6,7 @@ import "fmt"
 // checkpoint no longer waits for (unknown or ended checkpoint, a failed region,
 // a subtask that was not triggered) carries state nobody will use: the runtime is
 // told to discard it.
-func (s *State) ack(id int64, task TaskID) {
+func (s *State) ack(id int64, task TaskID, stateSize, checkpointedSize int64) {
 	i := s.findPending(id)
 	if i < 0 {
 		s.emit(Effect{Type: EffDiscardLateState, Checkpoint: id, Task: task})
@@ -22,6 +22,7 @@ func (s *State) ack(id int64, task TaskID) {
 	}
 	p.waiting.clear(task)
 	p.acked.set(task)
+	p.addSizes(s.topo, task, stateSize, checkpointedSize)
 	p.waitingCount--
 	if p.waitingCount == 0 {
 		s.decide(i)
@@ -93,6 +94,9 @@ func (s *State) markRegionFailed(p *pendingCheckpoint, r int, cause Reason) {
 			p.waitingCount--
 		}
 		p.acked.clear(id)
+	}
+	if p.regionSizes != nil {
+		p.regionSizes[r] = ackSizes{}
 	}
 }
 

@@ -34,9 +34,11 @@ func (s *State) startPersist(i int) {
 		p.consecutive = s.consecutive // savepoints leave the counter alone (R25)
 	}
 	p.persisting = true
+	p.totalSizes()
 	s.emitFallbacks(p)
 	s.emit(Effect{Type: EffPersist, Checkpoint: p.id, Kind: p.kind, Mode: p.mode,
-		Refs: cloneRefs(p.refs), Consecutive: p.consecutive})
+		Refs: cloneRefs(p.refs), Consecutive: p.consecutive,
+		StateSize: p.stateSize, CheckpointedSize: p.checkpointedSize})
 }
 
 // emitFallbacks emits one coordinator_fallback per vertex with a coordinator that
@@ -88,7 +90,8 @@ func (s *State) persistFailed(id int64) {
 func (s *State) complete(i int) {
 	p := s.pending[i].clone()
 	s.emit(Effect{Type: EffCompleted, Checkpoint: p.id, Kind: p.kind, Mode: p.mode,
-		Refs: cloneRefs(p.refs), Consecutive: p.consecutive})
+		Refs: cloneRefs(p.refs), Consecutive: p.consecutive,
+		StateSize: p.stateSize, CheckpointedSize: p.checkpointedSize})
 	if p.kind != KindSavepoint {
 		// p stays pending (persisting) while lower checkpoints are subsumed, so
 		// that its references keep older state alive through their retention runs.

@@ -29,6 +29,7 @@ func DescribeEvent(t *Topology, ev Event) string {
 		if ev.Type == EvDecline && ev.Reason != "" {
 			fmt.Fprintf(&b, " reason=%s", ev.Reason)
 		}
+		b.WriteString(describeSizes(ev.StateSize, ev.CheckpointedSize))
 	case EvTaskFailed, EvTaskRunning, EvTaskFinished:
 		fmt.Fprintf(&b, " %s", taskName(t, ev.Task))
 	case EvPersisted, EvPersistFailed:
@@ -82,6 +83,7 @@ func DescribeEffect(t *Topology, e Effect) string {
 		if len(e.Refs) > 0 {
 			fmt.Fprintf(&b, " older_refs=%s", describeRefs(e.Refs))
 		}
+		b.WriteString(describeSizes(e.StateSize, e.CheckpointedSize))
 	case EffNotifyComplete:
 		fmt.Fprintf(&b, " %d tasks=%s", e.Checkpoint, tasks())
 		for _, g := range e.RegionalInfo {
@@ -120,4 +122,13 @@ func describeRefs(refs []RegionRef) string {
 		parts[i] = fmt.Sprintf("%s->%d", RegionName(r.Region), r.Checkpoint)
 	}
 	return "{" + strings.Join(parts, " ") + "}"
+}
+
+// describeSizes renders ack sizes; nothing when none was reported, so that
+// transcripts of histories without sizes stay as they were.
+func describeSizes(state, checkpointed int64) string {
+	if state == 0 && checkpointed == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" state_size=%d checkpointed_size=%d", state, checkpointed)
 }

@@ -89,6 +89,11 @@ type Effect struct {
 	Refs        []RegionRef
 	Mode        Mode // persist, completed
 	Consecutive int  // persist, completed: consecutive regional completions in the metadata (R21)
+	// StateSize and CheckpointedSize (persist, completed) total the sizes of
+	// the acks the checkpoint kept: a failed region's acks are dropped with its
+	// state (R18), so they do not count. Totals saturate at 2^53-1.
+	StateSize        int64
+	CheckpointedSize int64
 
 	RegionalInfo    []RefGroup // notify_complete
 	LatestCompleted int64      // notify_aborted; 0 = none

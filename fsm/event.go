@@ -118,6 +118,13 @@ type Event struct {
 	Kind       Kind   // trigger
 	Reason     Reason // decline; "" means declined
 
+	// StateSize and CheckpointedSize are what the subtask reported with its ack
+	// (bytes, optional, 0 = not reported): its full state and what it uploaded for
+	// this checkpoint (Flink's state_size and checkpointed_size). They change no
+	// decision; persist and completed effects report their totals.
+	StateSize        int64 // ack
+	CheckpointedSize int64 // ack
+
 	Request     int64 // config_patch, config_persisted
 	HasInterval bool
 	IntervalMs  int64

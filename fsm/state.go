@@ -47,6 +47,13 @@ type pendingCheckpoint struct {
 	activeRegions int    // regions with an unfinished subtask at trigger (R22b)
 	firstCause    Reason // the first failure cause (R18)
 
+	// Sizes of the kept acks: a running total on the global path; per region on
+	// the regional path (allocated at its first sized ack), where a failed
+	// region's acks are dropped and the total is taken at persist.
+	stateSize        int64
+	checkpointedSize int64
+	regionSizes      []ackSizes
+
 	persisting  bool // all needed acks in, persist effect emitted (R23)
 	refs        []RegionRef
 	mode        Mode
@@ -60,6 +67,9 @@ func (p *pendingCheckpoint) clone() pendingCheckpoint {
 	c.acked = p.acked.clone()
 	c.failed = p.failed.clone()
 	c.refs = append([]RegionRef(nil), p.refs...)
+	if p.regionSizes != nil {
+		c.regionSizes = append([]ackSizes(nil), p.regionSizes...)
+	}
 	return c
 }
 

@@ -27,7 +27,7 @@ func (s *State) Step(ev Event) ([]Effect, error) {
 	case EvTrigger:
 		s.request(ev.Kind, false)
 	case EvAck:
-		s.ack(ev.Checkpoint, ev.Task)
+		s.ack(ev.Checkpoint, ev.Task, ev.StateSize, ev.CheckpointedSize)
 	case EvDecline:
 		s.decline(ev.Checkpoint, ev.Task, ev.Reason)
 	case EvTaskFailed:
@@ -89,6 +89,9 @@ func (s *State) validate(ev Event) error {
 		if ev.Checkpoint < 1 || ev.Checkpoint > maxID {
 			return bad("checkpoint", "id %d is not a positive integer below 2^53", ev.Checkpoint)
 		}
+	}
+	if err := validateSizes(ev, bad); err != nil {
+		return err
 	}
 	switch ev.Type {
 	case EvAck, EvDecline, EvTaskFailed, EvTaskRunning, EvTaskFinished:

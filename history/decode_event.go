@@ -16,7 +16,7 @@ var eventFields = map[fsm.EventType][]string{
 	fsm.EvStart:           {"initial_delay_ms", "restore"},
 	fsm.EvTick:            nil,
 	fsm.EvTrigger:         {"kind"},
-	fsm.EvAck:             {"checkpoint", "task"},
+	fsm.EvAck:             {"checkpoint", "task", "state_size", "checkpointed_size"},
 	fsm.EvDecline:         {"checkpoint", "task", "reason"},
 	fsm.EvTaskFailed:      {"task"},
 	fsm.EvTaskRunning:     {"task"},
@@ -150,6 +150,13 @@ func decodeEventFields(t *fsm.Topology, o *object, ev *fsm.Event) error {
 				return errorf("reason", "%q is not a decline reason (want one of %s)", r, declineReasons())
 			}
 			ev.Reason = fsm.Reason(r)
+		}
+	case fsm.EvAck:
+		if ev.StateSize, _, err = o.integer("state_size", false, 0, maxID); err != nil {
+			return err
+		}
+		if ev.CheckpointedSize, _, err = o.integer("checkpointed_size", false, 0, maxID); err != nil {
+			return err
 		}
 	case fsm.EvConfigPatch:
 		// Out-of-range values are a valid event: the core rejects the patch (R60).

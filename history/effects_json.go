@@ -63,6 +63,11 @@ func EncodeEffect(t *fsm.Topology, e fsm.Effect) json.RawMessage {
 		o.str("mode", e.Mode.String())
 		o.raw("refs", appendAllRefs(nil, t, &e))
 		o.int("consecutive", int64(e.Consecutive))
+		// Sizes are detail, not contract: written only when an ack reported one.
+		if e.StateSize != 0 || e.CheckpointedSize != 0 {
+			o.int("state_size", e.StateSize)
+			o.int("checkpointed_size", e.CheckpointedSize)
+		}
 	case fsm.EffNotifyComplete:
 		o.int("checkpoint", e.Checkpoint)
 		tasks("tasks", e.Tasks)

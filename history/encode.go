@@ -120,6 +120,12 @@ func EncodeEvent(t *fsm.Topology, ev fsm.Event, effects []fsm.Effect) ([]byte, e
 		if ev.Type == fsm.EvDecline && ev.Reason != "" {
 			o.str("reason", string(ev.Reason))
 		}
+		if ev.StateSize != 0 {
+			o.int("state_size", ev.StateSize)
+		}
+		if ev.CheckpointedSize != 0 {
+			o.int("checkpointed_size", ev.CheckpointedSize)
+		}
 	case fsm.EvTaskFailed, fsm.EvTaskRunning, fsm.EvTaskFinished:
 		if err := task(); err != nil {
 			return nil, err

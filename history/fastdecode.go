@@ -13,6 +13,8 @@ const (
 	fkKind
 	fkReason
 	fkRequest
+	fkStateSize
+	fkCheckpointedSize
 )
 
 // fastEvent decodes the common shape of an event line — the shape Writer
@@ -95,6 +97,10 @@ func fastEvent(t *fsm.Topology, line []byte) (rec Record, ok bool) {
 			bit, reason = fkReason, str
 		case "request":
 			bit, ev.Request = fkRequest, num
+		case "state_size":
+			bit, ev.StateSize = fkStateSize, num
+		case "checkpointed_size":
+			bit, ev.CheckpointedSize = fkCheckpointedSize, num
 		default:
 			return rec, false
 		}
@@ -125,8 +131,7 @@ func fastEvent(t *fsm.Topology, line []byte) (rec Record, ok bool) {
 	case "trigger":
 		ev.Type, allowed, required = fsm.EvTrigger, fkKind, fkKind
 	case "ack":
-		ev.Type, allowed = fsm.EvAck, fkCheckpoint|fkTask
-		required = allowed
+		ev.Type, allowed, required = fsm.EvAck, fkCheckpoint|fkTask|fkStateSize|fkCheckpointedSize, fkCheckpoint|fkTask
 	case "decline":
 		ev.Type, allowed, required = fsm.EvDecline, fkCheckpoint|fkTask|fkReason, fkCheckpoint|fkTask
 	case "task_failed":
@@ -148,7 +153,8 @@ func fastEvent(t *fsm.Topology, line []byte) (rec Record, ok bool) {
 	}
 	allowed |= fkAt | fkType
 	required |= fkAt | fkType
-	if seen&^allowed != 0 || seen&required != required || ev.At > maxID {
+	if seen&^allowed != 0 || seen&required != required || ev.At > maxID ||
+		ev.StateSize > maxID || ev.CheckpointedSize > maxID {
 		return rec, false
 	}
 	if seen&fkCheckpoint != 0 && (ev.Checkpoint < 1 || ev.Checkpoint > maxID) ||

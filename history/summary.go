@@ -39,13 +39,16 @@ type Triggered struct {
 	ForcedGlobal bool   `json:"forced_global"`
 }
 
-// Completed is one completion: kind, mode and, for every region, the checkpoint
-// whose state it uses.
+// Completed is one completion: kind, mode, for every region the checkpoint
+// whose state it uses, and the total sizes of the acks it kept (bytes; left out
+// when no ack reported a size).
 type Completed struct {
-	ID   int64  `json:"id"`
-	Kind string `json:"kind"`
-	Mode string `json:"mode"`
-	Refs Refs   `json:"refs"`
+	ID               int64  `json:"id"`
+	Kind             string `json:"kind"`
+	Mode             string `json:"mode"`
+	Refs             Refs   `json:"refs"`
+	StateSize        int64  `json:"state_size,omitempty"`
+	CheckpointedSize int64  `json:"checkpointed_size,omitempty"`
 }
 
 // Aborted is a triggered checkpoint that ended without completing.
@@ -187,7 +190,7 @@ func (m *summarizer) step(effs []fsm.Effect) {
 				m.sum.MaxRefAge = max(m.sum.MaxRefAge, e.Checkpoint-refs[r])
 			}
 			m.sum.Completed = append(m.sum.Completed, Completed{ID: e.Checkpoint, Kind: e.Kind.String(),
-				Mode: e.Mode.String(), Refs: refs})
+				Mode: e.Mode.String(), Refs: refs, StateSize: e.StateSize, CheckpointedSize: e.CheckpointedSize})
 		case fsm.EffAbort:
 			m.sum.Aborted = append(m.sum.Aborted, Aborted{ID: e.Checkpoint, Reason: string(e.Reason), Counted: e.Counted})
 		case fsm.EffTriggerFailed:

@@ -83,9 +83,10 @@ func (s *Sim) dispatch(it item) error {
 			s.stats.Dropped++
 			return nil
 		}
-		ev := fsm.Event{At: it.at, Type: fsm.EvAck, Checkpoint: int64(it.ckpt), Task: task}
+		ev := fsm.Event{At: it.at, Type: fsm.EvAck, Checkpoint: int64(it.ckpt), Task: task,
+			StateSize: s.p.AckStateBytes, CheckpointedSize: s.p.AckCheckpointedBytes}
 		if it.flag {
-			ev.Type, ev.Reason = fsm.EvDecline, s.p.DeclineAs
+			ev = fsm.Event{At: it.at, Type: fsm.EvDecline, Checkpoint: int64(it.ckpt), Task: task, Reason: s.p.DeclineAs}
 		}
 		return s.step(ev)
 	case doFail:

@@ -36,6 +36,11 @@ type Params struct {
 	Persist      Delay      // persist → persisted
 	PersistFail  float64    // probability that a metadata write fails
 	JobRestartMs int64      // fail_job → the job runs again (a recover event) after this
+	// AckStateBytes and AckCheckpointedBytes are the sizes every ack reports
+	// (its state_size and checkpointed_size, bytes); 0 reports none. They draw
+	// nothing from the random source, so a seed gives the same run either way.
+	AckStateBytes        int64
+	AckCheckpointedBytes int64
 	// RecordEffects writes each event's effects into the history too, so that
 	// replay compares them (HISTORY.md); it makes the file several times larger.
 	RecordEffects bool
@@ -100,6 +105,10 @@ func (p *Params) validate() error {
 		return fmt.Errorf("sim: job restart %d ms, must be >= 0", p.JobRestartMs)
 	case p.Restore != nil && (p.Restore.Checkpoint < 1 || p.Restore.Checkpoint > 1<<30):
 		return fmt.Errorf("sim: restore checkpoint %d, must be in [1, 2^30]", p.Restore.Checkpoint)
+	case p.AckStateBytes < 0 || p.AckStateBytes > 1<<53-1:
+		return fmt.Errorf("sim: ack state size %d bytes, must be in [0, 2^53)", p.AckStateBytes)
+	case p.AckCheckpointedBytes < 0 || p.AckCheckpointedBytes > 1<<53-1:
+		return fmt.Errorf("sim: ack checkpointed size %d bytes, must be in [0, 2^53)", p.AckCheckpointedBytes)
 	case p.DeclineAs != "" && !fsm.ValidDeclineReason(p.DeclineAs):
 		return fmt.Errorf("sim: %q is not a decline reason", p.DeclineAs)
 	}

@@ -37,6 +37,13 @@ type Stats struct {
 	StaleRefs   int64 // region references to an older checkpoint
 	RegionSlots int64 // completions × regions: the denominator of the mean
 
+	// Sizes the completed checkpoints reported (the totals of their kept acks'
+	// sizes, from the completed effects): summed over completions, and the last.
+	StateBytes            int64
+	CheckpointedBytes     int64
+	LastStateBytes        int64
+	LastCheckpointedBytes int64
+
 	SimTimeMs int64 // time of the last step
 }
 
@@ -55,6 +62,9 @@ func (s *Stats) completed(e *fsm.Effect) {
 		s.CompletedGlobal++
 	}
 	s.RegionSlots += int64(s.Regions)
+	s.StateBytes += e.StateSize
+	s.CheckpointedBytes += e.CheckpointedSize
+	s.LastStateBytes, s.LastCheckpointedBytes = e.StateSize, e.CheckpointedSize
 	for _, ref := range e.Refs {
 		age := e.Checkpoint - ref.Checkpoint
 		s.RefAgeSum += age
@@ -129,6 +139,10 @@ func (s *Stats) String() string {
 	fmt.Fprintf(&b, "region failovers %d, job failures %d, late answers %d, dropped answers %d\n",
 		s.TaskFailures, s.JobFailures, s.LateAnswers, s.Dropped)
 	fmt.Fprintf(&b, "warnings: %s", countsString(s.Warnings))
+	if s.StateBytes > 0 || s.CheckpointedBytes > 0 {
+		fmt.Fprintf(&b, "\nsizes of completed checkpoints: state %d bytes in total, last %d; checkpointed %d in total, last %d",
+			s.StateBytes, s.LastStateBytes, s.CheckpointedBytes, s.LastCheckpointedBytes)
+	}
 	return b.String()
 }
 
