@@ -14,7 +14,7 @@ import (
 )
 
 // recorder is the flight recorder: every event the core accepts, with the
-// effects it produced, goes to a history file (spec/HISTORY.md) that `replay`
+// effects it produced, goes to a history file (docs/spec/HISTORY.md) that `replay`
 // reproduces. Files are flight-<n>.jsonl, n counting up in the directory.
 //
 // A fresh incarnation's file is a complete history: header, start, events.

@@ -1,5 +1,5 @@
 // Package flinklog imports Apache Flink JobManager logs as checkpoint histories
-// (spec/HISTORY.md) and answers what regional checkpoints (FLIP-600) would have
+// (docs/spec/HISTORY.md) and answers what regional checkpoints (FLIP-600) would have
 // saved in them.
 //
 // # Reading the log

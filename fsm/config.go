@@ -49,7 +49,13 @@ type ConfigError struct {
 }
 
 func (e *ConfigError) Error() string {
-	return fmt.Sprintf("config: %s = %v: %s (SEMANTICS §2)", e.Key, e.Value, e.Rule)
+	return e.cite("§2")
+}
+
+// cite renders the error with the rules it breaks, in the spec the project
+// ships (docs/spec/SEMANTICS.md).
+func (e *ConfigError) cite(rules string) string {
+	return fmt.Sprintf("config: %s = %v: %s (docs/spec/SEMANTICS.md %s)", e.Key, e.Value, e.Rule, rules)
 }
 
 // Validate checks every key against §2; the error is a *ConfigError naming the

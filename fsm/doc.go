@@ -1,7 +1,7 @@
 // Package fsm is the decision core of a checkpoint coordinator: one deterministic
 // transition function, State.Step, from (state, event) to (state, effects).
 //
-// The semantics are those of ../shared/spec/SEMANTICS.md (rules R1–R63, invariants
+// The semantics are those of docs/spec/SEMANTICS.md (rules R1–R63, invariants
 // I-*): Apache Flink's CheckpointCoordinator, CheckpointRequestDecider,
 // CheckpointFailureManager and completed-checkpoint store, extended with regional
 // checkpoints (FLIP-600) and dynamic checkpoint configuration (FLIP-571).

@@ -1,6 +1,9 @@
 package fsm
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // configPatch validates a FLIP-571 patch against the configuration it would
 // replace — the last accepted one, confirmed or not — and asks for the overrides
@@ -10,26 +13,26 @@ func (s *State) configPatch(ev Event) {
 		s.emit(Effect{Type: EffConfigRejected, Request: ev.Request, Error: msg})
 	}
 	if !ev.HasInterval && !ev.HasTimeout {
-		reject("empty patch: set interval_ms, timeout_ms or both (R60)")
+		reject("empty patch: set interval_ms, timeout_ms or both (docs/spec/SEMANTICS.md R60)")
 		return
 	}
 	for _, p := range s.patches {
 		if p.request == ev.Request {
-			reject(fmt.Sprintf("request %d is already waiting for its overrides to be persisted (R63)", ev.Request))
+			reject(fmt.Sprintf("request %d is already waiting for its overrides to be persisted (docs/spec/SEMANTICS.md R63)", ev.Request))
 			return
 		}
 	}
 	next := s.proposed()
 	if ev.HasInterval {
 		if err := validInterval(ev.IntervalMs); err != nil {
-			reject(err.Error() + " (R60)")
+			reject(patchRejection(err))
 			return
 		}
 		next.intervalMs = ev.IntervalMs
 	}
 	if ev.HasTimeout {
 		if err := validTimeout(ev.TimeoutMs, s.cfg.MaxTimeoutMs); err != nil {
-			reject(err.Error() + " (R60)")
+			reject(patchRejection(err))
 			return
 		}
 		next.timeoutMs = ev.TimeoutMs
@@ -113,4 +116,14 @@ func (s *State) reschedule() {
 		s.periodicDue = s.now + p
 	}
 	s.periodicOn = true
+}
+
+// patchRejection is the reason a patch value outside §2 is rejected: the key,
+// the value and both rules it breaks, in one parenthesis.
+func patchRejection(err error) string {
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		return ce.cite("§2, R60")
+	}
+	return err.Error() + " (docs/spec/SEMANTICS.md R60)"
 }

@@ -76,7 +76,7 @@ func (s *State) validate(ev Event) error {
 		return bad("at", "time %d out of range [0, 2^53)", ev.At)
 	}
 	if s.job == JobCreated && ev.Type != EvStart {
-		return bad("", "the first event must be start (HISTORY.md)")
+		return bad("", "the first event must be start (docs/spec/HISTORY.md)")
 	}
 	if s.job != JobCreated && ev.Type == EvStart {
 		return bad("", "the job has already started at %d", s.now)

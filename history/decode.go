@@ -200,7 +200,7 @@ func topologyError(err error) error {
 func configError(err error) error {
 	var ce *fsm.ConfigError
 	if errors.As(err, &ce) {
-		return errorf("config."+ce.Key, "%v: %s (SEMANTICS §2)", ce.Value, ce.Rule)
+		return errorf("config."+ce.Key, "%v: %s (docs/spec/SEMANTICS.md §2)", ce.Value, ce.Rule)
 	}
 	return errorf("config", "%v", err)
 }

@@ -1,5 +1,5 @@
 // Package history reads, writes and replays histories: the newline-delimited JSON
-// format of spec/HISTORY.md (ckpt-history/v1) that records every input of the
+// format of docs/spec/HISTORY.md (ckpt-history/v1) that records every input of the
 // decision core, optionally with the effects a runtime saw for each event.
 //
 // Decode is strict — unknown fields, wrong types, non-integers, subtasks the job
@@ -7,6 +7,6 @@
 // and the field — because a history is evidence: a typo silently ignored would
 // replay a different run. Writer and EncodeEvent produce lines Decode reads back
 // unchanged. Replay steps the core through a history, checks the invariants of
-// SEMANTICS §10 after every step, compares recorded effects with recomputed ones
+// docs/spec/SEMANTICS.md §10 after every step, compares recorded effects with recomputed ones
 // and builds the ckpt-summary/v1 summary and a readable trace.
 package history

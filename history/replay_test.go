@@ -252,7 +252,7 @@ func TestReplayStepErrors(t *testing.T) {
 	// An invalid configuration in a History built by hand.
 	bad = *h
 	bad.Header.Config.Retained = 0
-	if _, err := Replay(&bad, Options{}); err == nil || err.Error() != "f:1: config.retained: 0: must be >= 1 (SEMANTICS §2)" {
+	if _, err := Replay(&bad, Options{}); err == nil || err.Error() != "f:1: config.retained: 0: must be >= 1 (docs/spec/SEMANTICS.md §2)" {
 		t.Errorf("bad config: %v", err)
 	}
 }

@@ -2,7 +2,7 @@
 (***************************************************************************)
 (* The decision core of a checkpoint coordinator with regional checkpoints *)
 (* (FLIP-600) and dynamic checkpoint configuration (FLIP-571), at the      *)
-(* level of pipelined regions.  The contract is /shared/spec/SEMANTICS.md: *)
+(* level of pipelined regions.  The contract is docs/spec/SEMANTICS.md:   *)
 (* rule numbers R.. and invariant names I-.. below refer to it.            *)
 (*                                                                         *)
 (* Abstractions (what this spec leaves out, on purpose):                   *)

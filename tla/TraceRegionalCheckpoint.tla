@@ -1,6 +1,6 @@
 --------------------- MODULE TraceRegionalCheckpoint ----------------------
 (***************************************************************************)
-(* Trace validation of a history (spec/HISTORY.md) against                 *)
+(* Trace validation of a history (docs/spec/HISTORY.md) against            *)
 (* RegionalCheckpoint, in the style of etcd-io/raft's Traceetcdraft.tla:   *)
 (* TLC reads the history (NDJSON, Json!ndJsonDeserialize) and walks the    *)
 (* spec along it.  The history is first normalized by tla/normalize (no    *)

@@ -1,4 +1,4 @@
-// Command normalize turns a checkpoint history (spec/HISTORY.md) into the
+// Command normalize turns a checkpoint history (docs/spec/HISTORY.md) into the
 // NDJSON that TLC reads in tla/TraceRegionalCheckpoint.tla:
 //
 //	go run ./tla/normalize [-effects=core|recorded] [-o OUT] HISTORY
