@@ -40,6 +40,7 @@ type History struct {
 	Header     Header
 	Topology   *fsm.Topology
 	Records    []Record
+	Claims     []Claim // the //claim lines (claims.go), in file order
 }
 
 // ReadFile decodes the history in path; "-" reads standard input.
@@ -87,6 +88,9 @@ func Decode(r io.Reader, file string) (*History, error) {
 		text = bytes.TrimRight(text, "\r\n")
 		trimmed := bytes.TrimSpace(text)
 		if len(trimmed) == 0 || bytes.HasPrefix(trimmed, []byte("//")) {
+			if cerr := readClaim(h, trimmed, line); cerr != nil {
+				return nil, at(file, line, cerr)
+			}
 			if err != nil {
 				break
 			}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/ckptcore/ckptcore/fsm"
@@ -26,10 +27,17 @@ type Result struct {
 	// Divergence is the first event whose recorded effects differ from the
 	// recomputed ones; nil if none did (or none were recorded).
 	Divergence *Divergence
+	// Claims are the //claim lines the core's decisions contradict, every
+	// one of them (claims.go); Checked counts the claims checked.
+	Claims  []ClaimFailure
+	Checked int
 }
 
-// OK reports whether every invariant held and no recorded effect diverged.
-func (r *Result) OK() bool { return len(r.Summary.Violations) == 0 && r.Divergence == nil }
+// OK reports whether every invariant held, no recorded effect diverged and
+// every claim held.
+func (r *Result) OK() bool {
+	return len(r.Summary.Violations) == 0 && r.Divergence == nil && len(r.Claims) == 0
+}
 
 // stepChecker is what Replay needs of an invariant checker. The core has no
 // known violation to replay, so tests substitute a checker that reports one.
@@ -67,8 +75,12 @@ func Replay(h *History, opt Options) (*Result, error) {
 		defer tw.w.Flush()
 	}
 	sum := newSummarizer(topo)
-	res := &Result{}
-	for _, rec := range h.Records {
+	res := &Result{Checked: len(h.Claims)}
+	claims := newClaimChecker(h.File, h.Claims)
+	if claims != nil {
+		res.Claims = append(res.Claims, claims.step(-1, nil, s)...)
+	}
+	for i, rec := range h.Records {
 		effs, err := s.Step(rec.Event)
 		if err != nil {
 			return nil, stepError(h.File, rec.Line, err)
@@ -99,10 +111,20 @@ func Replay(h *History, opt Options) (*Result, error) {
 		if tw != nil {
 			tw.step(rec.Line, rec.Event.At, desc, effs, vs, div)
 		}
+		if claims != nil {
+			failed := claims.step(i, effs, s)
+			res.Claims = append(res.Claims, failed...)
+			if tw != nil {
+				tw.claims(failed)
+			}
+		}
 	}
 	res.Summary = sum.finish(s)
 	if tw != nil {
 		tw.summary(&res.Summary, opt.Check)
+		if res.Checked > 0 {
+			fmt.Fprintf(tw.w, "-- claims: %d checked, %d contradicted by the core\n", res.Checked, len(res.Claims))
+		}
 	}
 	return res, nil
 }

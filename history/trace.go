@@ -41,6 +41,13 @@ func (t *traceWriter) step(line int, at int64, desc string, effs []fsm.Effect, v
 	}
 }
 
+// claims renders the claims an event's step contradicts.
+func (t *traceWriter) claims(failed []ClaimFailure) {
+	for _, f := range failed {
+		fmt.Fprintf(t.w, "    !! claim L%d: the log (line %d) says %s; the core: %s\n", f.Claim.Line, f.Claim.LogLine, f.Claim.what(), f.Core)
+	}
+}
+
 func (t *traceWriter) summary(s *Summary, checked bool) {
 	fmt.Fprintf(t.w, "-- %d events: %d triggered, %d completed, %d aborted, %d trigger failures, %d discarded\n",
 		s.Events, len(s.Triggered), len(s.Completed), len(s.Aborted), len(s.TriggerFailures), len(s.Discarded))

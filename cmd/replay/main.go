@@ -109,6 +109,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if res.Divergence != nil {
 		fmt.Fprint(stderr, res.Divergence.Error())
 	}
+	for _, c := range res.Claims {
+		fmt.Fprintln(stderr, c.Error())
+	}
 	if !res.OK() {
 		return 1
 	}
