@@ -36,19 +36,23 @@ type driver struct {
 	commented *entry // the entry whose comment was written last
 	used      map[*entry]bool
 
-	byName    map[string]int        // Flink task name -> vertex index
-	attempts  map[string]fsm.TaskID // execution attempt id -> subtask
-	vertexHex map[string]int        // Flink JobVertexID -> vertex index (1.16+ attempt ids embed it)
-	logTask   []logTaskState        // per subtask
-	logJob    string                // the log's job status
-	rows      map[int64]*CheckpointRow
-	rowTrig   map[int64]*entry // log id -> its trigger entry
-	rowOrder  []int64          // log ids in trigger order
-	coreOf    map[int64]int64  // log id -> core id
-	queue     []int64          // log ids whose request waits in the core (0: a request with no id)
-	persist   map[int64]bool   // core ids the core is persisting
-	lastLogID int64
-	lastTol   int64
+	byName       map[string]int        // Flink task name -> vertex index
+	attempts     map[string]fsm.TaskID // execution attempt id -> subtask
+	vertexHex    map[string]int        // Flink JobVertexID -> vertex index (1.16+ attempt ids embed it)
+	logTask      []logTaskState        // per subtask
+	logJob       string                // the log's job status
+	rows         map[int64]*CheckpointRow
+	rowTrig      map[int64]*entry // log id -> its trigger entry
+	rowOrder     []int64          // log ids in trigger order
+	coreOf       map[int64]int64  // log id -> core id
+	queue        []int64          // log ids whose request waits in the core (0: a request with no id)
+	persist      map[int64]bool   // core ids the core is persisting
+	lastLogID    int64
+	lastTol      int64
+	lastCore     int64           // the highest id the core allocated
+	lastJobLine  int             // the log line of the job's last status change
+	lastTolClaim int64           // when the last tolerable-failure claim was made
+	claimID      map[int64]int64 // log id -> the core id the claims about it name
 }
 
 func newDriver(im *Import, spec fsm.JobSpec, cfg fsm.Config, pp *prepass, es []*entry, opt Options) (*driver, error) {
@@ -63,7 +67,8 @@ func newDriver(im *Import, spec fsm.JobSpec, cfg fsm.Config, pp *prepass, es []*
 	d := &driver{im: im, pp: pp, es: es, opt: opt, cfg: cfg, st: st, topo: topo, chk: invariants.New(topo, cfg),
 		used: map[*entry]bool{}, byName: map[string]int{}, attempts: map[string]fsm.TaskID{}, vertexHex: map[string]int{},
 		logTask: make([]logTaskState, topo.NumSubtasks()), logJob: "RUNNING", rows: map[int64]*CheckpointRow{},
-		rowTrig: map[int64]*entry{}, coreOf: map[int64]int64{}, persist: map[int64]bool{}, lastTol: -1 << 62}
+		rowTrig: map[int64]*entry{}, coreOf: map[int64]int64{}, persist: map[int64]bool{}, lastTol: -1 << 62, lastTolClaim: -1 << 62,
+		claimID: map[int64]int64{}}
 	for i, v := range im.Topology.Vertices {
 		d.byName[v.Name] = i
 	}
@@ -121,6 +126,7 @@ func (d *driver) observe(effs []fsm.Effect) {
 	for _, f := range effs {
 		switch f.Type {
 		case fsm.EffTrigger:
+			d.lastCore = max(d.lastCore, f.Checkpoint)
 			if l := pop(); l != 0 {
 				d.coreOf[l] = f.Checkpoint
 				d.im.logOf[f.Checkpoint] = l
@@ -160,6 +166,52 @@ func (d *driver) observe(effs []fsm.Effect) {
 			d.queue = nil
 		}
 	}
+}
+
+// claim writes a //claim line after the events so far: what the current log
+// line says had been decided by now (history/claims.go).
+func (d *driver) claim(format string, args ...any) {
+	line := 0
+	if d.cur != nil {
+		line = d.cur.rec.line
+	}
+	i := len(d.im.Events)
+	d.im.claims[i] = append(d.im.claims[i], fmt.Sprintf("log line %d: ", line)+fmt.Sprintf(format, args...))
+	d.im.Stats.Claims++
+}
+
+// claimOutcome writes the claim of the line that ends a checkpoint in the log.
+func (d *driver) claimOutcome(e *entry) {
+	c := d.pp.ckpts[e.id]
+	id := d.claimID[e.id]
+	if c == nil || c.end != e || id == 0 {
+		return
+	}
+	note := ""
+	if id != e.id {
+		note = fmt.Sprintf(" -- log id %d", e.id)
+	}
+	switch c.outcome {
+	case "completed":
+		d.claim("completed %d%s", id, note)
+	case "expired":
+		d.claim("aborted %d %s%s", id, fsm.ReasonExpired, note)
+	case "declined":
+		d.claim("aborted %d %s%s", id, declineReasonOrDefault(c.reason), note)
+	default:
+		if r := failureReason(e.detail + "\n" + e.rec.text()); r == fsm.ReasonExpired || fsm.ValidDeclineReason(r) {
+			d.claim("aborted %d %s%s", id, r, note)
+		} else {
+			d.claim("aborted %d%s", id, note)
+		}
+	}
+}
+
+func declineReasonOrDefault(r fsm.Reason) fsm.Reason {
+	if r == "" {
+		return fsm.ReasonDeclined
+	}
+	return r
 }
 
 func (d *driver) rowOfCore(id int64) *CheckpointRow {

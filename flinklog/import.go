@@ -62,6 +62,7 @@ type Stats struct {
 	Noted       int `json:"noted"`
 	Unparsed    int `json:"not_interpreted"`
 	Annotations int `json:"annotations"`
+	Claims      int `json:"claims"` // //claim lines written into the history
 }
 
 // Interpreted is the fraction of checkpoint lines the import understood.
@@ -94,6 +95,7 @@ type Import struct {
 	topo     *fsm.Topology
 	startHow string
 	comments map[int][]string // comment lines written before event i
+	claims   map[int][]string // claim lines written before event i (after event i-1)
 	logOf    map[int64]int64  // core id -> log id
 }
 
@@ -124,7 +126,7 @@ func ImportLog(r io.Reader, file string, opt Options) (*Import, error) {
 	}
 	cfg, inf := inferConfig(pp, opt)
 	im := &Import{File: file, Job: job, Jobs: p.jobs, Header: history.Header{Format: history.Format, Job: spec, Config: cfg},
-		Topology: top, Inferred: inf, comments: map[int][]string{}}
+		Topology: top, Inferred: inf, comments: map[int][]string{}, claims: map[int][]string{}}
 	if len(p.jobs) > 1 {
 		var others []string
 		for _, j := range p.jobs {
@@ -178,7 +180,10 @@ func ImportLog(r io.Reader, file string, opt Options) (*Import, error) {
 
 // WriteHistory writes the history: a comment block saying where it came from
 // and what was assumed, the header, then the events, each group preceded by a
-// comment naming the log line it came from (HISTORY.md ignores // lines).
+// comment naming the log line it came from (HISTORY.md ignores // lines), and
+// after it the //claim lines stating what the log says had been decided by
+// then (triggers, completions, aborts, restores, the job's status), which
+// replay checks against the core (history/claims.go).
 func (im *Import) WriteHistory(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "// imported by flinklog from %s, job %s\n", oneLine(im.File), im.Job)
@@ -197,7 +202,18 @@ func (im *Import) WriteHistory(w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	writeClaims := func(i int) error {
+		for _, c := range im.claims[i] {
+			if _, err := io.WriteString(w, history.ClaimPrefix+oneLine(c)+"\n"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for i, ev := range im.Events {
+		if err := writeClaims(i); err != nil {
+			return err
+		}
 		for _, c := range im.comments[i] {
 			if _, err := io.WriteString(w, "// "+oneLine(c)+"\n"); err != nil {
 				return err
@@ -207,7 +223,7 @@ func (im *Import) WriteHistory(w io.Writer) error {
 			return err
 		}
 	}
-	return nil
+	return writeClaims(len(im.Events))
 }
 
 // oneLine keeps a comment on one line whatever the log contained.

@@ -48,7 +48,37 @@ func importBytes(t *testing.T, name string, data []byte, opt Options) (*Import, 
 	if len(h.Records) != len(im.Events) {
 		t.Fatalf("history has %d events, import %d", len(h.Records), len(im.Events))
 	}
+	checkClaimsMatchMismatches(t, im, res)
 	return im, res
+}
+
+// checkClaimsMatchMismatches: replaying the imported history reports a
+// contradicted claim at exactly the log lines where the import found the core
+// disagreeing with the log (a trigger failure the core would accept aside: no
+// event and so no claim stands for it).
+func checkClaimsMatchMismatches(t *testing.T, im *Import, res *history.Result) {
+	t.Helper()
+	want := map[int]bool{}
+	for _, m := range im.Mismatches {
+		if !strings.HasPrefix(m.Log, "a trigger failed") {
+			want[m.Line] = true
+		}
+	}
+	got := map[int]bool{}
+	for _, f := range res.Claims {
+		got[f.Claim.LogLine] = true
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		var fs []string
+		for _, f := range res.Claims {
+			fs = append(fs, f.Error())
+		}
+		t.Errorf("replay contradicts claims of log lines %v, the import disagrees at %v\nreplay: %s\nimport: %+v",
+			got, want, strings.Join(fs, "\n"), im.Mismatches)
+	}
+	if res.Checked != im.Stats.Claims {
+		t.Errorf("replay checked %d claims, the import wrote %d", res.Checked, im.Stats.Claims)
+	}
 }
 
 // expect is what a fixture must import to. Empty fields are not checked;

@@ -50,8 +50,48 @@ func (d *driver) run() {
 		case kRestore:
 			d.restore(e)
 		}
+		switch e.kind {
+		case kCompleted, kExpired, kDecline, kDeclined, kFailed:
+			d.claimOutcome(e)
+		case kJobState:
+			d.lastJobLine = e.rec.line
+		}
+		if e.tolerable && e.rec.at-d.lastTolClaim > 2000 {
+			// One incident prints the message two or three times: one claim.
+			d.lastTolClaim = e.rec.at
+			d.claim("job failed -- %s", tolerableText)
+			d.logJob = "FAILING" // until a job status line says otherwise
+		}
 	}
 	d.cur = nil
+	d.claimJobEnd()
+}
+
+// claimJobEnd writes what the log says of the job at its end: running unless
+// it shows the job finishing (a job whose tasks did not all finish, with
+// several sources of which one finished, is still running). A job failed or
+// cancelled for reasons other than checkpoints is not claimed: the core does
+// not model those.
+func (d *driver) claimJobEnd() {
+	line := d.lastJobLine
+	if line == 0 && len(d.es) > 0 {
+		line = d.es[len(d.es)-1].rec.line
+	}
+	if line == 0 {
+		return
+	}
+	status := ""
+	switch d.logJob {
+	case "FINISHED":
+		status = "finished"
+	case "RUNNING", "RESTARTING", "CREATED", "INITIALIZING":
+		status = "running"
+	default:
+		return
+	}
+	i := len(d.im.Events)
+	d.im.claims[i] = append(d.im.claims[i], fmt.Sprintf("log line %d: job %s -- the job's status at the end of the log", line, status))
+	d.im.Stats.Claims++
 }
 
 // start emits the start event. A restore it carries comes from the log
@@ -152,6 +192,16 @@ func (d *driver) trigger(e *entry) {
 	}
 	d.queue = append(d.queue, e.id)
 	d.emit(fsm.Event{At: d.at(e), Type: fsm.EvTrigger, Kind: c.kind}, "")
+	id := row.ID
+	if id == 0 {
+		id = d.lastCore + 1 // the id the core would have given it
+	}
+	d.claimID[e.id] = id
+	if id != e.id {
+		d.claim("triggered %d -- log id %d", id, e.id)
+	} else {
+		d.claim("triggered %d", id)
+	}
 	if row.ID == 0 && row.Core == "" {
 		row.Core = "queued (max_concurrent)"
 		d.mismatch(e, fmt.Sprintf("triggered checkpoint %d", e.id),

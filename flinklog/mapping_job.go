@@ -111,6 +111,9 @@ func (d *driver) restore(e *entry) {
 		return
 	}
 	want := d.coreOf[e.id]
+	if id := d.claimID[e.id]; id != 0 {
+		d.claim("restored %d", id)
+	}
 	got, ok := d.st.LatestCompleted()
 	if want == 0 || !ok || got.ID != want {
 		core := "has no completed checkpoint"
