@@ -7,12 +7,12 @@ import (
 	"github.com/ckptcore/ckptcore/fsm"
 )
 
-// TestDeepKeyOfClone: a clone digests like its original at every step, and a
+// TestStateKeyOfClone: a clone digests like its original at every step, and a
 // step that changes the state changes the digest. reflect.DeepEqual is no
 // substitute: it tells a state from its own clone (the clone drops the effect
 // buffer and turns empty slices into nil ones), which is why the property
-// compares DeepKeys to see that a refused event changed nothing.
-func TestDeepKeyOfClone(t *testing.T) {
+// compares StateKeys to see that a refused event changed nothing.
+func TestStateKeyOfClone(t *testing.T) {
 	h := readHistory(t, "testdata/regress/failover-reaches-ready-before-slot.jsonl")
 	s, err := fsm.New(h.Topology, h.Header.Config)
 	if err != nil {
@@ -20,20 +20,20 @@ func TestDeepKeyOfClone(t *testing.T) {
 	}
 	deepEqualOnce := false
 	for _, r := range h.Records {
-		before := DeepKey(s)
+		before := StateKey(s)
 		if _, err := s.Step(r.Event); err != nil {
 			t.Fatal(err)
 		}
 		c := s.Clone()
-		if DeepKey(c) != DeepKey(s) || Fingerprint(c) != Fingerprint(s) {
+		if StateKey(c) != StateKey(s) || Fingerprint(c) != Fingerprint(s) {
 			t.Fatalf("line %d: the clone digests differently", r.Line)
 		}
-		if r.Event.Type == fsm.EvTrigger && DeepKey(s) == before {
+		if r.Event.Type == fsm.EvTrigger && StateKey(s) == before {
 			t.Fatalf("line %d: a trigger left the digest unchanged", r.Line)
 		}
 		deepEqualOnce = deepEqualOnce || reflect.DeepEqual(s, c)
 	}
 	if deepEqualOnce {
-		t.Log("reflect.DeepEqual now holds between a state and its clone; DeepKey is still the stricter check")
+		t.Log("reflect.DeepEqual now holds between a state and its clone; StateKey is still the stricter check")
 	}
 }

@@ -130,7 +130,7 @@ func (m *machine) stepCore(ev fsm.Event) (effs []fsm.Effect, err error) {
 // state exactly as it was (DesignPrinciples: bad input never changes state).
 func (m *machine) refuse(t *rapid.T, ev fsm.Event) {
 	t.Helper()
-	key, view := DeepKey(m.s), Fingerprint(m.s)
+	key, view := StateKey(m.s), Fingerprint(m.s)
 	effs, err := m.s.Step(ev)
 	t.Logf("%s (invalid)", fsm.DescribeEvent(m.topo, ev))
 	if err == nil {
@@ -140,7 +140,7 @@ func (m *machine) refuse(t *rapid.T, ev fsm.Event) {
 	if len(effs) != 0 {
 		m.fail(t, "harness", "invalid event %s returned %d effects with its error", fsm.DescribeEvent(m.topo, ev), len(effs))
 	}
-	if DeepKey(m.s) != key || Fingerprint(m.s) != view {
+	if StateKey(m.s) != key || Fingerprint(m.s) != view {
 		m.fail(t, "harness", "invalid event %s (%v) changed the state:\nbefore %s\nafter  %s",
 			fsm.DescribeEvent(m.topo, ev), err, view, Fingerprint(m.s))
 	}

@@ -28,7 +28,7 @@ func BenchmarkExplore(b *testing.B) {
 	var nodes, states int
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		res := fuzz.Explore(m, fuzz.Limits{})
+		res := fuzz.Explore(m, fuzz.Options{})
 		if res.Violation != nil {
 			b.Fatalf("%s: %s", res.Violation.Invariant, res.Violation.Detail)
 		}

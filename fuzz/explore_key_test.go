@@ -1,0 +1,156 @@
+package fuzz
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ckptcore/ckptcore/fsm"
+	"github.com/ckptcore/ckptcore/invariants"
+)
+
+// walk is a plain breadth-first search over (state, checker, budget) without
+// symmetry or time reduction, deduplicated on the exact encodings; visit sees
+// every new node and every node that meets an earlier one (first is then the
+// earlier node's state).
+func walk(t *testing.T, m Model, limit int, visit func(s, first *fsm.State, chk *invariants.Checker, b Budget)) {
+	t.Helper()
+	topo, err := fsm.NewTopology(m.Job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := fsm.New(topo, m.Config)
+	chk := invariants.New(topo, m.Config)
+	effs, err := s.Step(m.Start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chk.Step(m.Start, effs, s)
+	type entry struct {
+		s   *fsm.State
+		chk *invariants.Checker
+		b   Budget
+	}
+	exact := func(e entry) string {
+		k := e.s.AppendKey(nil)
+		k = e.chk.AppendKey(k, nil)
+		return string(k) + fmt.Sprint(e.b)
+	}
+	seen := map[string]*fsm.State{}
+	frontier := []entry{{s, chk, m.Budget}}
+	seen[exact(frontier[0])] = s
+	visit(s, nil, chk, m.Budget)
+	for len(frontier) > 0 && len(seen) < limit {
+		var next []entry
+		for _, e := range frontier {
+			for _, sc := range m.successors(topo, e.s, e.b) {
+				cs, cchk := e.s.Clone(), e.chk.Clone()
+				effs, err := cs.Step(sc.ev)
+				if err != nil {
+					continue
+				}
+				cchk.Step(sc.ev, effs, cs)
+				ne := entry{cs, cchk, sc.budget}
+				k := exact(ne)
+				if first, ok := seen[k]; ok {
+					visit(cs, first, cchk, sc.budget)
+					continue
+				}
+				seen[k] = cs
+				visit(cs, nil, cchk, sc.budget)
+				next = append(next, ne)
+			}
+		}
+		frontier = next
+	}
+}
+
+// TestEqualKeysBehaveAlike: whenever two paths of a model reach states with
+// equal keys (fsm's AppendKey), both states answer every next event of the
+// model alike: the same error, the same effects, and again equal keys. By
+// induction over the events, equal keys mean equal futures in the model; this
+// is what lets the explorer keep one state per key.
+func TestEqualKeysBehaveAlike(t *testing.T) {
+	for _, m := range ciModels() {
+		t.Run(m.Name, func(t *testing.T) {
+			topo, _ := fsm.NewTopology(m.Job)
+			meetings := 0
+			walk(t, m, 4000, func(s, first *fsm.State, _ *invariants.Checker, b Budget) {
+				if first == nil || s == first {
+					return
+				}
+				if !s.Equal(first) {
+					return // the checker or the budget told the nodes apart
+				}
+				meetings++
+				for _, sc := range m.successors(topo, first, b) {
+					a, c := first.Clone(), s.Clone()
+					ea, erra := a.Step(sc.ev)
+					ec, errc := c.Step(sc.ev)
+					if fmt.Sprint(erra) != fmt.Sprint(errc) || describe(topo, ea) != describe(topo, ec) || !a.Equal(c) {
+						t.Fatalf("two states with equal keys answer %s differently:\n%s (%v)\n%s (%v)",
+							fsm.DescribeEvent(topo, sc.ev), describe(topo, ea), erra, describe(topo, ec), errc)
+					}
+				}
+			})
+			if meetings == 0 {
+				t.Fatal("no two paths met in one state: the property was not exercised")
+			}
+			t.Logf("%d meetings checked", meetings)
+		})
+	}
+}
+
+func describe(topo *fsm.Topology, effs []fsm.Effect) string {
+	var b strings.Builder
+	for _, e := range effs {
+		b.WriteString(fsm.DescribeEffect(topo, e))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// TestReductionIsExact: the explorer's node count with time shifting and
+// symmetry equals the number of distinct canonical keys among the nodes of a
+// plain search without either, so the reduction merges only nodes the
+// canonical form says are alike and loses none; with symmetry the count is
+// smaller.
+func TestReductionIsExact(t *testing.T) {
+	m := ciModels()[1] // regional-2x1: two interchangeable regions
+	topo, _ := fsm.NewTopology(m.Job)
+	syms := topo.Symmetries(0)
+	canon := map[Key]bool{}
+	var kb keyBuf
+	walk(t, m, 1<<30, func(s, first *fsm.State, chk *invariants.Checker, b Budget) {
+		if first == nil {
+			k, _ := kb.nodeKey(s, chk, b, syms)
+			canon[k] = true
+		}
+	})
+	res := Explore(m, Options{Symmetry: true, Workers: 2, Ignore: ignoreKnownIssues})
+	if res.Violation != nil || !res.Complete {
+		t.Fatalf("exploration: %+v", res.Violation)
+	}
+	if res.Nodes != len(canon) {
+		t.Fatalf("explorer with symmetry: %d nodes; the plain search reaches %d canonical classes", res.Nodes, len(canon))
+	}
+	plain := Explore(m, Options{Workers: 1, Ignore: ignoreKnownIssues})
+	if plain.Nodes <= res.Nodes {
+		t.Fatalf("symmetry reduced nothing: %d nodes with, %d without", res.Nodes, plain.Nodes)
+	}
+	t.Logf("%s: %d nodes without symmetry, %d with (factor %.2f, group %d)", m.Name, plain.Nodes, res.Nodes,
+		float64(plain.Nodes)/float64(res.Nodes), res.Group)
+}
+
+// TestWorkersAgree: counts do not depend on the number of workers.
+func TestWorkersAgree(t *testing.T) {
+	m := ciModels()[0]
+	one := Explore(m, Options{Workers: 1, Ignore: ignoreKnownIssues})
+	for _, w := range []int{2, 3} {
+		r := Explore(m, Options{Workers: w, Ignore: ignoreKnownIssues})
+		if r.Nodes != one.Nodes || r.CoreStates != one.CoreStates || r.Transitions != one.Transitions || r.Depth != one.Depth {
+			t.Fatalf("%d workers: %d/%d/%d/%d, one worker %d/%d/%d/%d", w, r.Nodes, r.CoreStates, r.Transitions, r.Depth,
+				one.Nodes, one.CoreStates, one.Transitions, one.Depth)
+		}
+	}
+}

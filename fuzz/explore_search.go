@@ -1,0 +1,276 @@
+package fuzz
+
+import (
+	"bytes"
+	"encoding/binary"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ckptcore/ckptcore/fsm"
+	"github.com/ckptcore/ckptcore/invariants"
+)
+
+// node is one explored node: its parent link and the event that led to it,
+// kept for every node so that a counterexample's path can be read back.
+type node struct {
+	parent *node
+	ev     fsm.Event
+	depth  int32
+}
+
+func (n *node) path() []fsm.Event {
+	var evs []fsm.Event
+	for ; n != nil; n = n.parent {
+		evs = append(evs, n.ev)
+	}
+	slices.Reverse(evs)
+	return evs
+}
+
+// item is a node of the queue: its stored state, checker and budget. Items
+// are expanded from these values, never by replaying a path (issue 17).
+type item struct {
+	n      *node
+	s      *fsm.State
+	chk    *invariants.Checker
+	budget Budget
+}
+
+// candidate is a successor found while expanding one depth: tag orders the
+// candidates of a depth (parent position, successor position) so that the
+// representative kept for a key, and so every count and counterexample, is
+// the same for any number of workers.
+type candidate struct {
+	tag       uint64
+	key, core Key
+	it        item
+}
+
+type found struct {
+	tag uint64
+	cx  *Counterexample
+}
+
+// Explore visits, breadth first, every state reachable from the model's start
+// by every interleaving of the events its budget allows, checks every invariant
+// (invariants.Checker) after every step, and returns the first violation found
+// — on a shortest path, since the search goes by depth.
+//
+// Nodes. Two paths meet in one node when they reach equal core states (fsm's
+// AppendKey), equal invariant-checker histories (Checker.AppendKey: the
+// checker's memory decides future verdicts) and the same remaining budget. The
+// node's key is a 128-bit hash of those encodings (TLC keeps 64-bit
+// fingerprints; at 10^8 nodes a 128-bit collision has probability ~10^-23).
+// With Options.Symmetry the encodings are taken under every symmetry of the
+// job and the smallest is the key, so a node stands for its whole orbit.
+//
+// Expansion. The queue holds states, not paths: each item keeps its core state
+// and a Clone of its checker, so a successor costs one Step and one check. A
+// depth's items are expanded by Options.Workers goroutines; the new nodes of
+// the depth are then merged in a fixed order (candidate.tag).
+//
+// Event reduction: a decline is tried from the first waiting subtask of each
+// region (every subtask of a region declines alike, R17, R18) and a task
+// failure from the first running subtask of each region (the whole region
+// fails over, R19); acks, finishes and restarts are tried for every subtask.
+func Explore(m Model, opt Options) Result {
+	start := time.Now()
+	res := Result{Complete: true, Workers: opt.Workers, Group: 1}
+	if res.Workers <= 0 {
+		res.Workers = runtime.GOMAXPROCS(0)
+	}
+	topo, err := fsm.NewTopology(m.Job)
+	if err != nil {
+		res.Violation = &Counterexample{Model: &m, Invariant: "refused", Detail: "job: " + err.Error()}
+		return res
+	}
+	s, err := fsm.New(topo, m.Config)
+	if err != nil {
+		res.Violation = &Counterexample{Model: &m, Invariant: "refused", Detail: "config: " + err.Error()}
+		return res
+	}
+	syms := []fsm.Relabel{{}}
+	if opt.Symmetry {
+		syms = topo.Symmetries(5040)
+		res.Group = len(syms)
+	}
+	chk := invariants.New(topo, m.Config)
+	root := &node{ev: m.Start}
+	if v := m.stepChecked(s, chk, m.Start, &opt); v != nil {
+		v.Events = []fsm.Event{m.Start}
+		res.Violation = v
+		return res
+	}
+	e := &explorer{m: &m, opt: &opt, topo: topo, syms: syms, seen: map[Key]struct{}{}, cores: map[Key]struct{}{},
+		prog: newProgress(m.Name, opt, start)}
+	var kb keyBuf
+	k, core := kb.nodeKey(s, chk, m.Budget, syms)
+	e.seen[k], e.cores[core] = struct{}{}, struct{}{}
+	frontier := []item{{n: root, s: s, chk: chk, budget: m.Budget}}
+	defer e.prog.stop()
+	for len(frontier) > 0 {
+		cands, trans, viol := e.expand(frontier, res.Workers)
+		res.Transitions += trans
+		if viol != nil {
+			res.Violation = viol
+			res.Depth = len(viol.Events) - 1
+			break
+		}
+		frontier = e.merge(cands, &res)
+		if len(frontier) > 0 {
+			res.Depth = int(frontier[0].n.depth)
+		}
+		e.prog.depthDone(res.Depth, len(e.seen), len(e.cores), len(frontier))
+		if !res.Complete {
+			break
+		}
+	}
+	res.Nodes, res.CoreStates = len(e.seen), len(e.cores)
+	res.Elapsed = time.Since(start)
+	if res.Violation != nil && opt.Minimize {
+		res.Violation.minimize(topo)
+	}
+	return res
+}
+
+type explorer struct {
+	m     *Model
+	opt   *Options
+	topo  *fsm.Topology
+	syms  []fsm.Relabel
+	seen  map[Key]struct{} // node keys of earlier depths: read-only while a depth expands
+	cores map[Key]struct{}
+	prog  *progress
+}
+
+// expand computes every successor of the frontier on workers goroutines. It
+// returns the candidates not seen at earlier depths, in tag order, and the
+// violation with the smallest tag, if any.
+func (e *explorer) expand(frontier []item, workers int) ([]candidate, int, *Counterexample) {
+	const chunk = 32
+	var next atomic.Int64
+	var best atomic.Uint64 // smallest violating tag + 1 (0: none)
+	outs := make([][]candidate, workers)
+	viols := make([][]found, workers)
+	trans := make([]int, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var kb keyBuf
+			for {
+				lo := int(next.Add(chunk)) - chunk
+				if lo >= len(frontier) {
+					return
+				}
+				for i := lo; i < min(lo+chunk, len(frontier)); i++ {
+					if b := best.Load(); b != 0 && uint64(i)<<32 > b-1 {
+						return // every later candidate loses to the violation found
+					}
+					it := &frontier[i]
+					for j, sc := range e.m.successors(e.topo, it.s, it.budget) {
+						trans[w]++
+						tag := uint64(i)<<32 | uint64(j)
+						cs, cchk := it.s.Clone(), it.chk.Clone()
+						if v := e.m.stepChecked(cs, cchk, sc.ev, e.opt); v != nil {
+							v.Events = append(it.n.path(), sc.ev)
+							viols[w] = append(viols[w], found{tag, v})
+							for b := best.Load(); b == 0 || tag+1 < b; b = best.Load() {
+								if best.CompareAndSwap(b, tag+1) {
+									break
+								}
+							}
+							continue
+						}
+						k, core := kb.nodeKey(cs, cchk, sc.budget, e.syms)
+						if _, dup := e.seen[k]; dup {
+							continue
+						}
+						outs[w] = append(outs[w], candidate{tag: tag, key: k, core: core,
+							it: item{n: &node{parent: it.n, ev: sc.ev, depth: it.n.depth + 1}, s: cs, chk: cchk, budget: sc.budget}})
+					}
+					e.prog.expanded()
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	var cx *Counterexample
+	bestTag := ^uint64(0)
+	total := 0
+	for w := range viols {
+		for _, f := range viols[w] {
+			if f.tag < bestTag {
+				bestTag, cx = f.tag, f.cx
+			}
+		}
+		total += trans[w]
+	}
+	var all []candidate
+	for _, o := range outs {
+		all = append(all, o...)
+	}
+	slices.SortFunc(all, func(a, b candidate) int {
+		switch {
+		case a.tag < b.tag:
+			return -1
+		case a.tag > b.tag:
+			return 1
+		}
+		return 0
+	})
+	return all, total, cx
+}
+
+// merge adds the depth's candidates to the seen set in tag order and returns
+// the new frontier: the first candidate of each key.
+func (e *explorer) merge(cands []candidate, res *Result) []item {
+	var frontier []item
+	for i := range cands {
+		c := &cands[i]
+		if _, dup := e.seen[c.key]; dup {
+			continue
+		}
+		e.seen[c.key] = struct{}{}
+		e.cores[c.core] = struct{}{}
+		frontier = append(frontier, c.it)
+		if e.opt.MaxStates > 0 && len(e.seen) >= e.opt.MaxStates {
+			res.Complete = false
+			break
+		}
+	}
+	return frontier
+}
+
+// keyBuf holds one worker's scratch buffers for node keys.
+type keyBuf struct {
+	state, full, best, bestCore []byte
+}
+
+// nodeKey returns the node key and the core-state key of a state, its checker
+// and budget: under syms, the smallest encoding over the symmetries (the core
+// key is the core part of that same smallest encoding's symmetry).
+func (kb *keyBuf) nodeKey(s *fsm.State, chk *invariants.Checker, b Budget, syms []fsm.Relabel) (Key, Key) {
+	kb.best, kb.bestCore = kb.best[:0], kb.bestCore[:0]
+	for i := range syms {
+		rl := syms[i].WithTimeBase(s.Now())
+		kb.state = s.AppendKeyRelabeled(kb.state[:0], &rl)
+		kb.full = append(kb.full[:0], kb.state...)
+		kb.full = chk.AppendKey(kb.full, &rl)
+		if i == 0 || bytes.Compare(kb.full, kb.best) < 0 {
+			kb.best = append(kb.best[:0], kb.full...)
+		}
+		if i == 0 || bytes.Compare(kb.state, kb.bestCore) < 0 {
+			kb.bestCore = append(kb.bestCore[:0], kb.state...)
+		}
+	}
+	for _, v := range [...]int{b.Checkpoints, b.Savepoints, b.StopSavepoints, b.Declines, b.TaskFailures,
+		b.TaskFinishes, b.PersistFailures, b.Recovers, b.Patches, b.Advances} {
+		kb.best = binary.AppendVarint(kb.best, int64(v))
+	}
+	return Hash128(kb.best), Hash128(kb.bestCore)
+}
