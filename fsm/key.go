@@ -288,7 +288,24 @@ func (p *pendingCheckpoint) appendKey(b []byte, s *State, rl *Relabel) []byte {
 	b = binary.AppendVarint(b, int64(p.activeRegions))
 	b = appendString(b, string(p.firstCause))
 	b = appendRefs(b, p.refs, rl)
-	return binary.AppendVarint(b, int64(p.consecutive))
+	b = binary.AppendVarint(b, int64(p.consecutive))
+	// Ack sizes: the totals reach the persist and completed effects.
+	b = binary.AppendVarint(b, p.stateSize)
+	b = binary.AppendVarint(b, p.checkpointedSize)
+	b = append(b, boolByte(p.regionSizes != nil))
+	for i := range p.regionSizes {
+		r := &p.regionSizes[rl.oldRegion(i)]
+		b = binary.AppendVarint(b, r.state)
+		b = binary.AppendVarint(b, r.checkpointed)
+	}
+	return b
+}
+
+func (rl *Relabel) oldRegion(g int) int {
+	if rl == nil || rl.regionInv == nil {
+		return g
+	}
+	return rl.regionInv[g]
 }
 
 func (rl *Relabel) oldTask(i int) int {

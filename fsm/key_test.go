@@ -43,6 +43,8 @@ func keyTestState(t *testing.T) *State {
 	}
 	p := &s.pending[0]
 	p.acked.set(0)
+	p.regionSizes = []ackSizes{{state: 1, checkpointed: 2}, {}}
+	p.stateSize, p.checkpointedSize = 3, 4
 	p.failed.set(1)
 	p.firstCause, p.refs, p.consecutive, p.activeRegions = "declined", []RegionRef{{Region: 1, Checkpoint: 2}}, 1, 2
 	s.known[0].refs = []RegionRef{{Region: 1, Checkpoint: 2}}
