@@ -5,7 +5,7 @@ GO        ?= go
 FUZZTIME  ?= 10s
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: demo test vet lint unit nonatomic fuzz-ci examples fuzz fuzz-long explore bench bench-porcupine soak sim sim-quick tla-check tla-trace
+.PHONY: demo test vet lint unit mutants mutants-all nonatomic fuzz-ci examples fuzz fuzz-long explore bench bench-porcupine soak sim sim-quick tla-check tla-trace
 
 demo:
 	$(GO) run ./cmd/replay examples/regional-completion.jsonl
@@ -19,6 +19,15 @@ vet:
 
 unit:
 	$(GO) test -count=1 ./...
+
+# Source-level mutation testing (fuzz/mutate, issue 12 §3): each mutant of the
+# catalogue is applied to a copy of the tree and must be caught. `mutants` runs
+# the CI subset, `mutants-all` the whole catalogue.
+mutants:
+	$(GO) run ./fuzz/mutate
+
+mutants-all:
+	$(GO) run ./fuzz/mutate -all
 
 # Every example replays with exit 0.
 examples:
