@@ -1,33 +1,34 @@
 package fuzz
 
 // The differential check: the core against refmodel, a naive model written from
-// SEMANTICS.md alone (see its package comment for its scope).
+// SEMANTICS.md alone (see its package comment for its scope: the whole spec).
 //
-// What it covers. Jobs and configurations as the main property draws them,
-// except interval_ms = 0 throughout (no periodic requests; config patches never
-// turn them on), so time matters only through deadlines: expiry (R10, R17,
-// R18) and re-deadlining by timeout patches (R61). Every other event type is
-// drawn as in TestCore: manual triggers of every kind, acks and declines of
-// pending or random ids, task failures, restarts and finishes, persist outcomes,
-// valid and invalid patches, confirmations and coordinator recovery, and starts
-// with claim or no_claim restores.
+// What it covers. Every job, configuration and event the state-machine
+// property draws (machine_test.go), periodic checkpoints and interval patches
+// included.
 //
-// What it compares, after every step: triggered ids with kind and forcing,
-// reasons of requests that got no id, completions with mode and every region's
-// reference, aborts with reason and whether counted (as a set per step: the
-// order of aborts inside one step is not part of the rules compared), discards
-// (likewise), acknowledged and refused patch requests, then the state: job
-// status, retained ids, pending ids and which are persisting, next id,
-// consecutive_regional, the failure count and the configuration in force.
+// What it compares, after every step: the whole effect stream, each effect
+// with the fields HISTORY.md names for its type (refmodel.FromCore), grouped
+// by type in the order each type's effects were emitted — aborts, their
+// notices and discards as sets per step, since the order of several aborts
+// inside one step is not part of the rules (the cross-type orders the rules do
+// fix, such as coordinator_fallback before persist, are checked by the
+// invariants) — then the state: job status, retained ids, pending ids and
+// which are persisting, next id, consecutive_regional and forcing, the failure
+// count, the configuration in force and the next due time (R10–R12).
+// Differences are reported with go-cmp and name the rule of the first effect
+// type or state field that differs.
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"testing"
 
 	"github.com/ckptcore/ckptcore/fsm"
 	"github.com/ckptcore/ckptcore/fuzz/refmodel"
+	"github.com/google/go-cmp/cmp"
 	"pgregory.net/rapid"
 )
 
@@ -39,91 +40,114 @@ type snapshot struct {
 	Persisting  []bool
 	NextID      int64
 	Consecutive int
+	ForceNext   bool
 	Failures    int
 	Interval    int64
 	Timeout     int64
 	Overrides   bool
+	Due         int64
+	DueSet      bool
 }
+
+// snapshotRules names the rule behind each snapshot field, for messages.
+var snapshotRules = map[string]string{"Job": "R24", "Retained": "R40", "Pending": "R18", "Persisting": "R23",
+	"NextID": "R14", "Consecutive": "R25", "ForceNext": "R25", "Failures": "R30", "Interval": "R63",
+	"Timeout": "R63", "Overrides": "R63", "Due": "R10", "DueSet": "R11"}
 
 func (m *machine) snap() snapshot {
 	s := snapshot{Job: m.s.Job().String(), Retained: m.s.Retained(), NextID: m.s.NextID(),
-		Consecutive: m.s.Consecutive(), Failures: m.s.Failures()}
+		Consecutive: m.s.Consecutive(), ForceNext: m.s.ForceNextGlobal(), Failures: m.s.Failures()}
 	for _, p := range m.s.Pending() {
 		s.Pending = append(s.Pending, p.ID)
 		s.Persisting = append(s.Persisting, p.Persisting)
 	}
 	e := m.s.Effective()
 	s.Interval, s.Timeout, s.Overrides = e.IntervalMs, e.TimeoutMs, e.OverridesActive
+	if due, ok := m.s.NextDeadline(); ok {
+		s.Due, s.DueSet = due, true
+	}
 	return s
 }
 
 func refSnap(r *refmodel.Model) snapshot {
 	s := snapshot{Job: r.Job(), Retained: r.Retained(), NextID: r.NextID(), Consecutive: r.Consecutive(),
-		Failures: r.Failures()}
+		ForceNext: r.ForceNext(), Failures: r.Failures()}
 	s.Pending, s.Persisting = r.Pending()
 	s.Interval, s.Timeout, s.Overrides = r.Effective()
+	s.Due, s.DueSet = r.NextDue()
 	return s
 }
 
-// coreOutcome reads the core's effects as the model's Outcome.
-func coreOutcome(topo *fsm.Topology, effs []fsm.Effect) refmodel.Outcome {
-	var o refmodel.Outcome
+// effectOrder lists the effect types in the order differences are reported.
+var effectOrder = []string{refmodel.EffTrigger, refmodel.EffTriggerFailed, refmodel.EffRegionSkipped,
+	refmodel.EffDiscardLateState, refmodel.EffCoordinatorFallback, refmodel.EffPersist, refmodel.EffCompleted,
+	refmodel.EffNotifyComplete, refmodel.EffAbort, refmodel.EffNotifyAborted, refmodel.EffDiscard,
+	refmodel.EffWarn, refmodel.EffFailJob, refmodel.EffFinishJob, refmodel.EffPersistOverrides,
+	refmodel.EffConfigApplied, refmodel.EffConfigRejected}
+
+// grouped sorts one step's effects by type; aborts, their notices and
+// discards are sorted by checkpoint (their order inside a step is free).
+func grouped(effs []refmodel.Effect) map[string][]refmodel.Effect {
+	g := map[string][]refmodel.Effect{}
 	for _, e := range effs {
-		switch e.Type {
-		case fsm.EffTrigger:
-			o.Triggered = append(o.Triggered, refmodel.Triggered{ID: e.Checkpoint, Kind: e.Kind, Forced: e.ForcedGlobal})
-		case fsm.EffTriggerFailed:
-			o.TriggerFailed = append(o.TriggerFailed, string(e.Reason))
-		case fsm.EffCompleted:
-			refs := make([]int64, topo.NumRegions())
-			for r := range refs {
-				refs[r] = e.RefOf(r)
-			}
-			o.Completed = append(o.Completed, refmodel.Completed{ID: e.Checkpoint, Kind: e.Kind,
-				Regional: e.Mode == fsm.ModeRegional, Refs: refs})
-		case fsm.EffAbort:
-			o.Aborted = append(o.Aborted, refmodel.Aborted{ID: e.Checkpoint, Reason: string(e.Reason), Counted: e.Counted})
-		case fsm.EffDiscard:
-			o.Discarded = append(o.Discarded, e.Checkpoint)
-		case fsm.EffConfigApplied:
-			o.PatchesApplied = append(o.PatchesApplied, e.Request)
-		case fsm.EffConfigRejected:
-			o.PatchesRefused = append(o.PatchesRefused, e.Request)
-		}
+		g[e.Type] = append(g[e.Type], e)
 	}
-	return o
+	for _, typ := range []string{refmodel.EffAbort, refmodel.EffNotifyAborted, refmodel.EffDiscard} {
+		sort.SliceStable(g[typ], func(a, b int) bool { return g[typ][a].Checkpoint < g[typ][b].Checkpoint })
+	}
+	return g
 }
 
-// canonical sorts the parts of an outcome whose order inside one step the
-// comparison ignores.
-func canonical(o refmodel.Outcome) refmodel.Outcome {
-	o.Aborted = slices.Clone(o.Aborted)
-	sort.Slice(o.Aborted, func(a, b int) bool { return o.Aborted[a].ID < o.Aborted[b].ID })
-	o.Discarded = slices.Clone(o.Discarded)
-	slices.Sort(o.Discarded)
-	return o
+func coreEffects(effs []fsm.Effect) []refmodel.Effect {
+	out := make([]refmodel.Effect, len(effs))
+	for i, e := range effs {
+		out[i] = refmodel.FromCore(e)
+	}
+	return out
+}
+
+// diffStep compares one step of the core with the model's: it returns the
+// rule of the first difference ("" if none) and a go-cmp diff (-core +model).
+func diffStep(core []fsm.Effect, model []refmodel.Effect, got, want snapshot) (string, string) {
+	g, w := grouped(coreEffects(core)), grouped(model)
+	for _, typ := range effectOrder {
+		if d := cmp.Diff(g[typ], w[typ]); d != "" {
+			return refmodel.Rule(typ), fmt.Sprintf("%s effects differ (-core +refmodel):\n%s", typ, d)
+		}
+	}
+	for typ := range g {
+		if !slices.Contains(effectOrder, typ) {
+			return "R10", fmt.Sprintf("the core emitted %d %s effects the comparison does not know", len(g[typ]), typ)
+		}
+	}
+	if d := cmp.Diff(got, want); d != "" {
+		rule, gv, wv := "R10", reflect.ValueOf(got), reflect.ValueOf(want)
+		for i := 0; i < gv.NumField(); i++ {
+			if !reflect.DeepEqual(gv.Field(i).Interface(), wv.Field(i).Interface()) {
+				rule = snapshotRules[gv.Type().Field(i).Name]
+				break
+			}
+		}
+		return rule, "states differ (-core +refmodel):\n" + d
+	}
+	return "", ""
 }
 
 // compare steps the model with the event the core just accepted and fails on
-// the first difference.
+// the first difference, naming its rule.
 func (m *machine) compare(t *rapid.T, ev fsm.Event, effs []fsm.Effect, before snapshot) {
 	t.Helper()
 	want, err := m.ref.Step(ev)
 	if err != nil {
 		m.fail(t, "harness", "refmodel: %v", err)
 	}
-	got := coreOutcome(m.topo, effs)
-	if g, w := fmt.Sprintf("%+v", canonical(got)), fmt.Sprintf("%+v", canonical(want)); g != w {
-		m.fail(t, "differential", "%s: outcomes differ\ncore:     %s\nrefmodel: %s\nbefore:   %+v",
-			fsm.DescribeEvent(m.topo, ev), g, w, before)
-	}
-	if g, w := fmt.Sprintf("%+v", m.snap()), fmt.Sprintf("%+v", refSnap(m.ref)); g != w {
-		m.fail(t, "differential", "%s: states differ\ncore:     %s\nrefmodel: %s", fsm.DescribeEvent(m.topo, ev), g, w)
+	if rule, d := diffStep(effs, want, m.snap(), refSnap(m.ref)); rule != "" {
+		m.fail(t, "refmodel/"+rule, "%s: %s\nstate before: %+v", fsm.DescribeEvent(m.topo, ev), d, before)
 	}
 }
 
 // TestDifferential compares the core with the reference model on every step of
-// rapid-drawn histories within the model's scope.
+// rapid-drawn histories.
 func TestDifferential(t *testing.T) {
 	runProperty(t, machineOptions{differential: true})
 }
@@ -152,12 +176,21 @@ func TestDifferentialRegions(t *testing.T) {
 			t.Fatal(err)
 		}
 		if topo.NumRegions() != ref.Regions() || s.RegionalMode() != ref.RegionalMode() {
-			t.Fatalf("core: %d regions, regional %t; refmodel: %d regions, regional %t",
+			t.Fatalf("R3/R4 violated: core: %d regions, regional %t; refmodel: %d regions, regional %t",
 				topo.NumRegions(), s.RegionalMode(), ref.Regions(), ref.RegionalMode())
 		}
 		for id := 0; id < topo.NumSubtasks(); id++ {
 			if got, want := topo.RegionOf(fsm.TaskID(id)), ref.RegionOf(id); got != want {
-				t.Fatalf("%s: core region r%d, refmodel r%d", topo.TaskName(fsm.TaskID(id)), got, want)
+				t.Fatalf("R3 violated: %s: core region r%d, refmodel r%d", topo.TaskName(fsm.TaskID(id)), got, want)
+			}
+		}
+		srcs := map[fsm.TaskID]bool{}
+		for _, id := range topo.Sources() {
+			srcs[id] = true
+		}
+		for id := 0; id < topo.NumSubtasks(); id++ {
+			if srcs[fsm.TaskID(id)] != ref.Source(id) {
+				t.Fatalf("R1 violated: %s: core source %t, refmodel %t", topo.TaskName(fsm.TaskID(id)), srcs[fsm.TaskID(id)], ref.Source(id))
 			}
 		}
 	})

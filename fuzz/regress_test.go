@@ -1,7 +1,6 @@
 package fuzz
 
 import (
-	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -41,10 +40,8 @@ func TestRegressions(t *testing.T) {
 			for _, v := range res.Summary.Violations {
 				t.Errorf("line %d: %s: %s", v.Line, v.Invariant, v.Detail)
 			}
-			if h.Header.Config.IntervalMs == 0 {
-				if line, diff := diffLine(t, h); line != 0 {
-					t.Errorf("line %d: the core and the reference model differ:\n%s", line, diff)
-				}
+			if line, diff := diffLine(t, h); line != 0 {
+				t.Errorf("line %d: the core and the reference model differ: %s", line, diff)
 			}
 		})
 	}
@@ -82,12 +79,8 @@ func diffLine(t *testing.T, h *history.History) (int, string) {
 		if err != nil {
 			t.Fatalf("line %d: refmodel: %v", rec.Line, err)
 		}
-		g, w := fmt.Sprintf("%+v", canonical(coreOutcome(h.Topology, effs))), fmt.Sprintf("%+v", canonical(want))
-		if g != w {
-			return rec.Line, "core:     " + g + "\nrefmodel: " + w
-		}
-		if g, w := fmt.Sprintf("%+v", m.snap()), fmt.Sprintf("%+v", refSnap(ref)); g != w {
-			return rec.Line, "core:     " + g + "\nrefmodel: " + w
+		if rule, d := diffStep(effs, want, m.snap(), refSnap(ref)); rule != "" {
+			return rec.Line, rule + ": " + d
 		}
 	}
 	return 0, ""
