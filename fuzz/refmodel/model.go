@@ -121,7 +121,7 @@ type Model struct {
 	completing int64     // a checkpoint entering the store while it subsumes others
 	skipped    []skipNotice
 
-	restoredID                     int64
+	restoredID                              int64
 	noClaim, noClaimWarned, noClaimReleased bool
 
 	// holdSeal keeps the persist slot while one task failure is applied to
