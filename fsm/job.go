@@ -150,33 +150,11 @@ func NewTopology(spec JobSpec) (*Topology, error) {
 			Coordinator: v.Coordinator, First: TaskID(total), Source: true})
 		total += v.Parallelism
 	}
-	uf := newUnionFind(total)
-	type blockingEdge struct {
-		from, to int
-		pattern  Pattern
+	edges, err := t.resolveEdges(spec.Edges)
+	if err != nil {
+		return nil, err
 	}
-	var blocking []blockingEdge
-	for i, e := range spec.Edges {
-		from, ok := t.byID[e.From]
-		if !ok {
-			return nil, fmt.Errorf("job: edges[%d]: unknown vertex %q in from (R2)", i, e.From)
-		}
-		to, ok := t.byID[e.To]
-		if !ok {
-			return nil, fmt.Errorf("job: edges[%d]: unknown vertex %q in to (R2)", i, e.To)
-		}
-		if from == to {
-			return nil, fmt.Errorf("job: edges[%d]: self-loop on vertex %q (R2)", i, e.From)
-		}
-		t.vertices[to].Source = false
-		if e.Exchange != Pipelined {
-			blocking = append(blocking, blockingEdge{from, to, e.Pattern})
-			continue
-		}
-		connect(t.vertices[from], t.vertices[to], e.Pattern, func(a, b TaskID) {
-			uf.union(int32(a), int32(b))
-		})
-	}
+	uf := t.pipelinedComponents(edges, total)
 	// R3: number regions in the order of their first subtask.
 	// Flat arrays rather than a slice per region: a job of a million one-subtask
 	// regions must not cost a million allocations.
@@ -220,19 +198,7 @@ func NewTopology(spec JobSpec) (*Topology, error) {
 	}
 	// R4: embarrassingly parallel means no blocking/hybrid edge crosses regions.
 	t.regional = true
-	for _, be := range blocking {
-		connect(t.vertices[be.from], t.vertices[be.to], be.pattern, func(a, b TaskID) {
-			if t.regional && t.regionOf[a] != t.regionOf[b] {
-				t.regional = false
-				t.whyNot = fmt.Sprintf("a blocking or hybrid edge joins %s (region r%d) and %s (region r%d): "+
-					"the job is not embarrassingly parallel (R4)", t.TaskName(a), t.regionOf[a],
-					t.TaskName(b), t.regionOf[b])
-			}
-		})
-		if !t.regional {
-			break
-		}
-	}
+	t.checkBlockingEdges(edges)
 	if t.regional && t.NumRegions() < 2 {
 		t.regional = false
 		t.whyNot = "the job has a single pipelined region (R4)"
