@@ -9,8 +9,8 @@ type ackSizes struct {
 // addSat adds two sizes in [0, 2^53-1], saturating at 2^53-1 so that a total
 // stays exact in JSON (HISTORY.md keeps numbers below 2^53).
 func addSat(a, b int64) int64 {
-	if a > maxID-b {
-		return maxID
+	if a > MaxSafeInt-b {
+		return MaxSafeInt
 	}
 	return a + b
 }
@@ -62,10 +62,10 @@ func validateSizes(ev Event, bad func(string, string, ...any) error) error {
 		}
 		return nil
 	}
-	if ev.StateSize < 0 || ev.StateSize > maxID {
+	if ev.StateSize < 0 || ev.StateSize > MaxSafeInt {
 		return bad("state_size", "%d bytes out of range [0, 2^53)", ev.StateSize)
 	}
-	if ev.CheckpointedSize < 0 || ev.CheckpointedSize > maxID {
+	if ev.CheckpointedSize < 0 || ev.CheckpointedSize > MaxSafeInt {
 		return bad("checkpointed_size", "%d bytes out of range [0, 2^53)", ev.CheckpointedSize)
 	}
 	return nil

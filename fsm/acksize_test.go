@@ -162,7 +162,7 @@ func TestAckSizesValidated(t *testing.T) {
 		field string
 	}{
 		{Event{At: 1001, Type: EvAck, Checkpoint: 1, Task: 0, StateSize: -1}, "state_size"},
-		{Event{At: 1001, Type: EvAck, Checkpoint: 1, Task: 0, CheckpointedSize: maxID + 1}, "checkpointed_size"},
+		{Event{At: 1001, Type: EvAck, Checkpoint: 1, Task: 0, CheckpointedSize: MaxSafeInt + 1}, "checkpointed_size"},
 		{Event{At: 1001, Type: EvDecline, Checkpoint: 1, Task: 0, StateSize: 5}, "state_size"},
 		{Event{At: 1001, Type: EvTick, CheckpointedSize: 5}, "checkpointed_size"},
 	} {
@@ -177,7 +177,7 @@ func TestAckSizesValidated(t *testing.T) {
 	}
 	// The largest sizes saturate rather than overflow.
 	for id := TaskID(0); id < 4; id++ {
-		run(t, s, Event{At: 1001, Type: EvAck, Checkpoint: 1, Task: id, StateSize: maxID, CheckpointedSize: maxID})
+		run(t, s, Event{At: 1001, Type: EvAck, Checkpoint: 1, Task: id, StateSize: MaxSafeInt, CheckpointedSize: MaxSafeInt})
 	}
 	out := strings.Join(run(t, s, Event{At: 1002, Type: EvPersisted, Checkpoint: 1}), "\n")
 	if !strings.Contains(out, "completed 1 checkpoint global consecutive=0 state_size=9007199254740991 checkpointed_size=9007199254740991") {

@@ -122,9 +122,7 @@ func (s *State) complete(i int) {
 	}
 	if p.kind == KindCheckpoint {
 		s.consecutive = p.consecutive
-		if p.forced || p.mode == ModeGlobal {
-			s.forceNext = false
-		}
+		s.endSourcesForcing(&p)
 		for _, ref := range p.refs {
 			s.skipped = append(s.skipped, skipNotice{p.id, ref.Region})
 		}
@@ -178,9 +176,10 @@ func (s *State) abort(i int, reason Reason, detail string) {
 	s.pending = append(s.pending[:i], s.pending[i+1:]...)
 	counted := s.countFailure(&p, reason)
 	s.emit(Effect{Type: EffAbort, Checkpoint: p.id, Kind: p.kind, Reason: reason, Counted: counted, Message: detail})
-	switch reason {
-	case ReasonRecovered, ReasonCoordinatorSuspend, ReasonCoordinatorShutdown:
-	default:
+	// Tasks are told, except after a coordinator failover (its messages are lost)
+	// and when the job ends (the tasks are going away); a stop-with-savepoint's
+	// aborts reach tasks that keep running (R24, R26).
+	if reason != ReasonRecovered && s.job == JobRunning {
 		tasks := make(bitset, len(p.triggered))
 		for w := range tasks {
 			tasks[w] = p.triggered[w] & s.running[w]
@@ -190,7 +189,8 @@ func (s *State) abort(i int, reason Reason, detail string) {
 	if p.forced {
 		// Tier 2 (R25): a forced-global checkpoint that fails resets the counter,
 		// so the next checkpoint may be regional again.
-		s.consecutive, s.forceNext = 0, false
+		s.consecutive = 0
+		s.endSourcesForcing(&p)
 	}
 	if p.persisting && len(p.refs) > 0 {
 		s.retain() // its references no longer keep older checkpoints alive
@@ -210,6 +210,16 @@ func (s *State) abort(i int, reason Reason, detail string) {
 		s.failures, s.countedIDs = 0, s.countedIDs[:0]
 		s.failJob(ReasonTolerableExceeded, fmt.Sprintf("%d counted checkpoint failures exceed tolerable_failures %d (R30)",
 			n, s.cfg.TolerableFailures))
+	}
+}
+
+// endSourcesForcing ends the forcing that all sources finishing started (R25)
+// when p, resolving now, was triggered after they finished: only such a
+// checkpoint commits the sinks' final transactions, so one triggered before
+// cannot end it, neither by completing nor by a tier-2 reset.
+func (s *State) endSourcesForcing(p *pendingCheckpoint) {
+	if s.forceNext && p.kind == KindCheckpoint && p.id >= s.forceFrom {
+		s.forceNext, s.forceFrom = false, 0
 	}
 }
 

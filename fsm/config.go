@@ -90,9 +90,15 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// MaxDurationMs bounds intervals and timeouts so that time + duration never
-// overflows (times are below 2^53 as well).
-const MaxDurationMs = 1<<53 - 1
+// MaxSafeInt bounds every id, request id, time and duration of the core:
+// 2^53 − 1, the largest integer JSON readers in every language keep exact
+// (HISTORY.md). Ids above it are never allocated (R14, ids_exhausted), and
+// time + duration never overflows. It is the one definition of the bound;
+// decoders and runtimes use it rather than their own copy.
+const MaxSafeInt = 1<<53 - 1
+
+// MaxDurationMs bounds intervals and timeouts (§2): MaxSafeInt.
+const MaxDurationMs = MaxSafeInt
 
 func validInterval(v int64) error {
 	if v != 0 && v < MinIntervalMs {

@@ -33,7 +33,8 @@ func Resume(topo *Topology, cfg Config, d Durable, at int64) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.NextID < 1 || d.NextID > maxID || at < 0 || at > maxID {
+	if d.NextID < 1 || d.NextID > MaxSafeInt+1 || at < 0 || at > MaxSafeInt {
+		// NextID may be 2^53: every id was allocated (R14, ids_exhausted).
 		return nil, fmt.Errorf("fsm: resume: next id %d or time %d out of range", d.NextID, at)
 	}
 	for i, k := range d.Known {

@@ -7,20 +7,21 @@ import (
 
 // configPatch validates a FLIP-571 patch against the configuration it would
 // replace — the last accepted one, confirmed or not — and asks for the overrides
-// to be persisted (R60, R63). A rejected patch changes nothing.
+// to be persisted (R60, R63). A rejected patch changes no configuration; its
+// request id is used all the same (R60: a request id is used once).
 func (s *State) configPatch(ev Event) {
 	reject := func(msg string) {
 		s.emit(Effect{Type: EffConfigRejected, Request: ev.Request, Error: msg})
 	}
+	if ev.Request <= s.lastRequest {
+		reject(fmt.Sprintf("request id %d is not above the last one used, %d: a request id is used once, in increasing order (R60)",
+			ev.Request, s.lastRequest))
+		return
+	}
+	s.lastRequest = ev.Request // used, whatever the outcome (R60)
 	if !ev.HasInterval && !ev.HasTimeout {
 		reject("empty patch: set interval_ms, timeout_ms or both (docs/spec/SEMANTICS.md R60)")
 		return
-	}
-	for _, p := range s.patches {
-		if p.request == ev.Request {
-			reject(fmt.Sprintf("request %d is already waiting for its overrides to be persisted (docs/spec/SEMANTICS.md R63)", ev.Request))
-			return
-		}
 	}
 	next := s.proposed()
 	if ev.HasInterval {

@@ -135,4 +135,7 @@ const (
 	WarnRefDrift          = "ref_drift"           // §11: a reference older than max_consecutive+1 ids
 	WarnNoClaimReferenced = "no_claim_referenced" // R41: a retained checkpoint uses the no_claim snapshot
 	WarnNoClaimReleased   = "no_claim_released"   // R41: a global completion ends that
+	// WarnNoProgress reports a core bug that would have made Step loop forever
+	// (see advance): a step always terminates, and the checkers flag this code.
+	WarnNoProgress = "no_progress"
 )

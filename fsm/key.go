@@ -247,6 +247,7 @@ func (s *State) AppendKeyRelabeled(b []byte, rl *Relabel) []byte {
 	b = binary.AppendVarint(b, s.lastSucceeded)
 	b = binary.AppendVarint(b, int64(s.consecutive))
 	b = append(b, boolByte(s.forceNext))
+	b = binary.AppendVarint(b, s.forceFrom) // 0 while nothing is forced
 	b = binary.AppendUvarint(b, uint64(len(s.known)))
 	for i := range s.known {
 		k := &s.known[i]
@@ -266,6 +267,7 @@ func (s *State) AppendKeyRelabeled(b []byte, rl *Relabel) []byte {
 	b = append(b, boolByte(s.ovActive))
 	b = binary.AppendVarint(b, s.ovInterval)
 	b = binary.AppendVarint(b, s.ovTimeout)
+	b = binary.AppendVarint(b, s.lastRequest)
 	b = binary.AppendUvarint(b, uint64(len(s.patches)))
 	for _, p := range s.patches {
 		b = binary.AppendVarint(b, p.request)

@@ -21,6 +21,7 @@ const (
 	ReasonNotAllRunning        Reason = "not_all_running"         // NOT_ALL_REQUIRED_TASKS_RUNNING, no id
 	ReasonTooManyRequests      Reason = "too_many_requests"       // TOO_MANY_CHECKPOINT_REQUESTS, no id
 	ReasonMinPause             Reason = "min_pause"               // MINIMUM_TIME_BETWEEN_CHECKPOINTS, no id
+	ReasonIDsExhausted         Reason = "ids_exhausted"           // every id up to 2^53-1 is used (R14), no id
 	ReasonCoordinatorSuspend   Reason = "coordinator_suspend"     // the job failed; not counted
 	ReasonCoordinatorShutdown  Reason = "coordinator_shutdown"    // the job finished; not counted
 	ReasonTolerableExceeded    Reason = "tolerable_failures_exceeded"

@@ -24,6 +24,9 @@ func (s *State) recover() {
 			Error: "lost: the coordinator recovered before the overrides were confirmed durable (R50)"})
 	}
 	s.patches = nil
+	// Request ids are not durable (R50): no patch waits any more, so a new
+	// incarnation's ids start afresh, as after Resume (docs/DECISIONS.md, R60).
+	s.lastRequest = 0
 	s.consecutive = 0
 	if l := s.latest(); l != nil {
 		s.consecutive = l.consecutive
@@ -37,7 +40,10 @@ func (s *State) recover() {
 		}
 	}
 	s.job, s.failReason = JobRunning, ""
-	s.forceNext = s.regionalMode && s.sourcesUnfinished == 0
+	s.forceNext, s.forceFrom = false, 0
+	if s.regionalMode && s.sourcesUnfinished == 0 {
+		s.forceNext, s.forceFrom = true, s.nextID
+	}
 	s.periodicOn = false
 	if p := s.period(); p > 0 {
 		s.periodicOn, s.periodicDue = true, s.now+p

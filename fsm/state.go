@@ -137,7 +137,8 @@ type State struct {
 
 	// Two-tier counter (R25).
 	consecutive int
-	forceNext   bool // all sources finished: the next checkpoint is forced global
+	forceNext   bool  // all sources finished: checkpoints are forced global until one triggered since resolves
+	forceFrom   int64 // with forceNext, the first id allocated after the sources finished (only it or a later one ends forceNext); else 0
 
 	// Completed state (R40, R41).
 	known           []knownCheckpoint // ascending id
@@ -152,6 +153,9 @@ type State struct {
 	ovInterval int64
 	ovTimeout  int64
 	patches    []configPatch
+	// lastRequest is the highest request id a patch has used: ids are used once
+	// and must increase (R60, docs/DECISIONS.md), which needs O(1) memory.
+	lastRequest int64
 
 	effects []Effect
 }

@@ -5,9 +5,6 @@ import (
 	"math"
 )
 
-// maxID bounds ids and times: they travel through JSON as numbers (HISTORY.md).
-const maxID = 1<<53 - 1
-
 // Step applies one event: first everything due at or before ev.At, in time order
 // (R10), then the event itself. It returns the effects in order. On error the
 // state is unchanged and no effect is returned. The returned slice is owned by
@@ -72,7 +69,7 @@ func (s *State) validate(ev Event) error {
 	if ev.Type < EvStart || ev.Type > EvRecover {
 		return &EventError{ev.Type, "type", fmt.Sprintf("unknown event type %d", ev.Type)}
 	}
-	if ev.At < 0 || ev.At > maxID {
+	if ev.At < 0 || ev.At > MaxSafeInt {
 		return bad("at", "time %d out of range [0, 2^53)", ev.At)
 	}
 	if s.job == JobCreated && ev.Type != EvStart {
@@ -86,7 +83,7 @@ func (s *State) validate(ev Event) error {
 	}
 	switch ev.Type {
 	case EvAck, EvDecline, EvPersisted, EvPersistFailed:
-		if ev.Checkpoint < 1 || ev.Checkpoint > maxID {
+		if ev.Checkpoint < 1 || ev.Checkpoint > MaxSafeInt {
 			return bad("checkpoint", "id %d is not a positive integer below 2^53", ev.Checkpoint)
 		}
 	}
@@ -109,7 +106,7 @@ func (s *State) validate(ev Event) error {
 			return bad("reason", "%q is not a decline reason", ev.Reason)
 		}
 	case EvConfigPatch, EvConfigPersisted:
-		if ev.Request < 1 || ev.Request > maxID {
+		if ev.Request < 1 || ev.Request > MaxSafeInt {
 			return bad("request", "id %d is not a positive integer below 2^53", ev.Request)
 		}
 	case EvStart:
@@ -119,15 +116,15 @@ func (s *State) validate(ev Event) error {
 }
 
 func (s *State) validateStart(ev Event, bad func(string, string, ...any) error) error {
-	if ev.HasInitialDelay && (ev.InitialDelayMs < 0 || ev.InitialDelayMs > maxID) {
+	if ev.HasInitialDelay && (ev.InitialDelayMs < 0 || ev.InitialDelayMs > MaxSafeInt) {
 		return bad("initial_delay_ms", "%d must be >= 0", ev.InitialDelayMs)
 	}
 	r := ev.Restore
 	if r == nil {
 		return nil
 	}
-	if r.Checkpoint < 1 || r.Checkpoint >= maxID {
-		return bad("restore.checkpoint", "id %d must be positive and below 2^53-1, so that the next id (restored + 1, R14) fits", r.Checkpoint)
+	if r.Checkpoint < 1 || r.Checkpoint > MaxSafeInt {
+		return bad("restore.checkpoint", "id %d is not a positive integer below 2^53", r.Checkpoint)
 	}
 	if r.Mode > NoClaim {
 		return bad("restore.mode", "unknown mode %d", r.Mode)
@@ -172,6 +169,19 @@ func (s *State) nextDue() (int64, int, bool) {
 }
 
 // advance makes everything due at or before t happen, each at its own time (R10).
+//
+// It always terminates. Each iteration handles the earliest due item at time
+// at, and handling it takes that item out of "due at or before at" for good: an
+// expired checkpoint is removed or becomes ready (it has every ack it needs,
+// R18), and ready never reverts; the periodic request is next due strictly
+// after at (on the grid after t, R11, or at last completion + min_pause, which
+// is after now, R12). Checkpoints triggered meanwhile have deadlines at least
+// MinTimeoutMs after their trigger. So at most len(pending) + 1 items are
+// handled at any one time, the time strictly increases between such groups,
+// and new items come only from requests: the periodic one (once per group)
+// and the queued ones (a finite count). progressed checks the first half of
+// that argument after every iteration; should a bug ever break it, the step
+// still ends, with a no_progress warning that the invariant checkers report.
 func (s *State) advance(t int64) {
 	for {
 		at, which, ok := s.nextDue()
@@ -179,12 +189,45 @@ func (s *State) advance(t int64) {
 			break
 		}
 		s.now = at
+		id := int64(0)
 		if which >= 0 {
+			id = s.pending[which].id
 			s.expire(which)
 		} else {
 			s.firePeriodic(t)
 		}
 		s.runQueued()
+		if !s.progressed(at, id, t) {
+			break
+		}
 	}
 	s.now = t
+}
+
+// progressed reports whether the item advance just handled at time at (the
+// checkpoint id, or 0 for the periodic request) is no longer due at or before
+// at. If it still is, the core has a bug: it says so in a warning, takes the
+// item out of the way (the checkpoint expires, the periodic request moves to
+// the grid after t) and reports false so that advance stops.
+func (s *State) progressed(at, id, t int64) bool {
+	if id == 0 {
+		if !s.periodicOn || s.job != JobRunning || s.periodicDue > at {
+			return true
+		}
+		p := max(s.period(), 1)
+		s.periodicDue += ((t-s.periodicDue)/p + 1) * p
+		s.emit(Effect{Type: EffWarn, Code: WarnNoProgress, Message: fmt.Sprintf(
+			"internal error: the periodic request fired at %d is due again at or before %d; moved to %d (R10)",
+			at, at, s.periodicDue)})
+		return false
+	}
+	i := s.findPending(id)
+	if i < 0 || s.pending[i].ready() {
+		return true
+	}
+	s.emit(Effect{Type: EffWarn, Checkpoint: id, Code: WarnNoProgress, Message: fmt.Sprintf(
+		"internal error: checkpoint %d expired at %d but still waits for %d acks; aborted (R10)",
+		id, at, s.pending[i].waitingCount)})
+	s.abort(i, ReasonExpired, "deadline passed")
+	return false
 }

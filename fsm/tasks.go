@@ -94,8 +94,8 @@ func (s *State) taskRunning(task TaskID) {
 }
 
 // taskFinished marks a subtask finished (bounded input): pending checkpoints stop
-// waiting for it (R20); when the last source finishes, the next checkpoint is
-// forced global (R25); when every subtask has finished, the job finishes.
+// waiting for it (R20); when the last source finishes, checkpoints are forced
+// global until one triggered from now on resolves (R25); when every subtask has finished, the job finishes.
 func (s *State) taskFinished(task TaskID) {
 	if s.status[task] == taskFinished {
 		return
@@ -105,7 +105,7 @@ func (s *State) taskFinished(task TaskID) {
 		return
 	}
 	if s.sourcesUnfinished == 0 && s.isSource(task) && s.regionalMode {
-		s.forceNext = true
+		s.forceNext, s.forceFrom = true, s.nextID
 	}
 	for i := 0; i < len(s.pending); {
 		p := &s.pending[i]

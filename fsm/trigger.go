@@ -95,6 +95,17 @@ func (s *State) request(kind Kind, periodic bool) {
 		s.emit(Effect{Type: EffTriggerFailed, Kind: kind, Reason: reason, Message: "the job is " + s.job.String()})
 		return
 	}
+	if kind == KindStopWithSavepoint {
+		// R24: Flink's SchedulerBase.stopWithSavepoint stops the checkpoint
+		// scheduler before it triggers the synchronous savepoint, so that only the
+		// savepoint's data is committed.
+		s.stopScheduler()
+		if s.job != JobRunning {
+			s.emit(Effect{Type: EffTriggerFailed, Kind: kind, Reason: ReasonCoordinatorSuspend,
+				Message: "the job is " + s.job.String()})
+			return
+		}
+	}
 	if kind.IsSavepoint() {
 		s.trigger(kind)
 		return
@@ -112,6 +123,27 @@ func (s *State) request(kind Kind, periodic bool) {
 		return
 	}
 	s.execute(periodic)
+}
+
+// stopScheduler is Flink's CheckpointCoordinator.stopCheckpointScheduler ->
+// abortPendingAndQueuedCheckpoints (R24): every queued request fails and every
+// pending checkpoint, savepoints included, ends with coordinator_suspend (not
+// counted, R30); later acks and declines for them are late (R16). No persist
+// slot is handed on while they end: each of them is about to end too.
+func (s *State) stopScheduler() {
+	const why = "a stop-with-savepoint stops the checkpoint scheduler (R24)"
+	for ; s.queuedManual > 0; s.queuedManual-- {
+		s.emit(Effect{Type: EffTriggerFailed, Kind: KindCheckpoint, Reason: ReasonCoordinatorSuspend, Message: why})
+	}
+	if s.periodicQueued {
+		s.periodicQueued = false
+		s.emit(Effect{Type: EffTriggerFailed, Kind: KindCheckpoint, Reason: ReasonCoordinatorSuspend, Message: why})
+	}
+	s.holdSeal = true
+	for len(s.pending) > 0 && s.job == JobRunning {
+		s.abort(0, ReasonCoordinatorSuspend, why)
+	}
+	s.holdSeal = false
 }
 
 // execute runs a checkpoint request that has a free slot. A periodic request less
@@ -175,6 +207,11 @@ func (s *State) trigger(kind Kind) {
 				Message: fmt.Sprintf("%d regions are restarting and the regional path could not succeed: %s", s.regionsDown, why)})
 			return
 		}
+	}
+	if id > MaxSafeInt {
+		s.emit(Effect{Type: EffTriggerFailed, Kind: kind, Reason: ReasonIDsExhausted,
+			Message: fmt.Sprintf("checkpoint %d was the last id below 2^53 (R14)", id-1)})
+		return
 	}
 	s.nextID++
 	p := pendingCheckpoint{

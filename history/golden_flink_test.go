@@ -296,6 +296,36 @@ var flinkChecks = map[string]func(c *fc){
 		c.job("failed", "tolerable_failures_exceeded")
 	},
 
+	// --- SchedulerBase#stopWithSavepoint ---
+
+	// R24: the scheduler stops first: the queued request fails, pending 1 ends with
+	// coordinator_suspend (not counted, tasks told); R16: its late ack is discarded,
+	// its late decline not counted (tolerable 0, the job finishes normally); R11: no
+	// periodic request while the stop-with-savepoint runs.
+	"SchedulerBase-stopWithSavepoint-stopsCheckpointScheduler": func(c *fc) {
+		c.triggered(1, 2)
+		c.triggerFailures(tf(130, "coordinator_suspend"))
+		c.aborted(ab(1, "coordinator_suspend", false))
+		c.traceHas("-> notify_aborted 1 latest_completed=0 tasks=[v1/0 v2/0]")
+		c.traceHas("-> discard_late_state 1 v2/0")
+		c.completed(2)
+		c.traceCount("-> fail_job", 0)
+		c.job("finished", "")
+		c.retained()
+	},
+	// R24: a checkpoint persisting when the stop-with-savepoint is triggered ends too
+	// and never completes, even when its persisted confirmation arrives.
+	"SchedulerBase-stopWithSavepoint-persistingCheckpointNeverCompletes": func(c *fc) {
+		c.triggered(1, 2, 3)
+		c.aborted(ab(1, "coordinator_suspend", false), ab(2, "coordinator_suspend", false))
+		c.completed(3)
+		c.completedKinds("stop_with_savepoint")
+		c.traceHas("-> discard_late_state 2 v1/0")
+		c.job("finished", "")
+		c.retained()
+		c.discarded()
+	},
+
 	// --- StopWithSavepointTerminationHandlerImplTest ---
 
 	// R24: any failed stop-with-savepoint fails the job (differs from Flink for an
@@ -326,11 +356,13 @@ var flinkChecks = map[string]func(c *fc){
 		c.retained(2)
 		c.discarded(1)
 	},
-	// R23, R24: a completed stop-with-savepoint subsumes lower pending checkpoints and
-	// finishes the job; it does not enter the store.
+	// R24: triggering the stop-with-savepoint ends pending checkpoint 3 (coordinator
+	// suspend, not counted); the completed stop-with-savepoint finishes the job and
+	// does not enter the store.
 	"DefaultCompletedCheckpointStoreTest-testSubsumeAfterStoppingWithSavepoint": func(c *fc) {
 		c.completed(1, 2, 4)
-		c.aborted(ab(3, "subsumed", false))
+		c.aborted(ab(3, "coordinator_suspend", false))
+		c.traceHas("-> abort 3 reason=coordinator_suspend counted=false (a stop-with-savepoint stops")
 		c.job("finished", "")
 		c.retained(1)
 	},

@@ -17,6 +17,41 @@ import (
 // the core returned for each event, and fails if the rule it cites were removed
 // from the core. The key is the history's file name without .jsonl.
 var regionalChecks = map[string]func(c *rgCheck){
+	// R24 + R25: the stop-with-savepoint ends the forced-global 3 with
+	// coordinator_suspend (not counted); as any abort of a forced checkpoint it
+	// resets the counter (tier 2); 3's late ack is discarded (R16).
+	"R24-stopWithSavepointEndsForcedCheckpoint": func(c *rgCheck) {
+		c.triggered(1, 2, 3, 4)
+		c.forced(3)
+		c.aborts(rgAb(3, "coordinator_suspend", false))
+		c.lateDiscards("3 src/1")
+		c.completed(1, 2, 4)
+		c.persistConsecutive(4, 0)
+		c.finalConsecutive(0)
+		c.finalForcing(false)
+		c.retained(2)
+		c.job("finished", "")
+	},
+	// R25: 2, triggered before the sources finished, completes globally after they
+	// did and does not end the forcing; 3, the first one triggered after, does.
+	"R25-checkpointBeforeSourcesFinishedCannotEndForcing": func(c *rgCheck) {
+		c.completed(1, 2, 3)
+		c.modes("global", "global", "global")
+		c.forced(3)
+		c.triggerTasks(3, "sink/0 sink/1")
+		c.triggered(1, 2, 3, 4)
+		c.finalForcing(false)
+	},
+	// R25: the tier-2 reset of 3 (forced by tier 1 before the sources finished)
+	// resets the counter but keeps the sources' forcing: 4 is forced; 4's abort
+	// ends it: 5 is not.
+	"R25-tier2ResetBeforeSourcesFinishedKeepsForcing": func(c *rgCheck) {
+		c.triggered(1, 2, 3, 4, 5)
+		c.forced(3, 4)
+		c.aborts(rgAb(3, "declined", true), rgAb(4, "declined", true))
+		c.finalConsecutive(0)
+		c.finalForcing(false)
+	},
 	// --- R4: regional.enabled on a job that does not qualify ---
 
 	// R4: a cross-region blocking edge -> warn once at start, then global only (R17).
@@ -440,22 +475,59 @@ var regionalChecks = map[string]func(c *rgCheck){
 
 // TestGoldenRegional runs the check of every regional golden history, and requires
 // one for each, so that a new scenario cannot slip in with only a golden file.
-func TestGoldenRegional(t *testing.T) {
-	paths, err := filepath.Glob("testdata/golden/regional/*.jsonl")
+func TestGoldenRegional(t *testing.T) { runChecked(t, "regional", regionalChecks) }
+
+// specChecks assert the rules of testdata/golden/spec/: SEMANTICS rules outside
+// Flink's tests and FLIP-600.
+var specChecks = map[string]func(c *rgCheck){
+	// R14: no id above 2^53-1; later requests of every kind fail with ids_exhausted,
+	// also after a coordinator failover (R50).
+	"R14-idsExhaustedAfterRestoreNearBound": func(c *rgCheck) {
+		c.triggered(9007199254740990, 9007199254740991)
+		c.completed(9007199254740990, 9007199254740991)
+		c.triggerFailures("ids_exhausted", "ids_exhausted", "ids_exhausted")
+		c.triggerFailedMsg(0, "last id below 2^53")
+		c.equal("next id", c.state.NextID(), int64(fsm.MaxSafeInt+1))
+		c.job("running", "")
+	},
+	// R60: a request id is used once: reuse after acceptance, after application and
+	// after a rejection is rejected, as is an unused id below the last one.
+	"R60-requestIdUsedOnce": func(c *rgCheck) {
+		var got []string
+		for _, e := range c.effects(fsm.EffConfigRejected) {
+			got = append(got, fmt.Sprint(e.Request))
+		}
+		c.equal("rejected requests", got, []string{"1", "1", "2", "2", "4"})
+		var applied []string
+		for _, e := range c.effects(fsm.EffConfigApplied) {
+			applied = append(applied, fmt.Sprintf("%d:%d/%d", e.Request, e.IntervalMs, e.TimeoutMs))
+		}
+		c.equal("applied", applied, []string{"1:500/600000", "5:800/600000", "6:800/4000"})
+		c.equal("effective", c.state.Effective(), fsm.EffectiveConfig{IntervalMs: 800, TimeoutMs: 4000, OverridesActive: true})
+	},
+}
+
+// TestGoldenSpec runs the check of every spec golden history.
+func TestGoldenSpec(t *testing.T) { runChecked(t, "spec", specChecks) }
+
+// runChecked replays every history of testdata/golden/<set>/ and runs its check;
+// every history must have a check and every check a history.
+func runChecked(t *testing.T, set string, checks map[string]func(c *rgCheck)) {
+	paths, err := filepath.Glob("testdata/golden/" + set + "/*.jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(paths) == 0 {
-		t.Fatal("no regional golden histories")
+		t.Fatalf("no %s golden histories", set)
 	}
 	seen := map[string]bool{}
 	for _, path := range paths {
 		name := strings.TrimSuffix(filepath.Base(path), ".jsonl")
 		seen[name] = true
 		t.Run(name, func(t *testing.T) {
-			check, ok := regionalChecks[name]
+			check, ok := checks[name]
 			if !ok {
-				t.Fatalf("%s has no entry in regionalChecks", path)
+				t.Fatalf("%s has no check", path)
 			}
 			c := runRegional(t, path)
 			if len(c.sum.Violations) > 0 {
@@ -467,9 +539,9 @@ func TestGoldenRegional(t *testing.T) {
 			}
 		})
 	}
-	for name := range regionalChecks {
+	for name := range checks {
 		if !seen[name] {
-			t.Errorf("regionalChecks[%q] has no history", name)
+			t.Errorf("the %s check %q has no history", set, name)
 		}
 	}
 }

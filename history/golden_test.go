@@ -3,10 +3,12 @@ package history_test
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ckptcore/ckptcore/history"
 )
@@ -31,24 +33,76 @@ type goldenRun struct {
 	output []byte // the trace followed by the summary JSON: the .golden content
 }
 
+// goldenTimeout bounds one golden replay. It is no speed target (each takes
+// milliseconds) but a guard: a step that never terminates (issue 12) must fail
+// the run at once, naming the history, instead of hanging the test binary.
+const goldenTimeout = 30 * time.Second
+
 // replayGolden replays one golden history with every invariant checked and
 // renders what the .golden file holds: the readable trace, then the summary.
+// A history under testdata/golden/invalid/ must be refused: its .golden file
+// holds the error, which names the line and the rule.
 func replayGolden(t *testing.T, path string) goldenRun {
 	t.Helper()
+	type outcome struct {
+		run goldenRun
+		err string
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		run, err := replayGoldenFile(path)
+		done <- outcome{run, err}
+	}()
+	select {
+	case o := <-done:
+		if o.err != "" {
+			t.Fatal(o.err)
+		}
+		return o.run
+	case <-time.After(goldenTimeout):
+		t.Fatalf("%s: the replay did not finish within %v: a step that does not terminate?", path, goldenTimeout)
+		return goldenRun{}
+	}
+}
+
+func replayGoldenFile(path string) (goldenRun, string) {
+	run := goldenRun{path: path, name: goldenName(path)}
 	h, err := history.ReadFile(path)
+	if strings.HasPrefix(run.name, "invalid/") {
+		if err == nil {
+			return run, path + ": an invalid history was accepted"
+		}
+		run.output = []byte("refused: " + err.Error() + "\n")
+		return run, ""
+	}
 	if err != nil {
-		t.Fatalf("decode: %v", err)
+		return run, fmt.Sprintf("decode: %v", err)
 	}
 	var out bytes.Buffer
 	res, err := history.Replay(h, history.Options{Check: true, Trace: &out})
 	if err != nil {
-		t.Fatalf("replay: %v", err)
+		return run, fmt.Sprintf("replay: %v", err)
 	}
 	out.Write(res.Summary.Encode())
 	if out.Len() > 0 && out.Bytes()[out.Len()-1] != '\n' {
 		out.WriteByte('\n')
 	}
-	return goldenRun{path: path, name: goldenName(path), result: res, output: out.Bytes()}
+	run.result, run.output = res, out.Bytes()
+	return run, ""
+}
+
+func (r goldenRun) violations() []history.Violation {
+	if r.result == nil {
+		return nil
+	}
+	return r.result.Summary.Violations
+}
+
+func (r goldenRun) divergence() *history.Divergence {
+	if r.result == nil {
+		return nil
+	}
+	return r.result.Divergence
 }
 
 // goldenName is a golden history's subtest name: <set>/<name>.
@@ -75,10 +129,10 @@ func TestGolden(t *testing.T) {
 	for _, path := range goldenFiles(t) {
 		t.Run(goldenName(path), func(t *testing.T) {
 			run := replayGolden(t, path)
-			for _, v := range run.result.Summary.Violations {
+			for _, v := range run.violations() {
 				t.Errorf("%s:%d: %s after %s: %s", path, v.Line, v.Invariant, v.Event, v.Detail)
 			}
-			if d := run.result.Divergence; d != nil {
+			if d := run.divergence(); d != nil {
 				t.Errorf("recorded effects diverge: %v", d)
 			}
 			golden := strings.TrimSuffix(path, ".jsonl") + ".golden"

@@ -28,6 +28,9 @@ type Checker struct {
 	restored    map[int64]bool         // the restored snapshot and the ids its refs name
 	noClaimIDs  map[int64]bool         // never discarded (R41)
 	latestRefs  []int64                // per region, its state in the latest completed checkpoint (R21)
+	// sourcesForceFrom is the first id triggered after all sources finished (0
+	// while some run): only it or a later checkpoint ends that forcing (R25).
+	sourcesForceFrom int64
 
 	// I-FailureAccounting, recomputed from Flink's rules.
 	failures      int

@@ -8,6 +8,7 @@ import (
 // that are about order and history.
 func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 	lastResolvedForced := false // I-TierTwoReset: the last counter-moving effect resolved a forced checkpoint
+	lastResolvedID := int64(0)
 	counterMoved := false
 	persistedSeen := map[int64]bool{}
 	for _, e := range effs {
@@ -20,7 +21,7 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 			c.onCompleted(ev, e)
 			if e.Kind == fsm.KindCheckpoint {
 				counterMoved = true
-				lastResolvedForced = c.forced[e.Checkpoint]
+				lastResolvedForced, lastResolvedID = c.forced[e.Checkpoint], e.Checkpoint
 			}
 		case fsm.EffNotifyComplete:
 			c.onNotifyComplete(e)
@@ -29,7 +30,7 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 			// A subsumed checkpoint ends because a later one completed; that
 			// completion sets the counter (R25), so it resolves no forcing by itself.
 			if c.forced[e.Checkpoint] && e.Reason != fsm.ReasonSubsumed {
-				counterMoved, lastResolvedForced = true, true
+				counterMoved, lastResolvedForced, lastResolvedID = true, true, e.Checkpoint
 			}
 		case fsm.EffDiscard:
 			c.onDiscard(e, s)
@@ -45,6 +46,11 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 	// Forcing may be set again in the same step, after the reset, when the event
 	// finishes the last source (R25's last sentence).
 	forcedAgain := s.ForceNextGlobal() && ev.Type == fsm.EvTaskFinished && allSourcesFinished(s)
+	// A checkpoint triggered before all sources finished cannot end the forcing
+	// their finishing started (R25), not even by a tier-2 reset.
+	if s.ForceNextGlobal() && c.sourcesForceFrom > 0 && lastResolvedID < c.sourcesForceFrom {
+		forcedAgain = true
+	}
 	if counterMoved && lastResolvedForced && ev.Type != fsm.EvRecover && (s.Consecutive() != 0 || s.ForceNextGlobal() && !forcedAgain) {
 		c.fail(TierTwoReset, "a forced-global checkpoint resolved but consecutive_regional = %d, force_next = %t",
 			s.Consecutive(), s.ForceNextGlobal())
@@ -55,6 +61,12 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 	}
 	if ev.Type == fsm.EvRecover {
 		c.failures, c.countedIDs, c.lastSucceeded = 0, map[int64]bool{}, 0
+	}
+	switch {
+	case !allSourcesFinished(s):
+		c.sourcesForceFrom = 0
+	case c.sourcesForceFrom == 0 || ev.Type == fsm.EvRecover:
+		c.sourcesForceFrom = c.lastTrigger + 1
 	}
 }
 

@@ -124,7 +124,7 @@ func (m *Model) taskFinished(t int) {
 			}
 		}
 		if all {
-			m.forceNext = true // R25: once all sources finished
+			m.forceNext, m.forceFrom = true, m.nextID // R25: once all sources finished
 		}
 	}
 	for _, p := range m.pending {
@@ -296,8 +296,8 @@ func (m *Model) complete(p *pending) {
 		} else {
 			m.consecutive = 0
 		}
-		if p.forced || !regional {
-			m.forceNext = false
+		if p.id >= m.forceFrom {
+			m.forceNext = false // R25: only a checkpoint triggered after the sources finished
 		}
 		for r, c := range p.refs {
 			if c != p.id {
@@ -437,16 +437,17 @@ func (m *Model) abort(p *pending, reason string) {
 		m.failures++
 	}
 	m.emit(Effect{Type: EffAbort, Checkpoint: p.id, Reason: reason, Counted: counted})
-	switch reason {
-	case "recovered", "coordinator_suspend", "coordinator_shutdown":
-		// R50: no notifications after a coordinator failover; the job's end
-		// takes the tasks away.
-	default:
+	// R50: no notifications after a coordinator failover; the job's end takes
+	// the tasks away; a stop-with-savepoint's aborts reach running tasks (R24).
+	if reason != "recovered" && m.jobStatus == "running" {
 		m.emit(Effect{Type: EffNotifyAborted, Checkpoint: p.id, LatestCompleted: m.latestID(),
 			Tasks: m.tasksOf(p.triggered, func(t int) bool { return m.status[t] == running })})
 	}
 	if p.forced {
-		m.consecutive, m.forceNext = 0, false // R25 tier 2
+		m.consecutive = 0 // R25 tier 2
+		if p.id >= m.forceFrom {
+			m.forceNext = false
+		}
 	}
 	m.retain()
 	if m.jobStatus != "running" {
@@ -498,6 +499,7 @@ func (m *Model) recover() {
 		m.emit(Effect{Type: EffConfigRejected, Request: p.request})
 	}
 	m.patches = nil
+	m.lastRequest = 0 // request ids are not durable (R50)
 	m.consecutive = 0
 	if l := m.latest(); l != nil {
 		m.consecutive = l.metaCount // R50: read back from the metadata
@@ -517,7 +519,7 @@ func (m *Model) recover() {
 			allSources = false
 		}
 	}
-	m.forceNext = m.regionalMode && allSources
+	m.forceNext, m.forceFrom = m.regionalMode && allSources, m.nextID
 	m.periodicOn = false
 	if p := m.period(); p > 0 {
 		m.periodicOn, m.periodicDue = true, m.now+p

@@ -10,12 +10,12 @@ func (m *Model) configPatch(ev fsm.Event) {
 	if n := len(m.patches); n > 0 {
 		next.interval, next.timeout = m.patches[n-1].interval, m.patches[n-1].timeout
 	}
-	ok := ev.HasInterval || ev.HasTimeout
-	for _, p := range m.patches {
-		if p.request == ev.Request {
-			ok = false
-		}
+	if ev.Request <= m.lastRequest { // R60: a request id is used once
+		m.emit(Effect{Type: EffConfigRejected, Request: ev.Request})
+		return
 	}
+	m.lastRequest = ev.Request
+	ok := ev.HasInterval || ev.HasTimeout
 	if ev.HasInterval {
 		ok = ok && (ev.IntervalMs == 0 || ev.IntervalMs >= 10) && ev.IntervalMs <= maxID
 		next.interval = ev.IntervalMs

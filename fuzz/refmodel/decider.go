@@ -70,6 +70,26 @@ func (m *Model) request(kind fsm.Kind, periodic bool) {
 		m.emit(Effect{Type: EffTriggerFailed, Kind: kind.String(), Reason: reason})
 		return
 	}
+	if kind == fsm.KindStopWithSavepoint {
+		// R24: the scheduler stops first: queued requests fail, every pending
+		// checkpoint ends with coordinator_suspend, neither counted.
+		for ; m.queued > 0; m.queued-- {
+			m.emit(Effect{Type: EffTriggerFailed, Kind: "checkpoint", Reason: "coordinator_suspend"})
+		}
+		if m.periodicQueued {
+			m.periodicQueued = false
+			m.emit(Effect{Type: EffTriggerFailed, Kind: "checkpoint", Reason: "coordinator_suspend"})
+		}
+		m.holdSeal = true
+		for len(m.pending) > 0 && m.jobStatus == "running" {
+			m.abort(m.pending[0], "coordinator_suspend")
+		}
+		m.holdSeal = false
+		if m.jobStatus != "running" {
+			m.emit(Effect{Type: EffTriggerFailed, Kind: kind.String(), Reason: "coordinator_suspend"})
+			return
+		}
+	}
 	if kind != fsm.KindCheckpoint {
 		m.trigger(kind)
 		return

@@ -116,6 +116,8 @@ type Model struct {
 
 	consecutive int
 	forceNext   bool
+	forceFrom   int64 // R25: with forceNext, only a checkpoint with this id or above ends it
+	lastRequest int64 // R60: request ids are used once, increasing
 
 	store      []*stored // completed checkpoints still known, ascending id
 	completing int64     // a checkpoint entering the store while it subsumes others

@@ -1,0 +1,60 @@
+package fsm
+
+import "testing"
+
+// TestAdvanceEndsOnAStuckPeriodicRequest: should a bug leave the periodic
+// request due at or before the time it fired (an off-by-one in the min-pause
+// check did), advance still ends, with a no_progress warning and the request
+// moved to the grid after the event's time.
+func TestAdvanceEndsOnAStuckPeriodicRequest(t *testing.T) {
+	s := twoByTwo(t, cfgWith(func(c *Config) { c.IntervalMs = 100 }))
+	run(t, s, Event{At: 0, Type: EvStart})
+	s.effects = s.effects[:0]
+	s.now, s.periodicDue = 150, 150 // as if a request fired at 150 but did not move on
+	if s.progressed(150, 0, 420) {
+		t.Fatal("a periodic request still due at its firing time counts as progress")
+	}
+	if s.periodicDue != 450 {
+		t.Fatalf("moved to %d, want 450 (the grid point after 420)", s.periodicDue)
+	}
+	if len(s.effects) != 1 || s.effects[0].Code != WarnNoProgress {
+		t.Fatalf("effects %+v, want one no_progress warning", s.effects)
+	}
+	if !s.progressed(150, 0, 420) {
+		t.Fatal("a request due after its firing time is progress")
+	}
+}
+
+// TestAdvanceEndsOnAStuckExpiry: a checkpoint that expired but still waits for
+// acks (a bug) is aborted, with a warning, so that it is not due again.
+func TestAdvanceEndsOnAStuckExpiry(t *testing.T) {
+	s := twoByTwo(t, cfgWith(func(c *Config) { c.TimeoutMs = 100 }))
+	run(t, s, Event{At: 0, Type: EvStart}, Event{At: 10, Type: EvTrigger})
+	s.effects = s.effects[:0]
+	if s.progressed(110, 1, 200) {
+		t.Fatal("a checkpoint that still waits for acks after its expiry counts as progress")
+	}
+	if len(s.pending) != 0 || s.effects[0].Code != WarnNoProgress {
+		t.Fatalf("pending %d, effects %+v: want the checkpoint aborted after a no_progress warning", len(s.pending), s.effects)
+	}
+}
+
+// TestStepsTerminateOverLongJumps: a step over a long time jump with every
+// kind of due item (deadlines, periodic requests, min_pause drops, queued
+// requests) makes a bounded number of requests: one per group of items due at
+// one time, never one per grid point.
+func TestStepsTerminateOverLongJumps(t *testing.T) {
+	s := twoByTwo(t, cfgWith(func(c *Config) {
+		c.IntervalMs, c.TimeoutMs, c.MinPauseMs, c.MaxConcurrent = 10, 10, 10, 1
+	}))
+	run(t, s, Event{At: 0, Type: EvStart}, Event{At: 10, Type: EvTrigger}, Event{At: 11, Type: EvTrigger})
+	run(t, s, ackAll(s, 12, 1)...)
+	run(t, s, Event{At: 13, Type: EvPersisted, Checkpoint: 1})
+	out := run(t, s, Event{At: MaxSafeInt - 1, Type: EvTick})
+	if len(out) > 20 {
+		t.Fatalf("%d effects over one jump: %v", len(out), out)
+	}
+	if count(out, "warn") != 0 {
+		t.Fatalf("a warning: %v", out)
+	}
+}
