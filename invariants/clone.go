@@ -53,6 +53,7 @@ func (c *Checker) Clone() *Checker {
 // clone_test.go fails when a Checker field is added but not encoded.
 func (c *Checker) AppendKey(b []byte, rl *fsm.Relabel) []byte {
 	b = binary.AppendVarint(b, c.lastTrigger)
+	b = binary.AppendVarint(b, c.sourcesForceFrom)
 	b = binary.AppendVarint(b, c.lastStored)
 	b = appendMap(b, c.kinds, func(b []byte, k fsm.Kind) []byte { return append(b, byte(k)) })
 	b = appendMap(b, c.forced, appendBool)
