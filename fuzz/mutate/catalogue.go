@@ -9,7 +9,7 @@ package main
 func Catalogue() []Mutant {
 	return []Mutant{
 		// R1–R4: the job graph and its regions.
-		{Name: "r1-source-is-downstream", Rule: "R1", File: "fsm/job.go", CI: true,
+		{Name: "r1-source-is-downstream", Rule: "R1", File: "fsm/jobgraph.go", CI: true,
 			Old: "t.vertices[to].Source = false", New: "t.vertices[from].Source = false"},
 		{Name: "r2-pointwise-fan-in-overlap", Rule: "R2", File: "fsm/job.go", CI: true,
 			Old: "for i := j * s / t; i < (j+1)*s/t; i++ {", New: "for i := j * s / t; i <= (j+1)*s/t && i < s; i++ {"},
@@ -17,12 +17,12 @@ func Catalogue() []Mutant {
 			Old: "lo, hi := ceilDiv(i*t, s), ceilDiv((i+1)*t, s)", New: "lo, hi := i*t/s, ceilDiv((i+1)*t, s)"},
 		{Name: "r2-all-to-all-misses-last", Rule: "R2", File: "fsm/job.go", CI: true,
 			Old: "for j := 1; j < t; j++ {", New: "for j := 1; j < t-1; j++ {"},
-		{Name: "r3-hybrid-is-pipelined", Rule: "R3", File: "fsm/job.go", CI: true,
-			Old: "if e.Exchange != Pipelined {\n\t\t\tblocking", New: "if e.Exchange == Blocking {\n\t\t\tblocking"},
+		{Name: "r3-hybrid-is-pipelined", Rule: "R3", File: "fsm/jobgraph.go", CI: true,
+			Old: "if e.exchange != Pipelined {\n\t\t\tcontinue\n\t\t}\n\t\tup, down", New: "if e.exchange == Blocking {\n\t\t\tcontinue\n\t\t}\n\t\tup, down"},
 		{Name: "r4-one-region-qualifies", Rule: "R4", File: "fsm/job.go",
 			Old: "if t.regional && t.NumRegions() < 2 {", New: "if t.regional && t.NumRegions() < 1 {"},
-		{Name: "r4-cross-blocking-ignored", Rule: "R4", File: "fsm/job.go", CI: true,
-			Old: "if t.regional && t.regionOf[a] != t.regionOf[b] {", New: "if t.regional && t.regionOf[a] != t.regionOf[b] && a < 0 {"},
+		{Name: "r4-cross-blocking-ignored", Rule: "R4", File: "fsm/jobgraph.go", CI: true,
+			Old: "if !crossing && t.regionOf[a] != t.regionOf[b] {", New: "if !crossing && t.regionOf[a] != t.regionOf[b] && a < 0 {"},
 
 		// R10–R15: time, the decider, ids, the trigger.
 		{Name: "r10-due-at-event-time-late", Rule: "R10", File: "fsm/step.go", CI: true,
@@ -114,7 +114,7 @@ func Catalogue() []Mutant {
 		{Name: "r25-counter-not-set-at-completion", Rule: "R25", File: "fsm/complete.go", CI: true,
 			Old: "\t\ts.consecutive = p.consecutive\n", New: "\n"},
 		{Name: "r25-sources-finished-not-forced", Rule: "R25", File: "fsm/tasks.go", CI: true,
-			Old: "s.forceNext = true", New: "s.forceNext = false"},
+			Old: "s.forceNext, s.forceFrom = true, s.nextID", New: "s.forceNext, s.forceFrom = false, s.nextID"},
 		{Name: "r26-notify-failed-regions", Rule: "R26", File: "fsm/complete.go", CI: true,
 			Old: "tasks[w] = p.acked[w] & s.running[w]", New: "tasks[w] = (p.acked[w] | p.triggered[w]) & s.running[w]"},
 		{Name: "r26-no-region-skipped", Rule: "R26", File: "fsm/complete.go", CI: true,
@@ -124,7 +124,7 @@ func Catalogue() []Mutant {
 		{Name: "r26-regional-info-dropped", Rule: "R26", File: "fsm/complete.go", CI: true,
 			Old: "RegionalInfo: info})", New: "RegionalInfo: info[:0]})"},
 		{Name: "r26-recovered-aborts-notified", Rule: "R26", File: "fsm/complete.go", CI: true,
-			Old: "case ReasonRecovered, ReasonCoordinatorSuspend, ReasonCoordinatorShutdown:", New: "case ReasonCoordinatorSuspend, ReasonCoordinatorShutdown:"},
+			Old: "if reason != ReasonRecovered && s.job == JobRunning {", New: "if s.job == JobRunning {"},
 		{Name: "r25-drift-warning-off-by-one", Rule: "R25", File: "fsm/complete.go",
 			Old: "age := p.id - ref.Checkpoint; age > limit {", New: "age := p.id - ref.Checkpoint; age > limit+1 {"},
 
@@ -172,7 +172,7 @@ func Catalogue() []Mutant {
 		{Name: "r50-unconfirmed-patches-survive", Rule: "R50", File: "fsm/recover.go", CI: true,
 			Old: "\ts.patches = nil\n", New: "\n"},
 		{Name: "r50-sources-finished-forgotten", Rule: "R50", File: "fsm/recover.go", CI: true,
-			Old: "s.forceNext = s.regionalMode && s.sourcesUnfinished == 0", New: "s.forceNext = false"},
+			Old: "if s.regionalMode && s.sourcesUnfinished == 0 {", New: "if s.regionalMode && s.sourcesUnfinished < 0 {"},
 		{Name: "r50-restarting-stay-down", Rule: "R50", File: "fsm/recover.go", CI: true,
 			Old: "s.setStatus(TaskID(id), taskRunning)", New: "_ = id"},
 		{Name: "r50-periodic-not-restarted", Rule: "R50", File: "fsm/recover.go", CI: true,
