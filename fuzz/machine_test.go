@@ -42,6 +42,7 @@ type machine struct {
 	topo *fsm.Topology
 	s    *fsm.State
 	chk  *invariants.Checker
+	tim  *invariants.Timing
 	ref  *refmodel.Model
 	evs  []fsm.Event
 
@@ -72,6 +73,7 @@ func (m *machine) init(t *rapid.T) {
 		t.Fatalf("generated config refused: %v", err)
 	}
 	m.chk = invariants.New(topo, m.cfg)
+	m.tim = invariants.NewTiming(topo, m.cfg)
 	if m.opt.differential {
 		if m.ref, err = refmodel.New(m.spec, m.cfg, refmodel.Options{}); err != nil {
 			t.Fatalf("refmodel: %v", err)
@@ -97,7 +99,7 @@ func (m *machine) step(t *rapid.T, ev fsm.Event) {
 		t.Logf("    %s", fsm.DescribeEffect(m.topo, e))
 	}
 	m.violations = m.violations[:0]
-	for _, v := range m.chk.Step(ev, effs, m.s) {
+	for _, v := range append(m.chk.Step(ev, effs, m.s), m.tim.Step(ev, effs, m.s)...) {
 		if knownIssue(ev, v, m.s) == "" {
 			m.violations = append(m.violations, v)
 		}

@@ -141,6 +141,26 @@ func TestViolationsAreNamed(t *testing.T) {
 			h.c.confirmed = &fsm.EffectiveConfig{IntervalMs: 5000, TimeoutMs: 600000, OverridesActive: true}
 			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvRecover}, nil, h.s)
 		}},
+		{"persist without its coordinator fallback", RuleCompletionOrder, func(h *harness) []Violation {
+			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvAck, Checkpoint: 5}, []fsm.Effect{{Type: fsm.EffPersist,
+				Checkpoint: 5, Mode: fsm.ModeRegional, Refs: []fsm.RegionRef{{Region: 1, Checkpoint: 4}}}}, h.s)
+		}},
+		{"coordinator fallback after persist", RuleCompletionOrder, func(h *harness) []Violation {
+			refs := []fsm.RegionRef{{Region: 1, Checkpoint: 4}}
+			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvAck, Checkpoint: 5}, []fsm.Effect{
+				{Type: fsm.EffPersist, Checkpoint: 5, Mode: fsm.ModeRegional, Refs: refs},
+				{Type: fsm.EffCoordinatorFallback, Checkpoint: 5, Vertex: 0, Refs: refs}}, h.s)
+		}},
+		{"coordinator fallback names another region", RuleCompletionOrder, func(h *harness) []Violation {
+			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvAck, Checkpoint: 5}, []fsm.Effect{
+				{Type: fsm.EffCoordinatorFallback, Checkpoint: 5, Vertex: 0, Refs: []fsm.RegionRef{{Region: 2, Checkpoint: 4}}},
+				{Type: fsm.EffPersist, Checkpoint: 5, Mode: fsm.ModeRegional, Refs: []fsm.RegionRef{{Region: 1, Checkpoint: 4}}}}, h.s)
+		}},
+		{"a reason the spec does not count", FailureAccounting, func(h *harness) []Violation {
+			h.c.kinds[3] = fsm.KindCheckpoint
+			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvTick}, []fsm.Effect{{Type: fsm.EffAbort, Checkpoint: 3,
+				Reason: "task_not_ready", Counted: true}}, h.s)
+		}},
 		{"no tier-two reset", TierTwoReset, func(h *harness) []Violation {
 			h.c.forced[2] = true
 			h.c.kinds[2] = fsm.KindCheckpoint
@@ -192,4 +212,26 @@ func withConsecutive(h *harness, n int) *fsm.State {
 		h.t.Fatalf("consecutive = %d, want %d", s.Consecutive(), n)
 	}
 	return s
+}
+
+// TestTimingNamesALostSchedule: the periodic check fires when the next
+// request is further away than a period (here: the checker did not see the
+// start's initial delay, so the core's schedule looks lost to it), and is
+// quiet on the same run when it did.
+func TestTimingNamesALostSchedule(t *testing.T) {
+	cfg := regionalConfig()
+	h := newHarness(t, cfg)
+	start := fsm.Event{At: 0, Type: fsm.EvStart, HasInitialDelay: true, InitialDelayMs: 5000}
+	effs, err := h.s.Step(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := NewTiming(h.s.Topology(), cfg).Step(start, effs, h.s); len(v) != 0 {
+		t.Fatalf("a checker that saw the start: %v", v)
+	}
+	blind := NewTiming(h.s.Topology(), cfg)
+	v := blind.Step(fsm.Event{At: 0, Type: fsm.EvTick}, nil, h.s)
+	if len(v) != 1 || v[0].Invariant != RulePeriodicAlways {
+		t.Fatalf("want one %s violation, got %v", RulePeriodicAlways, v)
+	}
 }

@@ -11,12 +11,19 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 	lastResolvedID := int64(0)
 	counterMoved := false
 	persistedSeen := map[int64]bool{}
+	fallbacks := map[int64][]fsm.Effect{} // R23: this step's coordinator_fallback effects per checkpoint
 	for _, e := range effs {
 		switch e.Type {
 		case fsm.EffTrigger:
 			c.onTrigger(e)
+		case fsm.EffCoordinatorFallback:
+			if persistedSeen[e.Checkpoint] {
+				c.fail(RuleCompletionOrder, "coordinator_fallback of checkpoint %d after its persist", e.Checkpoint)
+			}
+			fallbacks[e.Checkpoint] = append(fallbacks[e.Checkpoint], e)
 		case fsm.EffPersist:
 			persistedSeen[e.Checkpoint] = true
+			c.checkFallbacks(e, fallbacks[e.Checkpoint])
 		case fsm.EffCompleted:
 			c.onCompleted(ev, e)
 			if e.Kind == fsm.KindCheckpoint {
@@ -68,6 +75,57 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 	case c.sourcesForceFrom == 0 || ev.Type == fsm.EvRecover:
 		c.sourcesForceFrom = c.lastTrigger + 1
 	}
+}
+
+// RuleCompletionOrder names violations of R23's order at completion: the
+// coordinators of the failed regions fall back, then the metadata is persisted.
+const RuleCompletionOrder = "R23"
+
+// checkFallbacks is R23: before a checkpoint's persist, exactly one
+// coordinator_fallback for each vertex with a coordinator and a subtask in a
+// region that uses older state, naming exactly those regions and their refs.
+func (c *Checker) checkFallbacks(persist fsm.Effect, got []fsm.Effect) {
+	want := map[int][]fsm.RegionRef{}
+	for _, ref := range persist.Refs {
+		seen := map[int]bool{}
+		for _, t := range c.topo.RegionTasks(ref.Region) {
+			v := c.topo.VertexOf(t)
+			if seen[v] || c.topo.Vertices()[v].Coordinator == fsm.CoordinatorNone {
+				continue
+			}
+			seen[v] = true
+			want[v] = append(want[v], ref)
+		}
+	}
+	have := map[int]bool{}
+	for _, f := range got {
+		if have[f.Vertex] {
+			c.fail(RuleCompletionOrder, "checkpoint %d: two coordinator_fallback effects for vertex %d", persist.Checkpoint, f.Vertex)
+		}
+		have[f.Vertex] = true
+		if !sameRefs(f.Refs, want[f.Vertex]) {
+			c.fail(RuleCompletionOrder, "checkpoint %d: coordinator_fallback of vertex %d names %v, its failed regions are %v",
+				persist.Checkpoint, f.Vertex, f.Refs, want[f.Vertex])
+		}
+	}
+	for v := range c.topo.Vertices() {
+		if _, needed := want[v]; needed && !have[v] {
+			c.fail(RuleCompletionOrder, "checkpoint %d persisted without the coordinator_fallback of vertex %d (regions %v)",
+				persist.Checkpoint, v, want[v])
+		}
+	}
+}
+
+func sameRefs(a, b []fsm.RegionRef) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *Checker) onTrigger(e fsm.Effect) {
@@ -180,11 +238,12 @@ func (c *Checker) onAbort(e fsm.Effect) {
 	}
 	c.ended[id] = true
 	delete(c.failedOver, id)
-	// R30, recomputed: counted reasons; savepoints' job-level failures never,
-	// stop-with-savepoint never (it fails the job); ids at or below the last
-	// success never; each id once.
+	// R30, recomputed from the checker's own table (never the core's):
+	// counted reasons; savepoints' job-level failures never, stop-with-savepoint
+	// never (it fails the job); ids at or below the last success never; each id
+	// once.
 	kind := c.kinds[id]
-	want := e.Reason.Counted() && kind != fsm.KindStopWithSavepoint &&
+	want := countedReasons[string(e.Reason)] && kind != fsm.KindStopWithSavepoint &&
 		!(kind == fsm.KindSavepoint && (e.Reason == "expired" || e.Reason == "finalize_failed")) &&
 		id > c.lastSucceeded && !c.countedIDs[id]
 	if want != e.Counted {
@@ -195,6 +254,13 @@ func (c *Checker) onAbort(e fsm.Effect) {
 		c.failures++
 	}
 }
+
+// countedReasons is SEMANTICS R30's list of counted reasons, kept here from
+// the spec so that a core that counts the wrong reasons is caught: every other
+// reason (the decline sub-types, subsumed, region_failover, recovered,
+// not_all_running, too_many_requests, min_pause, coordinator suspend or
+// shutdown) is not counted.
+var countedReasons = map[string]bool{"declined": true, "async_exception": true, "expired": true, "finalize_failed": true}
 
 func (c *Checker) onFailJob(e fsm.Effect) {
 	if e.Reason != fsm.ReasonTolerableExceeded {

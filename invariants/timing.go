@@ -1,0 +1,99 @@
+package invariants
+
+import (
+	"fmt"
+
+	"github.com/ckptcore/ckptcore/fsm"
+)
+
+// Rule names of the timing checks (SEMANTICS §3; §10 states no invariant
+// about time).
+const (
+	RuleDueFirst       = "R10" // nothing due is left undone after a step
+	RulePeriodicAlways = "R11" // with an interval in force the next periodic request is scheduled
+)
+
+// Timing checks the time rules after each step, from events, effects and the
+// state's views: R10 (everything due at or before an event happens first: no
+// checkpoint still waiting for acks has a deadline at or before now) and
+// R11/R62 (with interval > 0 in force and a running job, the next periodic
+// request is scheduled, at most one period — or the start's initial delay —
+// away; so a patch 0 → N starts periodic checkpoints and no request is lost).
+// It is kept apart from Checker: it needs per-checkpoint history (subtasks
+// that finished since the trigger) that the §10 checker's canonical key
+// (clone.go) does not carry.
+type Timing struct {
+	topo     *fsm.Topology
+	cfg      fsm.Config
+	finished map[int64]map[fsm.TaskID]bool // pending id -> subtasks finished since its trigger (R20)
+	startDue int64                         // the first periodic request's due time (start + initial delay)
+	out      []Violation
+}
+
+// NewTiming returns a timing checker for one history.
+func NewTiming(t *fsm.Topology, cfg fsm.Config) *Timing {
+	return &Timing{topo: t, cfg: cfg, finished: map[int64]map[fsm.TaskID]bool{}}
+}
+
+// Step checks one accepted step and returns its violations.
+func (c *Timing) Step(ev fsm.Event, effs []fsm.Effect, s *fsm.State) []Violation {
+	c.out = nil
+	if ev.Type == fsm.EvStart && ev.HasInitialDelay {
+		c.startDue = ev.At + ev.InitialDelayMs
+	}
+	live := map[int64]bool{}
+	for _, p := range s.Pending() {
+		live[p.ID] = true
+		if ev.Type == fsm.EvTaskFinished {
+			if c.finished[p.ID] == nil {
+				c.finished[p.ID] = map[fsm.TaskID]bool{}
+			}
+			c.finished[p.ID][ev.Task] = true
+		}
+	}
+	for id := range c.finished {
+		if !live[id] {
+			delete(c.finished, id)
+		}
+	}
+	now := s.Now()
+	swsp := false
+	for _, p := range s.Pending() {
+		swsp = swsp || p.Kind == fsm.KindStopWithSavepoint
+		if p.Persisting || p.Deadline > now {
+			continue
+		}
+		if t, ok := c.waitingFor(p); ok {
+			c.fail(RuleDueFirst, "after the step at %d checkpoint %d still waits for %s although its deadline %d has passed",
+				now, p.ID, c.topo.TaskName(t), p.Deadline)
+		}
+	}
+	eff := s.Effective()
+	if eff.IntervalMs > 0 && s.Job() == fsm.JobRunning && !swsp {
+		period := max(eff.IntervalMs, c.cfg.MinPauseMs)
+		due, ok := s.NextDeadline()
+		switch {
+		case !ok:
+			c.fail(RulePeriodicAlways, "interval %d ms in force and the job runs, but no periodic request is scheduled", eff.IntervalMs)
+		case due > now+period && due > c.startDue:
+			c.fail(RulePeriodicAlways, "at %d the next request is due at %d, more than a period (%d ms) away", now, due, period)
+		}
+	}
+	return c.out
+}
+
+// waitingFor returns a subtask whose ack the checkpoint still needs: it got
+// the trigger, has not acked, its region has not failed for the checkpoint,
+// and it has not finished since the trigger (R18, R20).
+func (c *Timing) waitingFor(p fsm.PendingInfo) (fsm.TaskID, bool) {
+	for t := fsm.TaskID(0); int(t) < c.topo.NumSubtasks(); t++ {
+		if p.Triggered(t) && !p.Acked(t) && !p.RegionFailed(c.topo.RegionOf(t)) && !c.finished[p.ID][t] {
+			return t, true
+		}
+	}
+	return 0, false
+}
+
+func (c *Timing) fail(name, format string, args ...any) {
+	c.out = append(c.out, Violation{name, fmt.Sprintf(format, args...)})
+}
