@@ -41,7 +41,7 @@ func TestImportMain(t *testing.T) {
 	if _, err := history.Decode(strings.NewReader(out), "stdout"); err != nil {
 		t.Errorf("stdout is not a history: %v", err)
 	}
-	for _, want := range []string{"8 checkpoint lines, 8 interpreted (100%", "tolerable_failures = 0", "declined by Source:Kafka->Map->Sink:Kafka/2"} {
+	for _, want := range []string{"8 checkpoint lines of this job", "checkpoint lines: 6 understood (became events), 2 annotated", "tolerable_failures = 0", "declined by Source:Kafka->Map->Sink:Kafka/2"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("report lacks %q:\n%s", want, errOut)
 		}

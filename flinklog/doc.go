@@ -16,10 +16,24 @@
 // transitions and failover lines name no job and go to the imported job.
 //
 // A checkpoint line is a Flink logger's line about checkpoints, savepoints,
-// task transitions, failovers or restores. Each is used (it became events),
-// noted (understood, nothing to map: a TaskManager's copy of a transition, a
-// "Discarding" line whose decline was mapped, a late ack from an unknown task)
-// or reported in Import.Unparsed with the reason, never guessed at.
+// task transitions, failovers or restores (lines that name no job count for
+// every job, so the job list's counts are what -job imports). Each is
+// understood (it became events), annotated (understood, needing no event: a
+// TaskManager's copy of a transition, a "Discarding" line whose decline was
+// mapped, a late ack from an unknown task; it is written into the history as
+// a comment saying why) or not understood (Import.Unparsed, with the reason),
+// never guessed at. The report ends with the three counts.
+//
+// # Claims
+//
+// What the log says was decided travels with the history as //claim lines
+// (docs/spec/HISTORY.md, Claims), which replay checks: every trigger
+// (triggered N), completion (completed N), decline, expiry or failure
+// (aborted N [reason]), restore after a failover (restored N), the
+// tolerable-failure job failure (job failed) and the job's status at the end
+// of the log (job running or finished). Ids are the core's; a renumbered one
+// names the log's id in the note. So replaying an imported history reports
+// every disagreement the import found.
 //
 // # The job
 //

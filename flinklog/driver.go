@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/ckptcore/ckptcore/fsm"
+	"github.com/ckptcore/ckptcore/history"
 	"github.com/ckptcore/ckptcore/invariants"
 )
 
@@ -35,6 +36,7 @@ type driver struct {
 	cur       *entry // the entry being mapped
 	commented *entry // the entry whose comment was written last
 	used      map[*entry]bool
+	annotated map[*entry]bool // understood lines written as comments: no event
 
 	byName       map[string]int        // Flink task name -> vertex index
 	attempts     map[string]fsm.TaskID // execution attempt id -> subtask
@@ -65,7 +67,7 @@ func newDriver(im *Import, spec fsm.JobSpec, cfg fsm.Config, pp *prepass, es []*
 		return nil, err
 	}
 	d := &driver{im: im, pp: pp, es: es, opt: opt, cfg: cfg, st: st, topo: topo, chk: invariants.New(topo, cfg),
-		used: map[*entry]bool{}, byName: map[string]int{}, attempts: map[string]fsm.TaskID{}, vertexHex: map[string]int{},
+		used: map[*entry]bool{}, annotated: map[*entry]bool{}, byName: map[string]int{}, attempts: map[string]fsm.TaskID{}, vertexHex: map[string]int{},
 		logTask: make([]logTaskState, topo.NumSubtasks()), logJob: "RUNNING", rows: map[int64]*CheckpointRow{},
 		rowTrig: map[int64]*entry{}, coreOf: map[int64]int64{}, persist: map[int64]bool{}, lastTol: -1 << 62, lastTolClaim: -1 << 62,
 		claimID: map[int64]int64{}}
@@ -94,11 +96,11 @@ func (d *driver) emit(ev fsm.Event, comment string) []fsm.Effect {
 	}
 	i := len(d.im.Events)
 	if d.cur != nil && d.commented != d.cur {
-		d.im.comments[i] = append(d.im.comments[i], fmt.Sprintf("log line %d: %s", d.cur.rec.line, clip(d.cur.rec.msg)))
+		d.im.comments[i] = append(d.im.comments[i], fmt.Sprintf("// log line %d: %s", d.cur.rec.line, clip(d.cur.rec.msg)))
 		d.commented = d.cur
 	}
 	if comment != "" {
-		d.im.comments[i] = append(d.im.comments[i], comment)
+		d.im.comments[i] = append(d.im.comments[i], "// "+comment)
 	}
 	if d.cur != nil {
 		d.used[d.cur] = true
@@ -176,7 +178,7 @@ func (d *driver) claim(format string, args ...any) {
 		line = d.cur.rec.line
 	}
 	i := len(d.im.Events)
-	d.im.claims[i] = append(d.im.claims[i], fmt.Sprintf("log line %d: ", line)+fmt.Sprintf(format, args...))
+	d.im.comments[i] = append(d.im.comments[i], history.ClaimPrefix+fmt.Sprintf("log line %d: ", line)+fmt.Sprintf(format, args...))
 	d.im.Stats.Claims++
 }
 

@@ -52,25 +52,48 @@ type Mismatch struct {
 	Core string `json:"core"`
 }
 
-// Stats counts lines: Relevant are the checkpoint-related lines of the job,
-// Used those that became events, Noted those understood that need no event.
+// Stats counts lines. CheckpointLines are the job's checkpoint lines (a Flink
+// logger's lines about checkpoints, savepoints, task transitions, failovers or
+// restores; lines that name no job count for every job): each is Understood
+// (it became events), Annotated (understood, needing no event: written into
+// the history as a comment, with a claim where it states a decision) or
+// NotUnderstood (listed in Import.Unparsed with the reason). Outside counts
+// the log's lines that belong to no record (before the first one); they are
+// listed in Unparsed too, since they may hide a record.
 type Stats struct {
-	Lines       int `json:"lines"`
-	Records     int `json:"records"`
-	Relevant    int `json:"checkpoint_lines"`
-	Used        int `json:"used"`
-	Noted       int `json:"noted"`
-	Unparsed    int `json:"not_interpreted"`
-	Annotations int `json:"annotations"`
-	Claims      int `json:"claims"` // //claim lines written into the history
+	Lines           int `json:"lines"`
+	Records         int `json:"records"`
+	CheckpointLines int `json:"checkpoint_lines"`
+	Understood      int `json:"understood"`
+	Annotated       int `json:"annotated"`
+	NotUnderstood   int `json:"not_understood"`
+	Outside         int `json:"outside_records"`
+	Joined          int `json:"wrapped_lines_joined"` // physical lines joined to the line a terminal wrapped
+	LogComments     int `json:"log_comments"`         // '#' lines: an excerpt's own annotations
+	Claims          int `json:"claims"`               // //claim lines written into the history
 }
 
 // Interpreted is the fraction of checkpoint lines the import understood.
 func (s Stats) Interpreted() float64 {
-	if s.Relevant == 0 {
+	if s.CheckpointLines == 0 {
 		return 1
 	}
-	return float64(s.Used+s.Noted) / float64(s.Relevant)
+	return float64(s.Understood+s.Annotated) / float64(s.CheckpointLines)
+}
+
+// isCheckpointLine says whether an entry of the job counts as one of its
+// checkpoint lines (Stats). Deployments and informational lines are read (for
+// attempt ids) but are not about checkpoints.
+func isCheckpointLine(e *entry) bool {
+	switch e.kind {
+	case kNone:
+		return checkpointLine(e.rec)
+	case kDeploy:
+		return false
+	case kInfo:
+		return checkpointLine(e.rec)
+	}
+	return true
 }
 
 // Import is a log turned into a history, with everything the import decided,
@@ -92,11 +115,11 @@ type Import struct {
 	Stats       Stats
 	Final       string // the core's job status at the end
 
-	topo     *fsm.Topology
-	startHow string
-	comments map[int][]string // comment lines written before event i
-	claims   map[int][]string // claim lines written before event i (after event i-1)
-	logOf    map[int64]int64  // core id -> log id
+	topo      *fsm.Topology
+	wrapWidth int
+	startHow  string
+	comments  map[int][]string // "//" and "//claim " lines written before event i (after event i-1), in order
+	logOf     map[int64]int64  // core id -> log id
 }
 
 // LogID returns the log's id for a core checkpoint id (the import renumbers
@@ -126,7 +149,7 @@ func ImportLog(r io.Reader, file string, opt Options) (*Import, error) {
 	}
 	cfg, inf := inferConfig(pp, opt)
 	im := &Import{File: file, Job: job, Jobs: p.jobs, Header: history.Header{Format: history.Format, Job: spec, Config: cfg},
-		Topology: top, Inferred: inf, comments: map[int][]string{}, claims: map[int][]string{}}
+		Topology: top, Inferred: inf, comments: map[int][]string{}}
 	if len(p.jobs) > 1 {
 		var others []string
 		for _, j := range p.jobs {
@@ -154,27 +177,28 @@ func ImportLog(r io.Reader, file string, opt Options) (*Import, error) {
 	}
 	d.run()
 	d.finish()
-	im.Stats.Lines, im.Stats.Records, im.Stats.Annotations = p.file.lines, len(p.file.records), p.file.annotations
+	im.Stats.Lines, im.Stats.Records, im.Stats.LogComments = p.file.lines, len(p.file.records), p.file.annotations
+	im.Stats.Joined, im.wrapWidth = p.file.joined, p.file.wrapWidth
 	for _, e := range es {
 		switch {
+		case !isCheckpointLine(e):
 		case e.kind == kNone:
-			im.Stats.Relevant++
+			im.Stats.CheckpointLines++
+			im.Stats.NotUnderstood++
 			im.Unparsed = append(im.Unparsed, Unparsed{e.rec.line, clip(e.rec.msg), "checkpoint-related Flink line in no known message format"})
-		case e.kind == kDeploy || (e.kind == kInfo && !checkpointLine(e.rec)):
-			// Read for attempt ids; not a checkpoint line, so not counted.
 		default:
-			im.Stats.Relevant++
+			im.Stats.CheckpointLines++
 			if d.used[e] {
-				im.Stats.Used++
+				im.Stats.Understood++
 			} else {
-				im.Stats.Noted++
+				im.Stats.Annotated++
 			}
 		}
 	}
-	// Orphan lines of the whole log are reported too: they may hide a record.
+	// Lines outside any record are reported too: they may hide a record.
+	im.Stats.Outside = len(p.file.orphans)
 	im.Unparsed = append(im.Unparsed, p.file.orphans...)
 	sort.SliceStable(im.Unparsed, func(a, b int) bool { return im.Unparsed[a].Line < im.Unparsed[b].Line })
-	im.Stats.Unparsed = len(im.Unparsed)
 	return im, nil
 }
 
@@ -202,28 +226,23 @@ func (im *Import) WriteHistory(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	writeClaims := func(i int) error {
-		for _, c := range im.claims[i] {
-			if _, err := io.WriteString(w, history.ClaimPrefix+oneLine(c)+"\n"); err != nil {
+	writeComments := func(i int) error {
+		for _, c := range im.comments[i] {
+			if _, err := io.WriteString(w, oneLine(c)+"\n"); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	for i, ev := range im.Events {
-		if err := writeClaims(i); err != nil {
+		if err := writeComments(i); err != nil {
 			return err
-		}
-		for _, c := range im.comments[i] {
-			if _, err := io.WriteString(w, "// "+oneLine(c)+"\n"); err != nil {
-				return err
-			}
 		}
 		if err := hw.WriteEvent(ev, nil); err != nil {
 			return err
 		}
 	}
-	return writeClaims(len(im.Events))
+	return writeComments(len(im.Events))
 }
 
 // oneLine keeps a comment on one line whatever the log contained.

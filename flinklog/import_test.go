@@ -226,8 +226,15 @@ func TestImportFixtures(t *testing.T) {
 			if fmt.Sprint(lines) != fmt.Sprint(w.unparsed) && !(len(lines) == 0 && w.unparsed == nil) {
 				t.Errorf("not interpreted: lines %v, want %v (%+v)", lines, w.unparsed, im.Unparsed)
 			}
-			if im.Stats.Used+im.Stats.Noted+len(w.unparsed)-orphans(im) != im.Stats.Relevant {
-				t.Errorf("stats do not add up: %+v", im.Stats)
+			st := im.Stats
+			if st.Understood+st.Annotated+st.NotUnderstood != st.CheckpointLines || st.NotUnderstood+st.Outside != len(w.unparsed) ||
+				st.Outside != orphans(im) {
+				t.Errorf("stats do not add up: %+v", st)
+			}
+			for _, j := range im.Jobs {
+				if j.Job == im.Job && j.Lines != st.CheckpointLines {
+					t.Errorf("the job list says %d checkpoint lines, the import counted %d", j.Lines, st.CheckpointLines)
+				}
 			}
 			var rows []string
 			for _, r := range im.Checkpoints {
@@ -277,8 +284,16 @@ func TestImportOtherJobAndEdges(t *testing.T) {
 	}
 	opt.Job = "00000000000000000000000000000000"
 	if _, err := ImportLog(strings.NewReader(readFixture(t, "logback-1.10-two-jobs.log")), "x", opt); err == nil ||
-		!strings.Contains(err.Error(), "44ec04da13306281d7a8da2c808d5b71 (9 checkpoint lines)") {
+		!strings.Contains(err.Error(), "44ec04da13306281d7a8da2c808d5b71 (10 checkpoint lines)") {
 		t.Errorf("unknown -job: %v", err)
+	}
+	// The job list's counts are what importing each job with -job counts.
+	for _, j := range im.Jobs {
+		opt.Job = j.Job
+		other, _ := importFixture(t, "logback-1.10-two-jobs.log", opt)
+		if st := other.Stats; st.CheckpointLines != j.Lines || st.Understood+st.Annotated+st.NotUnderstood != j.Lines {
+			t.Errorf("job %s: listed with %d checkpoint lines, -job imports %+v", j.Job, j.Lines, st)
+		}
 	}
 
 	// The log cannot say that Source: in and Sink: out are joined forward;

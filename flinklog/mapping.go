@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/ckptcore/ckptcore/fsm"
+	"github.com/ckptcore/ckptcore/history"
 )
 
 // run maps every entry, in time order (doc.go states the rules).
@@ -50,6 +51,9 @@ func (d *driver) run() {
 		case kRestore:
 			d.restore(e)
 		}
+		if !d.used[e] && e.kind != kNone && isCheckpointLine(e) {
+			d.annotate(e)
+		}
 		switch e.kind {
 		case kCompleted, kExpired, kDecline, kDeclined, kFailed:
 			d.claimOutcome(e)
@@ -65,6 +69,46 @@ func (d *driver) run() {
 	}
 	d.cur = nil
 	d.claimJobEnd()
+}
+
+// annotate writes a checkpoint line that became no event into the history as
+// a comment, with why it needs none.
+func (d *driver) annotate(e *entry) {
+	i := len(d.im.Events)
+	d.im.comments[i] = append(d.im.comments[i], fmt.Sprintf("// log line %d (annotation: %s): %s", e.rec.line, noEventWhy(e), clip(e.rec.msg)))
+	d.annotated[e] = true
+}
+
+// noEventWhy says why an understood checkpoint line needs no event.
+func noEventWhy(e *entry) string {
+	switch e.kind {
+	case kTaskState:
+		if e.tm {
+			return "a TaskManager's copy of the transition"
+		}
+		return "the core has the subtask in that state already"
+	case kDecline, kDeclined, kDiscard, kFailed:
+		return "the decline, expiry or failure it belongs to was mapped, or the core had ended the checkpoint"
+	case kCompleted, kExpired:
+		return "the core had ended the checkpoint, or never triggered it"
+	case kAck, kLate:
+		return "an ack the core does not wait for"
+	case kTriggerFailed:
+		return "a refusal of the periodic scheduler, or the job was not running: the history has no periodic requests"
+	case kJobState:
+		return "the core's job is in that state already"
+	case kGlobalFailure:
+		return "the job had failed already"
+	case kFailoverCalc, kFailoverCount:
+		return "failover detail: region sizes are checked against the topology"
+	case kRestore:
+		return "a restore, checked against the core's latest completed checkpoint"
+	case kSavepointRequest:
+		return "the request: the trigger line that follows carries its kind"
+	case kStartSavepoint, kResetID:
+		return "a restore before the first trigger, read for the start event"
+	}
+	return "understood; nothing to decide"
 }
 
 // claimJobEnd writes what the log says of the job at its end: running unless
@@ -90,7 +134,7 @@ func (d *driver) claimJobEnd() {
 		return
 	}
 	i := len(d.im.Events)
-	d.im.claims[i] = append(d.im.claims[i], fmt.Sprintf("log line %d: job %s -- the job's status at the end of the log", line, status))
+	d.im.comments[i] = append(d.im.comments[i], fmt.Sprintf("%slog line %d: job %s -- the job's status at the end of the log", history.ClaimPrefix, line, status))
 	d.im.Stats.Claims++
 }
 

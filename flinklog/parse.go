@@ -14,8 +14,9 @@ type Unparsed struct {
 	Why  string `json:"why"`
 }
 
-// JobLines counts the checkpoint lines (trigger, completion, decline, expiry,
-// failure) a log has for one job.
+// JobLines counts the checkpoint lines a log has for one job, as importing
+// that job counts them (Stats.CheckpointLines: lines that name no job, such
+// as task transitions, count for every job).
 type JobLines struct {
 	Job   string `json:"job"`
 	Lines int    `json:"checkpoint_lines"`
@@ -36,23 +37,26 @@ func parseLog(r io.Reader) (*parsed, error) {
 	p := &parsed{file: lf, entries: make([]entry, len(lf.records))}
 	count := map[string]int{}
 	first := map[string]int{}
+	shared := 0 // checkpoint lines that name no job: every job's import reads them
 	for i := range lf.records {
 		e := interpret(&lf.records[i])
 		p.entries[i] = e
 		if e.job == "" {
+			if isCheckpointLine(&p.entries[i]) {
+				shared++
+			}
 			continue
 		}
 		if _, ok := first[e.job]; !ok {
 			first[e.job] = i
 			count[e.job] += 0
 		}
-		switch e.kind {
-		case kTrigger, kCompleted, kDecline, kDeclined, kExpired, kFailed, kLate, kTriggerFailed, kDiscard:
+		if isCheckpointLine(&p.entries[i]) {
 			count[e.job]++
 		}
 	}
 	for j, n := range count {
-		p.jobs = append(p.jobs, JobLines{j, n})
+		p.jobs = append(p.jobs, JobLines{j, n + shared})
 	}
 	// Most checkpoint lines first; ties go to the job the log mentions first.
 	sort.Slice(p.jobs, func(a, b int) bool {

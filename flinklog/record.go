@@ -72,6 +72,8 @@ type logFile struct {
 	orphans     []Unparsed // lines before the first record that are not records
 	lines       int
 	annotations int // '#' lines: the excerpts' annotations, never Flink output
+	joined      int // physical lines joined to the line a terminal wrapped
+	wrapWidth   int // the terminal width lines were wrapped at, 0 if none
 }
 
 // maxLine bounds one physical line; a longer one is cut, not rejected, so that

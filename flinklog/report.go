@@ -23,7 +23,7 @@ type ImportReport struct {
 	Checkpoints []CheckpointRow `json:"checkpoints"`
 	Mismatches  []Mismatch      `json:"mismatches"`
 	Notes       []string        `json:"notes"`
-	Unparsed    []Unparsed      `json:"not_interpreted"`
+	Unparsed    []Unparsed      `json:"not_understood"`
 	Violations  []string        `json:"violations"`
 	Final       string          `json:"final"`
 }
@@ -56,8 +56,11 @@ func (im *Import) WriteReport(w io.Writer) error {
 	var b strings.Builder
 	s := im.Stats
 	fmt.Fprintf(&b, "flinklog: %s: job %s\n", im.File, im.Job)
-	fmt.Fprintf(&b, "lines: %d read, %d checkpoint lines, %d interpreted (%.0f%%: %d became events, %d understood with nothing to map), %d not interpreted\n",
-		s.Lines, s.Relevant, s.Used+s.Noted, 100*s.Interpreted(), s.Used, s.Noted, len(im.Unparsed))
+	fmt.Fprintf(&b, "lines: %d read, %d records, %d checkpoint lines of this job", s.Lines, s.Records, s.CheckpointLines)
+	if s.Joined > 0 {
+		fmt.Fprintf(&b, "; %d lines wrapped by a terminal (%d columns) joined", s.Joined, im.wrapWidth)
+	}
+	b.WriteString("\n")
 	t := im.Topology
 	fmt.Fprintf(&b, "topology (%s): %d vertices, %d subtasks, %d pipelined regions", t.Known, len(t.Vertices), t.Subtasks, t.Regions)
 	if t.EmbarrassinglyParallel {
@@ -115,7 +118,13 @@ func (im *Import) WriteReport(w io.Writer) error {
 	for _, u := range im.Unparsed {
 		us = append(us, fmt.Sprintf("line %d: %s\n      %s", u.Line, u.Why, u.Text))
 	}
-	section("not interpreted", us)
+	section("not understood", us)
+	fmt.Fprintf(&b, "checkpoint lines: %d understood (became events), %d annotated (comments and claims in the history, no event), %d not understood",
+		s.Understood, s.Annotated, s.NotUnderstood)
+	if s.Outside > 0 {
+		fmt.Fprintf(&b, "; %d lines outside any record", s.Outside)
+	}
+	fmt.Fprintf(&b, "; %d claims for replay to check\n", s.Claims)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
