@@ -29,7 +29,7 @@ type importFlags struct {
 
 func (f *importFlags) register(fs *flag.FlagSet) {
 	f.opt = DefaultOptions()
-	fs.StringVar(&f.opt.Job, "job", "", "import this job id (default: the job with the most checkpoint lines)")
+	fs.StringVar(&f.opt.Job, "job", "", "import this job id (default: the job with the most trigger and outcome lines)")
 	fs.Int64Var(&f.opt.TimeoutMs, "timeout", 0, "checkpoint timeout in ms (default: inferred from expiries, else 600000)")
 	fs.IntVar(&f.opt.Tolerable, "tolerable", -1, "tolerable failed checkpoints (default: inferred)")
 	fs.IntVar(&f.opt.MaxConcurrent, "max-concurrent", 0, "max concurrent checkpoints (default: inferred)")

@@ -12,7 +12,7 @@
 // traces, wrapped messages); '#' lines are annotations. Messages are matched in
 // the forms Flink 1.9 to 2.x print (message.go). Records are ordered by
 // timestamp: threads write late, and the stamp says when it happened. One job
-// is imported: the one with the most checkpoint lines, or Options.Job. Task
+// is imported: the one with the most trigger and outcome lines, or Options.Job. Task
 // transitions and failover lines name no job and go to the imported job.
 //
 // A checkpoint line is a Flink logger's line about checkpoints, savepoints,

@@ -13,12 +13,15 @@ import (
 // Options steer an import. The zero value infers everything; Tolerable must be
 // -1 to be inferred (use DefaultOptions).
 type Options struct {
-	Job           string // the job id to import; "" = the one with the most checkpoint lines
+	Job           string // the job id to import; "" = the one with the most trigger and outcome lines
 	TimeoutMs     int64  // 0 = infer from expiries, else Flink's default
 	Tolerable     int    // -1 = infer
 	MaxConcurrent int    // 0 = infer
 	Edges         string // EdgesAuto (default), EdgesAllToAll, EdgesForward, EdgesNone
 	AssumeRegions int    // > 0: the job is this many independent regions
+	// WrapWidth is the width of the terminal the log was copied from, whose
+	// wrapped lines are joined: 0 detects it, < 0 joins nothing.
+	WrapWidth int
 	// NoPrior turns off the assumption that a log whose first checkpoint id is
 	// N > 1 joined a running job whose checkpoint N-1 had completed.
 	NoPrior bool
@@ -101,7 +104,7 @@ func isCheckpointLine(e *entry) bool {
 type Import struct {
 	File        string
 	Job         string
-	Jobs        []JobLines // every job in the log, most checkpoint lines first
+	Jobs        []JobLines // every job in the log, most trigger and outcome lines first
 	Header      history.Header
 	Topology    Topology
 	Start       string // what the start event says and why
@@ -132,7 +135,7 @@ func (im *Import) LogID(core int64) int64 { return im.logOf[core] }
 // listed in Unparsed, and every disagreement between the core and the log in
 // Mismatches.
 func ImportLog(r io.Reader, file string, opt Options) (*Import, error) {
-	p, err := parseLog(r)
+	p, err := parseLog(r, opt.WrapWidth)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
@@ -157,7 +160,7 @@ func ImportLog(r io.Reader, file string, opt Options) (*Import, error) {
 				others = append(others, fmt.Sprintf("%s (%d)", j.Job, j.Lines))
 			}
 		}
-		how := "the most checkpoint lines"
+		how := "the most trigger and outcome lines"
 		if opt.Job != "" {
 			how = "-job"
 		}

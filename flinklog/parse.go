@@ -20,6 +20,9 @@ type Unparsed struct {
 type JobLines struct {
 	Job   string `json:"job"`
 	Lines int    `json:"checkpoint_lines"`
+	// Decisive counts its triggers, completions, declines, expiries, failures
+	// and late acks: the job with the most is imported by default.
+	Decisive int `json:"decisive_lines"`
 }
 
 // parsed is a log whose every record has been interpreted.
@@ -29,13 +32,13 @@ type parsed struct {
 	jobs    []JobLines
 }
 
-func parseLog(r io.Reader) (*parsed, error) {
-	lf, err := readLog(r)
+func parseLog(r io.Reader, wrap int) (*parsed, error) {
+	lf, err := readLog(r, wrap)
 	if err != nil {
 		return nil, err
 	}
 	p := &parsed{file: lf, entries: make([]entry, len(lf.records))}
-	count := map[string]int{}
+	count, decisive := map[string]int{}, map[string]int{}
 	first := map[string]int{}
 	shared := 0 // checkpoint lines that name no job: every job's import reads them
 	for i := range lf.records {
@@ -54,12 +57,20 @@ func parseLog(r io.Reader) (*parsed, error) {
 		if isCheckpointLine(&p.entries[i]) {
 			count[e.job]++
 		}
+		switch e.kind {
+		case kTrigger, kCompleted, kDecline, kDeclined, kExpired, kFailed, kLate, kTriggerFailed, kDiscard:
+			decisive[e.job]++
+		}
 	}
 	for j, n := range count {
-		p.jobs = append(p.jobs, JobLines{j, n + shared})
+		p.jobs = append(p.jobs, JobLines{j, n + shared, decisive[j]})
 	}
-	// Most checkpoint lines first; ties go to the job the log mentions first.
+	// Most decisive lines first, then most checkpoint lines; ties go to the
+	// job the log mentions first.
 	sort.Slice(p.jobs, func(a, b int) bool {
+		if p.jobs[a].Decisive != p.jobs[b].Decisive {
+			return p.jobs[a].Decisive > p.jobs[b].Decisive
+		}
 		if p.jobs[a].Lines != p.jobs[b].Lines {
 			return p.jobs[a].Lines > p.jobs[b].Lines
 		}
@@ -69,7 +80,7 @@ func parseLog(r io.Reader) (*parsed, error) {
 }
 
 // pickJob returns the job to import: the one asked for, or the one with the
-// most checkpoint lines.
+// most decisive lines (triggers and outcomes).
 func (p *parsed) pickJob(want string) (string, error) {
 	if len(p.jobs) == 0 {
 		return "", fmt.Errorf("no job id in the log: no Flink checkpoint line was recognised (%d lines, %d records)",

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // axis is the clock a record's timestamp is on. Records on different axes
@@ -82,12 +84,13 @@ const maxLine = 1 << 20
 
 // readLog splits a log into records. A line that starts with a timestamp, a
 // level and a logger begins a record; any other line continues the record before
-// it. Lines on another clock than the first record's are reported, not guessed.
-func readLog(r io.Reader) (*logFile, error) {
+// it. Lines a terminal wrapped are joined first (wrap: the width, 0 = detect,
+// < 0 = never; see unwrap). Lines on another clock than the first record's are
+// reported, not guessed.
+func readLog(r io.Reader, wrap int) (*logFile, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	lf := &logFile{}
-	var first axis
-	var dayOffset, prevClock int64
+	var phys []string
 	for {
 		raw, err := readLine(br)
 		if err != nil && !errors.Is(err, io.EOF) {
@@ -96,8 +99,16 @@ func readLog(r io.Reader) (*logFile, error) {
 		if raw == "" && err != nil {
 			break
 		}
-		lf.lines++
-		line := strings.TrimRight(raw, "\r\n \t")
+		phys = append(phys, strings.TrimRight(raw, "\r\n"))
+		if err != nil {
+			break
+		}
+	}
+	lf.lines = len(phys)
+	var first axis
+	var dayOffset, prevClock int64
+	for _, ll := range unwrap(phys, wrap, lf) {
+		line := strings.TrimRight(ll.text, " \t")
 		trimmed := strings.TrimLeft(line, " \t")
 		switch {
 		case trimmed == "":
@@ -109,7 +120,7 @@ func readLog(r io.Reader) (*logFile, error) {
 				first = ax
 			}
 			if ok && ax != first {
-				lf.orphans = append(lf.orphans, Unparsed{Line: lf.lines, Text: clip(trimmed),
+				lf.orphans = append(lf.orphans, Unparsed{Line: ll.line, Text: clip(trimmed),
 					Why: "timestamp on another clock than the log's first record; its time cannot be compared"})
 				break
 			}
@@ -123,7 +134,7 @@ func readLog(r io.Reader) (*logFile, error) {
 					rec.at += dayOffset
 					prevClock = rec.at
 				}
-				rec.line = lf.lines
+				rec.line = ll.line
 				lf.records = append(lf.records, rec)
 				break
 			}
@@ -131,15 +142,97 @@ func readLog(r io.Reader) (*logFile, error) {
 				lf.records[n-1].cont = append(lf.records[n-1].cont, trimmed)
 				break
 			}
-			lf.orphans = append(lf.orphans, Unparsed{Line: lf.lines, Text: clip(trimmed),
+			lf.orphans = append(lf.orphans, Unparsed{Line: ll.line, Text: clip(trimmed),
 				Why: "not a log record (no timestamp, level and logger) and no record before it to continue"})
-		}
-		if err != nil {
-			break
 		}
 	}
 	return lf, nil
 }
+
+// logicalLine is a line as the program wrote it, and its first physical line.
+type logicalLine struct {
+	line int
+	text string
+}
+
+// unwrap joins the lines a terminal wrapped. A log copied from a terminal has
+// every line longer than the terminal cut into rows of exactly its width W, so
+// W is the longest line's length (in characters), when at least two lines have
+// it (one line of maximal length is no evidence of a terminal). A row of W
+// characters is joined with the next when that one begins no record and is
+// not a line of a stack trace (wrappedRow). Without this,
+// a record whose header was cut would continue the record before it, and a
+// message cut inside a task's attempt id would blame another subtask.
+func unwrap(phys []string, wrap int, lf *logFile) []logicalLine {
+	w := wrap
+	if w == 0 {
+		w = wrapWidth(phys)
+	}
+	out := make([]logicalLine, 0, len(phys))
+	for i := 0; i < len(phys); i++ {
+		ll := logicalLine{line: i + 1, text: phys[i]}
+		piece := phys[i]
+		for w > 0 && utf8.RuneCountInString(piece) == w && i+1 < len(phys) && wrappedRow(phys[i+1]) {
+			i++
+			piece = phys[i]
+			ll.text += piece
+			lf.joined++
+		}
+		out = append(out, ll)
+	}
+	if lf.joined > 0 {
+		lf.wrapWidth = w
+	}
+	return out
+}
+
+// minWrapWidth is the narrowest terminal unwrap detects.
+const minWrapWidth = 60
+
+// wrapWidth detects the terminal width a log was wrapped at, 0 if none.
+func wrapWidth(phys []string) int {
+	longest, count := 0, 0
+	for _, l := range phys {
+		switch n := utf8.RuneCountInString(l); {
+		case n > longest:
+			longest, count = n, 1
+		case n == longest:
+			count++
+		}
+	}
+	if longest < minWrapWidth || count < 2 {
+		return 0
+	}
+	wrapped := 0
+	for i, l := range phys[:len(phys)-1] {
+		if utf8.RuneCountInString(l) == longest && wrappedRow(phys[i+1]) {
+			wrapped++
+		}
+	}
+	if wrapped < 2 {
+		return 0
+	}
+	return longest
+}
+
+// wrappedRow says whether a line can be the rest of a wrapped row: it begins
+// no record and is no line a program writes after a record of its own (an
+// indented stack-trace line, "at …" or "... N more"; an exception's
+// "pkg.Class: message" line; "Caused by:"; a '#' annotation). A row may be
+// indented: the cut can fall inside a layout's padding.
+func wrappedRow(l string) bool {
+	t := strings.TrimSpace(l)
+	indented := strings.HasPrefix(l, "\t") || strings.HasPrefix(l, "  ")
+	if t == "" || strings.HasPrefix(t, "#") || reExceptionLine.MatchString(t) ||
+		indented && (strings.HasPrefix(t, "at ") || strings.HasPrefix(t, "...")) {
+		return false
+	}
+	_, _, isRecord := parseHeader(t)
+	return !isRecord
+}
+
+// reExceptionLine is the first line of a printed throwable, or of its cause.
+var reExceptionLine = regexp.MustCompile(`^(?:Caused by: |Suppressed: )|^[A-Za-z_$][\w$]*(?:\.[\w$]+)+(?::|$)`)
 
 // readLine reads one line, cutting it at maxLine.
 func readLine(br *bufio.Reader) (string, error) {

@@ -76,7 +76,7 @@ func TestReadLogContinuationOrphansAndRollover(t *testing.T) {
 		"00:00:00,100 INFO  org.apache.flink.runtime.checkpoint.CheckpointCoordinator [] - after midnight",
 		"2021-08-18 18:28:40,502 INFO  org.apache.flink.runtime.checkpoint.CheckpointCoordinator [] - other clock",
 	}, "\r\n")
-	lf, err := readLog(strings.NewReader(log))
+	lf, err := readLog(strings.NewReader(log), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestReadLogContinuationOrphansAndRollover(t *testing.T) {
 
 func TestReadLogCutsHugeLines(t *testing.T) {
 	huge := "2021-08-18 18:28:40,502 INFO  org.apache.flink.runtime.checkpoint.CheckpointCoordinator [] - " + strings.Repeat("x", 3*maxLine)
-	lf, err := readLog(strings.NewReader(huge + "\n"))
+	lf, err := readLog(strings.NewReader(huge+"\n"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
