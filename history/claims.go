@@ -1,7 +1,6 @@
 package history
 
 import (
-	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -129,83 +128,130 @@ func parseClaim(line []byte) (Claim, *Error) {
 	return c, nil
 }
 
-// readClaim adds the claim on a `//` line to h, if the line is one.
-func readClaim(h *History, trimmed []byte, line int) *Error {
-	if !bytes.HasPrefix(trimmed, []byte(ClaimPrefix)) {
-		return nil
-	}
-	c, err := parseClaim(trimmed)
-	if err != nil {
-		return err
-	}
-	c.Line, c.After = line, len(h.Records)
-	h.Claims = append(h.Claims, c)
-	return nil
-}
-
-// claimChecker follows the core's decisions that claims are about; it keeps
-// nothing when the history has no claims.
+// claimChecker follows the core's decisions that claims are about. It is fed
+// claims as a reader meets them (add), so it works on a streamed history too;
+// what it remembers of each checkpoint is one byte, and nothing until the
+// history's first claim.
 type claimChecker struct {
-	file      string
-	claims    []Claim
-	next      int
-	triggered map[int64]bool
-	ended     map[int64]string // "completed" or the abort reason
+	file    string
+	claims  []Claim // added, not yet checked
+	checked int
+	fates   fates
 }
 
-func newClaimChecker(file string, claims []Claim) *claimChecker {
-	if len(claims) == 0 {
-		return nil
-	}
-	return &claimChecker{file: file, claims: claims, triggered: map[int64]bool{}, ended: map[int64]string{}}
+func newClaimChecker(file string) *claimChecker { return &claimChecker{file: file} }
+
+// add queues claims to check; they come in file order.
+func (c *claimChecker) add(claims []Claim) {
+	c.claims = append(c.claims, claims...)
+	c.checked += len(claims)
 }
 
-// step records the effects of event record i (0-based) and checks the claims
-// that follow it; the initial state is checked with i = -1.
-func (c *claimChecker) step(i int, effs []fsm.Effect, s *fsm.State) []ClaimFailure {
+// observe records the effects of one event.
+func (c *claimChecker) observe(effs []fsm.Effect) {
 	for _, f := range effs {
 		switch f.Type {
 		case fsm.EffTrigger:
-			c.triggered[f.Checkpoint] = true
+			c.fates.set(f.Checkpoint, fateTriggered, "")
 		case fsm.EffCompleted:
-			c.ended[f.Checkpoint] = "completed"
+			c.fates.set(f.Checkpoint, fateCompleted, "")
 		case fsm.EffAbort:
-			c.ended[f.Checkpoint] = string(f.Reason)
+			c.fates.set(f.Checkpoint, fateAborted, f.Reason)
 		}
 	}
+}
+
+// checkUpTo checks the queued claims that follow the first n events, on the
+// state after them.
+func (c *claimChecker) checkUpTo(n int, s *fsm.State) []ClaimFailure {
 	var out []ClaimFailure
-	for c.next < len(c.claims) && c.claims[c.next].After <= i+1 {
-		cl := c.claims[c.next]
-		c.next++
+	k := 0
+	for ; k < len(c.claims) && c.claims[k].After <= n; k++ {
+		cl := c.claims[k]
 		if core, ok := c.check(&cl, s); !ok {
 			out = append(out, ClaimFailure{File: c.file, Claim: cl, Core: core})
 		}
 	}
+	c.claims = c.claims[k:]
 	return out
+}
+
+// fates is what became of every checkpoint id: one byte an id (its fate and,
+// when aborted, the index of its reason), from the first id triggered.
+type fates struct {
+	base    int64
+	codes   []uint8
+	reasons []fsm.Reason // index+1 in a code's upper bits
+}
+
+const (
+	fateTriggered uint8 = 1 + iota
+	fateCompleted
+	fateAborted
+	fateMask = 3
+)
+
+func (f *fates) set(id int64, fate uint8, reason fsm.Reason) {
+	if len(f.codes) == 0 {
+		f.base = id
+	}
+	if id < f.base || id-f.base > 1<<40 {
+		return // ids only grow (R14); the core's checks report it otherwise
+	}
+	for int64(len(f.codes)) <= id-f.base {
+		f.codes = append(f.codes, 0)
+	}
+	code := fate
+	if fate == fateAborted {
+		k := 0
+		for k < len(f.reasons) && f.reasons[k] != reason {
+			k++
+		}
+		if k == len(f.reasons) && k < 62 {
+			f.reasons = append(f.reasons, reason)
+		}
+		code |= uint8(min(k, 62)+1) << 2
+	}
+	f.codes[id-f.base] = code
+}
+
+// get returns an id's fate (0: never triggered) and abort reason.
+func (f *fates) get(id int64) (uint8, fsm.Reason) {
+	if id < f.base || id-f.base >= int64(len(f.codes)) {
+		return 0, ""
+	}
+	code := f.codes[id-f.base]
+	if code&fateMask != fateAborted {
+		return code & fateMask, ""
+	}
+	if k := int(code>>2) - 1; k < len(f.reasons) {
+		return fateAborted, f.reasons[k]
+	}
+	return fateAborted, "other"
 }
 
 // check says whether claim cl holds, and what the core decided.
 func (c *claimChecker) check(cl *Claim, s *fsm.State) (string, bool) {
 	id := cl.Checkpoint
+	state, reason := c.fates.get(id)
 	fate := func() string {
-		switch e, ok := c.ended[id]; {
-		case ok && e == "completed":
+		switch state {
+		case fateCompleted:
 			return fmt.Sprintf("checkpoint %d completed", id)
-		case ok:
-			return fmt.Sprintf("checkpoint %d was aborted (%s)", id, e)
-		case c.triggered[id]:
+		case fateAborted:
+			return fmt.Sprintf("checkpoint %d was aborted (%s)", id, reason)
+		case fateTriggered:
 			return fmt.Sprintf("checkpoint %d is pending", id)
 		}
 		return fmt.Sprintf("checkpoint %d was never triggered", id)
 	}
 	switch cl.Kind {
 	case ClaimTriggered:
-		return fate(), c.triggered[id]
+		return fate(), state != 0
 	case ClaimCompleted:
-		return fate(), c.ended[id] == "completed"
+		return fate(), state == fateCompleted
 	case ClaimAborted:
-		e, ok := c.ended[id]
-		return fate(), ok && e != "completed" && (cl.Reason == "" || e == string(cl.Reason))
+		return fate(), state == fateAborted && (cl.Reason == "" || reason == cl.Reason)
 	case ClaimRestored:
 		if l, ok := s.LatestCompleted(); ok {
 			return fmt.Sprintf("its latest completed checkpoint is %d", l.ID), l.ID == id

@@ -1,7 +1,6 @@
 package history
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -56,92 +55,29 @@ func ReadFile(path string) (*History, error) {
 	return Decode(f, path)
 }
 
-// Decode reads a whole history. Every error is an *Error naming the physical line
-// (blank and // lines count) and, where one is at fault, the field. Besides the
-// syntax it checks the structure HISTORY.md requires: a valid job and
-// configuration, subtasks and regions the job has, start first and only once,
-// and time that never goes backwards.
+// Decode reads a whole history into memory (a Reader reads it one event at a
+// time). Every error is an *Error naming the physical line (blank and // lines
+// count) and, where one is at fault, the field. Besides the syntax it checks
+// the structure HISTORY.md requires: a valid job and configuration, subtasks
+// and regions the job has, start first and only once, time that never goes
+// backwards, well-formed claims, and no line longer than MaxLineBytes.
 func Decode(r io.Reader, file string) (*History, error) {
-	// The whole input is read at once: the records take more memory than the
-	// text anyway, and knowing the line count sizes them in one allocation
-	// instead of regrowing a slice of 150-byte records.
-	data, rerr := io.ReadAll(r)
-	if rerr != nil {
-		return nil, &Error{File: file, Line: bytes.Count(data, []byte{'\n'}) + 1, Reason: "read: " + rerr.Error()}
+	d, err := NewReader(r, file)
+	if err != nil {
+		return nil, err
 	}
-	h := &History{File: file, Records: make([]Record, 0, bytes.Count(data, []byte{'\n'})+1)}
-	line := 0
-	var prevAt int64
-	prevLine := 0
+	h := &History{File: file, HeaderLine: d.HeaderLine(), Header: d.Header(), Topology: d.Topology()}
 	for {
-		var text []byte
-		var err error
-		if k := bytes.IndexByte(data, '\n'); k >= 0 {
-			text, data = data[:k+1], data[k+1:]
-		} else {
-			text, data, err = data, nil, io.EOF
-		}
-		if len(text) == 0 && err != nil {
-			break
-		}
-		line++
-		text = bytes.TrimRight(text, "\r\n")
-		trimmed := bytes.TrimSpace(text)
-		if len(trimmed) == 0 || bytes.HasPrefix(trimmed, []byte("//")) {
-			if cerr := readClaim(h, trimmed, line); cerr != nil {
-				return nil, at(file, line, cerr)
-			}
-			if err != nil {
-				break
-			}
-			continue
-		}
-		if h.HeaderLine == 0 {
-			h.HeaderLine = line
-			hdr, topo, herr := decodeHeader(trimmed)
-			if herr != nil {
-				return nil, at(file, line, herr)
-			}
-			h.Header, h.Topology = hdr, topo
-		} else {
-			rec, rerr := decodeEvent(h.Topology, trimmed)
-			if rerr != nil {
-				return nil, at(file, line, rerr)
-			}
-			rec.Line = line
-			if serr := sequence(h, rec, prevAt, prevLine); serr != nil {
-				return nil, at(file, line, serr)
-			}
-			prevAt, prevLine = rec.Event.At, line
-			h.Records = append(h.Records, rec)
+		rec, err := d.Next()
+		h.Claims = append(h.Claims, d.TakeClaims()...)
+		if err == io.EOF {
+			return h, nil
 		}
 		if err != nil {
-			break
+			return nil, err
 		}
+		h.Records = append(h.Records, rec)
 	}
-	if h.HeaderLine == 0 {
-		return nil, &Error{File: file, Line: line + 1, Reason: "no header: the file has no JSON line (want a " + Format + " header)"}
-	}
-	if len(h.Records) == 0 {
-		return nil, &Error{File: file, Line: h.HeaderLine, Reason: "no events: a history needs at least the start event"}
-	}
-	return h, nil
-}
-
-// sequence checks the order HISTORY.md requires of events: start first and once,
-// time never backwards (R10). The core refuses the same on Step; checking here
-// refuses the file before any of it is replayed.
-func sequence(h *History, rec Record, prevAt int64, prevLine int) error {
-	ev := rec.Event
-	switch {
-	case len(h.Records) == 0 && ev.Type != fsm.EvStart:
-		return errorf("type", "the first event must be start, got %s", ev.Type)
-	case len(h.Records) > 0 && ev.Type == fsm.EvStart:
-		return errorf("type", "second start: the job already started on line %d", h.Records[0].Line)
-	case len(h.Records) > 0 && ev.At < prevAt:
-		return errorf("at", "time goes backwards: %d after %d on line %d (R10)", ev.At, prevAt, prevLine)
-	}
-	return nil
 }
 
 // decodeHeader reads and validates the header line.

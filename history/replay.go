@@ -18,6 +18,11 @@ type Options struct {
 	// Trace, when not nil, receives the readable trace: one line per event with
 	// its effects and violations under it, then a closing summary.
 	Trace io.Writer
+	// CountsOnly leaves the summary's lists (triggered, completed, aborted,
+	// trigger failures, discarded) empty and only counts them (Result.Counts),
+	// so that a replay's memory does not grow with the history. The trace
+	// needs only the counts.
+	CountsOnly bool
 }
 
 // Result is the outcome of a replay that read the whole history. Invariant
@@ -31,6 +36,14 @@ type Result struct {
 	// one of them (claims.go); Checked counts the claims checked.
 	Claims  []ClaimFailure
 	Checked int
+	// Counts are the lengths of the summary's lists, also with CountsOnly.
+	Counts Counts
+}
+
+// Counts are how many checkpoints were triggered, completed, aborted and
+// discarded, and how many requests failed without an id.
+type Counts struct {
+	Triggered, Completed, Aborted, TriggerFailures, Discarded int
 }
 
 // OK reports whether every invariant held, no recorded effect diverged and
@@ -61,72 +74,145 @@ func Replay(h *History, opt Options) (*Result, error) {
 		}
 		topo = t
 	}
-	s, err := fsm.New(topo, h.Header.Config)
+	r, err := newReplayer(h.File, h.HeaderLine, h.Header, topo, opt)
 	if err != nil {
-		return nil, at(h.File, h.HeaderLine, configError(err))
+		return nil, err
 	}
-	var checker stepChecker
-	if opt.Check {
-		checker = newChecker(topo, h.Header.Config)
-	}
-	var tw *traceWriter
-	if opt.Trace != nil {
-		tw = &traceWriter{w: bufio.NewWriter(opt.Trace), topo: topo}
-		defer tw.w.Flush()
-	}
-	sum := newSummarizer(topo)
-	res := &Result{Checked: len(h.Claims)}
-	claims := newClaimChecker(h.File, h.Claims)
-	if claims != nil {
-		res.Claims = append(res.Claims, claims.step(-1, nil, s)...)
-	}
-	for i, rec := range h.Records {
-		effs, err := s.Step(rec.Event)
-		if err != nil {
-			return nil, stepError(h.File, rec.Line, err)
+	defer r.flush()
+	r.claims.add(h.Claims)
+	for _, rec := range h.Records {
+		if err := r.step(rec); err != nil {
+			return nil, err
 		}
-		// The description is rendered only when something needs it: on a clean
-		// replay without a trace it would be most of the replay's cost.
-		desc := ""
-		if tw != nil || rec.HasRecorded && res.Divergence == nil {
+	}
+	return r.finish(), nil
+}
+
+// ReplayReader is Replay on a history read one event at a time (NewReader):
+// its memory is the core's state, one line and the summary — with
+// Options.CountsOnly, the summary's counts only — whatever the input's size.
+// A decoding error stops it like an event the core refuses.
+func ReplayReader(d *Reader, opt Options) (*Result, error) {
+	r, err := newReplayer(d.File(), d.HeaderLine(), d.Header(), d.Topology(), opt)
+	if err != nil {
+		return nil, err
+	}
+	defer r.flush()
+	for {
+		rec, err := d.Next()
+		// Claims before this event hold after the ones before it: check them
+		// on the state as it is now.
+		r.claims.add(d.TakeClaims())
+		r.checkClaims(r.steps)
+		if err == io.EOF {
+			return r.finish(), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := r.step(rec); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// replayer is one replay in progress: the core, the checkers, the trace and
+// the summary so far.
+type replayer struct {
+	file    string
+	topo    *fsm.Topology
+	s       *fsm.State
+	checker stepChecker
+	claims  *claimChecker
+	tw      *traceWriter
+	sum     *summarizer
+	res     *Result
+	check   bool
+	steps   int
+}
+
+func newReplayer(file string, headerLine int, hdr Header, topo *fsm.Topology, opt Options) (*replayer, error) {
+	s, err := fsm.New(topo, hdr.Config)
+	if err != nil {
+		return nil, at(file, headerLine, configError(err))
+	}
+	r := &replayer{file: file, topo: topo, s: s, sum: newSummarizer(topo, opt.CountsOnly), res: &Result{},
+		check: opt.Check, claims: newClaimChecker(file)}
+	if opt.Check {
+		r.checker = newChecker(topo, hdr.Config)
+	}
+	if opt.Trace != nil {
+		r.tw = &traceWriter{w: bufio.NewWriter(opt.Trace), topo: topo}
+	}
+	return r, nil
+}
+
+func (r *replayer) flush() {
+	if r.tw != nil {
+		r.tw.w.Flush()
+	}
+}
+
+// checkClaims checks the claims that follow the first n events.
+func (r *replayer) checkClaims(n int) {
+	failed := r.claims.checkUpTo(n, r.s)
+	r.res.Claims = append(r.res.Claims, failed...)
+	if r.tw != nil {
+		r.tw.claims(failed)
+	}
+}
+
+func (r *replayer) step(rec Record) error {
+	topo, res := r.topo, r.res
+	if r.steps == 0 {
+		r.checkClaims(0) // claims about the initial state
+	}
+	effs, err := r.s.Step(rec.Event)
+	if err != nil {
+		return stepError(r.file, rec.Line, err)
+	}
+	r.steps++
+	// The description is rendered only when something needs it: on a clean
+	// replay without a trace it would be most of the replay's cost.
+	desc := ""
+	if r.tw != nil || rec.HasRecorded && res.Divergence == nil {
+		desc = fsm.DescribeEvent(topo, rec.Event)
+	}
+	r.sum.step(effs)
+	var vs []invariants.Violation
+	if r.checker != nil {
+		vs = r.checker.Step(rec.Event, effs, r.s)
+		if len(vs) > 0 && desc == "" {
 			desc = fsm.DescribeEvent(topo, rec.Event)
 		}
-		sum.step(effs)
-		var vs []invariants.Violation
-		if checker != nil {
-			vs = checker.Step(rec.Event, effs, s)
-			if len(vs) > 0 && desc == "" {
-				desc = fsm.DescribeEvent(topo, rec.Event)
-			}
-			for _, v := range vs {
-				sum.sum.Violations = append(sum.sum.Violations, Violation{Invariant: v.Invariant,
-					Line: rec.Line, Event: desc, Detail: v.Detail})
-			}
-		}
-		var div *Divergence
-		if rec.HasRecorded && res.Divergence == nil {
-			div = diverge(h.File, topo, rec, desc, effs)
-			res.Divergence = div
-		}
-		if tw != nil {
-			tw.step(rec.Line, rec.Event.At, desc, effs, vs, div)
-		}
-		if claims != nil {
-			failed := claims.step(i, effs, s)
-			res.Claims = append(res.Claims, failed...)
-			if tw != nil {
-				tw.claims(failed)
-			}
+		for _, v := range vs {
+			r.sum.sum.Violations = append(r.sum.sum.Violations, Violation{Invariant: v.Invariant,
+				Line: rec.Line, Event: desc, Detail: v.Detail})
 		}
 	}
-	res.Summary = sum.finish(s)
-	if tw != nil {
-		tw.summary(&res.Summary, opt.Check)
-		if res.Checked > 0 {
-			fmt.Fprintf(tw.w, "-- claims: %d checked, %d contradicted by the core\n", res.Checked, len(res.Claims))
+	var div *Divergence
+	if rec.HasRecorded && res.Divergence == nil {
+		div = diverge(r.file, topo, rec, desc, effs)
+		res.Divergence = div
+	}
+	if r.tw != nil {
+		r.tw.step(rec.Line, rec.Event.At, desc, effs, vs, div)
+	}
+	r.claims.observe(effs)
+	r.checkClaims(r.steps)
+	return nil
+}
+
+func (r *replayer) finish() *Result {
+	r.res.Summary, r.res.Counts = r.sum.finish(r.s)
+	r.res.Checked = r.claims.checked
+	if r.tw != nil {
+		r.tw.summary(&r.res.Summary, r.res.Counts, r.check)
+		if r.res.Checked > 0 {
+			fmt.Fprintf(r.tw.w, "-- claims: %d checked, %d contradicted by the core\n", r.res.Checked, len(r.res.Claims))
 		}
 	}
-	return res, nil
+	return r.res
 }
 
 // stepError places an error of the core on the record's line, keeping the field

@@ -161,12 +161,14 @@ func orEmpty[T any](s []T) []T {
 
 // summarizer accumulates the summary from the effects of each step.
 type summarizer struct {
-	topo *fsm.Topology
-	sum  Summary
+	topo       *fsm.Topology
+	sum        Summary
+	counts     Counts
+	countsOnly bool
 }
 
-func newSummarizer(t *fsm.Topology) *summarizer {
-	return &summarizer{topo: t, sum: Summary{Format: SummaryFormat,
+func newSummarizer(t *fsm.Topology, countsOnly bool) *summarizer {
+	return &summarizer{topo: t, countsOnly: countsOnly, sum: Summary{Format: SummaryFormat,
 		Triggered: []Triggered{}, Completed: []Completed{}, Aborted: []Aborted{},
 		TriggerFailures: []TriggerFailure{}, Discarded: []int64{}, Retained: []int64{},
 		Violations: []Violation{}}}
@@ -181,28 +183,45 @@ func (m *summarizer) step(effs []fsm.Effect) {
 		e := &effs[i]
 		switch e.Type {
 		case fsm.EffTrigger:
-			m.sum.Triggered = append(m.sum.Triggered, Triggered{ID: e.Checkpoint, At: e.At,
-				Kind: e.Kind.String(), ForcedGlobal: e.ForcedGlobal})
-		case fsm.EffCompleted:
-			refs := make(Refs, m.topo.NumRegions())
-			for r := range refs {
-				refs[r] = e.RefOf(r)
-				m.sum.MaxRefAge = max(m.sum.MaxRefAge, e.Checkpoint-refs[r])
+			m.counts.Triggered++
+			if !m.countsOnly {
+				m.sum.Triggered = append(m.sum.Triggered, Triggered{ID: e.Checkpoint, At: e.At,
+					Kind: e.Kind.String(), ForcedGlobal: e.ForcedGlobal})
 			}
-			m.sum.Completed = append(m.sum.Completed, Completed{ID: e.Checkpoint, Kind: e.Kind.String(),
-				Mode: e.Mode.String(), Refs: refs, StateSize: e.StateSize, CheckpointedSize: e.CheckpointedSize})
+		case fsm.EffCompleted:
+			m.counts.Completed++
+			for r := 0; r < m.topo.NumRegions(); r++ {
+				m.sum.MaxRefAge = max(m.sum.MaxRefAge, e.Checkpoint-e.RefOf(r))
+			}
+			if !m.countsOnly {
+				refs := make(Refs, m.topo.NumRegions())
+				for r := range refs {
+					refs[r] = e.RefOf(r)
+				}
+				m.sum.Completed = append(m.sum.Completed, Completed{ID: e.Checkpoint, Kind: e.Kind.String(),
+					Mode: e.Mode.String(), Refs: refs, StateSize: e.StateSize, CheckpointedSize: e.CheckpointedSize})
+			}
 		case fsm.EffAbort:
-			m.sum.Aborted = append(m.sum.Aborted, Aborted{ID: e.Checkpoint, Reason: string(e.Reason), Counted: e.Counted})
+			m.counts.Aborted++
+			if !m.countsOnly {
+				m.sum.Aborted = append(m.sum.Aborted, Aborted{ID: e.Checkpoint, Reason: string(e.Reason), Counted: e.Counted})
+			}
 		case fsm.EffTriggerFailed:
-			m.sum.TriggerFailures = append(m.sum.TriggerFailures, TriggerFailure{At: e.At, Reason: string(e.Reason)})
+			m.counts.TriggerFailures++
+			if !m.countsOnly {
+				m.sum.TriggerFailures = append(m.sum.TriggerFailures, TriggerFailure{At: e.At, Reason: string(e.Reason)})
+			}
 		case fsm.EffDiscard:
-			m.sum.Discarded = append(m.sum.Discarded, e.Checkpoint)
+			m.counts.Discarded++
+			if !m.countsOnly {
+				m.sum.Discarded = append(m.sum.Discarded, e.Checkpoint)
+			}
 		}
 	}
 }
 
 // finish fills in what the final state says.
-func (m *summarizer) finish(s *fsm.State) Summary {
+func (m *summarizer) finish(s *fsm.State) (Summary, Counts) {
 	sum := m.sum
 	sum.Retained = append([]int64{}, s.Retained()...)
 	sort.Slice(sum.Retained, func(a, b int) bool { return sum.Retained[a] < sum.Retained[b] })
@@ -213,5 +232,5 @@ func (m *summarizer) finish(s *fsm.State) Summary {
 	}
 	eff := s.Effective()
 	sum.Config = SummaryConfig{IntervalMs: eff.IntervalMs, TimeoutMs: eff.TimeoutMs, OverridesActive: eff.OverridesActive}
-	return sum
+	return sum, m.counts
 }

@@ -48,9 +48,9 @@ func (t *traceWriter) claims(failed []ClaimFailure) {
 	}
 }
 
-func (t *traceWriter) summary(s *Summary, checked bool) {
+func (t *traceWriter) summary(s *Summary, n Counts, checked bool) {
 	fmt.Fprintf(t.w, "-- %d events: %d triggered, %d completed, %d aborted, %d trigger failures, %d discarded\n",
-		s.Events, len(s.Triggered), len(s.Completed), len(s.Aborted), len(s.TriggerFailures), len(s.Discarded))
+		s.Events, n.Triggered, n.Completed, n.Aborted, n.TriggerFailures, n.Discarded)
 	job := s.Job
 	if s.FailReason != nil {
 		job += " (" + *s.FailReason + ")"

@@ -39,6 +39,11 @@ type Checker struct {
 
 	// I-ConfigAtomic, I-DurableOverrides.
 	confirmed *fsm.EffectiveConfig
+
+	// prune: ids below floor are over and forgotten; the next prune comes
+	// when pruneAt checkpoints are tracked.
+	floor   int64
+	pruneAt int
 }
 
 // New returns a checker for one history of a job with this topology and base
@@ -64,6 +69,7 @@ func (c *Checker) Step(ev fsm.Event, effs []fsm.Effect, s *fsm.State) []Violatio
 	}
 	c.stepEffects(ev, effs, s)
 	c.checkState(ev, s)
+	c.prune(s)
 	return c.out
 }
 

@@ -145,7 +145,7 @@ func (c *Checker) onCompleted(ev fsm.Event, e fsm.Effect) {
 	if ev.Type != fsm.EvPersisted || ev.Checkpoint != id {
 		c.fail(NotifySafety, "checkpoint %d completed on %s, not on its persisted event (R23)", id, ev.Type)
 	}
-	if c.ended[id] || c.completed[id] {
+	if c.ended[id] || c.completed[id] || c.finished(id) {
 		c.fail(NotifySafety, "checkpoint %d completed after it ended", id)
 	}
 	c.completed[id] = true
@@ -209,7 +209,7 @@ func (c *Checker) healthyIn(ref int64, r int) bool {
 func (c *Checker) onNotifyComplete(e fsm.Effect) {
 	id := e.Checkpoint
 	if !c.completed[id] {
-		c.fail(NotifySafety, "checkpoint %d notified complete before it completed", id)
+		c.fail(NotifySafety, "checkpoint %d notified complete before it completed (or after it ended)", id)
 		return
 	}
 	seen := c.notified[id]
@@ -233,8 +233,8 @@ func (c *Checker) onNotifyComplete(e fsm.Effect) {
 
 func (c *Checker) onAbort(e fsm.Effect) {
 	id := e.Checkpoint
-	if c.completed[id] {
-		c.fail(NotifySafety, "checkpoint %d aborted after it completed", id)
+	if c.completed[id] || c.finished(id) {
+		c.fail(NotifySafety, "checkpoint %d aborted after it completed (or ended)", id)
 	}
 	c.ended[id] = true
 	delete(c.failedOver, id)
@@ -275,8 +275,8 @@ func (c *Checker) onFailJob(e fsm.Effect) {
 
 func (c *Checker) onDiscard(e fsm.Effect, s *fsm.State) {
 	id := e.Checkpoint
-	if c.discarded[id] {
-		c.fail(RetentionSafety, "checkpoint %d discarded twice", id)
+	if c.discarded[id] || c.finished(id) {
+		c.fail(RetentionSafety, "checkpoint %d discarded twice (or after it ended)", id)
 	}
 	if c.noClaimIDs[id] {
 		c.fail(RetentionSafety, "no_claim snapshot %d discarded", id)

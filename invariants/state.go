@@ -15,7 +15,7 @@ func (c *Checker) checkState(ev fsm.Event, s *fsm.State) {
 	known := s.Known()
 	alive := map[int64]bool{}
 	for _, k := range known {
-		if c.discarded[k.ID] {
+		if c.discarded[k.ID] || c.finished(k.ID) {
 			c.fail(RetentionSafety, "checkpoint %d is kept after it was discarded", k.ID)
 		}
 		if kind, ok := c.kinds[k.ID]; ok && kind.IsSavepoint() {
@@ -27,7 +27,7 @@ func (c *Checker) checkState(ev fsm.Event, s *fsm.State) {
 		alive[k.ID] = true
 		for _, r := range k.Refs {
 			alive[r.Checkpoint] = true
-			if c.discarded[r.Checkpoint] {
+			if c.discarded[r.Checkpoint] || c.finished(r.Checkpoint) {
 				c.fail(RetentionSafety, "retained checkpoint %d uses discarded checkpoint %d", k.ID, r.Checkpoint)
 			}
 			if r.Checkpoint >= k.ID || !(c.restored[r.Checkpoint] || c.healthyIn(r.Checkpoint, r.Region)) {

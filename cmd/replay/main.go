@@ -42,9 +42,13 @@ Exit status: 0 ok; 1 an invariant failed or recorded effects diverged;
 Flags:
 `
 
-// replayHistory is history.Replay; tests substitute it to reach the exit status
-// of an invariant violation, which the core has none of to replay.
-var replayHistory = history.Replay
+// replayHistory and replayReader are history.Replay and history.ReplayReader;
+// tests substitute them to reach the exit status of an invariant violation,
+// which the core has none of to replay.
+var (
+	replayHistory = history.Replay
+	replayReader  = history.ReplayReader
+)
 
 // run is the whole command, with its streams as arguments so tests can call it.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -80,19 +84,36 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	h, err := read(fs.Arg(0), stdin)
+	if *minimize {
+		h, err := read(fs.Arg(0), stdin)
+		if err != nil {
+			fmt.Fprintln(stderr, invalid(err))
+			return 2
+		}
+		return runMinimize(h, fs.Arg(0), stdout, stderr)
+	}
+	// The history is read one event at a time: memory stays bounded whatever
+	// the input's size (replay /dev/zero ends with "line longer than").
+	in, name := stdin, "<stdin>"
+	if fs.Arg(0) != "-" {
+		f, err := os.Open(fs.Arg(0))
+		if err != nil {
+			fmt.Fprintln(stderr, invalid(err))
+			return 2
+		}
+		defer f.Close()
+		in, name = f, fs.Arg(0)
+	}
+	d, err := history.NewReader(in, name)
 	if err != nil {
 		fmt.Fprintln(stderr, invalid(err))
 		return 2
 	}
-	if *minimize {
-		return runMinimize(h, fs.Arg(0), stdout, stderr)
-	}
-	opt := history.Options{Check: *check}
+	opt := history.Options{Check: *check, CountsOnly: !*summary}
 	if !*summary {
 		opt.Trace = stdout
 	}
-	res, err := replayHistory(h, opt)
+	res, err := replayReader(d, opt)
 	if err != nil {
 		fmt.Fprintln(stderr, invalid(err))
 		return 2
@@ -104,7 +125,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	for _, v := range res.Summary.Violations {
-		fmt.Fprintf(stderr, "%s:%d: %s violated after %s: %s\n", h.File, v.Line, v.Invariant, v.Event, v.Detail)
+		fmt.Fprintf(stderr, "%s:%d: %s violated after %s: %s\n", name, v.Line, v.Invariant, v.Event, v.Detail)
 	}
 	if res.Divergence != nil {
 		fmt.Fprint(stderr, res.Divergence.Error())

@@ -1,0 +1,199 @@
+package history
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"strconv"
+
+	"github.com/ckptcore/ckptcore/fsm"
+)
+
+// MaxLineBytes caps the length of one line of a history (its newline not
+// counted). A longer line is an error naming it, so that reading a history
+// holds at most one line in memory whatever the input (replay /dev/zero ends
+// with "line longer than …", not out of memory). The largest lines real
+// histories have are headers of jobs with thousands of vertices and events
+// whose recorded effects list thousands of subtasks: well below this.
+const MaxLineBytes = 16 << 20
+
+// Reader decodes a history one event at a time: its memory is the header's
+// topology and one line, whatever the size of the input. It checks what
+// Decode checks, in the same order, with the same errors.
+type Reader struct {
+	file       string
+	br         *bufio.Reader
+	buf        []byte // the line being assembled when it spans reads
+	line       int    // physical line number of the last line read
+	headerLine int
+	header     Header
+	topo       *fsm.Topology
+	events     int
+	firstLine  int // line of the first event
+	prevAt     int64
+	prevLine   int
+	claims     []Claim // read since the last TakeClaims
+	err        error   // sticky: once reading failed, Next keeps returning it
+}
+
+// NewReader reads up to and including the header of the history in r and
+// returns a Reader positioned before its first event. file names the input in
+// errors. An error is an *Error naming the line, as Decode's.
+func NewReader(r io.Reader, file string) (*Reader, error) {
+	d := &Reader{file: file, br: bufio.NewReaderSize(r, 64<<10)}
+	text, err := d.nextLine()
+	if err == io.EOF {
+		return nil, &Error{File: file, Line: d.line + 1, Reason: "no header: the file has no JSON line (want a " + Format + " header)"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.headerLine = d.line
+	hdr, topo, herr := decodeHeader(text)
+	if herr != nil {
+		return nil, at(file, d.line, herr)
+	}
+	d.header, d.topo = hdr, topo
+	return d, nil
+}
+
+// File is the name the input goes by in errors.
+func (d *Reader) File() string { return d.file }
+
+// Header is the history's header.
+func (d *Reader) Header() Header { return d.header }
+
+// HeaderLine is the header's physical line.
+func (d *Reader) HeaderLine() int { return d.headerLine }
+
+// Topology is the header's job, built and validated.
+func (d *Reader) Topology() *fsm.Topology { return d.topo }
+
+// TakeClaims returns the //claim lines read since the last call (claims.go):
+// those before the event Next just returned or, after io.EOF, those at the
+// end. The caller checks them against the state after the events before them
+// (Claim.After).
+func (d *Reader) TakeClaims() []Claim {
+	c := d.claims
+	d.claims = nil
+	return c
+}
+
+// Next returns the next event. At the end of the input it returns io.EOF, or
+// an *Error when the history has no event at all (it needs at least the
+// first event). Any other error is an *Error naming the line; after one, Next
+// returns it again.
+func (d *Reader) Next() (Record, error) {
+	if d.err != nil {
+		return Record{}, d.err
+	}
+	rec, err := d.next()
+	if err != nil {
+		d.err = err
+	}
+	return rec, err
+}
+
+func (d *Reader) next() (Record, error) {
+	text, err := d.nextLine()
+	if err == io.EOF {
+		if d.events == 0 {
+			return Record{}, &Error{File: d.file, Line: d.headerLine, Reason: "no events: a history needs at least the start event"}
+		}
+		return Record{}, io.EOF
+	}
+	if err != nil {
+		return Record{}, err
+	}
+	rec, rerr := decodeEvent(d.topo, text)
+	if rerr != nil {
+		return Record{}, at(d.file, d.line, rerr)
+	}
+	rec.Line = d.line
+	if serr := d.sequence(rec); serr != nil {
+		return Record{}, at(d.file, d.line, serr)
+	}
+	if d.events == 0 {
+		d.firstLine = d.line
+	}
+	d.events++
+	d.prevAt, d.prevLine = rec.Event.At, d.line
+	return rec, nil
+}
+
+// sequence checks the order HISTORY.md requires of events: start first and once,
+// time never backwards (R10). The core refuses the same on Step; checking here
+// refuses the file before any of it is replayed.
+func (d *Reader) sequence(rec Record) error {
+	ev := rec.Event
+	switch {
+	case d.events == 0 && ev.Type != fsm.EvStart:
+		return errorf("type", "the first event must be start, got %s", ev.Type)
+	case d.events > 0 && ev.Type == fsm.EvStart:
+		return errorf("type", "second start: the job already started on line %d", d.firstLine)
+	case d.events > 0 && ev.At < d.prevAt:
+		return errorf("at", "time goes backwards: %d after %d on line %d (R10)", ev.At, d.prevAt, d.prevLine)
+	}
+	return nil
+}
+
+// nextLine returns the next line that is neither blank nor a // comment,
+// trimmed, or io.EOF. The slice is valid until the next call.
+func (d *Reader) nextLine() ([]byte, error) {
+	for {
+		text, err := d.readLine()
+		if err != nil {
+			return nil, err
+		}
+		trimmed := bytes.TrimSpace(text)
+		if bytes.HasPrefix(trimmed, []byte(ClaimPrefix)) {
+			c, cerr := parseClaim(trimmed)
+			if cerr != nil {
+				return nil, &Error{File: d.file, Line: d.line, Field: cerr.Field, Reason: cerr.Reason}
+			}
+			c.Line, c.After = d.line, d.events
+			d.claims = append(d.claims, c)
+			continue
+		}
+		if len(trimmed) == 0 || bytes.HasPrefix(trimmed, []byte("//")) {
+			continue
+		}
+		return trimmed, nil
+	}
+}
+
+// readLine reads one physical line without its line ending, or io.EOF after
+// the last one. A last line without a newline counts as a line.
+func (d *Reader) readLine() ([]byte, error) {
+	d.buf = d.buf[:0]
+	for {
+		chunk, err := d.br.ReadSlice('\n')
+		if len(d.buf)+len(bytes.TrimRight(chunk, "\r\n")) > MaxLineBytes {
+			d.line++
+			return nil, &Error{File: d.file, Line: d.line,
+				Reason: "line longer than " + strconv.Itoa(MaxLineBytes) + " bytes (is this a history?)"}
+		}
+		switch {
+		case err == nil:
+			d.line++
+			if len(d.buf) == 0 {
+				return bytes.TrimRight(chunk, "\r\n"), nil
+			}
+			d.buf = append(d.buf, chunk...)
+			return bytes.TrimRight(d.buf, "\r\n"), nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			d.buf = append(d.buf, chunk...)
+		case err == io.EOF:
+			d.buf = append(d.buf, chunk...)
+			if len(d.buf) == 0 {
+				return nil, io.EOF
+			}
+			d.line++
+			return bytes.TrimRight(d.buf, "\r\n"), nil
+		default:
+			d.line++
+			return nil, &Error{File: d.file, Line: d.line, Reason: "read: " + err.Error()}
+		}
+	}
+}

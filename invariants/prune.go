@@ -1,0 +1,71 @@
+package invariants
+
+import "github.com/ckptcore/ckptcore/fsm"
+
+// pruneEvery is how many checkpoints the checker tracks before it first
+// prunes: a few hundred checkpoints' worth of memory, and short histories (the
+// explorer's, the goldens) never prune, so their checker states stay as they
+// were.
+const pruneEvery = 256
+
+// prune forgets what the checker knows of checkpoints that are over, so that
+// its memory is bounded by the core's state, not by the length of the history
+// (a replay of a 1 GB history otherwise keeps millions of entries).
+//
+// The floor is the lowest id the core can still act on: every pending
+// checkpoint, every checkpoint in the store and every one their refs name, and
+// the next id, are at or above it. Below it every checkpoint has ended:
+// aborted, or completed and discarded (or a savepoint, which never enters the
+// store). The checks then read "below the floor" as "ended and discarded"
+// (finished), so a core that acts on such an id still fails them. What the
+// checker must keep whatever the history's length is kept: the job's owned
+// checkpoints not yet discarded (I-NoLeak reports them every step), the
+// restored snapshot and its refs.
+func (c *Checker) prune(s *fsm.State) {
+	if len(c.kinds) < max(c.pruneAt, pruneEvery) {
+		return
+	}
+	// Next time only when the tracked set has doubled: when the core holds
+	// that many checkpoints, pruning at every step would only cost.
+	defer func() { c.pruneAt = 2 * len(c.kinds) }()
+	floor := s.NextID()
+	for _, k := range s.Known() {
+		floor = min(floor, k.ID)
+		for _, r := range k.Refs {
+			floor = min(floor, r.Checkpoint)
+		}
+	}
+	for _, p := range s.Pending() {
+		floor = min(floor, p.ID)
+		for _, r := range p.Refs() {
+			floor = min(floor, r.Checkpoint)
+		}
+	}
+	if floor <= c.floor {
+		return
+	}
+	c.floor = floor
+	below := func(id int64) bool { return id < floor }
+	deleteBelow(c.kinds, below)
+	deleteBelow(c.forced, below)
+	deleteBelow(c.triggerAt, below)
+	deleteBelow(c.healthy, below)
+	deleteBelow(c.discarded, below)
+	deleteBelow(c.ended, below)
+	deleteBelow(c.completed, below)
+	deleteBelow(c.notified, below)
+	deleteBelow(c.failedOver, below)
+	deleteBelow(c.countedIDs, below)
+}
+
+func deleteBelow[V any](m map[int64]V, below func(int64) bool) {
+	for id := range m {
+		if below(id) {
+			delete(m, id)
+		}
+	}
+}
+
+// finished reports whether checkpoint id ended (aborted, or completed and then
+// discarded) and was forgotten by prune.
+func (c *Checker) finished(id int64) bool { return id < c.floor }
