@@ -90,7 +90,10 @@ func (c *Checker) AppendKey(b []byte, rl *fsm.Relabel) []byte {
 		b = binary.AppendVarint(b, e.TimeoutMs)
 		b = append(b, boolByte(e.OverridesActive))
 	}
-	return b
+	// prune.go: ids below floor count as finished; pruneAt decides when the
+	// floor moves next.
+	b = binary.AppendVarint(b, c.floor)
+	return binary.AppendVarint(b, int64(c.pruneAt))
 }
 
 // appendMap appends a map keyed by checkpoint id in ascending key order.
