@@ -175,8 +175,8 @@ func estimateInterval(pp *prepass) (int64, string) {
 	skipped := 0
 	for i := 1; i < len(pp.order); i++ {
 		a, b := pp.order[i-1], pp.order[i]
-		if a.kind.IsSavepoint() || b.kind.IsSavepoint() {
-			continue
+		if a.kind.IsSavepoint() || b.kind.IsSavepoint() || a.manual || b.manual {
+			continue // not the periodic scheduler's
 		}
 		if a.end == nil || b.trig.rec.at-a.end.rec.at < 100 || restartBetween(pp, a.trig.rec.at, b.trig.rec.at) {
 			skipped++

@@ -38,11 +38,16 @@
 // # The job
 //
 // Vertices and parallelism come from task names "NAME (i/p)" in transitions,
-// deployments, decline causes ("for operator NAME (7/12)") and trigger failures;
+// deployments, decline causes ("for operator NAME (7/12)") and trigger failures,
+// and from the sources the SourceCoordinator names ("Marking checkpoint N as
+// completed for source S"; parallelism not printed: the highest subtask a
+// "Recovering subtask i" line names, else 1), so that a job whose only source
+// with task transitions finishes keeps its other sources and keeps running;
 // ids are made safe for the history (no '/' or spaces). A log never prints
 // edges, which decide the pipelined regions: one vertex has none (a fully
 // chained job, one region per subtask); several are chained in job order with
-// all-to-all exchanges, since Flink chains forward edges (Options.Edges and
+// all-to-all exchanges (sources are roots, each joined to the first other
+// vertex), since Flink chains forward edges (Options.Edges and
 // Options.AssumeRegions state otherwise). "N tasks should be restarted" lines
 // are checked against the result. A log with no task name gets one stand-in
 // vertex "job" of parallelism 1.
@@ -84,7 +89,12 @@
 //     trigger event is emitted only if the core refuses it too (otherwise it
 //     would take an id the log never used: a mismatch is reported instead).
 //     Refusals of the periodic scheduler (min pause, too many requests) are
-//     noted: there are no periodic requests.
+//     noted: there are no periodic requests. A manual request (1.19+, "Triggering
+//     a manual checkpoint") marks the trigger that follows; manual triggers are
+//     left out of the periodic interval's estimate.
+//   - SourceCoordinator lines: "Marking checkpoint N as completed|aborted for
+//     source S" and "Recovering subtask i to checkpoint N" become claims
+//     (completed, aborted, restored N); they need no event.
 //   - JobManager task transitions: to FAILED, CANCELING or CANCELED →
 //     task_failed (the core fails the subtask's region over), unless the job is
 //     being cancelled or has ended; to RUNNING → task_running; to FINISHED →

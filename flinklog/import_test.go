@@ -144,6 +144,20 @@ var fixtures = map[string]expect{
 		mismatches: []string{"some tasks of job"},
 		rows:       "1:1:yes, 2:2:yes, 3:3:yes, 4:4:yes",
 	},
+	// Two sources, one finishes: the other (named only by its coordinator)
+	// keeps the job running, and checkpoints go on without the finished one.
+	"log4j2-1.15-two-sources-one-finishes.log": {
+		known: "partial", regions: 3, start: "fresh",
+		triggered: "1 2 3", completed: "1 checkpoint global, 2 checkpoint global, 3 checkpoint global", jobEnd: "running",
+		inferred: map[string]string{"interval_ms": "0"}, rows: "1:1:yes, 2:2:yes, 3:3:yes",
+	},
+	// A manual checkpoint (1.19+ REST): understood, and kept out of the
+	// periodic interval's estimate (one pair of periodic triggers is left).
+	"log4j2-1.19-manual-checkpoint.log": {
+		known: "complete", regions: 2, start: "fresh",
+		triggered: "1 2 3 4", completed: "1 checkpoint global, 2 checkpoint global, 3 checkpoint global, 4 checkpoint global",
+		jobEnd: "running", rows: "1:1:yes, 2:2:yes, 3:3:yes, 4:4:yes",
+	},
 	"log4j2-1.17-region-failover.log": {
 		known: "complete", regions: 1,
 		triggered: "1 2 3 4 5 6", completed: "1 checkpoint global, 3 checkpoint global, 6 savepoint global",
@@ -395,5 +409,43 @@ func TestHistoryCommentsNameLogLines(t *testing.T) {
 		if !strings.Contains(h, want) {
 			t.Errorf("history lacks %q:\n%s", want, h)
 		}
+	}
+}
+
+// TestSourceCoordinatorAndManualLines: the SourceCoordinator's lines are
+// understood and claimed, its sources are vertices, a manual trigger is marked
+// on its checkpoint and not taken as the periodic rhythm.
+func TestSourceCoordinatorAndManualLines(t *testing.T) {
+	im, res := importFixture(t, "log4j2-1.15-two-sources-one-finishes.log", DefaultOptions())
+	var names []string
+	for _, v := range im.Topology.Vertices {
+		names = append(names, fmt.Sprintf("%s/%d", v.Name, v.Parallelism))
+	}
+	if got := strings.Join(names, ", "); got != "Source: files -> Sink: print/1, Source: kafka/2" {
+		t.Errorf("vertices %s", got)
+	}
+	if res.Summary.Job != "running" || res.Checked != im.Stats.Claims || len(res.Claims) != 0 {
+		t.Errorf("job %s, %d claims checked, contradicted %v", res.Summary.Job, res.Checked, res.Claims)
+	}
+	var buf bytes.Buffer
+	if err := im.WriteHistory(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"//claim log line 10: completed 1 -- source Source: kafka", "//claim log line 15: restored 2 -- source Source: kafka, subtask 1",
+		"//claim log line 18: job running -- the job's status at the end of the log", `{"at":14900,"type":"task_finished","task":"Source:files->Sink:print/0"}`} {
+		if !strings.Contains(buf.String(), c) {
+			t.Errorf("the history lacks %q:\n%s", c, buf.String())
+		}
+	}
+	if im.Stats.NotUnderstood != 0 || im.Stats.Annotated != 6 {
+		t.Errorf("stats %+v", im.Stats)
+	}
+
+	im, _ = importFixture(t, "log4j2-1.19-manual-checkpoint.log", DefaultOptions())
+	if r := im.Checkpoints[2]; !strings.Contains(r.KindHow, "a manual request (line 13)") || strings.Contains(im.Checkpoints[1].KindHow, "manual") {
+		t.Errorf("kinds: %+v", im.Checkpoints)
+	}
+	if got := inferred(im, "interval_ms"); got != "0" || !containsAny([]string{im.Inferred[len(im.Inferred)-1].How}, "≈ 60000 ms (median of 1 trigger spacings)") {
+		t.Errorf("interval: %+v", im.Inferred)
 	}
 }

@@ -27,6 +27,7 @@ type ckpt struct {
 	hasCauseTask bool
 
 	silentEnd int64 // for overlap only: when it ended without a line (failover, subsumption)
+	manual    bool  // a manual request (1.19+ REST) triggered it, not the periodic scheduler
 }
 
 // prepass walks the job's entries once to collect checkpoints and the evidence
@@ -54,7 +55,7 @@ type restartEvidence struct {
 
 func runPrepass(es []*entry) *prepass {
 	pp := &prepass{ckpts: map[int64]*ckpt{}}
-	var lastSavepointReq *entry
+	var lastSavepointReq, lastManualReq *entry
 	var lastTolerable int64 = -1 << 62
 	endPending := func(at int64, below int64) {
 		for _, c := range pp.order {
@@ -75,6 +76,8 @@ func runPrepass(es []*entry) *prepass {
 		switch e.kind {
 		case kSavepointRequest:
 			lastSavepointReq = e
+		case kManualRequest:
+			lastManualReq = e
 		case kTrigger:
 			if c != nil {
 				continue // a repeated id: the first trigger stands, the driver reports it
@@ -90,6 +93,11 @@ func runPrepass(es []*entry) *prepass {
 				lastSavepointReq = nil
 			default:
 				c.kindHow = "untyped trigger line, no savepoint request before it: a checkpoint"
+			}
+			if lastManualReq != nil && !c.kind.IsSavepoint() && at-lastManualReq.rec.at <= 10000 {
+				c.manual = true
+				c.kindHow += fmt.Sprintf("; a manual request (line %d)", lastManualReq.rec.line)
+				lastManualReq = nil
 			}
 			pp.ckpts[e.id] = c
 			pp.order = append(pp.order, c)

@@ -50,6 +50,8 @@ func (d *driver) run() {
 			}
 		case kRestore:
 			d.restore(e)
+		case kSourceCompleted, kSourceAborted, kSourceReset:
+			d.sourceCoordinator(e)
 		}
 		if !d.used[e] && e.kind != kNone && isCheckpointLine(e) {
 			d.annotate(e)
@@ -69,6 +71,24 @@ func (d *driver) run() {
 	}
 	d.cur = nil
 	d.claimJobEnd()
+}
+
+// sourceCoordinator claims what a SourceCoordinator line says: the checkpoint
+// it was told completed or aborted, the checkpoint a subtask is reset to (the
+// one a restart restores). Its source is topology evidence (collectVertices).
+func (d *driver) sourceCoordinator(e *entry) {
+	id := d.claimID[e.id]
+	if id == 0 {
+		return // a checkpoint whose trigger the log does not show, or none (-1)
+	}
+	switch e.kind {
+	case kSourceCompleted:
+		d.claim("completed %d -- source %s", id, e.detail)
+	case kSourceAborted:
+		d.claim("aborted %d -- source %s", id, e.detail)
+	case kSourceReset:
+		d.claim("restored %d -- source %s, subtask %d", id, e.detail, e.task.index)
+	}
 }
 
 // annotate writes a checkpoint line that became no event into the history as
@@ -107,6 +127,14 @@ func noEventWhy(e *entry) string {
 		return "the request: the trigger line that follows carries its kind"
 	case kStartSavepoint, kResetID:
 		return "a restore before the first trigger, read for the start event"
+	case kManualRequest:
+		return "the manual request: the trigger line that follows carries it"
+	case kSourceCompleted, kSourceAborted:
+		return "the source coordinator told of the checkpoint's end (claimed)"
+	case kSourceReset:
+		return "the source coordinator resets a subtask to the restored checkpoint (claimed)"
+	case kSourceRestore:
+		return "the source coordinator restores its enumerator"
 	}
 	return "understood; nothing to decide"
 }

@@ -33,6 +33,11 @@ const (
 	kStartSavepoint        // Starting job J from savepoint PATH
 	kResetID               // Reset the checkpoint ID of job J to N
 	kSavepointRequest      // JobMaster: Triggering [cancel-with-|stop-with-]savepoint for job J
+	kManualRequest         // JobMaster (1.19+): Triggering a manual checkpoint for job J
+	kSourceCompleted       // SourceCoordinator: Marking checkpoint N as completed for source S
+	kSourceAborted         // SourceCoordinator: Marking checkpoint N as aborted for source S
+	kSourceReset           // SourceCoordinator: Recovering subtask i to checkpoint N for source S to checkpoint
+	kSourceRestore         // SourceCoordinator: Restoring SplitEnumerator of source S from checkpoint
 	kInfo                  // understood, nothing to map (storage settings, coordinator shutdown, ...)
 )
 
@@ -83,6 +88,10 @@ var (
 	reStartSavepoint = regexp.MustCompile(`^Starting job ` + jobRe + ` from savepoint (\S+)(.*)`)
 	reResetID        = regexp.MustCompile(`^Reset the checkpoint ID of job ` + jobRe + ` to (\d+)`)
 	reSavepointReq   = regexp.MustCompile(`^Triggering ((?:cancel-with-|stop-with-|suspend-with-|terminate-with-)?savepoint) for job ` + jobRe)
+	reManualReq      = regexp.MustCompile(`^Triggering a manual (?:full )?checkpoint for job ` + jobRe)
+	reSourceMark     = regexp.MustCompile(`^Marking checkpoint (\d+) as (completed|aborted) for source (.+?)\.?$`)
+	reSourceReset    = regexp.MustCompile(`^Recovering subtask (\d+) to checkpoint (-?\d+) for source (.+?) to checkpoint\.?$`)
+	reSourceRestore  = regexp.MustCompile(`^Restoring SplitEnumerator of source (.+?) from checkpoint\.?$`)
 	reInfo           = regexp.MustCompile(`^(?:Checkpoint storage is set to|Submitting job|Received JobGraph submission|No state backend has been configured|Using (?:job/cluster config|application-defined)|No master state to restore|No checkpoint found during restore|Savepoint stored in \S+\. Now cancelling|(?:Stopping|Shutting down) checkpoint coordinator|Trying to trigger another checkpoint for job|Checkpoint \d+ of job ` + jobRe + ` has been subsumed)`)
 	reAnyJob         = regexp.MustCompile(`\b[Jj]ob (?:[Ii][Dd] )?` + jobRe + `\b`)
 	reChkPath        = regexp.MustCompile(`/chk-(\d+)/?$`)
@@ -173,6 +182,18 @@ func interpret(r *record) entry {
 	}):
 	case match(reResetID, m, func(g []string) { e.kind, e.job, e.id = kResetID, g[1], atoi64(g[2]) }):
 	case match(reSavepointReq, m, func(g []string) { e.kind, e.detail, e.job = kSavepointRequest, g[1], g[2] }):
+	case match(reManualReq, m, func(g []string) { e.kind, e.job = kManualRequest, g[1] }):
+	case match(reSourceMark, m, func(g []string) {
+		e.kind, e.id, e.detail = kSourceCompleted, atoi64(g[1]), g[3]
+		if g[2] == "aborted" {
+			e.kind = kSourceAborted
+		}
+	}):
+	case match(reSourceReset, m, func(g []string) {
+		e.kind, e.id, e.detail = kSourceReset, atoi64(g[2]), g[3]
+		e.task = taskRef{name: g[3], index: int(atoi64(g[1])), parallelism: int(atoi64(g[1])) + 1}
+	}):
+	case match(reSourceRestore, m, func(g []string) { e.kind, e.detail = kSourceRestore, g[1] }):
 	case reInfo.MatchString(m):
 		e.kind = kInfo
 	}

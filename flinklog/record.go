@@ -66,6 +66,7 @@ var flinkLoggerNames = map[string]struct{}{
 	"CheckpointCoordinator": {}, "CheckpointFailureManager": {}, "ExecutionGraph": {}, "Execution": {},
 	"JobMaster": {}, "Task": {}, "RestartPipelinedRegionFailoverStrategy": {}, "DefaultScheduler": {},
 	"StandaloneDispatcher": {}, "Dispatcher": {}, "StreamTask": {}, "AdaptiveScheduler": {},
+	"SourceCoordinator": {},
 }
 
 // logFile is a log split into records.

@@ -94,6 +94,7 @@ func collectVertices(es []*entry, pp *prepass) (vs []Vertex, deployed bool) {
 			}
 		}
 	}
+	addSources(es, &vs)
 	key := func(v Vertex) (int, int, int) {
 		src := 1
 		if strings.HasPrefix(v.Name, "Source") {
@@ -119,6 +120,48 @@ func collectVertices(es []*entry, pp *prepass) (vs []Vertex, deployed bool) {
 	return vs, deployed
 }
 
+// fromCoordinator marks a vertex only the SourceCoordinator's lines name.
+const fromCoordinator = "source coordinator lines"
+
+// addSources adds the sources the SourceCoordinator names ("Marking checkpoint
+// N as completed for source S") that no task name starts with: a job with
+// several sources where only one shows task transitions (say it finished)
+// still has the others, and must not end when that one does. Their
+// parallelism is not printed: at least the highest subtask a "Recovering
+// subtask i" line names, else 1.
+func addSources(es []*entry, vs *[]Vertex) {
+	named := func(src string) bool {
+		for _, v := range *vs {
+			if v.Name == src || strings.HasPrefix(v.Name, src+" -> ") || strings.HasPrefix(v.Name, src+"[") {
+				return true
+			}
+		}
+		return false
+	}
+	idx := map[string]int{}
+	for _, e := range es {
+		switch e.kind {
+		case kSourceCompleted, kSourceAborted, kSourceReset, kSourceRestore:
+		default:
+			continue
+		}
+		src := e.detail
+		p := 1
+		if e.kind == kSourceReset {
+			p = e.task.index + 1
+		}
+		if i, ok := idx[src]; ok {
+			(*vs)[i].Parallelism = max((*vs)[i].Parallelism, p)
+			continue
+		}
+		if named(src) {
+			continue
+		}
+		idx[src] = len(*vs)
+		*vs = append(*vs, Vertex{Name: src, Parallelism: p, From: fromCoordinator + " (parallelism not shown)", Line: e.rec.line})
+	}
+}
+
 // buildTopology turns the vertices into a job spec under the edge assumption.
 func buildTopology(vs []Vertex, deployed bool, pp *prepass, opt Options) (fsm.JobSpec, Topology, error) {
 	top := Topology{Known: "complete"}
@@ -127,6 +170,11 @@ func buildTopology(vs []Vertex, deployed bool, pp *prepass, opt Options) (fsm.Jo
 		top.Known = "unknown"
 	case !deployed && !(len(vs) == 1 && strings.HasPrefix(vs[0].Name, "Source")):
 		top.Known = "partial"
+	}
+	for _, v := range vs {
+		if strings.HasPrefix(v.From, fromCoordinator) {
+			top.Known = "partial" // a source whose parallelism the log does not print
+		}
 	}
 	edges := opt.Edges
 	if edges == "" {
@@ -169,9 +217,31 @@ func buildTopology(vs []Vertex, deployed bool, pp *prepass, opt Options) (fsm.Jo
 	for _, v := range vs {
 		spec.Vertices = append(spec.Vertices, fsm.VertexSpec{ID: v.ID, Parallelism: v.Parallelism})
 	}
+	// Sources come first (collectVertices) and are roots: each joins the
+	// first other vertex, and the others are chained in order. Sources with no
+	// other vertex (fully chained pipelines) stay apart.
 	chain := func(p func(a, b Vertex) fsm.Pattern) {
+		firstOther := len(vs)
+		for i, v := range vs {
+			if !strings.HasPrefix(v.Name, "Source") {
+				firstOther = i
+				break
+			}
+		}
+		if firstOther == 0 {
+			firstOther = 1 // no source named: chain them all
+		}
 		for i := 1; i < len(vs); i++ {
-			spec.Edges = append(spec.Edges, fsm.EdgeSpec{From: vs[i-1].ID, To: vs[i].ID, Pattern: p(vs[i-1], vs[i]), Exchange: fsm.Pipelined})
+			from := i - 1
+			switch {
+			case i < firstOther:
+				continue // another source: a root
+			case i == firstOther:
+				for s := 0; s < firstOther-1; s++ {
+					spec.Edges = append(spec.Edges, fsm.EdgeSpec{From: vs[s].ID, To: vs[i].ID, Pattern: p(vs[s], vs[i]), Exchange: fsm.Pipelined})
+				}
+			}
+			spec.Edges = append(spec.Edges, fsm.EdgeSpec{From: vs[from].ID, To: vs[i].ID, Pattern: p(vs[from], vs[i]), Exchange: fsm.Pipelined})
 		}
 	}
 	switch edges {
@@ -184,7 +254,7 @@ func buildTopology(vs []Vertex, deployed bool, pp *prepass, opt Options) (fsm.Jo
 			case len(vs) == 1:
 				top.Edges = "none: one fully chained vertex, every subtask is its own pipelined region"
 			case edges == EdgesAuto:
-				top.Edges = "assumed: vertices chained in the order the log names them, joined all-to-all (Flink chains forward edges, so separate vertices are usually joined by keyBy/rebalance)"
+				top.Edges = "assumed: sources are roots joined to the first other vertex, the others chained in the order the log names them, all joined all-to-all (Flink chains forward edges, so separate vertices are usually joined by keyBy/rebalance)"
 			default:
 				top.Edges = "given (-edges all_to_all): consecutive vertices joined all-to-all"
 			}
