@@ -148,9 +148,27 @@ func (m *machine) compare(t *rapid.T, ev fsm.Event, effs []fsm.Effect, before sn
 
 // TestDifferential compares the core with the reference model on every step of
 // rapid-drawn histories.
+//
+// It runs differentialChecks histories of up to differentialSteps actions (many
+// of them sequences: deep_test.go) and fails when the run misses one of the
+// deep states of coverage_test.go; go test -v prints how often each was
+// reached.
 func TestDifferential(t *testing.T) {
-	runProperty(t, machineOptions{differential: true})
+	withRapid(t, differentialChecks, differentialSteps)
+	cov := newCoverage()
+	runProperty(t, machineOptions{differential: true, cov: cov})
+	t.Log(cov)
+	if miss := cov.missing(); len(miss) > 0 && cov.runs >= differentialChecks && !t.Failed() {
+		t.Errorf("%d runs never reached %v: strengthen the generators (deep_test.go)", cov.runs, miss)
+	}
 }
+
+// The CI size of TestDifferential (issue 12 §2: enough to reach every deep
+// state on every run; README "How it is checked").
+const (
+	differentialChecks = 1500
+	differentialSteps  = 80
+)
 
 // TestDifferentialRegions compares the model's own reading of R2–R4 (every
 // edge pair enumerated) with the core's topology on drawn jobs with larger

@@ -11,6 +11,9 @@ import (
 // coordinator, a plain one or one that supports region fallback, and edges only
 // from earlier to later vertices (a DAG), of either pattern and any exchange.
 func genJob(t *rapid.T) fsm.JobSpec {
+	if rapid.IntRange(0, 2).Draw(t, "parallel_pipelines?") == 0 {
+		return genPipelines(t)
+	}
 	names := []string{"a", "b", "c"}
 	n := rapid.IntRange(1, 3).Draw(t, "vertices")
 	var spec fsm.JobSpec
@@ -34,6 +37,23 @@ func genJob(t *rapid.T) fsm.JobSpec {
 					fsm.Hybrid}).Draw(t, "exchange"),
 			})
 		}
+	}
+	return spec
+}
+
+// genPipelines draws the shape regional checkpoints are for (R4): parallel
+// pipelines src(p) -> sink(p), pointwise and pipelined, p regions of one
+// source and one sink subtask each, with coordinators that mostly fall back.
+func genPipelines(t *rapid.T) fsm.JobSpec {
+	p := rapid.IntRange(2, 3).Draw(t, "pipelines")
+	coord := func(label string) fsm.CoordinatorKind {
+		return rapid.SampledFrom([]fsm.CoordinatorKind{fsm.CoordinatorNone, fsm.CoordinatorFallback,
+			fsm.CoordinatorFallback, fsm.CoordinatorPlain}).Draw(t, label)
+	}
+	spec := fsm.JobSpec{Vertices: []fsm.VertexSpec{{ID: "src", Parallelism: p, Coordinator: coord("src_coordinator")}}}
+	if rapid.IntRange(0, 3).Draw(t, "with_sink?") > 0 {
+		spec.Vertices = append(spec.Vertices, fsm.VertexSpec{ID: "sink", Parallelism: p, Coordinator: coord("sink_coordinator")})
+		spec.Edges = []fsm.EdgeSpec{{From: "src", To: "sink", Pattern: fsm.Pointwise, Exchange: fsm.Pipelined}}
 	}
 	return spec
 }
@@ -64,7 +84,9 @@ func genConfig(t *rapid.T, periodic bool) fsm.Config {
 // genStart draws the start event: sometimes an initial delay, sometimes a
 // restore (claim or no_claim) whose regions may reference older checkpoints.
 func genStart(t *rapid.T, topo *fsm.Topology) fsm.Event {
-	ev := fsm.Event{At: 0, Type: fsm.EvStart}
+	// Jobs start at 0 or later: a start time that is not 0 shows up in every
+	// due time (R10, R11).
+	ev := fsm.Event{At: rapid.SampledFrom([]int64{0, 0, 7, 1000, 123456}).Draw(t, "start_at"), Type: fsm.EvStart}
 	if rapid.IntRange(0, 3).Draw(t, "initial_delay?") == 0 {
 		ev.HasInitialDelay = true
 		ev.InitialDelayMs = rapid.Int64Range(0, 2000).Draw(t, "initial_delay_ms")

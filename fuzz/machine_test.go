@@ -17,6 +17,8 @@ type machineOptions struct {
 	// differential also steps refmodel and compares the whole effect stream
 	// and the observable state after every step.
 	differential bool
+	// cov, when set, counts the deep states each run reaches.
+	cov *coverage
 }
 
 // failure is a failing run of the property, kept so that the test can write
@@ -48,6 +50,10 @@ type machine struct {
 
 	violations []invariants.Violation // of the last accepted step
 	requests   int64                  // last config_patch request id used
+
+	seen        map[string]bool // deep states this run reached (coverage_test.go)
+	completions int
+	forcedIDs   map[int64]bool
 }
 
 // property returns the state-machine property: a drawn job, configuration and
@@ -55,9 +61,13 @@ type machine struct {
 // invariant after each step.
 func property(opt machineOptions, rec *recorder) func(*rapid.T) {
 	return func(t *rapid.T) {
-		m := &machine{opt: opt, rec: rec}
+		m := &machine{opt: opt, rec: rec, forcedIDs: map[int64]bool{}}
+		if opt.cov != nil {
+			m.seen = map[string]bool{}
+		}
 		m.init(t)
 		t.Repeat(m.actions())
+		opt.cov.add(m.seen)
 	}
 }
 
@@ -90,6 +100,7 @@ func (m *machine) step(t *rapid.T, ev fsm.Event) {
 	if m.ref != nil {
 		before = m.snap()
 	}
+	pre := m.pre(ev)
 	effs, err := m.stepCore(ev)
 	if err != nil {
 		m.fail(t, "harness", "a valid event was refused: %s: %v", fsm.DescribeEvent(m.topo, ev), err)
@@ -107,6 +118,7 @@ func (m *machine) step(t *rapid.T, ev fsm.Event) {
 	if m.ref != nil {
 		m.compare(t, ev, effs, before)
 	}
+	m.observe(ev, effs, pre)
 }
 
 // stepCore steps the core and records the event; a panic is recorded as a
@@ -335,7 +347,15 @@ func (m *machine) actions() map[string]func(*rapid.T) {
 			m.step(t, e)
 		},
 		"recover": func(t *rapid.T) { m.step(t, recover(t)) },
-		"invalid": m.invalid,
+		// Actions that drive to deep states in one draw (deep_test.go).
+		"ack_all":            m.ackAll,
+		"complete_lowest":    m.completeLowest,
+		"regional_round":     m.regionalRound,
+		"regional_round_2":   m.regionalRound, // twice the weight: regional completions need rounds in a row
+		"finish_sources":     m.finishSources,
+		"stop_mid_flight":    m.stopMidFlight,
+		"interval_patch_now": m.intervalPatchNow,
+		"invalid":            m.invalid,
 	}
 }
 

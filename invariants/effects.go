@@ -69,10 +69,16 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 	if ev.Type == fsm.EvRecover {
 		c.failures, c.countedIDs, c.lastSucceeded = 0, map[int64]bool{}, 0
 	}
+	// The forcing starts (again) whenever the last source finishes, or at a
+	// recovery with every source finished; it lasts until a checkpoint
+	// triggered since resolves, even if a source runs again meanwhile. Ids
+	// triggered later in the same step count as before it (the check is then
+	// only weaker, never wrong).
 	switch {
-	case !allSourcesFinished(s):
+	case !s.ForceNextGlobal():
 		c.sourcesForceFrom = 0
-	case c.sourcesForceFrom == 0 || ev.Type == fsm.EvRecover:
+	case allSourcesFinished(s) && (ev.Type == fsm.EvRecover || ev.Type == fsm.EvTaskFinished && c.isSource(ev.Task) ||
+		c.sourcesForceFrom == 0):
 		c.sourcesForceFrom = c.lastTrigger + 1
 	}
 }
@@ -293,6 +299,15 @@ func (c *Checker) onDiscard(e fsm.Effect, s *fsm.State) {
 			c.fail(RetentionSafety, "checkpoint %d discarded while persisting checkpoint %d uses it", id, p.ID)
 		}
 	}
+}
+
+func (c *Checker) isSource(t fsm.TaskID) bool {
+	for _, id := range c.topo.Sources() {
+		if id == t {
+			return true
+		}
+	}
+	return false
 }
 
 func allSourcesFinished(s *fsm.State) bool {
