@@ -36,6 +36,7 @@ func (f *importFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.opt.Edges, "edges", EdgesAuto, "edges between the vertices the log names: auto, all_to_all, forward, none")
 	fs.IntVar(&f.opt.AssumeRegions, "assume-regions", 0, "assume the job is N independent (embarrassingly parallel) regions")
 	fs.BoolVar(&f.noPrior, "no-prior", false, "do not assume a completed checkpoint before the log's first id")
+	fs.IntVar(&f.opt.WrapWidth, "wrap", 0, "join lines a terminal of this width wrapped (0 = detect the width, -1 = join none)")
 }
 
 func (f *importFlags) options() Options {
@@ -253,7 +254,7 @@ func whatIfInput(data []byte, name string, f importFlags, fs *flag.FlagSet) (Wha
 		var set []string
 		fs.Visit(func(fl *flag.Flag) {
 			switch fl.Name {
-			case "job", "timeout", "tolerable", "max-concurrent", "edges", "assume-regions", "no-prior":
+			case "job", "timeout", "tolerable", "max-concurrent", "edges", "assume-regions", "no-prior", "wrap":
 				set = append(set, "-"+fl.Name)
 			}
 		})

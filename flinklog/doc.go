@@ -8,12 +8,14 @@
 // ',' or '.', HH:mm:ss,SSS alone, or a bare ms count), an optional [thread]
 // before or after the level, the level, the logger and any bracketed MDC
 // columns before " - " (log4j1 without "[]", log4j2 with it, logback with a
-// thread column). Every other line continues the record before it (stack
-// traces, wrapped messages); '#' lines are annotations. Messages are matched in
-// the forms Flink 1.9 to 2.x print (message.go). Records are ordered by
-// timestamp: threads write late, and the stamp says when it happened. One job
-// is imported: the one with the most trigger and outcome lines, or Options.Job. Task
-// transitions and failover lines name no job and go to the imported job.
+// thread column). Lines a terminal wrapped (rows of exactly its width,
+// detected, or Options.WrapWidth) are joined first. Every other line continues
+// the record before it (stack traces, wrapped messages); '#' lines are
+// annotations. Messages are matched in the forms Flink 1.9 to 2.x print
+// (message.go). Records are ordered by timestamp: threads write late, and the
+// stamp says when it happened. One job is imported: the one with the most
+// trigger and outcome lines, or Options.Job. Task transitions, failover and
+// SourceCoordinator lines name no job and go to the imported job.
 //
 // A checkpoint line is a Flink logger's line about checkpoints, savepoints,
 // task transitions, failovers or restores (lines that name no job count for
