@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"strings"
 	"testing"
-
-	"github.com/ckptcore/ckptcore/history"
 )
 
 // TestReplayReportsWhatTheLogClaims: the imported history carries the log's
@@ -44,26 +42,5 @@ func TestReplayReportsWhatTheLogClaims(t *testing.T) {
 	}
 	if len(im.Mismatches) == 0 {
 		t.Error("the import itself saw no mismatch")
-	}
-}
-
-// TestReplayOfImportMainOutput is the README's flow: import-flink writes a
-// history, and replaying that file reports the lines where the log and the
-// core disagree (checkpoint 5 of this log is triggered after the job failed).
-func TestReplayOfImportMainOutput(t *testing.T) {
-	code, out, _ := runMain(importMain, "-q", "testdata/log4j2-1.12-expired-tolerable.log")
-	if code != exitOK {
-		t.Fatalf("import-flink exit %d", code)
-	}
-	h, err := history.Decode(strings.NewReader(out), "h.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := history.Replay(h, history.Options{Check: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Claims) != 1 || !strings.Contains(res.Claims[0].Error(), "the log (line 13) says checkpoint 5 was triggered; the core: checkpoint 5 was never triggered") {
-		t.Errorf("claims failed: %v", res.Claims)
 	}
 }

@@ -91,9 +91,9 @@ func mix(base uint64, xs ...uint64) uint64 {
 	return z
 }
 
-// run executes the cells on workers goroutines. Results come back in cell
+// runCells executes the cells on workers goroutines. Results come back in cell
 // order whatever the scheduling, so the outputs are byte-identical across runs.
-func run(cells []cell, workers int, progress func(result)) ([]result, error) {
+func runCells(cells []cell, workers int, progress func(result)) ([]result, error) {
 	if workers < 1 {
 		workers = runtime.GOMAXPROCS(0)
 	}

@@ -11,8 +11,8 @@ import (
 	"github.com/ckptcore/ckptcore/fsm"
 )
 
-// simJob is src(4) -> map(4) -> sink(4), pointwise and pipelined: four
-// pipelined regions {src/i, map/i, sink/i}; the source has a coordinator that
+// simJob, the job `ckpt serve` runs, is src(4) -> map(4) -> sink(4),
+// pointwise and pipelined: four pipelined regions {src/i, map/i, sink/i}; the source has a coordinator that
 // supports region fallback (as a Kafka source would need to).
 func simJob() fsm.JobSpec {
 	return fsm.JobSpec{
@@ -32,11 +32,11 @@ type simParams struct {
 	restartMs          int64
 }
 
-// sim is the Executor of the simulated job: its subtasks answer triggers from
+// simExecutor is the Executor of the simulated job: its subtasks answer triggers from
 // timers. Every random draw happens in TriggerCheckpoint, on the driver's
 // effect worker, so a seed fixes the sequence of decisions (not the timing,
 // which is real).
-type sim struct {
+type simExecutor struct {
 	driver.NopExecutor
 	p    simParams
 	rnd  *rand.Rand
@@ -49,24 +49,24 @@ type sim struct {
 	timers  map[*time.Timer]struct{}
 }
 
-func newSim(p simParams, seed uint64, log *printer) *sim {
+func newSimExecutor(p simParams, seed uint64, log *printer) *simExecutor {
 	topo, err := fsm.NewTopology(simJob())
 	if err != nil {
 		panic(err) // simJob is a constant job
 	}
-	return &sim{p: p, rnd: rand.New(rand.NewPCG(seed, 0x636b7074)), log: log, topo: topo,
+	return &simExecutor{p: p, rnd: rand.New(rand.NewPCG(seed, 0x636b7074)), log: log, topo: topo,
 		timers: map[*time.Timer]struct{}{}}
 }
 
 // Attach gives the simulated subtasks the driver to answer to.
-func (s *sim) Attach(d *driver.Driver) {
+func (s *simExecutor) Attach(d *driver.Driver) {
 	s.mu.Lock()
 	s.d = d
 	s.mu.Unlock()
 }
 
 // after runs f after ms unless the simulation stopped.
-func (s *sim) after(ms int64, f func(d *driver.Driver)) {
+func (s *simExecutor) after(ms int64, f func(d *driver.Driver)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {
@@ -85,7 +85,7 @@ func (s *sim) after(ms int64, f func(d *driver.Driver)) {
 	s.timers[t] = struct{}{}
 }
 
-func (s *sim) stop() {
+func (s *simExecutor) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopped = true
@@ -96,7 +96,7 @@ func (s *sim) stop() {
 
 // TriggerCheckpoint schedules every subtask's answer: an ack after a random
 // delay, or a decline, or a failure followed by its region's restart.
-func (s *sim) TriggerCheckpoint(id int64, _ fsm.Kind, _ bool, tasks fsm.TaskSet, _ time.Time) {
+func (s *simExecutor) TriggerCheckpoint(id int64, _ fsm.Kind, _ bool, tasks fsm.TaskSet, _ time.Time) {
 	tasks.All(func(task fsm.TaskID) bool {
 		delay := s.p.ackMinMs + s.rnd.Int64N(s.p.ackMaxMs-s.p.ackMinMs+1)
 		switch r := s.rnd.Float64(); {
@@ -122,12 +122,12 @@ func (s *sim) TriggerCheckpoint(id int64, _ fsm.Kind, _ bool, tasks fsm.TaskSet,
 }
 
 // ObserveEffect prints every effect of the coordinator.
-func (s *sim) ObserveEffect(e fsm.Effect) {
+func (s *simExecutor) ObserveEffect(e fsm.Effect) {
 	s.log.printf("%s", fsm.DescribeEffect(s.topo, e))
 }
 
 // FailJob explains what a failed job means here.
-func (s *sim) FailJob(reason fsm.Reason, _ string) {
+func (s *simExecutor) FailJob(reason fsm.Reason, _ string) {
 	s.log.printf("  [sim] the job failed (%s): no more checkpoints; the REST API stays up", reason)
 }
 

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/ckptcore/ckptcore/fsm"
+	"github.com/ckptcore/ckptcore/fuzz"
+	"github.com/ckptcore/ckptcore/history"
+)
+
+// A small model explores completely and every invariant holds.
+func TestExploreSmallModel(t *testing.T) {
+	path := writeTemp(t, "m.jsonl", valid)
+	code, out, errOut := ckpt(t, "", "explore", "--checkpoints", "1", "--declines", "1", "--task-failures", "0", "--advances", "1", path)
+	if code != 0 || errOut != "" || !strings.Contains(out, "// complete: every path within the budget\n") ||
+		!strings.Contains(out, "// every invariant held\n") {
+		t.Fatalf("exit %d, %s%s", code, out, errOut)
+	}
+	code, out, _ = ckpt(t, "", "explore", "-o", "json", "--checkpoints", "1", "--task-failures", "0", "--max-states", "5", path)
+	var rep exploreReport
+	if err := json.Unmarshal([]byte(out), &rep); code != 0 || err != nil || rep.Format != "ckpt-explore/v1" || rep.Complete ||
+		rep.Nodes < 5 || rep.Budget.Checkpoints != 1 || rep.Violation != nil {
+		t.Fatalf("--max-states 5: exit %d, %v %+v\n%s", code, err, rep, out)
+	}
+	for _, args := range [][]string{{"--declines", "-1", path}, {"--patches", "1", path}, {"--patch-timeout", "x", path}, {}} {
+		if code, _, errOut := ckpt(t, "", append([]string{"explore"}, args...)...); code != 2 || errOut == "" {
+			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+	}
+}
+
+// The model is the history's job, configuration and start event, with the
+// budget and patch of the flags.
+func TestExploreModelFromHistory(t *testing.T) {
+	var got fuzz.Model
+	spy := func(a *app) {
+		a.explore = func(m fuzz.Model, lim fuzz.Options) fuzz.Result {
+			got = m
+			return fuzz.Result{Complete: true}
+		}
+	}
+	path := writeTemp(t, "m.jsonl", strings.Replace(valid, `{"at":0,"type":"start"}`, `{"at":5,"type":"start","initial_delay_ms":7}`, 1))
+	if code, _, errOut := ckptApp(t, spy, "", "explore", "--patches", "2", "--patch-timeout", "50", "--recovers", "1", path); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if got.Name != "m.jsonl" || got.Job.Vertices[0].ID != "a" || got.Config.IntervalMs != 1000 || got.Start.At != 5 || got.Start.InitialDelayMs != 7 ||
+		got.Budget.Patches != 2 || got.Budget.Recovers != 1 || !got.Patch.HasTimeout || got.Patch.TimeoutMs != 50 || got.Patch.HasInterval ||
+		got.Patch.Type != fsm.EvConfigPatch {
+		t.Errorf("model %+v", got)
+	}
+}
+
+// A violation exits 1, and the text output is a history that replays to it.
+func TestExploreViolationIsAReplayableHistory(t *testing.T) {
+	h, err := history.Decode(strings.NewReader(valid), "v.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []fsm.Event
+	for _, r := range h.Records {
+		evs = append(evs, r.Event)
+	}
+	fake := func(a *app) {
+		a.explore = func(m fuzz.Model, lim fuzz.Options) fuzz.Result {
+			return fuzz.Result{Nodes: 9, Violation: &fuzz.Counterexample{Model: &m, Invariant: "I-NoLeak", Detail: "checkpoint 1 leaked", Events: evs}}
+		}
+	}
+	path := writeTemp(t, "m.jsonl", valid)
+	code, out, errOut := ckptApp(t, fake, "", "explore", path)
+	if code != 1 || errOut != "" || !strings.Contains(out, "// I-NoLeak failed after 4 events") {
+		t.Fatalf("exit %d, %s%s", code, out, errOut)
+	}
+	if code, _, errOut := ckpt(t, out, "replay", "-"); code != 0 {
+		t.Errorf("the counterexample does not replay: exit %d %s", code, errOut)
+	}
+	code, out, _ = ckptApp(t, fake, "", "explore", "-o", "json", path)
+	var rep exploreReport
+	if err := json.Unmarshal([]byte(out), &rep); code != 1 || err != nil || rep.Violation == nil || rep.Violation.Invariant != "I-NoLeak" ||
+		!strings.Contains(rep.Violation.History, `"format":"ckpt-history/v1"`) {
+		t.Errorf("-o json: exit %d, %v %+v", code, err, rep)
+	}
+}
