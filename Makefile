@@ -1,5 +1,5 @@
 # Two commands matter on a fresh machine with only Go installed:
-#   make demo   replay an example history and print its trace
+#   make demo   replay an example history with `ckpt replay` and print its trace
 #   make test   everything CI runs
 GO        ?= go
 FUZZTIME  ?= 10s
@@ -8,7 +8,7 @@ STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 .PHONY: demo test vet lint unit mutants mutants-all nonatomic fuzz-ci examples fuzz fuzz-long explore bench bench-porcupine soak sim sim-quick tla-check tla-trace
 
 demo:
-	$(GO) run ./cmd/replay examples/regional-completion.jsonl
+	$(GO) run ./cmd/ckpt replay examples/regional-completion.jsonl
 
 test: vet lint unit nonatomic fuzz-ci examples
 
@@ -29,11 +29,11 @@ mutants:
 mutants-all:
 	$(GO) run ./fuzz/mutate -all
 
-# Every example replays with exit 0.
+# Every example replays with exit 0, through the installed-style binary.
 examples:
-	@mkdir -p bin && $(GO) build -o bin/replay ./cmd/replay
+	@mkdir -p bin && $(GO) build -o bin/ckpt ./cmd/ckpt
 	@for f in examples/*.jsonl; do \
-		bin/replay -summary $$f > /dev/null || { echo "example $$f failed"; exit 1; }; \
+		bin/ckpt replay -o json $$f > /dev/null || { echo "example $$f failed"; exit 1; }; \
 	done; echo "examples: all replay with exit 0"
 
 lint:
@@ -71,11 +71,11 @@ explore:
 
 # docs/sim.md: rerun the experiment grid and rewrite its table, CSV and plot.
 sim:
-	$(GO) run ./cmd/ckptexp
+	$(GO) run ./cmd/ckpt sim
 
 # The small grid, written to a scratch directory (does not touch docs/).
 sim-quick:
-	$(GO) run ./cmd/ckptexp -quick -out $${TMPDIR:-/tmp}/ckptexp
+	$(GO) run ./cmd/ckpt sim --quick --out $${TMPDIR:-/tmp}/ckpt-sim
 
 BENCHCOUNT ?= 1
 # The benchmarks of BENCHMARKS.md.

@@ -346,7 +346,7 @@ func (r *coreRun) fail(invariant, format string, args ...any) {
 			}
 		}
 	}
-	r.t.Fatalf("%s: %s\nthe history (save it and run `go run ./cmd/replay FILE`):\n%s",
+	r.t.Fatalf("%s: %s\nthe history (save it and run `go run ./cmd/ckpt replay FILE`):\n%s",
 		invariant, fmt.Sprintf(format, args...), b.String())
 }
 

@@ -34,7 +34,7 @@ func runProperty(t *testing.T, opt machineOptions) {
 			t.Logf("writing the failing history: %v", err)
 			return
 		}
-		t.Logf("failing history (%s): %s\n\treplay it with: go run ./cmd/replay %s", rec.last.invariant, path,
+		t.Logf("failing history (%s): %s\n\treplay it with: go run ./cmd/ckpt replay %s", rec.last.invariant, path,
 			filepath.Join("fuzz", path))
 	})
 	rapid.Check(t, property(opt, rec))

@@ -1,7 +1,7 @@
 // Package fuzz is the verification harness of the decision core (issue
 // "Verification harness"): it checks fsm.State.Step against the invariants of
 // SEMANTICS §10 in four independent ways and turns every counterexample into a
-// history file that cmd/replay reproduces.
+// history file that `ckpt replay` reproduces.
 //
 //   - A rapid state-machine property (core_test.go) generates small jobs and
 //     configurations and drives the core with every event type, valid and

@@ -71,7 +71,7 @@ func TestExplore(t *testing.T) {
 }
 
 // writeCounterexample writes a counterexample under testdata/explore/ and
-// returns the path for cmd/replay.
+// returns the path for ckpt replay.
 func writeCounterexample(t *testing.T, cx *Counterexample) string {
 	var buf bytes.Buffer
 	if err := cx.WriteHistory(&buf); err != nil {
@@ -85,7 +85,7 @@ func writeCounterexample(t *testing.T, cx *Counterexample) string {
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		return "(not written: " + err.Error() + ")"
 	}
-	return path + " (go run ./cmd/replay fuzz/" + path + ")"
+	return path + " (go run ./cmd/ckpt replay fuzz/" + path + ")"
 }
 
 // TestExploreLarge explores the larger models with progress output, for

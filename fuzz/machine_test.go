@@ -26,7 +26,7 @@ type machineOptions struct {
 type failure struct {
 	invariant string // the first violated invariant, "panic", or a harness check name
 	detail    string
-	history   []byte // header and every accepted event, ready for cmd/replay
+	history   []byte // header and every accepted event, ready for ckpt replay
 }
 
 // recorder keeps the last failing run. rapid runs the property again and again

@@ -153,7 +153,7 @@ func failsWith(topo *fsm.Topology, cfg fsm.Config, evs []fsm.Event, invariant st
 
 // WriteHistory writes h as a ckpt-history/v1 file, with comment (if any) as
 // leading // lines and without recorded effects: the form Minimize returns and
-// cmd/replay reads.
+// `ckpt replay` reads.
 func WriteHistory(w io.Writer, h *history.History, comment string) error {
 	if comment != "" {
 		if _, err := io.WriteString(w, "// "+strings.ReplaceAll(strings.TrimRight(comment, "\n"), "\n", "\n// ")+"\n"); err != nil {

@@ -55,9 +55,9 @@ func TestSummaryGolden(t *testing.T) {
 		t.Errorf("violations %v, divergence %v", res.Summary.Violations, res.Divergence)
 	}
 	compareGolden(t, "testdata/replay/regional.summary.json", res.Summary.Encode(),
-		"go run ./cmd/replay -summary history/"+fixture+" > history/testdata/replay/regional.summary.json")
+		"go run ./cmd/ckpt replay -o json history/"+fixture+" > history/testdata/replay/regional.summary.json")
 	compareGolden(t, "testdata/replay/regional.trace", trace.Bytes(),
-		"go run ./cmd/replay history/"+fixture+" > history/testdata/replay/regional.trace")
+		"go run ./cmd/ckpt replay history/"+fixture+" > history/testdata/replay/regional.trace")
 }
 
 // TestSummaryDecodes checks that the summary is valid JSON that reads back into
