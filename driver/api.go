@@ -51,7 +51,7 @@ func (d *Driver) TaskFinished(task fsm.TaskID) error {
 // request, R12). Whether and when it gets an id is the core's decision; the
 // trigger reaches the Executor like any other.
 func (d *Driver) Trigger(kind fsm.Kind) error {
-	return d.submit(fsm.Event{Type: fsm.EvTrigger, Kind: kind})
+	return d.request(kind, nil)
 }
 
 func (d *Driver) submit(ev fsm.Event) error {

@@ -60,6 +60,7 @@ type Driver struct {
 	nextRequest int64
 	waiters     map[int64]chan patchResult
 	stats       stats
+	flink       *flinkState // Flink's checkpoint statistics and trigger operations (flink.go)
 }
 
 // ErrClosed is returned by the methods of a closed Driver.
@@ -120,6 +121,7 @@ func newDriver(store Store, job fsm.JobSpec, cfg fsm.Config, opt Options) (*Driv
 		waiters:  map[int64]chan patchResult{},
 		stats:    newStats(),
 	}
+	d.flink = newFlinkState(topo, store)
 	d.fx = newEffector(d, opt.Executor, durable.NextID)
 	if hasState(durable) {
 		err = d.resume(durable, opt)
@@ -169,6 +171,7 @@ func (d *Driver) start(opt Options) error {
 		return err
 	}
 	d.rec.write(ev, effs)
+	d.flink.observe(ev, effs)
 	d.account(effs)
 	d.fx.push(effectItems(effs)...)
 	return nil
@@ -217,6 +220,7 @@ func (d *Driver) resume(durable fsm.Durable, opt Options) error {
 	}
 	if l, ok := core.LatestCompleted(); ok {
 		d.stats.restoredFrom(l.ID, core.Now())
+		d.flink.tracker.Restored(l.ID, core.Now())
 	}
 	if cont != nil {
 		d.nextRequest = cont.nextRequest

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/ckptcore/ckptcore/driver/flinkapi"
 )
 
 // DefaultMaxBodyBytes bounds a PATCH body (64 KiB) unless HandlerOptions say otherwise.
@@ -29,33 +31,34 @@ type HandlerOptions struct {
 
 // NewHandler returns the REST API of one job's checkpoint coordinator, for a
 // program to mount (it expects the full path, e.g. at "/" or under
-// http.StripPrefix):
+// http.StripPrefix): Flink's checkpoint endpoints in Flink's shapes (listed in
+// flink_http.go), GET /metrics, and FLIP-571's
 //
-//	PATCH /jobs/{jobid}/checkpoints/configuration   FLIP-571 dynamic configuration
-//	GET   /jobs/{jobid}/checkpoints/config          the configuration in force
-//	GET   /jobs/{jobid}/checkpoints                 checkpoint statistics
+//	PATCH /jobs/{jobid}/checkpoints/configuration   dynamic configuration
 //
 // The PATCH body is {"checkpointInterval": ms, "checkpointTimeout": ms}, each
-// optional (FLIP-571's names). The answer, 200 with the configuration in force,
-// comes only after the overrides are durable (R63); 400 carries the core's
-// reason for a value it rejects (R60). Response fields follow Flink's REST API
-// where Flink has them (snake_case: interval, timeout, min_pause, counts,
-// latest, …); the fields FLIP-571 and FLIP-600 add are camelCase
-// (overridesActive, regionalEnabled, …). Every error is Flink's shape,
-// {"errors": ["reason"]}: 400 bad body, 401 token, 404 unknown job or path, 405
-// wrong method (with Allow), 413 body too large, 503 store failure or closed
-// driver, 504 PatchTimeout.
+// optional (FLIP-571's names). The answer, 200 with the configuration in force
+// (GET .../checkpoints/config's shape), comes only after the overrides are
+// durable (R63); 400 carries the core's reason for a value it rejects (R60).
+// The fields FLIP-571 and FLIP-600 add to Flink's are snake_case extras
+// (overrides_active, regional_enabled, …) that Flink's clients ignore. Every
+// error is Flink's shape, {"errors": ["reason"]}: 400 bad body, 401 token, 404
+// unknown job or path, 405 wrong method (with Allow), 413 body too large, 503
+// store failure or closed driver, 504 PatchTimeout.
 func NewHandler(d *Driver, jobID string, opts HandlerOptions) http.Handler {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	return &handler{d: d, jobID: jobID, opts: opts}
+	return &handler{d: d, jobID: jobID, flinkJobID: flinkapi.HexID(jobID), opts: opts,
+		metrics: d.metricsHandler(jobID)}
 }
 
 type handler struct {
-	d     *Driver
-	jobID string
-	opts  HandlerOptions
+	d          *Driver
+	jobID      string
+	flinkJobID string // the job id in Flink's form (32 hex characters)
+	opts       HandlerOptions
+	metrics    http.Handler
 }
 
 type endpoint struct {
@@ -64,9 +67,8 @@ type endpoint struct {
 	serve  func(h *handler, w http.ResponseWriter, r *http.Request)
 }
 
+// endpoints are the FLIP-571 ones; Flink's are in flink_http.go.
 var endpoints = map[string]endpoint{
-	"checkpoints":               {"GET, HEAD", http.MethodGet, (*handler).getCheckpoints},
-	"checkpoints/config":        {"GET, HEAD", http.MethodGet, (*handler).getConfig},
 	"checkpoints/configuration": {"PATCH", http.MethodPatch, (*handler).patchConfig},
 }
 
@@ -74,6 +76,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.opts.Token != "" && !h.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ckptcore"`)
 		writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+		return
+	}
+	if h.serveFlink(w, r) {
 		return
 	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/jobs/")
@@ -88,7 +93,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, ep.allow))
 		return
 	}
-	if job != h.jobID {
+	if !h.isJob(job) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("job %s not found", job))
 		return
 	}
@@ -98,24 +103,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *handler) authorized(r *http.Request) bool {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(h.opts.Token)) == 1
-}
-
-func (h *handler) getConfig(w http.ResponseWriter, _ *http.Request) {
-	st, err := h.d.configStatus() // h.d.Status() unless built with ckpt_nonatomic
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, configBody(st))
-}
-
-func (h *handler) getCheckpoints(w http.ResponseWriter, _ *http.Request) {
-	st, err := h.d.Status()
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, checkpointsBody(st, h.d.Topology().NumRegions()))
 }
 
 func (h *handler) patchConfig(w http.ResponseWriter, r *http.Request) {

@@ -124,7 +124,8 @@ func TestHTTPBadRequests(t *testing.T) {
 		{"trailing data", "PATCH", patch, `{"checkpointInterval":1000} {}`, 400, "invalid JSON", ""},
 		{"too large", "PATCH", patch, `{"checkpointInterval":1000` + strings.Repeat(" ", 70<<10) + `}`, 413, "larger than 65536 bytes", ""},
 		{"GET on PATCH endpoint", "GET", patch, ``, 405, "method GET not allowed", "PATCH"},
-		{"POST on GET endpoint", "POST", "/jobs/" + jobID + "/checkpoints", `{}`, 405, "method POST not allowed", "GET, HEAD"},
+		{"DELETE on checkpoints", "DELETE", "/jobs/" + jobID + "/checkpoints", `{}`, 405, "method DELETE not allowed", "GET, HEAD, POST"},
+		{"POST on GET endpoint", "POST", "/jobs/" + jobID + "/checkpoints/details/1", `{}`, 405, "method POST not allowed", "GET, HEAD"},
 		{"PATCH on config", "PATCH", "/jobs/" + jobID + "/checkpoints/config", `{}`, 405, "not allowed", "GET, HEAD"},
 		{"unknown job", "GET", "/jobs/nope/checkpoints/config", ``, 404, "job nope not found", ""},
 		{"unknown job PATCH", "PATCH", "/jobs/nope/checkpoints/configuration", `{"checkpointInterval":1000}`, 404, "job nope not found", ""},
@@ -178,8 +179,8 @@ func TestHTTPGetConfigAndCheckpoints(t *testing.T) {
 	if r.status != 200 || json.Unmarshal(r.body, &cfg) != nil {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
-	for key, want := range map[string]any{"interval": 1000.0, "timeout": 600000.0, "overridesActive": false,
-		"min_pause": 0.0, "max_concurrent": 1.0, "regionalEnabled": true, "regionalActive": true, "pendingPatches": 0.0} {
+	for key, want := range map[string]any{"interval": 1000.0, "timeout": 600000.0, "overrides_active": false,
+		"min_pause": 0.0, "max_concurrent": 1.0, "regional_enabled": true, "regional_active": true, "pending_overrides": 0.0} {
 		if cfg[key] != want {
 			t.Errorf("config %s = %v, want %v (%s)", key, cfg[key], want, r.body)
 		}
@@ -216,6 +217,7 @@ func TestHTTPGetConfigAndCheckpoints(t *testing.T) {
 				Consecutive      int              `json:"consecutive"`
 				TriggerTimestamp int64            `json:"trigger_timestamp"`
 				EndToEnd         int64            `json:"end_to_end_duration"`
+				Class            string           `json:"@class"`
 			} `json:"completed"`
 		} `json:"latest"`
 	}
@@ -225,7 +227,7 @@ func TestHTTPGetConfigAndCheckpoints(t *testing.T) {
 	}
 	c := body.Latest.Completed
 	if c == nil || c.ID != 2 || c.Kind != "checkpoint" || c.Mode != "regional" || c.Consecutive != 1 ||
-		c.Refs["r0"] != 2 || c.Refs["r1"] != 1 || len(c.Refs) != 2 || c.TriggerTimestamp != epochMs+2000 || c.EndToEnd != 7 {
+		c.Refs["r0"] != 2 || c.Refs["r1"] != 1 || len(c.Refs) != 2 || c.TriggerTimestamp != epochMs+2000 || c.EndToEnd != 7 || c.Class != "completed" {
 		t.Fatalf("latest completed: %s", r.body)
 	}
 	want := map[string]int{"total": 2, "in_progress": 0, "completed": 2, "failed": 0, "restored": 0}
@@ -256,7 +258,7 @@ func TestHTTPPatchWaitsForDurability(t *testing.T) {
 	if err := json.Unmarshal(r.body, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Interval != 1000 || cfg.OverridesActive || cfg.PendingPatches != 1 {
+	if cfg.Interval != 1000 || cfg.OverridesActive.Get() || cfg.PendingOverrides.Get() != 1 {
 		t.Fatalf("while the write blocks: %s", r.body)
 	}
 	select {
@@ -266,7 +268,7 @@ func TestHTTPPatchWaitsForDurability(t *testing.T) {
 	}
 	close(release)
 	r = <-done
-	if r.status != 200 || json.Unmarshal(r.body, &cfg) != nil || cfg.Interval != 2000 || cfg.Timeout != 30000 || !cfg.OverridesActive {
+	if r.status != 200 || json.Unmarshal(r.body, &cfg) != nil || cfg.Interval != 2000 || cfg.Timeout != 30000 || !cfg.OverridesActive.Get() {
 		t.Fatalf("PATCH: %d %s", r.status, r.body)
 	}
 	d, err := a.store.Load()

@@ -69,6 +69,12 @@ func (d *Driver) feed(f func()) {
 // backwards, R10), records it and hands its effects to the effect worker.
 func (d *Driver) stepEvent(ev fsm.Event) error {
 	ev.At = d.clock.now(d.core.Now())
+	return d.stepAt(ev)
+}
+
+// stepAt is stepEvent at the event's own time (which must not be before the
+// core's).
+func (d *Driver) stepAt(ev fsm.Event) error {
 	effs, err := d.core.Step(ev)
 	if err != nil {
 		return err
@@ -79,6 +85,7 @@ func (d *Driver) stepEvent(ev fsm.Event) error {
 			message: "flight recorder stopped: " + d.rec.err.Error()}})
 	}
 	effs = copyEffects(effs)
+	d.flink.observe(ev, effs)
 	d.account(effs)
 	d.fx.push(effectItems(effs)...)
 	return nil

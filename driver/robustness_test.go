@@ -368,7 +368,7 @@ func decodeConfig(b []byte) (history.ConfigOutput, error) {
 		return history.ConfigOutput{}, err
 	}
 	return history.ConfigOutput{Outcome: history.OutcomeOK, IntervalMs: cfg.Interval, TimeoutMs: cfg.Timeout,
-		OverridesActive: cfg.OverridesActive}, nil
+		OverridesActive: cfg.OverridesActive.Get()}, nil
 }
 
 func decodeProgress(b []byte, regions int) (history.ProgressOutput, error) {
@@ -382,7 +382,7 @@ func decodeProgress(b []byte, regions int) (history.ProgressOutput, error) {
 	}
 	out := history.ProgressOutput{Latest: c.ID, Refs: make([]int64, regions)}
 	for r := range regions {
-		ref, ok := c.Refs[fsm.RegionName(r)]
+		ref, ok := c.Refs.Get()[fsm.RegionName(r)]
 		if !ok {
 			return out, fmt.Errorf("latest completed %d has no ref for %s: %s", c.ID, fsm.RegionName(r), b)
 		}

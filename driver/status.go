@@ -25,6 +25,11 @@ type Status struct {
 	LatestFailed *FailedCheckpoint
 	// Restored is the checkpoint this incarnation started from, if any.
 	Restored *RestoredCheckpoint
+	// Consecutive is the consecutive regional count (R25); Regions the job's
+	// number of regions; Storage the store's type (e.g. "FileStore").
+	Consecutive int
+	Regions     int
+	Storage     string
 }
 
 // Counts are Flink's checkpoint counts.
@@ -100,7 +105,8 @@ func (d *Driver) status() Status {
 	c := d.core
 	s := Status{Now: c.Now(), Job: c.Job(), FailReason: c.FailReason(), Base: c.Config(),
 		Effective: c.Effective(), RegionalMode: c.RegionalMode(), PendingPatches: len(c.PendingPatches()),
-		Retained: c.Retained(), Counts: d.stats.counts}
+		Retained: c.Retained(), Counts: d.stats.counts, Consecutive: c.Consecutive(),
+		Regions: d.topo.NumRegions(), Storage: storageName(d.store)}
 	for _, p := range c.Pending() {
 		s.Pending = append(s.Pending, PendingCheckpoint{ID: p.ID, Kind: p.Kind, TriggerAt: p.TriggerAt,
 			Deadline: p.Deadline, Persisting: p.Persisting})

@@ -107,7 +107,7 @@ func TestServeRunsAndRecovers(t *testing.T) {
 	}
 	var cfg struct {
 		Interval        int64 `json:"interval"`
-		OverridesActive bool  `json:"overridesActive"`
+		OverridesActive bool  `json:"overrides_active"`
 	}
 	getJSON(t, base+"/config", &cfg)
 	if cfg.Interval != 20 || !cfg.OverridesActive {
