@@ -458,8 +458,11 @@ func (w *whatIf) replayAcks(rid, gid int64, i int, at int64) {
 }
 
 // translate maps a recorded event to the regional run: checkpoint ids through
-// the pairing; events about a checkpoint the regional run has no use for are
-// skipped.
+// the pairing. An event about a recorded checkpoint no regional one stands for
+// is skipped; every other one is stepped, even when the regional run has
+// ended that checkpoint or was told already (a synthesized ack): the core
+// answers a late ack with discard_late_state and ignores the rest, as it did
+// in the recording.
 func (w *whatIf) translate(ev fsm.Event) (fsm.Event, bool) {
 	switch ev.Type {
 	case fsm.EvAck, fsm.EvDecline, fsm.EvPersisted, fsm.EvPersistFailed:
@@ -467,20 +470,8 @@ func (w *whatIf) translate(ev fsm.Event) (fsm.Event, bool) {
 		return ev, true
 	}
 	id, ok := w.regOf[ev.Checkpoint]
-	if !ok {
-		return ev, false
-	}
 	ev.Checkpoint = id
-	p, pending := w.reg.pending(id)
-	switch ev.Type {
-	case fsm.EvAck:
-		// An ack the regional run no longer waits for was synthesized earlier.
-		return ev, pending && !p.Persisting && p.Triggered(ev.Task) && !p.Acked(ev.Task)
-	case fsm.EvDecline:
-		return ev, pending && !p.Persisting
-	default:
-		return ev, pending && p.Persisting
-	}
+	return ev, ok
 }
 
 // attributable returns the recorded checkpoints event i ended because one

@@ -39,15 +39,18 @@ func decodedInput(t *testing.T, name string, data []byte) WhatIfInput {
 	return in
 }
 
-// TestWhatIfExampleGoldens pins the answer on copies of examples/ (periodic
-// triggers, the case the request pairing alone got wrong): the global ones
+// TestWhatIfExampleGoldens pins the answer on copies of examples/ and on two
+// flight files ckptsim recorded (periodic triggers, effects on every line, late
+// acks: the cases the request pairing alone got wrong): the global ones
 // under the defaults and under a ratio that lets one of two regions fail, the
 // regional ones under their own configuration.
 func TestWhatIfExampleGoldens(t *testing.T) {
 	files, _ := filepath.Glob("testdata/examples/*.jsonl")
-	if len(files) == 0 {
-		t.Fatal("no example copies")
+	flights, _ := filepath.Glob("testdata/flight/*.jsonl")
+	if len(files) == 0 || len(flights) == 0 {
+		t.Fatal("no example copies or flight files")
 	}
+	files = append(files, flights...)
 	for _, f := range files {
 		in := historyInput(t, f)
 		variants := map[string]WhatIfOptions{"": WhatIfOptionsFor(in.Header)}
@@ -89,7 +92,8 @@ func TestWhatIfExampleGoldens(t *testing.T) {
 }
 
 // TestWhatIfOnRegionalRecordingIsTheRecording: every example of the repository
-// (read live, not the copies) that was recorded with regional checkpoints on,
+// (read live, not the copies) and ckptsim's flight file that was recorded with
+// regional checkpoints on,
 // re-decided under its own configuration, is its own recording: the same
 // events, nothing synthesized, the same fate for every checkpoint.
 func TestWhatIfOnRegionalRecordingIsTheRecording(t *testing.T) {
@@ -97,6 +101,7 @@ func TestWhatIfOnRegionalRecordingIsTheRecording(t *testing.T) {
 	if len(files) == 0 {
 		t.Skip("no ../examples (the test runs in the repository)")
 	}
+	files = append(files, "testdata/flight/ckptsim-regional.jsonl")
 	for _, f := range files {
 		in := historyInput(t, f)
 		rep, err := WhatIf(in, WhatIfOptionsFor(in.Header))

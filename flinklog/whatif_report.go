@@ -89,7 +89,7 @@ func (w *whatIf) report(opt WhatIfOptions) *WhatIfReport {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("regional mode completed %d checkpoints the recording never requested (its job had ended or was restarting); their subtasks were assumed to ack at once", t.Unrequested))
 	}
 	if w.skipped > 0 {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("%d recorded acks, declines or persists were skipped: the regional run had already ended those checkpoints (or never triggered them)", w.skipped))
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d recorded acks, declines or persists were skipped: they are about checkpoints the regional run never triggered", w.skipped))
 	}
 	if w.in.AssumedPrior > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("checkpoint %d is the completed checkpoint the import assumed before the log; references to it are marked (-no-prior drops it)", w.in.AssumedPrior))
@@ -249,10 +249,10 @@ func (rep *WhatIfReport) WriteText(w io.Writer) error {
 		b.WriteString("no checkpoint failed in the log: regional checkpoints had nothing to save\n")
 	} else {
 		tw := tabwriter.NewWriter(&b, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "log id\tid\tkind\tin the log\tcause\tregionally\trefs (region→checkpoint)\twhy")
+		fmt.Fprintln(tw, "log id\tid\tkind\tin the log\tcause\tregional id\tregionally\trefs (region→regional id)\twhy")
 		for _, row := range rep.Rows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", idOr(row.LogID), idOr(row.ID), row.Kind, row.Recorded, row.Cause,
-				row.Regional, refsText(row.Refs), row.Why)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", idOr(row.LogID), idOr(row.ID), row.Kind, row.Recorded, row.Cause,
+				idOr(row.RegionalID), row.Regional, refsText(row.Refs), row.Why)
 		}
 		tw.Flush()
 	}
