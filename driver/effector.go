@@ -34,7 +34,7 @@ func effectItems(effs []fsm.Effect) []fxItem {
 //
 // Store writes and the executor calls share this one queue, which gives the
 // ordering guarantees the core's contract asks for: the id counter is durable
-// before a trigger goes out (R14); a checkpoint's metadata is durable before
+// before a trigger goes out (persist_id_counter precedes each trigger, R14); a checkpoint's metadata is durable before
 // the core hears persisted (R23), and so before any completion notice; a
 // discard deletes metadata only after the newer checkpoints' writes ahead of it.
 type effector struct {
@@ -49,6 +49,7 @@ type effector struct {
 
 	// Owned by the worker goroutine (and by newDriver before it starts).
 	savedNext int64              // the id counter as last written
+	unsent    int64              // a checkpoint whose id counter write failed: its trigger is not sent
 	persisted map[int64]fsm.Kind // metadata written, checkpoint not yet completed
 }
 
@@ -121,17 +122,23 @@ func (f *effector) do(it fxItem) {
 func (f *effector) effect(e fsm.Effect) {
 	d := f.d
 	switch e.Type {
+	case fsm.EffPersistIDCounter:
+		if e.NextID <= f.savedNext {
+			return
+		}
+		if err := d.store.SaveNextID(e.NextID); err != nil {
+			// Without a durable counter the id could be reused after a crash
+			// (R14), so the trigger that follows is not sent: the checkpoint
+			// expires at its deadline, a counted failure (R30), as Flink counts
+			// a trigger that fails on the checkpoint id counter.
+			f.unsent = e.NextID - 1
+			f.exec.Warn(CodeStoreFailed, fmt.Sprintf("checkpoint %d not triggered: the id counter is not durable: %v", e.NextID-1, err))
+			return
+		}
+		f.savedNext = e.NextID
 	case fsm.EffTrigger:
-		if e.Checkpoint >= f.savedNext {
-			if err := d.store.SaveNextID(e.Checkpoint + 1); err != nil {
-				// Without a durable counter the id could be reused after a crash
-				// (R14), so the trigger is not sent: the checkpoint expires at its
-				// deadline, a counted failure (R30), as Flink counts a trigger
-				// that fails on the checkpoint id counter.
-				f.exec.Warn(CodeStoreFailed, fmt.Sprintf("checkpoint %d not triggered: the id counter is not durable: %v", e.Checkpoint, err))
-				return
-			}
-			f.savedNext = e.Checkpoint + 1
+		if e.Checkpoint == f.unsent {
+			return // its persist_id_counter failed (warned there)
 		}
 		f.exec.TriggerCheckpoint(e.Checkpoint, e.Kind, e.ForcedGlobal, e.Tasks, d.clock.wallTime(e.Deadline))
 	case fsm.EffPersist:

@@ -107,6 +107,8 @@ func DescribeEffect(t *Topology, e Effect) string {
 		fmt.Fprintf(&b, " request=%d: %s", e.Request, e.Error)
 	case EffWarn:
 		fmt.Fprintf(&b, " %s: %s", e.Code, e.Message)
+	case EffPersistIDCounter:
+		fmt.Fprintf(&b, " next_id=%d", e.NextID)
 	case EffTriggerFailed:
 		fmt.Fprintf(&b, " %s reason=%s", e.Kind, e.Reason)
 		if e.Message != "" {

@@ -1,35 +1,90 @@
 package fsm
 
-// EffectType names an output of the core (HISTORY.md, Effects).
+// EffectType names an output of the core (HISTORY.md, Effects). A runtime
+// carries the effects of one Step out in the order returned; the comment on
+// each constant is its contract: what the runtime must do, and which event, if
+// any, answers it. Effects that need no answer are fire-and-forget: the core
+// has already moved on.
 type EffectType uint8
 
-// Effect types. The first fourteen are HISTORY.md's contract; Completed and
-// TriggerFailed make the commit point of a checkpoint and a request that got no
-// id explicit, so that a runtime and the replay summary need not infer them.
+// Effect types. The first fifteen (trigger … warn) are HISTORY.md's contract;
+// Completed and TriggerFailed make the commit point of a checkpoint and a
+// request that got no id explicit, so that a runtime and the replay summary
+// need not infer them; PersistIDCounter makes R14's durability visible to
+// replay and TLA+.
 const (
+	// EffTrigger: send the trigger (Checkpoint, Kind, ForcedGlobal) to every
+	// subtask in Tasks — only after the EffPersistIDCounter just before it is
+	// durable. Subtasks answer with EvAck or EvDecline; nothing answers the
+	// trigger itself (the core expires it at Deadline, R10, R15).
 	EffTrigger EffectType = iota + 1
+	// EffAbort: the checkpoint ended without completing (Reason, Counted,
+	// R17–R18, R30). Metadata written for it must not survive (delete it if
+	// its persist went out). No answer.
 	EffAbort
+	// EffCoordinatorFallback: ask the operator coordinator of Vertex to fall
+	// back to the state of Refs for its failed regions (R23), before the
+	// metadata is persisted. No answer.
 	EffCoordinatorFallback
+	// EffPersist: write the checkpoint's metadata (Kind, Mode, Refs,
+	// Consecutive) durably, then Step EvPersisted, or EvPersistFailed if the
+	// write failed (R23). Completion waits for that event.
 	EffPersist
+	// EffNotifyComplete: tell Tasks that Checkpoint completed, with
+	// RegionalInfo for the regions that use older state (R26). No answer.
 	EffNotifyComplete
+	// EffNotifyAborted: tell Tasks that Checkpoint was aborted, naming
+	// LatestCompleted (R26). No answer.
 	EffNotifyAborted
+	// EffRegionSkipped: tell Tasks of Region that Checkpoint completed without
+	// their state, so they may clean it up locally (R26, delivered with the
+	// next trigger that reaches them). No answer.
 	EffRegionSkipped
+	// EffDiscard: delete the state and the metadata of completed Checkpoint,
+	// exactly once; nothing references it any more (R40). No answer.
 	EffDiscard
+	// EffDiscardLateState: delete the state Task uploaded for Checkpoint; its
+	// ack came late or was not needed (R16). No answer.
 	EffDiscardLateState
+	// EffFailJob: fail the job (Reason, R24, R30); the core has ended every
+	// pending checkpoint. A restart is the runtime's business (EvRecover
+	// models a coordinator failover, R50).
 	EffFailJob
+	// EffFinishJob: the job finished (every subtask finished, or a
+	// stop-with-savepoint completed, R24). No answer.
 	EffFinishJob
+	// EffPersistOverrides: write the overrides (IntervalMs, TimeoutMs)
+	// durably, each write containing the earlier accepted ones, then Step
+	// EvConfigPersisted with Request (R63). A failed write is answered by no
+	// event: the patch stays unconfirmed and is lost at the next EvRecover.
 	EffPersistOverrides
+	// EffConfigApplied: the patch Request is in force; answer its caller with
+	// the new values (R63). No answer to the core.
 	EffConfigApplied
+	// EffConfigRejected: answer the caller of Request with Error; nothing
+	// changed (R60, R50). No answer to the core.
 	EffConfigRejected
+	// EffWarn: log or surface Message under Code (R4, §11, R41, or a core bug
+	// the core survived: WarnNoProgress). No answer.
 	EffWarn
+	// EffCompleted: Checkpoint is complete (the commit point, R23): record or
+	// report it; the metadata EffPersist wrote stands. No answer.
 	EffCompleted
+	// EffTriggerFailed: a request of Kind got no id (Reason, R12–R14, R24);
+	// answer its caller, if any. No answer to the core.
 	EffTriggerFailed
+	// EffPersistIDCounter: write the id counter durably so that the next id
+	// the runtime will ever see allocated after a restart is at least NextID
+	// (R14, R50), before carrying out the EffTrigger that follows it. If the
+	// write fails, do not send that trigger (the checkpoint then expires at its
+	// deadline). No answer.
+	EffPersistIDCounter
 )
 
 var effectNames = [...]string{"", "trigger", "abort", "coordinator_fallback", "persist",
 	"notify_complete", "notify_aborted", "region_skipped", "discard", "discard_late_state",
 	"fail_job", "finish_job", "persist_overrides", "config_applied", "config_rejected", "warn",
-	"completed", "trigger_failed"}
+	"completed", "trigger_failed", "persist_id_counter"}
 
 // String returns the history spelling of the type.
 func (t EffectType) String() string {
@@ -99,6 +154,8 @@ type Effect struct {
 	LatestCompleted int64      // notify_aborted; 0 = none
 	Region          int        // region_skipped
 	Task            TaskID     // discard_late_state
+
+	NextID int64 // persist_id_counter: the id counter to make durable (the trigger's checkpoint + 1)
 
 	Request    int64 // persist_overrides, config_applied, config_rejected
 	IntervalMs int64 // persist_overrides, config_applied

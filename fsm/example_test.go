@@ -23,6 +23,7 @@ func Example() {
 	next, ok := core.NextDeadline()
 	fmt.Println(next, ok)
 	// Output:
+	// persist_id_counter next_id=2
 	// trigger 1 checkpoint deadline=601000 tasks=[src/0-1 sink/0-1]
 	// 2000 true
 }

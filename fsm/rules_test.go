@@ -98,7 +98,7 @@ func TestDueItemsInTimeOrder(t *testing.T) {
 	s := twoByTwo(t, cfgWith(func(c *Config) { c.IntervalMs = 1000; c.TimeoutMs = 1000; c.TolerableFailures = 5 }))
 	run(t, s, Event{At: 0, Type: EvStart}, Event{At: 1000, Type: EvTick})
 	out := run(t, s, Event{At: 2000, Type: EvTick})
-	want := []string{"abort 1 reason=expired", "notify_aborted 1", "trigger 2 checkpoint deadline=3000"}
+	want := []string{"abort 1 reason=expired", "notify_aborted 1", "persist_id_counter next_id=3", "trigger 2 checkpoint deadline=3000"}
 	if len(out) != len(want) {
 		t.Fatalf("got %q", out)
 	}

@@ -230,6 +230,9 @@ func (s *State) trigger(kind Kind) {
 		}
 	}
 	s.deliverSkipped(&p)
+	// R14: the counter is durable before the trigger leaves, so that no id is
+	// ever allocated twice, across coordinator failovers too (R50).
+	s.emit(Effect{Type: EffPersistIDCounter, NextID: s.nextID})
 	s.emit(Effect{Type: EffTrigger, Checkpoint: id, Kind: kind, ForcedGlobal: forced,
 		Tasks: p.triggered.taskSet(), Deadline: p.deadline})
 	s.pending = append(s.pending, p)

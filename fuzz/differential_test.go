@@ -83,7 +83,7 @@ var effectOrder = []string{refmodel.EffTrigger, refmodel.EffTriggerFailed, refmo
 	refmodel.EffDiscardLateState, refmodel.EffCoordinatorFallback, refmodel.EffPersist, refmodel.EffCompleted,
 	refmodel.EffNotifyComplete, refmodel.EffAbort, refmodel.EffNotifyAborted, refmodel.EffDiscard,
 	refmodel.EffWarn, refmodel.EffFailJob, refmodel.EffFinishJob, refmodel.EffPersistOverrides,
-	refmodel.EffConfigApplied, refmodel.EffConfigRejected}
+	refmodel.EffConfigApplied, refmodel.EffConfigRejected, refmodel.EffPersistIDCounter}
 
 // grouped sorts one step's effects by type; aborts, their notices and
 // discards are sorted by checkpoint (their order inside a step is free).

@@ -30,6 +30,7 @@ var contractFields = map[string][]string{
 	"warn":                 {"code", "message"},
 	"completed":            {"checkpoint", "kind", "mode", "refs", "consecutive"},
 	"trigger_failed":       {"kind", "reason"},
+	"persist_id_counter":   {"next_id"},
 }
 
 // EncodeEffect renders an effect as one JSON object with the field names of
@@ -111,6 +112,8 @@ func EncodeEffect(t *fsm.Topology, e fsm.Effect) json.RawMessage {
 		if e.Checkpoint != 0 {
 			o.int("checkpoint", e.Checkpoint)
 		}
+	case fsm.EffPersistIDCounter:
+		o.int("next_id", e.NextID)
 	case fsm.EffTriggerFailed:
 		o.str("kind", e.Kind.String())
 		o.str("reason", string(e.Reason))

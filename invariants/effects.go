@@ -12,9 +12,15 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 	counterMoved := false
 	persistedSeen := map[int64]bool{}
 	fallbacks := map[int64][]fsm.Effect{} // R23: this step's coordinator_fallback effects per checkpoint
-	for _, e := range effs {
+	for i, e := range effs {
 		switch e.Type {
 		case fsm.EffTrigger:
+			// R14: the id counter is made durable, past this id, just before
+			// the trigger leaves.
+			if i == 0 || effs[i-1].Type != fsm.EffPersistIDCounter || effs[i-1].NextID <= e.Checkpoint {
+				c.fail(MonotonicIds, "trigger %d is not immediately preceded by persist_id_counter with next_id > %d (R14)",
+					e.Checkpoint, e.Checkpoint)
+			}
 			c.onTrigger(e)
 		case fsm.EffCoordinatorFallback:
 			if persistedSeen[e.Checkpoint] {

@@ -197,6 +197,7 @@ func (m *Model) trigger(kind fsm.Kind) {
 		m.emit(Effect{Type: EffRegionSkipped, Checkpoint: n.checkpoint, Region: n.region, Tasks: tasks})
 	}
 	m.skipped = kept
+	m.emit(Effect{Type: EffPersistIDCounter, NextID: m.nextID}) // R14: durable before the trigger
 	m.emit(Effect{Type: EffTrigger, Checkpoint: p.id, Kind: kind.String(), Forced: forced,
 		Tasks: m.tasksOf(p.triggered, func(int) bool { return true }), Deadline: p.deadline})
 	m.pending = append(m.pending, p)

@@ -24,6 +24,7 @@ type Effect struct {
 	Region          int
 	Task            int
 	Request         int64
+	NextID          int64
 	IntervalMs      int64
 	TimeoutMs       int64
 	Code            string
@@ -62,6 +63,7 @@ const (
 	EffConfigApplied       = "config_applied"
 	EffConfigRejected      = "config_rejected"
 	EffWarn                = "warn"
+	EffPersistIDCounter    = "persist_id_counter"
 )
 
 // FromCore reads one of the core's effects as the model's Effect, keeping
@@ -116,6 +118,8 @@ func FromCore(e fsm.Effect) Effect {
 		out.Request = e.Request
 	case fsm.EffWarn:
 		out.Code, out.Checkpoint = e.Code, e.Checkpoint
+	case fsm.EffPersistIDCounter:
+		out.NextID = e.NextID
 	}
 	return out
 }
@@ -128,6 +132,8 @@ func Rule(effectType string) string {
 		return "R15"
 	case EffTriggerFailed:
 		return "R12"
+	case EffPersistIDCounter:
+		return "R14"
 	case EffAbort:
 		return "R18"
 	case EffNotifyAborted, EffNotifyComplete, EffRegionSkipped:
