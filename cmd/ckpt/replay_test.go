@@ -38,7 +38,7 @@ func TestReplayTraceAndSummary(t *testing.T) {
 	if code != 0 || stderr != "" {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
-	for _, want := range []string{"L3 @0 start\n", "L4 @1000 tick\n    -> trigger 1 checkpoint deadline=601000 tasks=[a/0]\n",
+	for _, want := range []string{"L3 @0 start\n", "L4 @1000 tick\n    -> persist_id_counter next_id=2\n    -> trigger 1 checkpoint deadline=601000 tasks=[a/0]\n",
 		"-- 4 events: 1 triggered, 1 completed", "-- invariants: all held\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("trace lacks %q:\n%s", want, out)
@@ -77,13 +77,15 @@ func TestReplayInvalidInputExit2(t *testing.T) {
 
 func TestReplayDivergenceExit1(t *testing.T) {
 	text := strings.Replace(valid, `{"at":1000,"type":"tick"}`,
-		`{"at":1000,"type":"tick","effects":[{"type":"trigger","checkpoint":1,"kind":"checkpoint","forced_global":false,"tasks":["a/0"],"deadline":600000}]}`, 1)
+		`{"at":1000,"type":"tick","effects":[{"type":"persist_id_counter","next_id":2},{"type":"trigger","checkpoint":1,"kind":"checkpoint","forced_global":false,"tasks":["a/0"],"deadline":600000}]}`, 1)
 	path := writeTemp(t, "div.jsonl", text)
 	code, _, stderr := ckpt(t, "", "replay", "-o", "json", path)
-	want := path + `:4: recorded effects diverge from the recomputed ones at effect 1 (field deadline) after @1000 tick
-  recorded (1 effects):
+	want := path + `:4: recorded effects diverge from the recomputed ones at effect 2 (field deadline) after @1000 tick
+  recorded (2 effects):
+    {"type":"persist_id_counter","next_id":2}
   > {"type":"trigger","checkpoint":1,"kind":"checkpoint","forced_global":false,"tasks":["a/0"],"deadline":600000}
-  recomputed (1 effects):
+  recomputed (2 effects):
+    {"type":"persist_id_counter","next_id":2}
   > {"type":"trigger","checkpoint":1,"kind":"checkpoint","forced_global":false,"tasks":["a/0"],"deadline":601000}
 `
 	if code != 1 || stderr != want {
