@@ -45,7 +45,7 @@ nonatomic:
 	$(GO) test -count=1 -tags ckpt_nonatomic -run Linearizab ./driver/
 
 bench-porcupine:
-	$(GO) test -run '^$$' -bench BenchmarkPorcupineConfig -benchtime 3x -benchmem ./history/
+	$(GO) test -run '^$$' -bench BenchmarkPorcupineConfig -benchtime 3x -benchmem ./driver/linearizability/
 
 # A longer robustness run of the driver's REST API under faults.
 soak:

@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+	"github.com/ckptcore/ckptcore/driver/linearizability"
 	"github.com/ckptcore/ckptcore/fsm"
-	"github.com/ckptcore/ckptcore/history"
 )
 
 // The robustness test, after etcd's tests/robustness: a real driver serves its
@@ -29,7 +29,7 @@ import (
 // fault injector restarts it from its store, fails store writes and slows
 // effects down. Every client operation is recorded with its call and return
 // time; porcupine then checks the history against the models in
-// history/porcupine_*.go. A failed check keeps the history and porcupine's
+// driver/linearizability. A failed check keeps the history and porcupine's
 // HTML under a temporary directory.
 //
 // Knobs (environment):
@@ -305,7 +305,7 @@ func (w *linWorld) shutdown() {
 
 // linValues hands out the values clients patch in, each one different from
 // every other until a range wraps: a torn pair is then one no patch wrote, and
-// history.BoundUnknownPatches can resolve nearly every unknown outcome (a
+// linearizability.BoundUnknownPatches can resolve nearly every unknown outcome (a
 // value nobody read was not in force; a value only one patch wrote and some
 // get read was). Intervals run up to 2 s, timeouts up to max_timeout_ms.
 type linValues struct{ interval, timeout atomic.Int64 }
@@ -318,7 +318,7 @@ func (v *linValues) next() (interval, timeout int64) {
 
 // linClient is one simulated REST client.
 type linClient struct {
-	rec  *history.ClientRecorder
+	rec  *linearizability.ClientRecorder
 	http *http.Client
 	base string
 	rnd  *rand.Rand
@@ -328,8 +328,8 @@ type linClient struct {
 
 // patchInput draws a patch: mostly both fields, sometimes one, sometimes an
 // invalid value (R60: rejected, changes nothing).
-func (c *linClient) patchInput() history.ConfigInput {
-	in := history.ConfigInput{Op: history.ConfigPatch}
+func (c *linClient) patchInput() linearizability.ConfigInput {
+	in := linearizability.ConfigInput{Op: linearizability.ConfigPatch}
 	interval, timeout := c.vals.next()
 	switch k := c.rnd.IntN(20); {
 	case k < 12:
@@ -362,25 +362,25 @@ func (c *linClient) do(method, path string, body []byte) (int, []byte, error) {
 	return resp.StatusCode, b, err
 }
 
-func decodeConfig(b []byte) (history.ConfigOutput, error) {
+func decodeConfig(b []byte) (linearizability.ConfigOutput, error) {
 	var cfg configJSON
 	if err := json.Unmarshal(b, &cfg); err != nil {
-		return history.ConfigOutput{}, err
+		return linearizability.ConfigOutput{}, err
 	}
-	return history.ConfigOutput{Outcome: history.OutcomeOK, IntervalMs: cfg.Interval, TimeoutMs: cfg.Timeout,
+	return linearizability.ConfigOutput{Outcome: linearizability.OutcomeOK, IntervalMs: cfg.Interval, TimeoutMs: cfg.Timeout,
 		OverridesActive: cfg.OverridesActive.Get()}, nil
 }
 
-func decodeProgress(b []byte, regions int) (history.ProgressOutput, error) {
+func decodeProgress(b []byte, regions int) (linearizability.ProgressOutput, error) {
 	var body checkpointsJSON
 	if err := json.Unmarshal(b, &body); err != nil {
-		return history.ProgressOutput{}, err
+		return linearizability.ProgressOutput{}, err
 	}
 	c := body.Latest.Completed
 	if c == nil {
-		return history.ProgressOutput{}, nil
+		return linearizability.ProgressOutput{}, nil
 	}
-	out := history.ProgressOutput{Latest: c.ID, Refs: make([]int64, regions)}
+	out := linearizability.ProgressOutput{Latest: c.ID, Refs: make([]int64, regions)}
 	for r := range regions {
 		ref, ok := c.Refs.Get()[fsm.RegionName(r)]
 		if !ok {
@@ -420,15 +420,15 @@ func (c *linClient) step() error {
 			if _, derr := decodeConfig(resp); derr != nil {
 				return fmt.Errorf("PATCH answer %s: %v", resp, derr)
 			}
-			return c.rec.Return(call, history.ConfigOutput{Outcome: history.OutcomeOK})
+			return c.rec.Return(call, linearizability.ConfigOutput{Outcome: linearizability.OutcomeOK})
 		case err == nil && status == http.StatusBadRequest:
-			return c.rec.Return(call, history.ConfigOutput{Outcome: history.OutcomeRejected})
+			return c.rec.Return(call, linearizability.ConfigOutput{Outcome: linearizability.OutcomeRejected})
 		case err == nil && status < 500:
 			return fmt.Errorf("PATCH %s: %d %s", b, status, resp)
 		}
 		// A transport error, 503 (store failure, restart) or 504: the patch
 		// may still take effect.
-		c.id, err = c.rec.Unknown(call, history.ConfigOutput{Outcome: history.OutcomeUnknown})
+		c.id, err = c.rec.Unknown(call, linearizability.ConfigOutput{Outcome: linearizability.OutcomeUnknown})
 		c.backOff()
 		return err
 	case k < 16:
@@ -447,7 +447,7 @@ func (c *linClient) backOff() { time.Sleep(2 * time.Millisecond) }
 
 // getConfig reads the configuration; a failed read is dropped (ok false).
 func (c *linClient) getConfig() (ok bool, err error) {
-	call, err := c.rec.Call(c.id, history.ConfigInput{Op: history.ConfigGet})
+	call, err := c.rec.Call(c.id, linearizability.ConfigInput{Op: linearizability.ConfigGet})
 	if err != nil {
 		return false, err
 	}
@@ -466,7 +466,7 @@ func (c *linClient) getConfig() (ok bool, err error) {
 
 // getProgress reads the checkpoint statistics; a failed read is dropped.
 func (c *linClient) getProgress() (ok bool, err error) {
-	call, err := c.rec.Call(c.id, history.ProgressInput{Job: linJobID})
+	call, err := c.rec.Call(c.id, linearizability.ProgressInput{Job: linJobID})
 	if err != nil {
 		return false, err
 	}
@@ -530,7 +530,7 @@ const linEpoch = 3 * time.Second
 
 // runLinearizability runs the clients against a faulty driver for p.duration
 // and returns the recorded history.
-func runLinearizability(t *testing.T, p linParams) (history.ClientHistory, linStats) {
+func runLinearizability(t *testing.T, p linParams) (linearizability.ClientHistory, linStats) {
 	t.Helper()
 	f := &faults{rnd: rand.New(rand.NewPCG(p.seed, 0xfa)), failRate: 0.05, maxDelay: time.Millisecond,
 		declines: 0.3, taskFails: 0.05}
@@ -541,7 +541,7 @@ func runLinearizability(t *testing.T, p linParams) (history.ClientHistory, linSt
 	if err := w.listen(); err != nil {
 		t.Fatal(err)
 	}
-	rec := history.NewClientRecorder()
+	rec := linearizability.NewClientRecorder()
 	vals := &linValues{}
 	var clients []*linClient
 	for i := range p.clients {
@@ -576,7 +576,7 @@ func runLinearizability(t *testing.T, p linParams) (history.ClientHistory, linSt
 		c.http.CloseIdleConnections()
 	}
 	cfg := linConfig()
-	h, err := rec.History(history.ConfigBase{IntervalMs: cfg.IntervalMs, TimeoutMs: cfg.TimeoutMs, MaxTimeoutMs: cfg.MaxTimeoutMs})
+	h, err := rec.History(linearizability.ConfigBase{IntervalMs: cfg.IntervalMs, TimeoutMs: cfg.TimeoutMs, MaxTimeoutMs: cfg.MaxTimeoutMs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -585,7 +585,7 @@ func runLinearizability(t *testing.T, p linParams) (history.ClientHistory, linSt
 
 // runEpoch runs the clients, the fault injector and the checkpoint requests for
 // d, and returns once all of them stopped (nothing is in flight then).
-func runEpoch(w *linWorld, rec *history.ClientRecorder, clients []*linClient, rnd *rand.Rand, d time.Duration, st *linStats) error {
+func runEpoch(w *linWorld, rec *linearizability.ClientRecorder, clients []*linClient, rnd *rand.Rand, d time.Duration, st *linStats) error {
 	stop := make(chan struct{})
 	errs := make(chan error, len(clients)+1)
 	var wg sync.WaitGroup
@@ -700,7 +700,7 @@ func TestLinearizability(t *testing.T) {
 	for attempt := 1; attempt <= attempts; attempt++ {
 		h, st := runLinearizability(t, p)
 		began := time.Now()
-		res := history.CheckClientHistory(h, linCheckTimeout)
+		res := linearizability.CheckClientHistory(h, linCheckTimeout)
 		t.Logf("run %d: %s; checked in %v; %d epochs, %d restarts (%d with the server down), %d write-failure bursts, %d delay bursts",
 			attempt, res, time.Since(began).Round(time.Millisecond), st.epochs, st.restarts, st.downs, st.failBursts, st.delayBursts)
 		logOutcomes(t, h)
@@ -741,7 +741,7 @@ func TestLinearizability(t *testing.T) {
 	t.Fatalf("ckpt_nonatomic: %d runs and the torn configuration read was never caught", attempts)
 }
 
-func keepHistory(t *testing.T, res history.ClientCheck, dir string) []string {
+func keepHistory(t *testing.T, res linearizability.ClientCheck, dir string) []string {
 	t.Helper()
 	paths, err := res.Keep(dir)
 	if err != nil {
@@ -755,16 +755,16 @@ func keepHistory(t *testing.T, res history.ClientCheck, dir string) []string {
 
 // logOutcomes shows what the clients saw, so that a run in which no fault bit
 // (or no checkpoint completed) is visible.
-func logOutcomes(t *testing.T, h history.ClientHistory) {
+func logOutcomes(t *testing.T, h linearizability.ClientHistory) {
 	t.Helper()
 	counts := map[string]int{}
 	for _, op := range h.ConfigOps {
-		in, out := op.Input.(history.ConfigInput), op.Output.(history.ConfigOutput)
+		in, out := op.Input.(linearizability.ConfigInput), op.Output.(linearizability.ConfigOutput)
 		counts[string(in.Op)+" "+string(out.Outcome)]++
 	}
 	var latest int64
 	for _, op := range h.ProgressOps {
-		latest = max(latest, op.Output.(history.ProgressOutput).Latest)
+		latest = max(latest, op.Output.(linearizability.ProgressOutput).Latest)
 	}
 	t.Logf("config operations %v; %d progress reads, latest completed checkpoint seen %d", counts, len(h.ProgressOps), latest)
 	if latest == 0 {
@@ -785,11 +785,11 @@ func TestLinearizabilitySavedHistories(t *testing.T) {
 	for _, path := range files {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
-			h, err := history.ReadClientHistory(path)
+			h, err := linearizability.ReadClientHistory(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := history.CheckClientHistory(h, linCheckTimeout)
+			res := linearizability.CheckClientHistory(h, linCheckTimeout)
 			switch {
 			case strings.HasPrefix(name, "legal-"):
 				legal++
@@ -824,12 +824,12 @@ func TestLinearizabilityShrink(t *testing.T) {
 	if in == "" {
 		t.Skip("set CKPT_LIN_SHRINK to a kept clients.json")
 	}
-	h, err := history.ReadClientHistory(in)
+	h, err := linearizability.ReadClientHistory(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	illegal := func(ops []porcupine.Operation) bool {
-		return history.CheckClientHistory(history.ClientHistory{Config: h.Config, ConfigOps: ops}, linCheckTimeout).Config == porcupine.Illegal
+		return linearizability.CheckClientHistory(linearizability.ClientHistory{Config: h.Config, ConfigOps: ops}, linCheckTimeout).Config == porcupine.Illegal
 	}
 	ops := append([]porcupine.Operation(nil), h.ConfigOps...)
 	sort.Slice(ops, func(i, j int) bool { return ops[i].Call < ops[j].Call })
@@ -840,8 +840,8 @@ func TestLinearizabilityShrink(t *testing.T) {
 	ops = ops[:n]
 	read := func(ops []porcupine.Operation, interval bool, v int64) bool {
 		for _, op := range ops {
-			in, out := op.Input.(history.ConfigInput), op.Output.(history.ConfigOutput)
-			if in.Op == history.ConfigGet && ((interval && out.IntervalMs == v) || (!interval && out.TimeoutMs == v)) {
+			in, out := op.Input.(linearizability.ConfigInput), op.Output.(linearizability.ConfigOutput)
+			if in.Op == linearizability.ConfigGet && ((interval && out.IntervalMs == v) || (!interval && out.TimeoutMs == v)) {
 				return true
 			}
 		}
@@ -849,7 +849,7 @@ func TestLinearizabilityShrink(t *testing.T) {
 	}
 	for i := len(ops) - 1; i >= 0; i-- {
 		rest := append(append([]porcupine.Operation(nil), ops[:i]...), ops[i+1:]...)
-		if in := ops[i].Input.(history.ConfigInput); in.Op == history.ConfigPatch &&
+		if in := ops[i].Input.(linearizability.ConfigInput); in.Op == linearizability.ConfigPatch &&
 			((in.IntervalMs != nil && read(rest, true, *in.IntervalMs)) || (in.TimeoutMs != nil && read(rest, false, *in.TimeoutMs))) {
 			continue
 		}
@@ -858,7 +858,7 @@ func TestLinearizabilityShrink(t *testing.T) {
 		}
 	}
 	out := in + ".min.json"
-	if err := history.WriteClientHistory(out, history.ClientHistory{Config: h.Config, ConfigOps: ops}); err != nil {
+	if err := linearizability.WriteClientHistory(out, linearizability.ClientHistory{Config: h.Config, ConfigOps: ops}); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%d of %d configuration operations are enough: %s", len(ops), len(h.ConfigOps), out)

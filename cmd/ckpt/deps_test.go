@@ -1,0 +1,32 @@
+package main
+
+import (
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// TestBinaryLinksNoTestSupport: `go install …/cmd/ckpt@latest` builds from the
+// module alone, so the binary's import graph must hold no test-only module
+// (rapid, go-cmp) and no checker of the driver's clients (porcupine, which
+// lives in driver/linearizability for the driver's tests).
+func TestBinaryLinksNoTestSupport(t *testing.T) {
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	out, err := exec.Command(goBin, "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 20 {
+		t.Fatalf("go list -deps gave %d packages: %q", len(deps), deps)
+	}
+	for _, d := range deps {
+		for _, banned := range []string{"porcupine", "pgregory.net/rapid", "github.com/google/go-cmp", "/linearizability", "testing"} {
+			if strings.Contains(d, banned) {
+				t.Errorf("ckpt links %s", d)
+			}
+		}
+	}
+}
