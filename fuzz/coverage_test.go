@@ -21,6 +21,7 @@ var deepStates = []string{
 	"interval patch 0 to N", "timeout patch with pending checkpoints", "min_pause drop", "expired",
 	"subsumed", "job failed by tolerable failures", "job finished", "region skipped delivered",
 	"coordinator fallback", "discard", "late state discarded", "no_claim warning", "regional expiry",
+	"ids exhausted",
 }
 
 // coverage counts, over the runs of one property, how many runs reached each
@@ -127,8 +128,11 @@ func (m *machine) observe(ev fsm.Event, effs []fsm.Effect, pre preStep) {
 				hit("tier 2 after forcing")
 			}
 		case fsm.EffTriggerFailed:
-			if e.Reason == fsm.ReasonMinPause {
+			switch e.Reason {
+			case fsm.ReasonMinPause:
 				hit("min_pause drop")
+			case fsm.ReasonIDsExhausted:
+				hit("ids exhausted")
 			}
 		case fsm.EffConfigApplied:
 			if before.Interval == 0 && e.IntervalMs > 0 {

@@ -94,12 +94,17 @@ func genStart(t *rapid.T, topo *fsm.Topology) fsm.Event {
 	// Half the jobs restore a snapshot: the regional path needs a completed
 	// checkpoint to fall back to (R22d), and restores exercise R41.
 	if rapid.Bool().Draw(t, "restore?") {
-		r := &fsm.Restore{Checkpoint: rapid.Int64Range(1, 5).Draw(t, "restore.checkpoint"),
+		id := rapid.Int64Range(1, 5).Draw(t, "restore.checkpoint")
+		if rapid.IntRange(0, 9).Draw(t, "restore_near_bound?") == 0 {
+			// A few ids below 2^53 - 1: the next triggers exhaust them (R14).
+			id = fsm.MaxSafeInt - rapid.Int64Range(1, 3).Draw(t, "ids_left")
+		}
+		r := &fsm.Restore{Checkpoint: id,
 			Mode: rapid.SampledFrom([]fsm.RestoreMode{fsm.Claim, fsm.NoClaim}).Draw(t, "restore.mode")}
 		for reg := 0; reg < topo.NumRegions(); reg++ {
 			if rapid.Bool().Draw(t, "restore.ref?") {
 				r.Refs = append(r.Refs, fsm.RegionRef{Region: reg,
-					Checkpoint: rapid.Int64Range(1, r.Checkpoint).Draw(t, "restore.ref")})
+					Checkpoint: max(1, r.Checkpoint-rapid.Int64Range(0, 4).Draw(t, "restore.ref_age"))})
 			}
 		}
 		ev.Restore = r

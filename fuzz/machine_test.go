@@ -132,6 +132,7 @@ func (m *machine) stepCore(ev fsm.Event) (effs []fsm.Effect, err error) {
 			panic(p)
 		}
 	}()
+	defer watchStep(m, ev)()
 	effs, err = m.s.Step(ev)
 	if err == nil {
 		m.evs = append(m.evs, ev)
@@ -266,7 +267,7 @@ func (m *machine) pendingID(t *rapid.T, persisting bool) (fsm.PendingInfo, bool)
 
 // randomID draws any id around the ones in use: unknown, ended and future ids.
 func (m *machine) randomID(t *rapid.T) int64 {
-	return rapid.Int64Range(1, m.s.NextID()+1).Draw(t, "id")
+	return rapid.Int64Range(max(1, m.s.NextID()-20), min(m.s.NextID()+1, fsm.MaxSafeInt)).Draw(t, "id")
 }
 
 func (m *machine) actions() map[string]func(*rapid.T) {

@@ -47,6 +47,12 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 			}
 		case fsm.EffDiscard:
 			c.onDiscard(e, s)
+		case fsm.EffWarn:
+			if e.Code == fsm.WarnNoProgress {
+				// The core caught itself about to loop: a due item that did not
+				// move on (R10: everything due happens, once).
+				c.fail(RuleDueFirst, "the core stopped a step that made no progress: %s", e.Message)
+			}
 		case fsm.EffFailJob:
 			c.onFailJob(e)
 		case fsm.EffConfigApplied:

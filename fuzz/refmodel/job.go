@@ -1,6 +1,11 @@
 package refmodel
 
-import "github.com/ckptcore/ckptcore/fsm"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ckptcore/ckptcore/fsm"
+)
 
 // job is the model's own reading of R1–R4: subtasks, their regions, sources and
 // coordinators, computed from the job spec with the plainest algorithms (every
@@ -114,3 +119,62 @@ func joined(s, t, i, k int) bool {
 }
 
 func (j *job) tasks() int { return len(j.vertexOf) }
+
+// ValidJob is the model's own reading of R1 and R2's refusals: at least one
+// vertex, ids non-empty, unique and without '/' or spaces, parallelism >= 1;
+// edges between known vertices, no self-loop, no second edge between the same
+// two vertices (in the same direction; the other direction is a cycle), and no
+// cycle. It finds cycles the plainest way: repeatedly drop vertices without an
+// incoming edge; whatever remains lies on a cycle.
+func ValidJob(spec fsm.JobSpec) error {
+	if len(spec.Vertices) == 0 {
+		return errInvalid("no vertices (R1)")
+	}
+	ids := map[string]bool{}
+	for _, v := range spec.Vertices {
+		if v.ID == "" || strings.ContainsAny(v.ID, "/ \t\n") || ids[v.ID] || v.Parallelism < 1 {
+			return errInvalid("vertex %q (R1)", v.ID)
+		}
+		ids[v.ID] = true
+	}
+	type pair struct{ from, to string }
+	seen := map[pair]bool{}
+	for _, e := range spec.Edges {
+		switch {
+		case !ids[e.From] || !ids[e.To]:
+			return errInvalid("edge %s -> %s: unknown vertex (R2)", e.From, e.To)
+		case e.From == e.To:
+			return errInvalid("edge %s -> %s: self-loop (R2)", e.From, e.To)
+		case seen[pair{e.From, e.To}]:
+			return errInvalid("edge %s -> %s: a second edge (R2)", e.From, e.To)
+		}
+		seen[pair{e.From, e.To}] = true
+	}
+	left := map[string]bool{}
+	for id := range ids {
+		left[id] = true
+	}
+	for changed := true; changed; {
+		changed = false
+		for id := range left {
+			fed := false
+			for _, e := range spec.Edges {
+				if e.To == id && left[e.From] {
+					fed = true
+				}
+			}
+			if !fed {
+				delete(left, id)
+				changed = true
+			}
+		}
+	}
+	if len(left) > 0 {
+		return errInvalid("a cycle through %d vertices (R2)", len(left))
+	}
+	return nil
+}
+
+func errInvalid(format string, args ...any) error {
+	return fmt.Errorf("refmodel: invalid job: "+format, args...)
+}
