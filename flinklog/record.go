@@ -173,7 +173,7 @@ func unwrap(phys []string, wrap int, lf *logFile) []logicalLine {
 	for i := 0; i < len(phys); i++ {
 		ll := logicalLine{line: i + 1, text: phys[i]}
 		piece := phys[i]
-		for w > 0 && utf8.RuneCountInString(piece) == w && i+1 < len(phys) && wrappedRow(phys[i+1]) {
+		for w > 0 && utf8.RuneCountInString(piece) == w && i+1 < len(phys) && len(ll.text) < maxLine && wrappedRow(phys[i+1]) {
 			i++
 			piece = phys[i]
 			ll.text += piece
