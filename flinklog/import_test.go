@@ -431,13 +431,13 @@ func TestSourceCoordinatorAndManualLines(t *testing.T) {
 	if err := im.WriteHistory(&buf); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []string{"//claim log line 10: completed 1 -- source Source: kafka", "//claim log line 15: restored 2 -- source Source: kafka, subtask 1",
-		"//claim log line 18: job running -- the job's status at the end of the log", `{"at":14900,"type":"task_finished","task":"Source:files->Sink:print/0"}`} {
+	for _, c := range []string{"//claim log line 10: completed 1 -- source Source: kafka", "//claim log line 16: restored 2 -- source Source: kafka, subtask 1",
+		"//claim log line 19: job running -- the job's status at the end of the log", `{"at":14900,"type":"task_finished","task":"Source:files->Sink:print/0"}`} {
 		if !strings.Contains(buf.String(), c) {
 			t.Errorf("the history lacks %q:\n%s", c, buf.String())
 		}
 	}
-	if im.Stats.NotUnderstood != 0 || im.Stats.Annotated != 6 {
+	if im.Stats.NotUnderstood != 0 || im.Stats.Annotated != 7 {
 		t.Errorf("stats %+v", im.Stats)
 	}
 

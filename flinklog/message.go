@@ -26,9 +26,9 @@ const (
 	kTaskState             // NAME (i/p)[#a] (attempt) switched from S to T
 	kDeploy                // Deploying NAME (i/p) (attempt #k) with attempt id A
 	kJobState              // Job NAME (J) switched from state S to T
-	kGlobalFailure         // Trying to recover from a global failure
+	kGlobalFailure         // Trying to recover from a global failure (JobMaster) / N tasks will be restarted to recover from a global failure (DefaultScheduler)
 	kFailoverCalc          // Calculating tasks to restart to recover the failed task X
-	kFailoverCount         // N tasks should be restarted to recover the failed task X
+	kFailoverCount         // N tasks should (1.9-1.12 failover strategy) / will (DefaultScheduler) be restarted to recover the failed task X
 	kRestore               // Restoring job J from [latest valid checkpoint: ]Checkpoint|Savepoint N @ ts
 	kStartSavepoint        // Starting job J from savepoint PATH
 	kResetID               // Reset the checkpoint ID of job J to N
@@ -81,9 +81,9 @@ var (
 	reTaskState      = regexp.MustCompile(`^(.+?) \((\d+)/(\d+)\)(?:#(\d+))? \(([0-9a-fA-F_\-]+)\) switched from (\w+) to (\w+)`)
 	reDeploy         = regexp.MustCompile(`^Deploying (.+?) \((\d+)/(\d+)\) \(attempt #\d+\) (?:with attempt id ([0-9a-fA-F_\-]+))?`)
 	reJobState       = regexp.MustCompile(`^Job (.*) \(` + jobRe + `\) switched from state (\w+) to (\w+)`)
-	reGlobalFailure  = regexp.MustCompile(`^Trying to recover from a global failure`)
+	reGlobalFailure  = regexp.MustCompile(`^(?:Trying to recover from a global failure|(\d+) tasks will be restarted to recover from a global failure)`)
 	reFailoverCalc   = regexp.MustCompile(`^Calculating tasks to restart to recover the failed task (\S+?)\.?$`)
-	reFailoverCount  = regexp.MustCompile(`^(\d+) tasks should be restarted to recover the failed task (\S+?)\.?$`)
+	reFailoverCount  = regexp.MustCompile(`^(\d+) tasks (?:should|will) be restarted to recover the failed task (\S+?)\.?$`)
 	reRestore        = regexp.MustCompile(`^Restoring job ` + jobRe + ` from (?:latest valid checkpoint: )?(Checkpoint|Savepoint) (\d+) @ (-?\d+)`)
 	reStartSavepoint = regexp.MustCompile(`^Starting job ` + jobRe + ` from savepoint (\S+)(.*)`)
 	reResetID        = regexp.MustCompile(`^Reset the checkpoint ID of job ` + jobRe + ` to (\d+)`)

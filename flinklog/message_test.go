@@ -53,6 +53,15 @@ func TestInterpretMessages(t *testing.T) {
 		{msg: "Reset the checkpoint ID of job " + jid + " to 2.", want: entry{kind: kResetID, id: 2}},
 		{msg: "5 tasks should be restarted to recover the failed task 0a448493b4782967b150582570326227_1.",
 			want: entry{kind: kFailoverCount, count: 5, detail: "0a448493b4782967b150582570326227_1"}},
+		{msg: "2 tasks will be restarted to recover the failed task 9a1b2c3d4e5f60718293a4b5c6d7e8f9_bc764cd8ddf7a0cff126f51c16239658_1_0.",
+			want: entry{kind: kFailoverCount, count: 2, detail: "9a1b2c3d4e5f60718293a4b5c6d7e8f9_bc764cd8ddf7a0cff126f51c16239658_1_0"}},
+		{msg: "8 tasks will be restarted to recover from a global failure.", want: entry{kind: kGlobalFailure}},
+		{msg: "Triggering a manual checkpoint for job " + jid + ".", want: entry{kind: kManualRequest}},
+		{msg: "Marking checkpoint 5 as completed for source Source: kafka[1].", want: entry{kind: kSourceCompleted, id: 5, detail: "Source: kafka[1]"}},
+		{msg: "Marking checkpoint 6 as aborted for source Source: kafka.", want: entry{kind: kSourceAborted, id: 6, detail: "Source: kafka"}},
+		{msg: "Recovering subtask 3 to checkpoint 5 for source Source: kafka to checkpoint.",
+			want: entry{kind: kSourceReset, id: 5, detail: "Source: kafka", task: taskRef{"Source: kafka", 3, 4}}},
+		{msg: "Restoring SplitEnumerator of source Source: kafka from checkpoint.", want: entry{kind: kSourceRestore, detail: "Source: kafka"}},
 		{msg: "Checkpoint storage is set to 'jobmanager'", want: entry{kind: kInfo}},
 	}
 	for _, c := range cases {
@@ -63,7 +72,7 @@ func TestInterpretMessages(t *testing.T) {
 			e.hasTask != w.hasTask || e.task != w.task {
 			t.Errorf("%q:\n got %+v\nwant %+v", c.msg, e, w)
 		}
-		if w.kind != kInfo && w.kind != kFailoverCount && e.job != jid {
+		if w.kind != kInfo && w.kind != kFailoverCount && w.kind != kGlobalFailure && w.kind < kSourceCompleted && e.job != jid {
 			t.Errorf("%q: job %q", c.msg, e.job)
 		}
 	}
