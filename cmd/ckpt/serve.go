@@ -142,13 +142,15 @@ func newStateDir() (string, error) {
 
 func (a *app) serve(ctx context.Context, o serveOptions) error {
 	log := newPrinter(a.stdout)
-	fresh := o.stateDir == ""
-	if fresh {
+	fresh := true
+	if o.stateDir == "" {
 		dir, err := newStateDir()
 		if err != nil {
 			return fmt.Errorf("state directory: %w (choose one with --state-dir)", err)
 		}
 		o.stateDir = dir
+	} else if entries, err := os.ReadDir(o.stateDir); err == nil && len(entries) > 0 {
+		fresh = false // driver.Open recovers from what is there
 	}
 	cfg := fsm.DefaultConfig()
 	cfg.IntervalMs, cfg.TimeoutMs, cfg.TolerableFailures = o.interval, o.timeout, o.tolerable

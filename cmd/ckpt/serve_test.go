@@ -134,7 +134,7 @@ func TestServeRunsAndRecovers(t *testing.T) {
 	if r.code != 0 || r.stderr != "" {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	for _, want := range []string{"state directory (reused): " + state, "ckpt serve --state-dir " + state,
+	for _, want := range []string{"state directory (new): " + state, "ckpt serve --state-dir " + state,
 		"REST API: GET http://" + addr, "trigger 1 checkpoint", "  completed ", "notify_complete ",
 		"persist_overrides request=1 interval=20 timeout=5000", "config_applied request=1", "interrupted: shutting down"} {
 		if !strings.Contains(r.stdout, want) {
@@ -146,7 +146,7 @@ func TestServeRunsAndRecovers(t *testing.T) {
 	// Second run: --duration stops it by itself; it recovers from the state
 	// directory and says that the overrides come from there.
 	r = waitServe(t, second(t, fast))
-	if r.code != 0 || !strings.Contains(r.stdout, "overrides from the state directory") || !strings.Contains(r.stdout, "recovered, latest completed checkpoint") ||
+	if r.code != 0 || !strings.Contains(r.stdout, "state directory (reused): "+state) || !strings.Contains(r.stdout, "overrides from the state directory") || !strings.Contains(r.stdout, "recovered, latest completed checkpoint") ||
 		!strings.Contains(r.stdout, "ran for 300ms") {
 		t.Fatalf("second run, exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 	}
