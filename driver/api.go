@@ -111,18 +111,10 @@ type patchResult struct {
 // still applies if its write succeeds) and ErrClosed.
 func (d *Driver) PatchConfig(ctx context.Context, p ConfigPatch) (fsm.EffectiveConfig, error) {
 	ev := fsm.Event{Type: fsm.EvConfigPatch}
-	// §2 bounds neither value from above, but a history keeps times below 2^53
-	// (HISTORY.md) and the core adds them to times: refuse larger ones here.
 	if p.IntervalMs != nil {
-		if *p.IntervalMs > maxID {
-			return fsm.EffectiveConfig{}, &PatchRejectedError{Reason: fmt.Sprintf("interval_ms = %d: must be below 2^53", *p.IntervalMs)}
-		}
 		ev.HasInterval, ev.IntervalMs = true, *p.IntervalMs
 	}
 	if p.TimeoutMs != nil {
-		if *p.TimeoutMs > maxID {
-			return fsm.EffectiveConfig{}, &PatchRejectedError{Reason: fmt.Sprintf("timeout_ms = %d: must be below 2^53", *p.TimeoutMs)}
-		}
 		ev.HasTimeout, ev.TimeoutMs = true, *p.TimeoutMs
 	}
 	ch := make(chan patchResult, 1)
@@ -131,7 +123,8 @@ func (d *Driver) PatchConfig(ctx context.Context, p ConfigPatch) (fsm.EffectiveC
 		ev.Request = d.nextRequest
 		d.waiters[ev.Request] = ch
 		if err := d.stepEvent(ev); err != nil {
-			d.answer(ev.Request, patchResult{err: err})
+			// fsm's validation is the one check of the values' range.
+			d.answer(ev.Request, patchResult{err: &PatchRejectedError{Request: ev.Request, Reason: err.Error()}})
 		}
 	})
 	if err != nil {

@@ -84,7 +84,7 @@ func (d *Driver) continueFlight(opt Options, durable, kept fsm.Durable) (*contin
 		}
 	}
 	at := d.clock.now(core.Now())
-	resumed, err := fsm.Resume(d.topo, d.cfg, kept, at)
+	resumed, _, err := fsm.Resume(d.topo, d.cfg, kept, at) // kept holds no orphan: no discards
 	if err != nil {
 		return nil, "", fmt.Errorf("driver: the store does not fit this job: %w", err)
 	}

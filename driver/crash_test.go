@@ -260,7 +260,11 @@ func checkCrashStore(t *testing.T, dir string, l *crashLedger) {
 	if latest < l.maxCompleted {
 		t.Fatalf("completed checkpoint %d lost: the store's latest is %d", l.maxCompleted, latest)
 	}
-	kept, _ := applyRetention(d, crashConfig().Retained)
+	resumed, _, err := fsm.Resume(testTopo, crashConfig(), d, 0)
+	if err != nil {
+		t.Fatalf("the store does not resume after a crash: %v", err)
+	}
+	kept := resumed.Durable()
 	have := map[int64]bool{}
 	for _, k := range kept.Known {
 		have[k.ID] = true

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -199,32 +200,39 @@ func (d *Driver) saveRestored() error {
 	return nil
 }
 
-// resume rebuilds the core from the store (R50). Checkpoints the store holds
-// but the core would already have discarded — a crash between a completion and
-// its discards — are discarded now, before anything else.
+// resume rebuilds the core from the store (R50) with fsm.Resume, which also
+// decides which stored checkpoints are no longer needed (R40: a crash came
+// between a completion and its discards) and returns their discards: they are
+// carried out first, like any effect, and the flight file names them.
 func (d *Driver) resume(durable fsm.Durable, opt Options) error {
-	kept, orphans := applyRetention(durable, d.cfg.Retained)
+	resumed, effs, err := fsm.Resume(d.topo, d.cfg, durable, d.clock.now(0))
+	if err != nil {
+		return fmt.Errorf("driver: the store does not fit this job: %w", err)
+	}
+	effs = copyEffects(effs)
+	kept := resumed.Durable()
 	cont, notContinued, err := d.continueFlight(opt, durable, kept)
 	if err != nil {
 		return err
 	}
-	var core *fsm.State
+	core := resumed
 	if cont != nil {
 		core = cont.core
-	} else if core, err = fsm.Resume(d.topo, d.cfg, kept, d.clock.now(0)); err != nil {
-		return fmt.Errorf("driver: the store does not fit this job: %w", err)
 	}
 	d.core = core
-	for _, o := range orphans {
-		d.fx.push(fxItem{sweep: &o})
-	}
+	d.account(effs)
+	d.fx.push(effectItems(effs)...)
+	d.fx.push(forgotten(durable, kept, effs)...)
 	if l, ok := core.LatestCompleted(); ok {
 		d.stats.restoredFrom(l.ID, core.Now())
-		d.flink.tracker.Restored(l.ID, core.Now())
 	}
+	decided := describeResumeEffects(d.topo, effs)
 	if cont != nil {
 		d.nextRequest = cont.nextRequest
-		return d.continueRecorder(cont)
+		if err := d.continueRecorder(cont); err != nil {
+			return err
+		}
+		return d.rec.comment(decided)
 	}
 	prelude, why := resumePrelude(d.topo, d.cfg, core, core.Now())
 	if prelude != nil && prelude[len(prelude)-1].Type == fsm.EvConfigPersisted {
@@ -234,47 +242,49 @@ func (d *Driver) resume(durable fsm.Durable, opt Options) error {
 	if notContinued != "" {
 		comment += "\nthe previous flight file was not continued: " + notContinued
 	}
+	if decided != "" {
+		comment += "\n" + decided
+	}
 	return d.openRecorder(opt, prelude, comment)
 }
 
-// applyRetention applies num-retained to what a store holds, as the core's
-// completed store would have (R40): the latest `retained` checkpoints are
-// retained — not counting the older checkpoints a restored snapshot referenced,
-// which never were in the store — and an older one stays only while a retained
-// one references it. The rest are orphans to discard.
-func applyRetention(d fsm.Durable, retained int) (fsm.Durable, []fsm.StoredCheckpoint) {
-	known := make([]fsm.StoredCheckpoint, len(d.Known))
-	copy(known, d.Known)
-	n := 0
-	for i := len(known) - 1; i >= 0 && n < retained; i-- {
-		if known[i].Restored && known[i].ID != d.RestoredID {
-			continue
-		}
-		known[i].Retained = true
-		n++
+// forgotten lists the stored checkpoints Resume dropped without a discard
+// effect — ones the job does not own (R41) — so that their metadata leaves the
+// store too; their state is not the job's to delete.
+func forgotten(stored, kept fsm.Durable, effs []fsm.Effect) []fxItem {
+	gone := map[int64]bool{}
+	for _, k := range stored.Known {
+		gone[k.ID] = true
 	}
-	referenced := func(id int64) bool {
-		for _, k := range known {
-			if k.Retained {
-				for _, r := range k.Refs {
-					if r.Checkpoint == id {
-						return true
-					}
-				}
-			}
-		}
-		return false
+	for _, k := range kept.Known {
+		delete(gone, k.ID)
 	}
-	var kept, orphans []fsm.StoredCheckpoint
-	for _, k := range known {
-		if k.Retained || referenced(k.ID) {
-			kept = append(kept, k)
-		} else {
-			orphans = append(orphans, k)
+	for _, e := range effs {
+		if e.Type == fsm.EffDiscard {
+			delete(gone, e.Checkpoint)
 		}
 	}
-	d.Known = kept
-	return d, orphans
+	var items []fxItem
+	for _, k := range stored.Known { // in id order
+		if gone[k.ID] {
+			items = append(items, fxItem{forget: k.ID})
+		}
+	}
+	return items
+}
+
+// describeResumeEffects renders what fsm.Resume decided, for the flight file:
+// the history format has no resume event, so its effects are recorded as a
+// comment ("" when it decided nothing).
+func describeResumeEffects(t *fsm.Topology, effs []fsm.Effect) string {
+	if len(effs) == 0 {
+		return ""
+	}
+	lines := make([]string, len(effs))
+	for i, e := range effs {
+		lines[i] = "resume -> " + fsm.DescribeEffect(t, e)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Topology returns the job. It is immutable and safe to use from any goroutine.

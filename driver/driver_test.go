@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -246,6 +247,17 @@ func TestOpenSweepsOrphans(t *testing.T) {
 	for _, id := range []string{"1", "2"} {
 		if _, err := os.Stat(filepath.Join(dir, checkpointDir, "chk-"+id+".json")); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("chk-%s.json still there", id)
+		}
+	}
+	// The core decided the discards (fsm.Resume, R40) and the flight file
+	// records them.
+	flight, err := os.ReadFile(h.d.FlightFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"// resume -> discard 1\n", "// resume -> discard 2\n"} {
+		if !strings.Contains(string(flight), want) {
+			t.Errorf("the flight file lacks %q:\n%s", want, flight)
 		}
 	}
 }

@@ -7,11 +7,13 @@ import (
 	"github.com/ckptcore/ckptcore/fsm"
 )
 
-// fxItem is one unit of work for the effect worker: an effect of the core, a
-// checkpoint to sweep at open, or a warning of the driver itself.
+// fxItem is one unit of work for the effect worker: an effect of the core, the
+// metadata of a checkpoint the core forgot without a discard (a no_claim
+// snapshot the job does not own, R41) to delete from the store, or a warning of
+// the driver itself.
 type fxItem struct {
 	eff     fsm.Effect
-	sweep   *fsm.StoredCheckpoint
+	forget  int64
 	warn    *warning
 	barrier chan struct{} // closed when the worker reaches it (tests wait for the queue to drain)
 }
@@ -109,8 +111,10 @@ func (f *effector) do(it fxItem) {
 		close(it.barrier)
 	case it.warn != nil:
 		f.exec.Warn(it.warn.code, it.warn.message)
-	case it.sweep != nil:
-		f.sweep(*it.sweep)
+	case it.forget != 0:
+		if err := f.d.store.Delete(fsm.KindCheckpoint, it.forget); err != nil {
+			f.exec.Warn(CodeStoreFailed, fmt.Sprintf("metadata of checkpoint %d, which the job no longer needs, not deleted: %v", it.forget, err))
+		}
 	default:
 		if f.obs != nil {
 			f.obs.ObserveEffect(it.eff)
@@ -204,16 +208,4 @@ func (f *effector) persist(e fsm.Effect) {
 	}
 	f.persisted[id] = e.Kind
 	d.feed(func() { d.stepEvent(fsm.Event{Type: fsm.EvPersisted, Checkpoint: id}) })
-}
-
-// sweep discards a checkpoint the store held but the core no longer needs (a
-// crash came between its last reference going away and its discard): the
-// Executor discards its state, if the job owns it (R41), then its metadata goes.
-func (f *effector) sweep(k fsm.StoredCheckpoint) {
-	if k.Owned {
-		f.exec.Discard(k.ID)
-	}
-	if err := f.d.store.Delete(fsm.KindCheckpoint, k.ID); err != nil {
-		f.exec.Warn(CodeStoreFailed, fmt.Sprintf("metadata of discarded checkpoint %d not deleted: %v", k.ID, err))
-	}
 }

@@ -33,8 +33,9 @@ const (
 	restoredFormat  = "ckpt-restored/v1"
 )
 
-// maxID bounds ids: they travel through JSON as numbers (HISTORY.md).
-const maxID = 1<<53 - 1
+// maxID bounds ids: they travel through JSON as numbers (HISTORY.md). The
+// id counter may be one above it once every id was allocated (R14).
+const maxID = fsm.MaxSafeInt
 
 // FileStore is a Store in a local directory. Every write is crash-safe (a
 // temporary file, fsync, rename, fsync of the directory), so after a crash each
@@ -197,8 +198,8 @@ func (s *FileStore) Load() (fsm.Durable, error) {
 		if err := checkFormat(b.Format, nextIDFormat); err != nil {
 			return d, s.fileError(s.dir, nextIDFile, err)
 		}
-		if b.NextID == nil || *b.NextID < 1 || *b.NextID > maxID {
-			return d, s.fileError(s.dir, nextIDFile, errors.New("next_id: want an integer in [1, 2^53)"))
+		if b.NextID == nil || *b.NextID < 1 || *b.NextID > maxID+1 {
+			return d, s.fileError(s.dir, nextIDFile, errors.New("next_id: want an integer in [1, 2^53]"))
 		}
 		d.NextID = *b.NextID
 	}

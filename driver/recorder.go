@@ -141,6 +141,18 @@ func (r *recorder) write(ev fsm.Event, effs []fsm.Effect) error {
 	return r.err
 }
 
+// comment appends text as `//` lines (nothing for ""): what happened that the
+// history format has no event for, such as fsm.Resume's decisions.
+func (r *recorder) comment(text string) error {
+	if r == nil || r.topo == nil || text == "" {
+		return nil
+	}
+	if r.err == nil {
+		_, r.err = r.f.Write([]byte(commentLines(text)))
+	}
+	return r.err
+}
+
 func (r *recorder) close() error {
 	if r == nil {
 		return nil

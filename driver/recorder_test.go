@@ -203,7 +203,7 @@ func TestPreludeBehavesLikeResume(t *testing.T) {
 		}
 		step(src, fsm.Event{At: at, Type: fsm.EvConfigPatch, Request: 1, HasTimeout: true, TimeoutMs: 250})
 		step(src, fsm.Event{At: at, Type: fsm.EvConfigPersisted, Request: 1})
-		resumed, err := fsm.Resume(topo, cfg, src.Durable(), at+10)
+		resumed, _, err := fsm.Resume(topo, cfg, src.Durable(), at+10)
 		if err != nil {
 			t.Fatal(err)
 		}

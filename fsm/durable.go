@@ -28,40 +28,55 @@ func (s *State) Durable() Durable {
 // recover event leaves it (R50): the job running at time at with every subtask
 // running, no pending checkpoint, the consecutive counter read back from the
 // latest completed checkpoint's metadata, the overrides in force again (R63).
-func Resume(topo *Topology, cfg Config, d Durable, at int64) (*State, error) {
+//
+// It is a step of the core and returns its effects (valid until the next Step
+// or Clone, like Step's). Retention is the core's decision (R40): of the stored
+// checkpoints, the latest cfg.Retained (not counting the older checkpoints a
+// restored snapshot references, which never were in the store) are retained,
+// an older one stays while a retained one references it, and every other one
+// the job owns gets a discard — a crash came between the completion that
+// released it and its discard. Durable.Known's Retained flags are not read.
+func Resume(topo *Topology, cfg Config, d Durable, at int64) (*State, []Effect, error) {
 	s, err := New(topo, cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if d.NextID < 1 || d.NextID > MaxSafeInt+1 || at < 0 || at > MaxSafeInt {
 		// NextID may be 2^53: every id was allocated (R14, ids_exhausted).
-		return nil, fmt.Errorf("fsm: resume: next id %d or time %d out of range", d.NextID, at)
+		return nil, nil, fmt.Errorf("fsm: resume: next id %d or time %d out of range", d.NextID, at)
 	}
 	for i, k := range d.Known {
 		if k.ID < 1 || k.ID >= d.NextID || (i > 0 && d.Known[i-1].ID >= k.ID) {
-			return nil, fmt.Errorf("fsm: resume: checkpoint %d: ids must increase and stay below the next id %d (I-MonotonicIds)", k.ID, d.NextID)
+			return nil, nil, fmt.Errorf("fsm: resume: checkpoint %d: ids must increase and stay below the next id %d (I-MonotonicIds)", k.ID, d.NextID)
 		}
 		for j, r := range k.Refs {
 			if r.Region < 0 || r.Region >= topo.NumRegions() || r.Checkpoint >= k.ID || r.Checkpoint < 1 ||
 				(j > 0 && k.Refs[j-1].Region >= r.Region) {
-				return nil, fmt.Errorf("fsm: resume: checkpoint %d: bad reference %s->%d (I-RegionConsistency)", k.ID, RegionName(r.Region), r.Checkpoint)
+				return nil, nil, fmt.Errorf("fsm: resume: checkpoint %d: bad reference %s->%d (I-RegionConsistency)", k.ID, RegionName(r.Region), r.Checkpoint)
 			}
 		}
 		s.known = append(s.known, knownCheckpoint{id: k.ID, refs: append([]RegionRef(nil), k.Refs...), mode: k.Mode,
-			consecutive: k.Consecutive, inStore: k.Retained, owned: k.Owned, restored: k.Restored})
+			consecutive: k.Consecutive, owned: k.Owned, restored: k.Restored})
 	}
 	if o := d.Overrides; o != nil {
 		if err := validInterval(o.IntervalMs); err != nil {
-			return nil, fmt.Errorf("fsm: resume: overrides: %w", err)
+			return nil, nil, fmt.Errorf("fsm: resume: overrides: %w", err)
 		}
 		if err := validTimeout(o.TimeoutMs, cfg.MaxTimeoutMs); err != nil {
-			return nil, fmt.Errorf("fsm: resume: overrides: %w", err)
+			return nil, nil, fmt.Errorf("fsm: resume: overrides: %w", err)
 		}
 		s.ovActive, s.ovInterval, s.ovTimeout = true, o.IntervalMs, o.TimeoutMs
 	}
 	s.nextID, s.restoredID, s.noClaim = d.NextID, d.RestoredID, d.NoClaim
 	s.job, s.now = JobRunning, at
+	retainedN := 0
+	for i := len(s.known) - 1; i >= 0 && retainedN < cfg.Retained; i-- {
+		if k := &s.known[i]; !k.restored || k.id == d.RestoredID {
+			k.inStore = true
+			retainedN++
+		}
+	}
+	s.retain()
 	s.recover()
-	s.effects = s.effects[:0]
-	return s, nil
+	return s, s.effects, nil
 }

@@ -278,13 +278,23 @@ func TestCloneIsIndependent(t *testing.T) {
 	}
 }
 
-// Durations are bounded so that time + timeout cannot overflow into the past.
+// Durations are bounded so that time + timeout cannot overflow into the past:
+// a value of magnitude 2^53 or more is invalid input (no history could hold
+// it); one below it but outside §2 is a valid patch the core rejects (R60).
 func TestHugeDurationsRejected(t *testing.T) {
 	s := twoByTwo(t, DefaultConfig())
-	out := run(t, s, Event{At: 0, Type: EvStart},
-		Event{At: 1, Type: EvConfigPatch, Request: 1, HasTimeout: true, TimeoutMs: 1 << 62},
-		Event{At: 1, Type: EvConfigPatch, Request: 2, HasInterval: true, IntervalMs: 1 << 62})
-	if !has(out, "request=1: config: timeout_ms") || !has(out, "request=2: config: interval_ms") {
+	run(t, s, Event{At: 0, Type: EvStart})
+	for _, ev := range []Event{
+		{At: 1, Type: EvConfigPatch, Request: 1, HasTimeout: true, TimeoutMs: 1 << 62},
+		{At: 1, Type: EvConfigPatch, Request: 1, HasInterval: true, IntervalMs: -(1 << 62)},
+	} {
+		if _, err := s.Step(ev); err == nil || !strings.Contains(err.Error(), "magnitude below 2^53") {
+			t.Fatalf("%+v: %v", ev, err)
+		}
+	}
+	out := run(t, s, Event{At: 1, Type: EvConfigPatch, Request: 1, HasTimeout: true, TimeoutMs: MaxSafeInt},
+		Event{At: 1, Type: EvConfigPatch, Request: 2, HasInterval: true, IntervalMs: -MaxSafeInt})
+	if !has(out, "persist_overrides request=1 interval=0 timeout=9007199254740991") || !has(out, "request=2: config: interval_ms") {
 		t.Fatalf("got %v", out)
 	}
 }

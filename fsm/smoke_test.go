@@ -88,11 +88,14 @@ func TestResumeMatchesRecover(t *testing.T) {
 		Event{At: 2002, Type: EvDecline, Checkpoint: 2, Task: 1}, Event{At: 2003, Type: EvPersisted, Checkpoint: 2},
 		Event{At: 2004, Type: EvConfigPatch, Request: 1, HasTimeout: true, TimeoutMs: 5000},
 		Event{At: 2005, Type: EvConfigPersisted, Request: 1})
-	r, err := Resume(s.Topology(), cfg, s.Durable(), 2500)
-	if err != nil {
-		t.Fatal(err)
+	r, effs, err := Resume(s.Topology(), cfg, s.Durable(), 2500)
+	if err != nil || len(effs) != 0 {
+		t.Fatal(err, effs)
 	}
 	run(t, s, Event{At: 2500, Type: EvRecover})
+	if !r.Equal(s) {
+		t.Fatalf("resume and recover leave different states")
+	}
 	if r.Consecutive() != s.Consecutive() || r.NextID() != s.NextID() || r.Effective() != s.Effective() {
 		t.Fatalf("resume %d/%d/%v, recover %d/%d/%v", r.Consecutive(), r.NextID(), r.Effective(),
 			s.Consecutive(), s.NextID(), s.Effective())
@@ -117,4 +120,41 @@ func regionalAfterFirst(t *testing.T) (*State, Config) {
 		run(t, s, Event{At: 1001, Type: EvAck, Checkpoint: 1, Task: id})
 	}
 	return s, cfg
+}
+
+// TestResumeDecidesRetention: Resume applies R40 to what a store holds: with
+// retained 1, the latest checkpoint stays, an older one it references stays,
+// and every other checkpoint the job owns is discarded once; one it does not
+// own (no_claim) is forgotten without a discard. The Retained flags it is
+// handed are not read.
+func TestResumeDecidesRetention(t *testing.T) {
+	topo := mustTopo(t, JobSpec{Vertices: []VertexSpec{{ID: "src", Parallelism: 2}, {ID: "sink", Parallelism: 2}},
+		Edges: []EdgeSpec{{From: "src", To: "sink"}}})
+	d := Durable{NextID: 9, Known: []StoredCheckpoint{
+		{ID: 2, Owned: true, Retained: true},
+		{ID: 4, Owned: true},
+		{ID: 5, Owned: false},
+		{ID: 6, Owned: true, Retained: true},
+		{ID: 8, Owned: true, Mode: ModeRegional, Refs: []RegionRef{{Region: 1, Checkpoint: 4}}},
+	}}
+	s, effs, err := Resume(topo, DefaultConfig(), d, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range effs {
+		got = append(got, DescribeEffect(topo, e))
+	}
+	if strings.Join(got, "; ") != "discard 2; discard 6" {
+		t.Fatalf("effects %q, want discards of 2 and 6", got)
+	}
+	if r := s.Retained(); len(r) != 1 || r[0] != 8 {
+		t.Fatalf("retained %v, want [8]", r)
+	}
+	if k := s.Known(); len(k) != 2 || k[0].ID != 4 || k[1].ID != 8 {
+		t.Fatalf("known %+v, want 4 (referenced) and 8", k)
+	}
+	if effs[0].At != 100 {
+		t.Fatalf("discard at %d, want the resume time 100", effs[0].At)
+	}
 }

@@ -109,6 +109,14 @@ func (s *State) validate(ev Event) error {
 		if ev.Request < 1 || ev.Request > MaxSafeInt {
 			return bad("request", "id %d is not a positive integer below 2^53", ev.Request)
 		}
+		// A value outside §2 is a valid patch the core rejects (R60), but a
+		// history must be able to hold it: |value| < 2^53 (HISTORY.md).
+		if ev.HasInterval && (ev.IntervalMs < -MaxSafeInt || ev.IntervalMs > MaxSafeInt) {
+			return bad("interval_ms", "%d is not an integer of magnitude below 2^53", ev.IntervalMs)
+		}
+		if ev.HasTimeout && (ev.TimeoutMs < -MaxSafeInt || ev.TimeoutMs > MaxSafeInt) {
+			return bad("timeout_ms", "%d is not an integer of magnitude below 2^53", ev.TimeoutMs)
+		}
 	case EvStart:
 		return s.validateStart(ev, bad)
 	}

@@ -10,11 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ckptcore/ckptcore/fsm"
 )
 
-// maxID bounds ids and times: they travel through JSON as numbers, and readers in
-// other languages keep them exact only below 2^53 (HISTORY.md).
-const maxID = 1<<53 - 1
+// maxID bounds ids and times: fsm.MaxSafeInt (HISTORY.md).
+const maxID = fsm.MaxSafeInt
 
 // member is one key of a JSON object with its raw value, in the order of the line.
 type member struct {
