@@ -293,7 +293,7 @@ type whatIf struct {
 	recNext  int             // the first recorded attempt not yet looked at by pair
 	regNext  int             // the first regional attempt not yet paired
 	open     []int           // recorded triggers of earlier steps that no regional one took yet
-	extra    []int64         // regional checkpoints with no recorded counterpart
+	extra    []int           // regional trigger attempts with no recorded counterpart
 	skipped  int
 	notes    []string
 }
@@ -383,7 +383,9 @@ func (w *whatIf) pair(i int, at int64) error {
 			}
 		}
 		if g.trigger {
-			w.extra = append(w.extra, g.id)
+			if rk < 0 {
+				w.extra = append(w.extra, gk)
+			}
 			w.ackRest(g.id, at)
 			if err := w.persistRegional(at); err != nil {
 				return err

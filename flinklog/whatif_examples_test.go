@@ -26,7 +26,7 @@ func historyInput(t *testing.T, path string) WhatIfInput {
 	return decodedInput(t, filepath.Base(path), data)
 }
 
-func decodedInput(t *testing.T, name string, data []byte) WhatIfInput {
+func decodedInput(t testing.TB, name string, data []byte) WhatIfInput {
 	t.Helper()
 	h, err := history.Decode(bytes.NewReader(data), name)
 	if err != nil {

@@ -61,8 +61,8 @@ func (w *whatIf) report(opt WhatIfOptions) *WhatIfReport {
 		}
 		rep.Rows = append(rep.Rows, row)
 	}
-	for _, id := range w.extra {
-		if g := w.reg.out[id]; g.completed && !w.pairedWithRefusal(id) {
+	for _, gk := range w.extra {
+		if g := w.reg.out[w.reg.attempts[gk].id]; g.completed {
 			t.Unrequested++
 		}
 	}
@@ -104,17 +104,6 @@ func (w *whatIf) peerOutcome(r *attempt) *outcome {
 		return nil
 	}
 	return w.reg.out[w.reg.attempts[r.peer].id]
-}
-
-// pairedWithRefusal says whether regional checkpoint id stands for a request
-// the recording refused (it has a row of its own).
-func (w *whatIf) pairedWithRefusal(id int64) bool {
-	for i := range w.reg.attempts {
-		if g := &w.reg.attempts[i]; g.trigger && g.id == id {
-			return g.peer >= 0
-		}
-	}
-	return false
 }
 
 func (w *whatIf) lostNote(rep *WhatIfReport, r *attempt) {
