@@ -241,12 +241,21 @@ func (t *Tracker) dropFallenBack(r *record) {
 	if r.subtasks == nil {
 		return
 	}
+	if len(r.refs) == 0 {
+		return
+	}
 	for _, ref := range r.refs {
 		for _, id := range t.topo.RegionTasks(ref.Region) {
 			if s := &r.subtasks[id]; s.acked {
 				s.acked = false
 				r.acked--
 			}
+		}
+	}
+	r.latestAck = -1
+	for i := range r.subtasks {
+		if s := &r.subtasks[i]; s.acked {
+			r.latestAck = max(r.latestAck, s.at)
 		}
 	}
 }
