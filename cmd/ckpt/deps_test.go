@@ -10,8 +10,9 @@ import (
 
 // TestBinaryLinksNoTestSupport: `go install …/cmd/ckpt@latest` builds from the
 // module alone, so the binary's import graph must hold no test-only module
-// (rapid, go-cmp) and no checker of the driver's clients (porcupine, which
-// lives in driver/linearizability for the driver's tests).
+// (rapid, go-cmp, kin-openapi, chromedp) and no checker of the driver's
+// clients (porcupine, which lives in driver/linearizability for the driver's
+// tests).
 func TestBinaryLinksNoTestSupport(t *testing.T) {
 	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
 	out, err := exec.Command(goBin, "list", "-deps", ".").Output()
@@ -23,10 +24,27 @@ func TestBinaryLinksNoTestSupport(t *testing.T) {
 		t.Fatalf("go list -deps gave %d packages: %q", len(deps), deps)
 	}
 	for _, d := range deps {
-		for _, banned := range []string{"porcupine", "pgregory.net/rapid", "github.com/google/go-cmp", "/linearizability", "testing"} {
+		for _, banned := range []string{"porcupine", "pgregory.net/rapid", "github.com/google/go-cmp", "/linearizability", "getkin/kin-openapi", "chromedp", "testing"} {
 			if strings.Contains(d, banned) {
 				t.Errorf("ckpt links %s", d)
 			}
+		}
+	}
+}
+
+// TestNoticeNamesEveryLinkedModule: NOTICE lists, with its licence, every
+// module the binary links, so that whoever redistributes it knows what it
+// carries; a new dependency fails here until it is listed.
+func TestNoticeNamesEveryLinkedModule(t *testing.T) {
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	out, err := exec.Command(goBin, "list", "-deps", "-f", "{{with .Module}}{{.Path}}{{end}}", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	notice := fixture(t, "../../NOTICE")
+	for _, mod := range strings.Fields(string(out)) {
+		if mod != "github.com/ckptcore/ckptcore" && !strings.Contains(notice, "  "+mod+" ") {
+			t.Errorf("NOTICE does not list %s, which ckpt links", mod)
 		}
 	}
 }
