@@ -31,7 +31,8 @@
 // What the log says was decided travels with the history as //claim lines
 // (docs/spec/HISTORY.md, Claims), which replay checks: every trigger
 // (triggered N), completion (completed N), decline, expiry or failure
-// (aborted N [reason]), restore after a failover (restored N), the
+// (aborted N [reason]), restore after a failover (restored N), trigger
+// failure because tasks were not running (refused), the
 // tolerable-failure job failure (job failed) and the job's status at the end
 // of the log (job running or finished). Ids are the core's; a renumbered one
 // names the log's id in the note. So replaying an imported history reports

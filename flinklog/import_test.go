@@ -54,15 +54,12 @@ func importBytes(t *testing.T, name string, data []byte, opt Options) (*Import, 
 
 // checkClaimsMatchMismatches: replaying the imported history reports a
 // contradicted claim at exactly the log lines where the import found the core
-// disagreeing with the log (a trigger failure the core would accept aside: no
-// event and so no claim stands for it).
+// disagreeing with the log.
 func checkClaimsMatchMismatches(t *testing.T, im *Import, res *history.Result) {
 	t.Helper()
 	want := map[int]bool{}
 	for _, m := range im.Mismatches {
-		if !strings.HasPrefix(m.Log, "a trigger failed") {
-			want[m.Line] = true
-		}
+		want[m.Line] = true
 	}
 	got := map[int]bool{}
 	for _, f := range res.Claims {

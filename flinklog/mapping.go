@@ -497,6 +497,7 @@ func (d *driver) triggerFailed(e *entry) {
 			fmt.Sprintf("%s is not running per the log: task_failed is the core's only way to say so", d.name(id)))
 	}
 	ev := fsm.Event{At: d.at(e), Type: fsm.EvTrigger, Kind: fsm.KindCheckpoint}
+	defer d.claim("refused -- %s", clip(e.detail))
 	probe := d.st.Clone()
 	effs, err := probe.Step(ev)
 	if err != nil {

@@ -25,10 +25,11 @@ const (
 	ClaimAborted                        // checkpoint N ended without completing, for Reason if given
 	ClaimRestored                       // the latest completed checkpoint (what a restart restores) is N
 	ClaimJob                            // the job's status is Job
+	ClaimRefused                        // a checkpoint request made now gets no id
 )
 
 var claimWords = map[string]ClaimKind{"triggered": ClaimTriggered, "completed": ClaimCompleted,
-	"aborted": ClaimAborted, "restored": ClaimRestored, "job": ClaimJob}
+	"aborted": ClaimAborted, "restored": ClaimRestored, "job": ClaimJob, "refused": ClaimRefused}
 
 // Claim is one claim line: `//claim log line L: WHAT [-- note]`, where WHAT is
 // `triggered N`, `completed N`, `aborted N [reason]`, `restored N` or
@@ -71,6 +72,8 @@ func (c *Claim) what() string {
 		return fmt.Sprintf("checkpoint %d was aborted", c.Checkpoint)
 	case ClaimRestored:
 		return fmt.Sprintf("a restart restores checkpoint %d", c.Checkpoint)
+	case ClaimRefused:
+		return "a checkpoint request now gets no id"
 	default:
 		return "the job is " + c.Job
 	}
@@ -82,7 +85,7 @@ func parseClaim(line []byte) (Claim, *Error) {
 	c := Claim{Text: text}
 	bad := func(format string, args ...any) (Claim, *Error) {
 		return Claim{}, &Error{Field: "claim", Reason: fmt.Sprintf(format, args...) +
-			"; want `//claim log line L: triggered N | completed N | aborted N [reason] | restored N | job running|failed|finished [-- note]`"}
+			"; want `//claim log line L: triggered N | completed N | aborted N [reason] | restored N | refused | job running|failed|finished [-- note]`"}
 	}
 	if i := strings.Index(text, " -- "); i >= 0 {
 		text, c.Note = text[:i], strings.TrimSpace(text[i+4:])
@@ -105,6 +108,11 @@ func parseClaim(line []byte) (Claim, *Error) {
 	switch c.Kind {
 	case 0:
 		return bad("unknown claim %q", f[0])
+	case ClaimRefused:
+		if len(args) != 0 {
+			return bad("refused takes no argument, got %q", strings.Join(args, " "))
+		}
+		return c, nil
 	case ClaimJob:
 		if len(args) != 1 || (args[0] != "running" && args[0] != "failed" && args[0] != "finished") {
 			return bad("job wants one of running, failed, finished, got %q", strings.Join(args, " "))
@@ -252,6 +260,20 @@ func (c *claimChecker) check(cl *Claim, s *fsm.State) (string, bool) {
 		return fate(), state == fateCompleted
 	case ClaimAborted:
 		return fate(), state == fateAborted && (cl.Reason == "" || reason == cl.Reason)
+	case ClaimRefused:
+		// Ask a copy of the core: the history has no event for a request the
+		// source refused, since one the core accepted would take an id.
+		probe := s.Clone()
+		effs, err := probe.Step(fsm.Event{At: s.Now(), Type: fsm.EvTrigger, Kind: fsm.KindCheckpoint})
+		if err != nil {
+			return "it takes no request: " + err.Error(), true
+		}
+		for _, f := range effs {
+			if f.Type == fsm.EffTrigger {
+				return fmt.Sprintf("a request now would trigger checkpoint %d", f.Checkpoint), false
+			}
+		}
+		return "it refuses a request now", true
 	case ClaimRestored:
 		if l, ok := s.LatestCompleted(); ok {
 			return fmt.Sprintf("its latest completed checkpoint is %d", l.ID), l.ID == id

@@ -20,6 +20,8 @@ const claimsHistory = `{"format":"ckpt-history/v1","job":{"vertices":[{"id":"src
 {"at":40,"type":"decline","checkpoint":2,"task":"src/1","reason":"task_not_ready"}
 //claim log line 5: aborted 2 task_not_ready
 //claim log line 6: aborted 2
+{"at":50,"type":"task_failed","task":"src/0"}
+//claim log line 7: refused -- src/0 restarts
 `
 
 // TestClaimsHold: claims the core agrees with are checked and none fails.
@@ -28,14 +30,14 @@ func TestClaimsHold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(h.Claims) != 6 || h.Claims[2].Note != "log id 7" || h.Claims[0].After != 1 || h.Claims[5].After != 7 {
+	if len(h.Claims) != 7 || h.Claims[2].Note != "log id 7" || h.Claims[0].After != 1 || h.Claims[5].After != 7 {
 		t.Fatalf("claims %+v", h.Claims)
 	}
 	res, err := Replay(h, Options{Check: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.OK() || res.Checked != 6 {
+	if !res.OK() || res.Checked != 7 {
 		t.Fatalf("checked %d, failures %v", res.Checked, res.Claims)
 	}
 }
@@ -50,6 +52,8 @@ func TestClaimsContradicted(t *testing.T) {
 //claim log line 10: restored 2
 //claim log line 11: job failed
 //claim log line 12: aborted 2 declined
+{"at":60,"type":"task_running","task":"src/0"}
+//claim log line 13: refused
 `
 	h, err := Decode(strings.NewReader(text), "c.jsonl")
 	if err != nil {
@@ -65,20 +69,21 @@ func TestClaimsContradicted(t *testing.T) {
 		got = append(got, f.Error())
 	}
 	want := []string{
-		"c.jsonl:15: the log (line 7) says checkpoint 2 completed; the core: checkpoint 2 was aborted (task_not_ready)",
-		"c.jsonl:16: the log (line 8) says checkpoint 1 was aborted; the core: checkpoint 1 completed",
-		"c.jsonl:17: the log (line 9) says checkpoint 3 was triggered; the core: checkpoint 3 was never triggered",
-		"c.jsonl:18: the log (line 10) says a restart restores checkpoint 2; the core: its latest completed checkpoint is 1",
-		"c.jsonl:19: the log (line 11) says the job is failed; the core: the job is running",
-		"c.jsonl:20: the log (line 12) says checkpoint 2 was aborted (declined); the core: checkpoint 2 was aborted (task_not_ready)",
+		"c.jsonl:17: the log (line 7) says checkpoint 2 completed; the core: checkpoint 2 was aborted (task_not_ready)",
+		"c.jsonl:18: the log (line 8) says checkpoint 1 was aborted; the core: checkpoint 1 completed",
+		"c.jsonl:19: the log (line 9) says checkpoint 3 was triggered; the core: checkpoint 3 was never triggered",
+		"c.jsonl:20: the log (line 10) says a restart restores checkpoint 2; the core: its latest completed checkpoint is 1",
+		"c.jsonl:21: the log (line 11) says the job is failed; the core: the job is running",
+		"c.jsonl:22: the log (line 12) says checkpoint 2 was aborted (declined); the core: checkpoint 2 was aborted (task_not_ready)",
+		"c.jsonl:24: the log (line 13) says a checkpoint request now gets no id; the core: a request now would trigger checkpoint 3",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("failures:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if res.OK() || res.Checked != 12 {
+	if res.OK() || res.Checked != 14 {
 		t.Errorf("OK %v checked %d", res.OK(), res.Checked)
 	}
-	for _, s := range []string{"!! claim L19: the log (line 11) says the job is failed", "-- claims: 12 checked, 6 contradicted"} {
+	for _, s := range []string{"!! claim L21: the log (line 11) says the job is failed", "-- claims: 14 checked, 7 contradicted"} {
 		if !strings.Contains(trace.String(), s) {
 			t.Errorf("trace lacks %q:\n%s", s, trace.String())
 		}
@@ -100,6 +105,7 @@ func TestClaimErrors(t *testing.T) {
 		"//claim log line 3: completed 0":   `checkpoint id "0" is not a positive integer`,
 		"//claim log line 3: job cancelled": "job wants one of running, failed, finished",
 		"//claim log line 3:":               "nothing is claimed",
+		"//claim log line 3: refused 4":     "refused takes no argument",
 	} {
 		_, err := Decode(strings.NewReader(head+claim+"\n"), "e.jsonl")
 		var he *Error
