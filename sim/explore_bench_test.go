@@ -1,23 +1,21 @@
 package sim
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/ckptcore/ckptcore/fsm"
 	"github.com/ckptcore/ckptcore/fuzz"
 )
 
-// BenchmarkExplore measures the exhaustive explorer (fuzz.Explore): distinct
-// nodes per second over a complete exploration of a small regional model — two
-// one-subtask regions started from a snapshot, three checkpoints, a decline, a
-// task failure, a coordinator failover, a config patch and one deadline. The
-// explorer replays each node's path to rebuild its invariant checker, so its
-// rate is bounded by path length × the core's step cost.
-func BenchmarkExplore(b *testing.B) {
+// benchRegional2x1 is the regional 2×1 model of issue 17's measurements: two
+// one-subtask regions started from a snapshot, three checkpoints, a decline,
+// a task failure, a coordinator failover, a config patch and one deadline.
+func benchRegional2x1() fuzz.Model {
 	cfg := fsm.DefaultConfig()
 	cfg.TimeoutMs = 100
 	cfg.Regional.Enabled, cfg.Regional.MaxFailureRatio, cfg.Regional.MaxConsecutive = true, 0.5, 1
-	m := fuzz.Model{
+	return fuzz.Model{
 		Name:   "bench-regional-2x1",
 		Job:    fsm.JobSpec{Vertices: []fsm.VertexSpec{{ID: "a", Parallelism: 2, Coordinator: fsm.CoordinatorFallback}}},
 		Config: cfg,
@@ -25,20 +23,48 @@ func BenchmarkExplore(b *testing.B) {
 		Budget: fuzz.Budget{Checkpoints: 3, Declines: 1, TaskFailures: 1, Recovers: 1, Patches: 1, Advances: 1},
 		Patch:  fsm.Event{Type: fsm.EvConfigPatch, HasTimeout: true, TimeoutMs: 50},
 	}
-	var nodes, states int
+}
+
+// BenchmarkExplore measures the exhaustive explorer (fuzz.Explore) over a
+// complete exploration of the regional 2×1 model on 1 and 2 workers: distinct
+// nodes and distinct core states per second of wall time, and per second of
+// CPU time (the machine is shared; see cpuTime). Each node is expanded from
+// its stored state and checker clone: one Step and one check per successor.
+//
+//	go test -run '^$' -bench BenchmarkExplore -benchmem ./sim/
+func BenchmarkExplore(b *testing.B) {
+	for _, sym := range []bool{false, true} {
+		for _, w := range []int{1, 2} {
+			name := fmt.Sprintf("workers=%d", w)
+			if sym {
+				name += "/symmetry"
+			}
+			b.Run(name, func(b *testing.B) { benchExplore(b, benchRegional2x1(), fuzz.Options{Workers: w, Symmetry: sym}) })
+		}
+	}
+}
+
+func benchExplore(b *testing.B, m fuzz.Model, opt fuzz.Options) {
+	var nodes, states, trans int
 	b.ReportAllocs()
+	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
-		res := fuzz.Explore(m, fuzz.Options{})
+		res := fuzz.Explore(m, opt)
 		if res.Violation != nil {
 			b.Fatalf("%s: %s", res.Violation.Invariant, res.Violation.Detail)
 		}
 		if !res.Complete {
 			b.Fatal("exploration not complete")
 		}
-		nodes, states = res.Nodes, res.CoreStates
+		nodes, states, trans = res.Nodes, res.CoreStates, res.Transitions
 	}
 	sec := b.Elapsed().Seconds()
-	b.ReportMetric(float64(nodes)*float64(b.N)/sec, "nodes/s")
-	b.ReportMetric(float64(states)*float64(b.N)/sec, "states/s")
+	cpu := (cpuTime() - cpu0).Seconds()
+	n := float64(b.N)
+	b.ReportMetric(float64(nodes)*n/sec, "nodes/s")
+	b.ReportMetric(float64(states)*n/sec, "states/s")
+	b.ReportMetric(float64(nodes)*n/cpu, "nodes/cpu-s")
+	b.ReportMetric(float64(states)*n/cpu, "states/cpu-s")
+	b.ReportMetric(float64(trans)*n/cpu, "transitions/cpu-s")
 	b.ReportMetric(float64(nodes), "nodes")
 }
