@@ -101,9 +101,12 @@ type Counterexample struct {
 	Minimized []fsm.Event
 }
 
-// WriteHistory writes the counterexample as a ckpt-history/v1 file that
-// replay reproduces: the minimized events when there are some, else the
-// shortest path.
+// WriteHistory writes the counterexample as a ckpt-history/v1 file: the
+// minimized events when there are some, else the shortest path. ReplayChecked
+// (`ckpt explore --replay FILE`) reproduces every counterexample; `ckpt replay`
+// reproduces those of the §10 invariants, and those of R24 through the claim
+// line written after the last event (HISTORY.md, Claims), which states what
+// the rule requires of the job there.
 func (c *Counterexample) WriteHistory(w io.Writer) error {
 	evs, what := c.Events, "shortest path"
 	if len(c.Minimized) > 0 {
@@ -120,10 +123,62 @@ func (c *Counterexample) WriteHistory(w io.Writer) error {
 			return err
 		}
 	}
-	return nil
+	if claim := c.claim(); claim != "" {
+		// The header is line 1 and the events follow: the last event's line.
+		_, err = fmt.Fprintf(w, "//claim log line %d: %s -- %s (ckpt explore)\n", len(evs)+1, claim, c.Invariant)
+	}
+	return err
 }
 
-// minimize fills Minimized when the failure is an invariant or a panic.
+// claim is what the violated rule says of the state after the last event,
+// as a claim line's WHAT, when the claim grammar can say it.
+func (c *Counterexample) claim() string {
+	if c.Invariant != RuleStopWithSavepoint {
+		return ""
+	}
+	if strings.Contains(c.Detail, " completed ") {
+		return "job finished"
+	}
+	return "job failed"
+}
+
+// ReplayChecked replays a history through the core and every checker the
+// explorer runs (the §10 invariants, the time rules and the rule properties
+// of explore_rules.go) and returns the first failure as a counterexample
+// (nil if none): the replay of an explorer counterexample file.
+func ReplayChecked(h *history.History) (*Counterexample, error) {
+	if len(h.Records) == 0 || h.Records[0].Event.Type != fsm.EvStart {
+		return nil, fmt.Errorf("explore: %s: the history does not begin with a start event", h.File)
+	}
+	topo := h.Topology
+	if topo == nil {
+		t, err := fsm.NewTopology(h.Header.Job)
+		if err != nil {
+			return nil, fmt.Errorf("explore: %s: %w", h.File, err)
+		}
+		topo = t
+	}
+	s, err := fsm.New(topo, h.Header.Config)
+	if err != nil {
+		return nil, fmt.Errorf("explore: %s: %w", h.File, err)
+	}
+	m := &Model{Name: h.File, Job: h.Header.Job, Config: h.Header.Config}
+	chk := newCheckers(topo, h.Header.Config)
+	var evs []fsm.Event
+	for _, r := range h.Records {
+		evs = append(evs, r.Event)
+		if cx := m.stepChecked(s, chk, r.Event, &Options{}); cx != nil {
+			cx.Events = evs
+			cx.Detail = fmt.Sprintf("%s:%d: %s", h.File, r.Line, cx.Detail)
+			return cx, nil
+		}
+	}
+	return nil, nil
+}
+
+// minimize fills Minimized by delta debugging over the events (the start
+// kept): the smallest sub-history it finds whose replay through the core and
+// both checkers still fails the same way.
 func (c *Counterexample) minimize(topo *fsm.Topology) {
 	if c.Invariant == "refused" {
 		return
@@ -133,7 +188,9 @@ func (c *Counterexample) minimize(topo *fsm.Topology) {
 	for i, ev := range c.Events {
 		h.Records = append(h.Records, history.Record{Line: i + 2, Event: ev})
 	}
-	m, err := Minimize(h, c.Invariant)
+	m, err := minimize(h, c.Invariant, func(topo *fsm.Topology, cfg fsm.Config, evs []fsm.Event) bool {
+		return failsChecked(topo, cfg, evs, c.Invariant)
+	})
 	if err != nil {
 		return // the violation needed the exploration's own filter (Options.Ignore)
 	}
@@ -142,21 +199,76 @@ func (c *Counterexample) minimize(topo *fsm.Topology) {
 	}
 }
 
+// failsChecked replays evs (start first) through a fresh core and both
+// checkers and reports whether the named invariant or rule breaks (or the
+// core panics, for Panic).
+func failsChecked(topo *fsm.Topology, cfg fsm.Config, evs []fsm.Event, name string) (failed bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			failed = name == Panic
+		}
+	}()
+	s, err := fsm.New(topo, cfg)
+	if err != nil {
+		return false
+	}
+	chk := newCheckers(topo, cfg)
+	for _, ev := range evs {
+		b := snapshotBefore(s)
+		effs, err := s.Step(ev)
+		if err != nil {
+			return false
+		}
+		for _, v := range chk.step(ev, effs, s, &b) {
+			if v.Invariant == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkers are the two checkers run after every step: the §10 invariants
+// (invariants.Checker) and the time rules R10, R11/R62 (invariants.Timing).
+type checkers struct {
+	inv   *invariants.Checker
+	tim   *invariants.Timing
+	rules ruleChecker
+}
+
+func newCheckers(topo *fsm.Topology, cfg fsm.Config) *checkers {
+	return &checkers{invariants.New(topo, cfg), invariants.NewTiming(topo, cfg), ruleChecker{cfg: cfg}}
+}
+
+func (c *checkers) clone() *checkers { return &checkers{c.inv.Clone(), c.tim.Clone(), c.rules} }
+
+func (c *checkers) appendKey(b []byte, rl *fsm.Relabel) []byte {
+	return c.rules.appendKey(c.tim.AppendKey(c.inv.AppendKey(b, rl), rl))
+}
+
+// step runs the three checkers on one accepted step.
+func (c *checkers) step(ev fsm.Event, effs []fsm.Effect, s *fsm.State, b *before) []invariants.Violation {
+	vs := c.inv.Step(ev, effs, s)
+	vs = append(vs, c.tim.Step(ev, effs, s)...)
+	return append(vs, c.rules.step(ev, effs, s, b)...)
+}
+
 // stepChecked applies one event and checks it; a panic, a refusal or a
 // violation becomes a counterexample (without its path, which the caller adds).
-func (m *Model) stepChecked(s *fsm.State, chk *invariants.Checker, ev fsm.Event, opt *Options) (cx *Counterexample) {
+func (m *Model) stepChecked(s *fsm.State, chk *checkers, ev fsm.Event, opt *Options) (cx *Counterexample) {
 	defer func() {
 		if p := recover(); p != nil {
 			cx = &Counterexample{Model: m, Invariant: Panic, Detail: fmt.Sprint(p)}
 		}
 	}()
+	b := snapshotBefore(s)
 	effs, err := s.Step(ev)
 	if err != nil {
 		return &Counterexample{Model: m, Invariant: "refused", Detail: err.Error()}
 	}
 	var msgs []string
 	name := ""
-	for _, v := range chk.Step(ev, effs, s) {
+	for _, v := range chk.step(ev, effs, s, &b) {
 		if opt.Ignore != nil && opt.Ignore(ev, v, s) {
 			continue
 		}

@@ -68,6 +68,17 @@ func mixedCoordinators() fsm.JobSpec {
 		{ID: "p", Parallelism: 1, Coordinator: fsm.CoordinatorPlain}}}
 }
 
+// sourcesAndSink is a source feeding a sink plus a second, lone source: two
+// regions, {a, b} and {c}. When both sources finish the sink still runs, so
+// the job goes on with every source finished (R25's last sentence).
+func sourcesAndSink() fsm.JobSpec {
+	return fsm.JobSpec{
+		Vertices: []fsm.VertexSpec{{ID: "a", Parallelism: 1, Coordinator: fsm.CoordinatorFallback}, {ID: "b", Parallelism: 1},
+			{ID: "c", Parallelism: 1, Coordinator: fsm.CoordinatorFallback}},
+		Edges: []fsm.EdgeSpec{{From: "a", To: "b"}},
+	}
+}
+
 // pipeline2x2 is src(2) -> sink(2), pointwise and pipelined: two regions of
 // two subtasks, each with a source.
 func pipeline2x2() fsm.JobSpec {
@@ -142,7 +153,7 @@ func ciModels() []Model {
 				regional(c, 0.5, 2)
 				c.Regional.MaxRefAge = 1
 			}),
-			Start: fsm.Event{Type: fsm.EvStart, Restore: restoreClaim, HasInitialDelay: true, InitialDelayMs: 10},
+			Start:  fsm.Event{Type: fsm.EvStart, Restore: restoreClaim, HasInitialDelay: true, InitialDelayMs: 10},
 			Budget: Budget{StopSavepoints: 1, Declines: 1, TaskFinishes: 2, Recovers: 1, Patches: 1, Advances: 3},
 			Patch:  patchBoth,
 		},
@@ -159,6 +170,17 @@ func ciModels() []Model {
 			Budget: Budget{Checkpoints: 3, Declines: 1, TaskFailures: 1, PersistFailures: 1, Patches: 1,
 				Advances: 1},
 			Patch: patchTimeout,
+		},
+		{
+			// Every source finishes while the sink runs on (R25: the next
+			// checkpoint is forced global), with declines and a recover.
+			Name: "sources-finish-3",
+			Job:  sourcesAndSink(),
+			Config: baseConfig(func(c *fsm.Config) {
+				regional(c, 0.5, 2)
+			}),
+			Start:  fsm.Event{Type: fsm.EvStart, Restore: restoreClaim},
+			Budget: Budget{Checkpoints: 2, Declines: 1, TaskFinishes: 2, Recovers: 1, Advances: 1},
 		},
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ckptcore/ckptcore/fsm"
-	"github.com/ckptcore/ckptcore/invariants"
 )
 
 // node is one explored node: its parent link and the event that led to it,
@@ -36,7 +35,7 @@ func (n *node) path() []fsm.Event {
 type item struct {
 	n      *node
 	s      *fsm.State
-	chk    *invariants.Checker
+	chk    *checkers
 	budget Budget
 }
 
@@ -101,7 +100,7 @@ func Explore(m Model, opt Options) Result {
 		syms = topo.Symmetries(5040)
 		res.Group = len(syms)
 	}
-	chk := invariants.New(topo, m.Config)
+	chk := newCheckers(topo, m.Config)
 	root := &node{ev: m.Start}
 	if v := m.stepChecked(s, chk, m.Start, &opt); v != nil {
 		v.Events = []fsm.Event{m.Start}
@@ -184,7 +183,7 @@ func (e *explorer) expand(frontier []item, workers int) ([]candidate, int, *Coun
 						// checker: the parent is not needed after its expansion.
 						cs, cchk := it.s, it.chk
 						if j < len(succ)-1 {
-							cs, cchk = it.s.Clone(), it.chk.Clone()
+							cs, cchk = it.s.Clone(), it.chk.clone()
 						}
 						if v := e.m.stepChecked(cs, cchk, sc.ev, e.opt); v != nil {
 							v.Events = append(it.n.path(), sc.ev)
@@ -265,13 +264,13 @@ type keyBuf struct {
 // nodeKey returns the node key and the core-state key of a state, its checker
 // and budget: under syms, the smallest encoding over the symmetries (the core
 // key is the core part of that same smallest encoding's symmetry).
-func (kb *keyBuf) nodeKey(s *fsm.State, chk *invariants.Checker, b Budget, syms []fsm.Relabel) (Key, Key) {
+func (kb *keyBuf) nodeKey(s *fsm.State, chk *checkers, b Budget, syms []fsm.Relabel) (Key, Key) {
 	kb.best, kb.bestCore = kb.best[:0], kb.bestCore[:0]
 	for i := range syms {
 		rl := syms[i].WithTimeBase(s.Now())
 		kb.state = s.AppendKeyRelabeled(kb.state[:0], &rl)
 		kb.full = append(kb.full[:0], kb.state...)
-		kb.full = chk.AppendKey(kb.full, &rl)
+		kb.full = chk.appendKey(kb.full, &rl)
 		if i == 0 || bytes.Compare(kb.full, kb.best) < 0 {
 			kb.best = append(kb.best[:0], kb.full...)
 		}

@@ -10,10 +10,10 @@ import (
 	"time"
 )
 
-// pinned are the sizes of the CI models' complete explorations (one worker,
-// no symmetry; counts do not depend on the workers): {nodes, core states,
-// transitions, depth}. Nodes are distinct (core state, checker history,
-// remaining budget) triples; core states are distinct fsm keys; transitions
+// pinned are the sizes of the CI models' complete explorations (symmetry
+// reduction on; counts do not depend on the workers): {nodes, core states,
+// transitions, depth}. Nodes are distinct (core state, checkers' memory,
+// remaining budget) triples, canonical under the job's symmetries; core states are distinct fsm keys; transitions
 // count every successor tried; depth is the longest path in events after the
 // start. A change in any number means the core, the checker or a model now
 // behaves differently on some interleaving: explain it in the commit that
@@ -26,10 +26,16 @@ import (
 //	            left out of the core-state count
 //	2026-12-03  R60 (issue 12): the core keeps the last request id a patch used
 //	            (ids are used once), so states before and after a patch differ
+//	2026-12-03  issue 17: symmetry reduction; the time checker (invariants.Timing)
+//	            and the rule properties (explore_rules.go) join the node; new models
+//	            periodic-2x1, plain-2x1, sources-finish-3
 var pinned = map[string][4]int{
-	"global-2x1":          {13735, 1362, 51667, 16},
-	"regional-2x1":        {24611, 4045, 63807, 16},
-	"regional-finish-2x1": {15709, 10652, 35157, 13},
+	"global-2x1":          {10681, 941, 38190, 16},
+	"regional-2x1":        {14808, 2175, 37375, 16},
+	"regional-finish-2x1": {7981, 5409, 18126, 13},
+	"periodic-2x1":        {72311, 8605, 149023, 21},
+	"plain-2x1":           {25992, 6317, 84164, 16},
+	"sources-finish-3":    {6538, 2546, 15782, 13},
 }
 
 // pinDiff says what changed between a pinned size and a measured one.
@@ -46,10 +52,10 @@ func pinDiff(want, got [4]int) string {
 // TestExplore explores every CI model completely: no invariant may break on
 // any interleaving, and each model's size must match its pinned numbers.
 func TestExplore(t *testing.T) {
-	for _, m := range ciModels() {
+	for _, m := range Models(TierCI) {
 		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
-			res := Explore(m, Options{Ignore: ignoreKnownIssues, Workers: 1})
+			res := Explore(m, Options{Ignore: ignoreKnownIssues, Workers: 1, Symmetry: true})
 			if cx := res.Violation; cx != nil {
 				t.Fatalf("%s after %d events: %s\ncounterexample: %s", cx.Invariant, len(cx.Events), cx.Detail,
 					writeCounterexample(t, cx))
@@ -96,8 +102,8 @@ func TestExploreLarge(t *testing.T) {
 	if os.Getenv("CKPT_EXPLORE_LARGE") == "" {
 		t.Skip("set CKPT_EXPLORE_LARGE=1 (make explore)")
 	}
-	for _, m := range append(ciModels(), largeModels()...) {
-		res := Explore(m, Options{Ignore: ignoreKnownIssues, Progress: os.Stdout})
+	for _, m := range Models(TierLarge) {
+		res := Explore(m, Options{Ignore: ignoreKnownIssues, Progress: os.Stdout, Symmetry: true, Minimize: true})
 		if cx := res.Violation; cx != nil {
 			t.Errorf("%s: %s after %d events: %s\ncounterexample: %s", m.Name, cx.Invariant, len(cx.Events), cx.Detail,
 				writeCounterexample(t, cx))

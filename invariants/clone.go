@@ -156,3 +156,24 @@ func boolByte(v bool) byte {
 	}
 	return 0
 }
+
+// Clone returns a deep copy of the timing checker (see Checker.Clone).
+func (c *Timing) Clone() *Timing {
+	d := *c
+	d.out = nil
+	d.finished = make(map[int64]map[fsm.TaskID]bool, len(c.finished))
+	for id, m := range c.finished {
+		d.finished[id] = maps.Clone(m)
+	}
+	return &d
+}
+
+// AppendKey appends a canonical encoding of the timing checker's memory (see
+// Checker.AppendKey): the subtasks finished since each pending checkpoint's
+// trigger and the first periodic request's due time.
+func (c *Timing) AppendKey(b []byte, rl *fsm.Relabel) []byte {
+	b = appendMap(b, c.finished, func(b []byte, m map[fsm.TaskID]bool) []byte {
+		return appendRenamedSet(b, m, func(t fsm.TaskID) int64 { return int64(rl.Task(t)) })
+	})
+	return binary.AppendVarint(b, rl.Time(c.startDue))
+}

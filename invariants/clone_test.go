@@ -81,6 +81,34 @@ func TestCheckerKeyCoversEveryField(t *testing.T) {
 	}
 }
 
+// TestTimingKeyCoversEveryField is TestCheckerKeyCoversEveryField for Timing.
+func TestTimingKeyCoversEveryField(t *testing.T) {
+	_, s := cloneTestChecker(t)
+	base := NewTiming(s.Topology(), s.Config())
+	base.Step(fsm.Event{At: 0, Type: fsm.EvStart, HasInitialDelay: true, InitialDelayMs: 10}, nil, s)
+	want := base.AppendKey(nil, nil)
+	typ := reflect.TypeOf(*base)
+	for i := 0; i < typ.NumField(); i++ {
+		name := typ.Field(i).Name
+		if _, exempt := notInCheckerKey[name]; exempt {
+			continue
+		}
+		c := base.Clone()
+		f := reflect.ValueOf(c).Elem().Field(i)
+		f = reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem()
+		if !perturbChecker(f) {
+			t.Errorf("%s: cannot perturb a %s; encode it in Timing.AppendKey (clone.go) and teach the test", name, f.Type())
+			continue
+		}
+		if bytes.Equal(c.AppendKey(nil, nil), want) {
+			t.Errorf("%s changes nothing in the key: encode it in Timing.AppendKey (invariants/clone.go)", name)
+		}
+		if !bytes.Equal(base.AppendKey(nil, nil), want) {
+			t.Fatalf("%s: perturbing the clone changed the original: Clone is not deep", name)
+		}
+	}
+}
+
 func perturbChecker(v reflect.Value) bool {
 	switch v.Kind() {
 	case reflect.Bool:
