@@ -1,137 +1,250 @@
 package driver
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/ckptcore/ckptcore/fsm"
 	"github.com/ckptcore/ckptcore/history"
 )
 
-// continuation is a previous incarnation's flight file that this incarnation
-// goes on writing: the core rebuilt by replaying it, and the events (with their
-// effects) that reconcile that core with the store and recover it.
-type continuation struct {
-	path        string
-	core        *fsm.State
-	events      []fsm.Event
-	effects     [][]fsm.Effect
-	nextRequest int64
+// FlightChain is what CheckFlightChain found: how many files and events.
+type FlightChain struct {
+	Files  int
+	Events int
 }
 
-// continueFlight decides whether a resumed incarnation continues the previous
-// flight file (see recorder). It returns nil and why not when it does not; an
-// error only for what would stop Open anyway (the store does not fit the job).
-// durable is the store as loaded, kept the same after num-retained (the state
-// fsm.Resume would get).
-func (d *Driver) continueFlight(opt Options, durable, kept fsm.Durable) (*continuation, string, error) {
-	if opt.NoFlightRecorder || opt.FlightDir == "" {
-		return nil, "", nil
-	}
-	n, err := nextFlightNumber(opt.FlightDir)
+// CheckFlightChain checks that a job's flight files (flight-<n>.jsonl in dir,
+// by n) are one history that reproduces the store: each file replays with
+// every invariant holding and no recorded effect diverging (as `replay` does),
+// and the durable state each one ends in is the state the next one resumes
+// from — for the last one, store, the store's durable state as loaded —
+// once what a crash can leave undone is accounted for:
+//
+//   - a checkpoint whose metadata write finished but whose persisted event was
+//     not recorded: the store holds it, so it completed (R23);
+//   - a patch whose overrides were written but whose config_persisted event
+//     was not recorded: the store holds its values, so it was confirmed (R63);
+//   - an id counter write that did not happen: the store's counter is behind
+//     the file's, and the trigger never went out (the counter is durable
+//     before a trigger is sent, R14), so the next incarnation may hand the id
+//     out again;
+//   - discards not carried out: the store still holds checkpoints the file
+//     discarded; fsm.Resume drops them again (R40).
+//
+// The durable states are compared as the cores fsm.Resume builds from them
+// (fsm State.Equal), after the retention fsm.Resume applies (R40).
+func CheckFlightChain(dir string, store fsm.Durable) (FlightChain, error) {
+	var chain FlightChain
+	files, err := flightPaths(dir)
 	if err != nil {
-		return nil, err.Error(), nil
+		return chain, err
 	}
-	if n <= 1 {
-		return nil, "no earlier flight file", nil
+	if len(files) == 0 {
+		return chain, fmt.Errorf("%s: no flight files", dir)
 	}
-	path := filepath.Join(opt.FlightDir, fmt.Sprintf("flight-%d.jsonl", n-1))
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err.Error(), nil
-	}
-	if k := bytes.LastIndexByte(data, '\n'); k+1 < len(data) {
-		// A torn last line (a crash during its write, or a power loss): it was
-		// never complete, so the core's step it records is cut off with it.
-		data = data[:k+1]
-		if err := os.Truncate(path, int64(len(data))); err != nil {
-			return nil, "truncating its torn last line: " + err.Error(), nil
+	for i, path := range files {
+		if err := replayFlight(path); err != nil {
+			return chain, err
 		}
-	}
-	h, err := history.Decode(bytes.NewReader(data), path)
-	if err != nil {
-		return nil, filepath.Base(path) + " is not a complete history: " + err.Error(), nil
-	}
-	want, err := history.EncodeHeader(history.Header{Format: history.Format, Job: d.job, Config: d.cfg})
-	if err != nil {
-		return nil, err.Error(), nil
-	}
-	hdr := h.Header
-	hdr.Format = history.Format
-	if got, err := history.EncodeHeader(hdr); err != nil || !bytes.Equal(got, want) {
-		return nil, filepath.Base(path) + " was written for another job or configuration", nil
-	}
-	c := &continuation{path: path}
-	core, err := fsm.New(d.topo, d.cfg)
-	if err != nil {
-		return nil, err.Error(), nil
-	}
-	patches := map[int64]fsm.Effect{} // persist_overrides effects by request
-	for _, rec := range h.Records {
-		effs, err := core.Step(rec.Event)
+		end, err := endOfFlight(path)
 		if err != nil {
-			return nil, fmt.Sprintf("replaying %s line %d: %v", filepath.Base(path), rec.Line, err), nil
+			return chain, err
 		}
-		for _, e := range effs {
-			if e.Type == fsm.EffPersistOverrides {
-				patches[e.Request] = e
+		chain.Files++
+		chain.Events += end.events
+		next, what := store, "the store"
+		if i+1 < len(files) {
+			if next, err = resumedFrom(files[i+1]); err != nil {
+				return chain, err
+			}
+			what = filepath.Base(files[i+1]) + "'s resume record"
+		}
+		if why := end.reconcile(next); why != "" {
+			return chain, fmt.Errorf("%s ends in a state that is not %s: %s", path, what, why)
+		}
+	}
+	return chain, nil
+}
+
+// flightPaths lists flight-<n>.jsonl in dir by n.
+func flightPaths(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	type file struct {
+		n    int
+		path string
+	}
+	var fs []file
+	for _, e := range entries {
+		s, ok := strings.CutPrefix(e.Name(), "flight-")
+		s, ok2 := strings.CutSuffix(s, ".jsonl")
+		if n, err := strconv.Atoi(s); ok && ok2 && err == nil {
+			fs = append(fs, file{n, filepath.Join(dir, e.Name())})
+		}
+	}
+	sort.Slice(fs, func(a, b int) bool { return fs[a].n < fs[b].n })
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.path
+	}
+	return out, nil
+}
+
+// replayFlight replays a file as `replay` does: streamed, invariants checked,
+// recorded effects compared.
+func replayFlight(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r, err := history.NewReader(f, path)
+	if err != nil {
+		return err
+	}
+	res, err := history.ReplayReader(r, history.Options{Check: true, CountsOnly: true})
+	if err != nil {
+		return err
+	}
+	if len(res.Summary.Violations) > 0 {
+		v := res.Summary.Violations[0]
+		return fmt.Errorf("%s:%d: %s violated after %s: %s", path, v.Line, v.Invariant, v.Event, v.Detail)
+	}
+	if res.Divergence != nil {
+		return res.Divergence
+	}
+	return nil
+}
+
+// flightEnd is the core a file ends in, and the overrides each of its
+// patches asked to persist.
+type flightEnd struct {
+	topo    *fsm.Topology
+	cfg     fsm.Config
+	core    *fsm.State
+	patches map[int64]fsm.Effect // persist_overrides by request
+	events  int
+}
+
+// endOfFlight steps a fresh core through a file (already replayed, so valid).
+func endOfFlight(path string) (*flightEnd, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, err := history.NewReader(f, path)
+	if err != nil {
+		return nil, err
+	}
+	e := &flightEnd{topo: r.Topology(), cfg: r.Header().Config, patches: map[int64]fsm.Effect{}}
+	if e.core, err = fsm.New(e.topo, e.cfg); err != nil {
+		return nil, err
+	}
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return e, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		e.events++
+		if rec.Resume != nil {
+			if e.core, _, err = fsm.Resume(e.topo, e.cfg, *rec.Resume, rec.Event.At); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		effs, err := e.core.Step(rec.Event)
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range effs {
+			if x.Type == fsm.EffPersistOverrides {
+				e.patches[x.Request] = x
 			}
 		}
-		if rec.Event.Type == fsm.EvConfigPatch {
-			c.nextRequest = max(c.nextRequest, rec.Event.Request)
-		}
 	}
-	at := d.clock.now(core.Now())
-	resumed, _, err := fsm.Resume(d.topo, d.cfg, kept, at) // kept holds no orphan: no discards
+}
+
+// resumedFrom returns the durable state a file's resume record holds.
+func resumedFrom(path string) (fsm.Durable, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, "", fmt.Errorf("driver: the store does not fit this job: %w", err)
+		return fsm.Durable{}, err
 	}
-	step := func(ev fsm.Event) error {
-		effs, err := core.Step(ev)
-		if err != nil {
-			return err
-		}
-		c.events = append(c.events, ev)
-		c.effects = append(c.effects, copyEffects(effs))
-		return nil
+	defer f.Close()
+	r, err := history.NewReader(f, path)
+	if err != nil {
+		return fsm.Durable{}, err
 	}
-	// Reconcile: a checkpoint whose metadata write finished before the crash,
-	// but whose persisted event was not recorded, completed (R23, as Resume
-	// has it); a patch whose overrides are in the store was confirmed (R63).
+	rec, err := r.Next()
+	if err != nil {
+		return fsm.Durable{}, err
+	}
+	if rec.Resume == nil {
+		return fsm.Durable{}, fmt.Errorf("%s:%d: a later incarnation's file must start with a resume record", path, rec.Line)
+	}
+	return *rec.Resume, nil
+}
+
+// reconcile applies to the file's end state what the store proves happened
+// after its last line (see CheckFlightChain) and a recovery, and returns ""
+// when the result is the durable state next, else the difference.
+func (e *flightEnd) reconcile(next fsm.Durable) string {
+	core := e.core
+	at := core.Now()
 	for _, p := range core.Pending() {
-		if p.Persisting && p.Kind == fsm.KindCheckpoint && holds(durable, p.ID) {
-			if err := step(fsm.Event{At: at, Type: fsm.EvPersisted, Checkpoint: p.ID}); err != nil {
-				return nil, err.Error(), nil
+		if p.Persisting && p.Kind == fsm.KindCheckpoint && holds(next, p.ID) {
+			if _, err := core.Step(fsm.Event{At: at, Type: fsm.EvPersisted, Checkpoint: p.ID}); err != nil {
+				return err.Error()
 			}
 		}
 	}
-	if o := kept.Overrides; o != nil && !sameOverrides(core.Durable().Overrides, o) {
+	if o := next.Overrides; o != nil && !sameOverrides(core.Durable().Overrides, o) {
 		pending := core.PendingPatches()
 		for i := len(pending) - 1; i >= 0; i-- {
-			if e, ok := patches[pending[i]]; ok && e.IntervalMs == o.IntervalMs && e.TimeoutMs == o.TimeoutMs {
-				if err := step(fsm.Event{At: at, Type: fsm.EvConfigPersisted, Request: pending[i]}); err != nil {
-					return nil, err.Error(), nil
+			if x, ok := e.patches[pending[i]]; ok && x.IntervalMs == o.IntervalMs && x.TimeoutMs == o.TimeoutMs {
+				if _, err := core.Step(fsm.Event{At: at, Type: fsm.EvConfigPersisted, Request: pending[i]}); err != nil {
+					return err.Error()
 				}
 				break
 			}
 		}
 	}
-	if err := step(fsm.Event{At: at, Type: fsm.EvRecover}); err != nil {
-		return nil, err.Error(), nil
+	if _, err := core.Step(fsm.Event{At: at, Type: fsm.EvRecover}); err != nil {
+		return err.Error()
 	}
-	if why := sameDurable(kept, core); why != "" {
-		return nil, why, nil
+	got := core.Durable()
+	if next.NextID > got.NextID {
+		return fmt.Sprintf("next id: the file ends at %d, but %d was made durable", got.NextID, next.NextID)
 	}
-	if why := sameBehavior(resumed, core); why != "" {
-		return nil, why, nil
+	next.NextID = got.NextID // a counter write that did not happen (R14)
+	a, _, err := fsm.Resume(e.topo, e.cfg, next, at)
+	if err != nil {
+		return "the next state does not resume: " + err.Error()
 	}
-	c.core = core
-	return c, "", nil
+	b, _, err := fsm.Resume(e.topo, e.cfg, got, at)
+	if err != nil {
+		return "the file's state does not resume: " + err.Error()
+	}
+	if !a.Equal(b) {
+		return fmt.Sprintf("durable state differs:\n  file ends %s\n  next     %s", describeDurable(got), describeDurable(next))
+	}
+	return ""
 }
 
-// holds reports whether the store holds checkpoint id's metadata.
+// holds reports whether durable state d holds checkpoint id's metadata.
 func holds(d fsm.Durable, id int64) bool {
 	for _, k := range d.Known {
 		if k.ID == id {
@@ -148,56 +261,21 @@ func sameOverrides(a, b *fsm.EffectiveConfig) bool {
 	return a.IntervalMs == b.IntervalMs && a.TimeoutMs == b.TimeoutMs
 }
 
-// sameDurable returns "" when the replayed core's durable state is the store's,
-// else the first difference. A store whose id counter is ahead of the file (a
-// trigger's counter write whose trigger event the file lacks) differs too.
-func sameDurable(store fsm.Durable, c *fsm.State) string {
-	got := c.Durable()
-	diff := func(what string, x, y any) string { return fmt.Sprintf("%s: store %v, history %v", what, x, y) }
-	switch {
-	case store.NextID != got.NextID:
-		return diff("next id", store.NextID, got.NextID)
-	case !sameOverrides(store.Overrides, got.Overrides):
-		return diff("overrides", store.Overrides, got.Overrides)
-	case store.RestoredID != got.RestoredID || store.NoClaim != got.NoClaim:
-		return diff("restored snapshot", fmt.Sprint(store.RestoredID, store.NoClaim), fmt.Sprint(got.RestoredID, got.NoClaim))
-	case len(store.Known) != len(got.Known):
-		return diff("known checkpoints", ids(store.Known), ids(got.Known))
-	}
-	for i, x := range store.Known {
-		y := got.Known[i]
-		if x.ID != y.ID || x.Mode != y.Mode || x.Consecutive != y.Consecutive || x.Retained != y.Retained ||
-			x.Owned != y.Owned || x.Restored != y.Restored || !sameRefs(x.Refs, y.Refs) {
-			return diff("known checkpoints", fmt.Sprintf("%+v", x), fmt.Sprintf("%+v", y))
+func describeDurable(d fsm.Durable) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "next_id=%d", d.NextID)
+	for _, k := range d.Known {
+		fmt.Fprintf(&b, " %d(%s consecutive=%d retained=%t owned=%t restored=%t", k.ID, k.Mode, k.Consecutive, k.Retained, k.Owned, k.Restored)
+		for _, r := range k.Refs {
+			fmt.Fprintf(&b, " %s->%d", fsm.RegionName(r.Region), r.Checkpoint)
 		}
+		b.WriteString(")")
 	}
-	var want []int64
-	for _, k := range store.Known {
-		if k.Retained {
-			want = append(want, k.ID)
-		}
+	if o := d.Overrides; o != nil {
+		fmt.Fprintf(&b, " overrides=%d/%d", o.IntervalMs, o.TimeoutMs)
 	}
-	if fmt.Sprint(want) != fmt.Sprint(c.Retained()) {
-		return diff("retained", want, c.Retained())
+	if d.RestoredID > 0 {
+		fmt.Fprintf(&b, " restored=%d no_claim=%t", d.RestoredID, d.NoClaim)
 	}
-	if l, ok := c.LatestCompleted(); ok && l.Consecutive != c.Consecutive() {
-		return diff("consecutive regional completions", l.Consecutive, c.Consecutive())
-	}
-	return ""
-}
-
-// continueRecorder reopens the previous incarnation's file for appending and
-// writes the reconciliation and recover events with their effects.
-func (d *Driver) continueRecorder(c *continuation) error {
-	f, err := os.OpenFile(c.path, os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("driver: flight recorder: %w", err)
-	}
-	d.rec = &recorder{f: f, topo: d.topo, path: c.path}
-	for i, ev := range c.events {
-		if err := d.rec.write(ev, c.effects[i]); err != nil {
-			return fmt.Errorf("driver: flight recorder: %w", err)
-		}
-	}
-	return nil
+	return b.String()
 }

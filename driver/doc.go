@@ -44,16 +44,13 @@
 // # Flight recorder
 //
 // Every event the core accepts is written with its effects to a history file
-// (flight-<n>.jsonl); `replay -check` reproduces a fresh incarnation's file
-// exactly. On a restart the driver continues the previous file when it can:
-// it replays that history, appends persisted / config_persisted events for
-// store writes the crash left unconfirmed and a recover event, and, if the
-// resulting core matches the store (as fsm.Resume would rebuild it), runs on
-// that core and keeps appending to the same file — one history that replays
-// across restarts. Otherwise a new file is started: replayable only when a
-// start with a restore rebuilds the resumed state exactly (see recorder), else
-// it starts with a `// resumed from store` comment saying why, and replaying
-// it needs the store.
+// (flight-<n>.jsonl), one file per incarnation, each self-contained: a fresh
+// job's starts with start, a restarted one's with a resume record holding the
+// durable state it resumed from (docs/spec/HISTORY.md, "Resume"), so that
+// `replay` reproduces every file exactly, on its own, and a restart reads no
+// earlier file. CheckFlightChain checks that a job's files chain up to its
+// store: each one's end, with what a crash can leave undone, is the next one's
+// beginning.
 //
 // # Shutdown
 //

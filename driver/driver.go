@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/ckptcore/ckptcore/fsm"
+	"github.com/ckptcore/ckptcore/history"
 )
 
 // Options configures a Driver. The zero value is usable: the real clock, an
@@ -168,10 +168,13 @@ func (d *Driver) start(opt Options) error {
 		}
 		d.stats.restoredFrom(opt.Restore.Checkpoint, ev.At)
 	}
-	if err := d.openRecorder(opt, nil, ""); err != nil {
+	first, err := history.EncodeEvent(d.topo, ev, effs)
+	if err != nil {
+		return fmt.Errorf("driver: start: %w", err)
+	}
+	if err := d.openRecorder(opt, history.Format, first, ""); err != nil {
 		return err
 	}
-	d.rec.write(ev, effs)
 	d.flink.observe(ev, effs)
 	d.account(effs)
 	d.fx.push(effectItems(effs)...)
@@ -203,49 +206,24 @@ func (d *Driver) saveRestored() error {
 // resume rebuilds the core from the store (R50) with fsm.Resume, which also
 // decides which stored checkpoints are no longer needed (R40: a crash came
 // between a completion and its discards) and returns their discards: they are
-// carried out first, like any effect, and the flight file names them.
+// carried out first, like any effect. The flight file starts with a resume
+// record of the store as loaded, with those effects (see recorder).
 func (d *Driver) resume(durable fsm.Durable, opt Options) error {
-	resumed, effs, err := fsm.Resume(d.topo, d.cfg, durable, d.clock.now(0))
+	at := d.clock.now(0)
+	core, effs, err := fsm.Resume(d.topo, d.cfg, durable, at)
 	if err != nil {
 		return fmt.Errorf("driver: the store does not fit this job: %w", err)
 	}
 	effs = copyEffects(effs)
-	kept := resumed.Durable()
-	cont, notContinued, err := d.continueFlight(opt, durable, kept)
-	if err != nil {
-		return err
-	}
-	core := resumed
-	if cont != nil {
-		core = cont.core
-	}
 	d.core = core
 	d.account(effs)
 	d.fx.push(effectItems(effs)...)
-	d.fx.push(forgotten(durable, kept, effs)...)
+	d.fx.push(forgotten(durable, core.Durable(), effs)...)
 	if l, ok := core.LatestCompleted(); ok {
 		d.stats.restoredFrom(l.ID, core.Now())
 	}
-	decided := describeResumeEffects(d.topo, effs)
-	if cont != nil {
-		d.nextRequest = cont.nextRequest
-		if err := d.continueRecorder(cont); err != nil {
-			return err
-		}
-		return d.rec.comment(decided)
-	}
-	prelude, why := resumePrelude(d.topo, d.cfg, core, core.Now())
-	if prelude != nil && prelude[len(prelude)-1].Type == fsm.EvConfigPersisted {
-		d.nextRequest = prelude[len(prelude)-1].Request
-	}
-	comment := describeResume(core, why)
-	if notContinued != "" {
-		comment += "\nthe previous flight file was not continued: " + notContinued
-	}
-	if decided != "" {
-		comment += "\n" + decided
-	}
-	return d.openRecorder(opt, prelude, comment)
+	first := history.EncodeResume(d.topo, at, durable, effs)
+	return d.openRecorder(opt, history.FormatResume, first, "")
 }
 
 // forgotten lists the stored checkpoints Resume dropped without a discard
@@ -271,20 +249,6 @@ func forgotten(stored, kept fsm.Durable, effs []fsm.Effect) []fxItem {
 		}
 	}
 	return items
-}
-
-// describeResumeEffects renders what fsm.Resume decided, for the flight file:
-// the history format has no resume event, so its effects are recorded as a
-// comment ("" when it decided nothing).
-func describeResumeEffects(t *fsm.Topology, effs []fsm.Effect) string {
-	if len(effs) == 0 {
-		return ""
-	}
-	lines := make([]string, len(effs))
-	for i, e := range effs {
-		lines[i] = "resume -> " + fsm.DescribeEffect(t, e)
-	}
-	return strings.Join(lines, "\n")
 }
 
 // Topology returns the job. It is immutable and safe to use from any goroutine.

@@ -210,8 +210,8 @@ func TestRestartResumesFromStore(t *testing.T) {
 	if tr := h2.exec.wait(t, "trigger", isEffect(fsm.EffTrigger, 0)); tr.Checkpoint != 3 {
 		t.Fatalf("first id after restart %d, want 3 (2 was handed out before)", tr.Checkpoint)
 	}
-	// The restart continues the first incarnation's history (see recorder).
-	if h2.d.FlightFile() != filepath.Join(dir, "flight", "flight-1.jsonl") {
+	// The restart writes its own file, starting from the state it resumed from (see recorder).
+	if h2.d.FlightFile() != filepath.Join(dir, "flight", "flight-2.jsonl") {
 		t.Fatalf("flight file %s", h2.d.FlightFile())
 	}
 }
@@ -250,14 +250,14 @@ func TestOpenSweepsOrphans(t *testing.T) {
 		}
 	}
 	// The core decided the discards (fsm.Resume, R40) and the flight file
-	// records them.
+	// records them as the resume record's effects, which replay recomputes.
+	h.flush()
 	flight, err := os.ReadFile(h.d.FlightFile())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"// resume -> discard 1\n", "// resume -> discard 2\n"} {
-		if !strings.Contains(string(flight), want) {
-			t.Errorf("the flight file lacks %q:\n%s", want, flight)
-		}
+	if want := `"effects":[{"type":"discard","checkpoint":1},{"type":"discard","checkpoint":2}]`; !strings.Contains(string(flight), want) {
+		t.Errorf("the flight file lacks %s:\n%s", want, flight)
 	}
+	replayFile(t, h.d.FlightFile())
 }

@@ -66,50 +66,62 @@ func secondRun(t *testing.T, dir string, cfg fsm.Config, clock *fakeClock) *harn
 	return h
 }
 
-func countType(h *history.History, typ fsm.EventType) int {
-	n := 0
-	for _, r := range h.Records {
-		if r.Event.Type == typ {
-			n++
-		}
+// storeState loads dir's store as the next Open would.
+func storeState(t *testing.T, dir string) fsm.Durable {
+	t.Helper()
+	st, err := OpenFileStore(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return n
+	defer st.Close()
+	d, err := st.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
-// A restart continues the previous incarnation's file: one file, one history,
-// which replays with every invariant checked and no divergence.
-func TestFlightRecorderContinuesAcrossRestart(t *testing.T) {
+// Every restart starts its own file with the state it resumed from — here a
+// regional latest checkpoint with consecutive 1 and active overrides, which a
+// start event could not express — and the files chain: each replays, and each
+// one's end is the next one's resume record, the last one's the store.
+func TestFlightFilesChainAcrossRestarts(t *testing.T) {
 	dir := t.TempDir()
 	cfg := regionalConfig(1000)
 	h := firstRun(t, dir, cfg)
 	h2 := secondRun(t, dir, cfg, h.clock)
-	h3 := secondRun(t, dir, cfg, h2.clock) // and once more
+	h3 := secondRun(t, dir, cfg, h2.clock)
 	files := flightFiles(t, dir)
-	if len(files) != 1 || h3.d.FlightFile() != files[0] {
+	if len(files) != 3 || h3.d.FlightFile() != files[2] {
 		t.Fatalf("flight files %v, last incarnation wrote %s", files, h3.d.FlightFile())
 	}
-	data, _ := os.ReadFile(files[0])
-	if bytes.Contains(data, []byte("resumed from store")) {
-		t.Fatalf("continued file has a resume comment:\n%s", data)
+	for i, f := range files {
+		hist, err := history.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := hist.Records[0]
+		if i == 0 && (hist.Header.Format != history.Format || first.Event.Type != fsm.EvStart) ||
+			i > 0 && (hist.Header.Format != history.FormatResume || first.Resume == nil) {
+			t.Fatalf("%s: format %s, first record %+v", f, hist.Header.Format, first)
+		}
+		replayFile(t, f)
 	}
-	res := replayFile(t, files[0])
-	hist, _ := history.ReadFile(files[0])
-	if n := countType(hist, fsm.EvRecover); n != 2 {
-		t.Fatalf("%d recover events, want 2", n)
+	hist, _ := history.ReadFile(files[1])
+	if r := hist.Records[0].Resume; r.Overrides == nil || r.Overrides.IntervalMs != 500 || len(r.Known) == 0 ||
+		r.Known[len(r.Known)-1].Mode != fsm.ModeRegional || r.Known[len(r.Known)-1].Consecutive != 1 {
+		t.Fatalf("resume record %+v", r)
 	}
-	var ids []int64
-	for _, c := range res.Summary.Completed {
-		ids = append(ids, c.ID)
-	}
-	if len(ids) != 4 || ids[2] != 3 || ids[3] != 4 {
-		t.Fatalf("completed %v, want [1 2 3 4]", ids)
+	chain, err := CheckFlightChain(filepath.Join(dir, "flight"), storeState(t, dir))
+	if err != nil || chain.Files != 3 {
+		t.Fatalf("chain %+v: %v", chain, err)
 	}
 }
 
 // A crash between the metadata write and the persisted event: the store holds
-// the checkpoint, the file shows it persisting. The restart appends persisted,
-// then recover, and the file still replays.
-func TestFlightRecorderReconcilesPersisted(t *testing.T) {
+// checkpoint 2, the file shows it persisting. The chain check accounts for it;
+// a store holding a checkpoint no file mentions breaks the chain.
+func TestFlightChainReconcilesPersisted(t *testing.T) {
 	dir := t.TempDir()
 	cfg := regionalConfig(1000)
 	h := firstRun(t, dir, cfg)
@@ -128,57 +140,15 @@ func TestFlightRecorderReconcilesPersisted(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Join(lines[:cut], "")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-
 	h2 := reopenHarness(t, dir, cfg, h.clock)
 	if st := h2.status(); st.LatestCompleted == nil || st.LatestCompleted.ID != 2 {
 		t.Fatalf("after restart: %+v", st.LatestCompleted)
 	}
-	if h2.d.FlightFile() != path {
-		t.Fatalf("flight file %s, want %s continued", h2.d.FlightFile(), path)
-	}
 	h2.d.Close()
-	res := replayFile(t, path)
-	if c := res.Summary.Completed; len(c) != 2 || c[1].ID != 2 {
-		t.Fatalf("completed %+v", c)
-	}
-	hist, _ := history.ReadFile(path)
-	n := len(hist.Records)
-	if last, prev := hist.Records[n-1].Event, hist.Records[n-2].Event; last.Type != fsm.EvRecover ||
-		prev.Type != fsm.EvPersisted || prev.Checkpoint != 2 {
-		t.Fatalf("file ends with %v, %v; want persisted 2, recover", prev.Type, last.Type)
-	}
-}
-
-// A torn last line (a crash during its write) is cut off before continuing.
-func TestFlightRecorderTruncatesTornLine(t *testing.T) {
-	dir := t.TempDir()
-	cfg := regionalConfig(1000)
-	h := firstRun(t, dir, cfg)
-	path := flightFiles(t, dir)[0]
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
+	flight := filepath.Join(dir, "flight")
+	if _, err := CheckFlightChain(flight, storeState(t, dir)); err != nil {
 		t.Fatal(err)
 	}
-	f.WriteString(`{"at":99999,"type":"ti`)
-	f.Close()
-	secondRun(t, dir, cfg, h.clock)
-	if files := flightFiles(t, dir); len(files) != 1 {
-		t.Fatalf("flight files %v", files)
-	}
-	data, _ := os.ReadFile(path)
-	if bytes.Contains(data, []byte(`"ti`+"\n")) || bytes.Contains(data, []byte("99999")) {
-		t.Fatalf("torn line kept:\n%s", data)
-	}
-	replayFile(t, path)
-}
-
-// When the history cannot be reconciled with the store — here the store holds
-// a checkpoint the file never mentions — the restart falls back to a new file
-// with the resume comment, which says why.
-func TestFlightRecorderFallsBackWhenStoreDisagrees(t *testing.T) {
-	dir := t.TempDir()
-	cfg := regionalConfig(1000)
-	h := firstRun(t, dir, cfg)
 	st, err := OpenFileStore(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -190,15 +160,33 @@ func TestFlightRecorderFallsBackWhenStoreDisagrees(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	h2 := reopenHarness(t, dir, cfg, h.clock)
-	path := h2.d.FlightFile()
-	h2.d.Close()
-	if filepath.Base(path) != "flight-2.jsonl" {
-		t.Fatalf("flight file %s, want a new flight-2.jsonl", path)
+	if _, err := CheckFlightChain(flight, storeState(t, dir)); err == nil ||
+		!strings.Contains(err.Error(), "flight-2.jsonl ends in a state that is not the store") {
+		t.Fatalf("a store ahead of every file: %v", err)
 	}
+}
+
+// A torn last line (a power loss during its write) is cut off at the next Open.
+func TestFlightRecorderCutsTornLine(t *testing.T) {
+	dir := t.TempDir()
+	cfg := regionalConfig(1000)
+	h := firstRun(t, dir, cfg)
+	path := flightFiles(t, dir)[0]
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"at":99999,"type":"ti`)
+	f.Close()
+	secondRun(t, dir, cfg, h.clock)
 	data, _ := os.ReadFile(path)
-	if !strings.HasPrefix(string(data), "// resumed from store") || !strings.Contains(string(data), "not continued: next id") {
-		t.Fatalf("fallback file:\n%s", data)
+	if bytes.Contains(data, []byte("99999")) || !bytes.HasSuffix(data, []byte("\n")) {
+		t.Fatalf("torn line kept:\n%s", data)
 	}
-	replayFile(t, flightFiles(t, dir)[0]) // the first file is left as it was
+	if _, err := CheckFlightChain(filepath.Join(dir, "flight"), storeState(t, dir)); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "flight", ".*")); len(m) > 0 {
+		t.Fatalf("temporary files left: %v", m)
+	}
 }

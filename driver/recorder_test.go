@@ -3,6 +3,7 @@ package driver
 import (
 	"bytes"
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,11 +111,8 @@ func TestFlightRecorderReplays(t *testing.T) {
 	}
 }
 
-// A resumed incarnation whose state a start with restore rebuilds exactly gets
-// a replayable file with that prelude; one whose state it cannot (a regional
-// latest checkpoint, a consecutive count) gets the comment and no start. Both
-// apply only when there is no earlier flight file to continue, so the test
-// removes it before each restart.
+// A resumed incarnation's file starts with the state it resumed from and
+// replays on its own, with the history of the previous file gone.
 func TestFlightRecorderResumedIncarnation(t *testing.T) {
 	dir := t.TempDir()
 	h := openHarness(t, dir, regionalConfig(1000))
@@ -128,8 +126,6 @@ func TestFlightRecorderResumedIncarnation(t *testing.T) {
 	h.d.Close()
 	os.RemoveAll(filepath.Join(dir, "flight"))
 
-	// Latest checkpoint 1 is global, nothing was triggered after it, overrides
-	// are active: start(restore 1) + the patch rebuild it exactly.
 	h2 := openHarness(t, dir, regionalConfig(1000))
 	h2.clock.Advance(500 * time.Millisecond)
 	h2.exec.wait(t, "trigger", isEffect(fsm.EffTrigger, 2))
@@ -138,106 +134,43 @@ func TestFlightRecorderResumedIncarnation(t *testing.T) {
 		t.Fatal(err)
 	}
 	h2.exec.wait(t, "completed", isEffect(fsm.EffCompleted, 2))
+	h2.flush()
 	path2 := h2.d.FlightFile()
 	h2.d.Close()
 	data, _ := os.ReadFile(path2)
-	if !strings.Contains(string(data), "rebuilds exactly this state") {
-		t.Fatalf("no prelude comment in\n%s", data)
+	if !strings.Contains(string(data), `"format":"ckpt-history/v1.1"`) || !strings.Contains(string(data), `"type":"resume"`) {
+		t.Fatalf("no resume record in\n%s", data)
 	}
 	res := replayFile(t, path2)
-	if c := res.Summary.Completed; len(c) != 1 || c[0].ID != 2 {
+	if c := res.Summary.Completed; len(c) != 1 || c[0].ID != 2 || c[0].Mode != "regional" {
 		t.Fatalf("completed %+v", c)
-	}
-
-	// Latest checkpoint 2 is regional with consecutive 1: not expressible.
-	os.RemoveAll(filepath.Join(dir, "flight"))
-	h3 := openHarness(t, dir, regionalConfig(1000))
-	path3 := h3.d.FlightFile()
-	h3.d.Close()
-	data, _ = os.ReadFile(path3)
-	if !strings.HasPrefix(string(data), "// resumed from store") || !strings.Contains(string(data), "needs the store") {
-		t.Fatalf("file of a resumed incarnation:\n%s", data)
-	}
-	if hist, err := history.ReadFile(path3); err == nil {
-		for _, r := range hist.Records {
-			if r.Event.Type == fsm.EvStart {
-				t.Fatal("a non-reproducible resume was written as a start")
-			}
-		}
 	}
 }
 
-// sameBehavior is what makes a prelude honest: whenever it says a prelude
-// rebuilds the resumed core, the two cores must react identically to the same
-// events. Drive both through a mixed sequence and compare every effect.
-func TestPreludeBehavesLikeResume(t *testing.T) {
-	topo, err := fsm.NewTopology(twoRegions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, retained := range []int{1, 2} {
-		cfg := regionalConfig(100)
-		cfg.Retained = retained
-		cfg.TolerableFailures = 3
-		src, _ := fsm.New(topo, cfg)
-		step := func(s *fsm.State, ev fsm.Event) []string {
-			effs, err := s.Step(ev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out []string
-			for _, e := range effs {
-				out = append(out, fsm.DescribeEffect(topo, e))
-			}
-			return out
-		}
-		step(src, fsm.Event{Type: fsm.EvStart})
-		at := int64(0)
-		for id := int64(1); id <= 3; id++ { // three global checkpoints
-			at += 100
-			step(src, fsm.Event{At: at, Type: fsm.EvTick})
-			for task := fsm.TaskID(0); task < 4; task++ {
-				step(src, fsm.Event{At: at, Type: fsm.EvAck, Checkpoint: id, Task: task})
-			}
-			step(src, fsm.Event{At: at, Type: fsm.EvPersisted, Checkpoint: id})
-		}
-		step(src, fsm.Event{At: at, Type: fsm.EvConfigPatch, Request: 1, HasTimeout: true, TimeoutMs: 250})
-		step(src, fsm.Event{At: at, Type: fsm.EvConfigPersisted, Request: 1})
-		resumed, _, err := fsm.Resume(topo, cfg, src.Durable(), at+10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		prelude, why := resumePrelude(topo, cfg, resumed, at+10)
-		if (prelude == nil) != (retained == 2) {
-			t.Fatalf("retained %d: prelude %v, why %q", retained, prelude, why)
-		}
-		if prelude == nil {
-			continue
-		}
-		cand, _ := fsm.New(topo, cfg)
-		for _, ev := range prelude {
-			step(cand, ev)
-		}
-		script := []fsm.Event{
-			{At: at + 110, Type: fsm.EvTick},
-			{At: at + 111, Type: fsm.EvAck, Checkpoint: 4, Task: 0},
-			{At: at + 111, Type: fsm.EvAck, Checkpoint: 4, Task: 2},
-			{At: at + 112, Type: fsm.EvDecline, Checkpoint: 4, Task: 1},
-			{At: at + 113, Type: fsm.EvPersisted, Checkpoint: 4},
-			{At: at + 210, Type: fsm.EvTick},
-			{At: at + 215, Type: fsm.EvTaskFailed, Task: 3},
-			{At: at + 216, Type: fsm.EvTaskRunning, Task: 3},
-			{At: at + 300, Type: fsm.EvConfigPatch, Request: 2, HasInterval: true, IntervalMs: 50},
-			{At: at + 301, Type: fsm.EvConfigPersisted, Request: 2},
-			{At: at + 1000, Type: fsm.EvTick},
-			{At: at + 1001, Type: fsm.EvAck, Checkpoint: 7, Task: 1},
-			{At: at + 2000, Type: fsm.EvTick},
-		}
-		for _, ev := range script {
-			a, b := step(resumed, ev), step(cand, ev)
-			if strings.Join(a, "\n") != strings.Join(b, "\n") {
-				t.Fatalf("%s:\nresumed:\n%s\nprelude:\n%s", fsm.DescribeEvent(topo, ev), strings.Join(a, "\n"), strings.Join(b, "\n"))
+// Every value the driver records is one the history decoder reads back: a
+// PATCH beyond ±(2^53−1) is invalid input to the core (never recorded), one
+// just inside the bound is recorded and rejected by the core (R60), and the
+// file replays (issue 13: such a line made the flight file unreadable).
+func TestFlightRecorderBoundsPatchValues(t *testing.T) {
+	dir := t.TempDir()
+	h := openHarness(t, dir, regionalConfig(1000))
+	for _, v := range []int64{-1 << 60, -(1 << 53), 1 << 53, math.MaxInt64, math.MinInt64} {
+		for _, p := range []ConfigPatch{{IntervalMs: ptrTo(v)}, {TimeoutMs: ptrTo(v)}} {
+			if _, err := h.d.PatchConfig(context.Background(), p); err == nil || !strings.Contains(err.Error(), "below 2^53") {
+				t.Fatalf("patch %d: %v", v, err)
 			}
 		}
 	}
+	edge := int64(-(1<<53 - 1))
+	if _, err := h.d.PatchConfig(context.Background(), ConfigPatch{IntervalMs: &edge, TimeoutMs: &edge}); err == nil {
+		t.Fatal("a negative interval applied")
+	}
+	h.flush()
+	path := h.d.FlightFile()
+	h.d.Close()
+	data, _ := os.ReadFile(path)
+	if !strings.Contains(string(data), `"interval_ms":-9007199254740991`) {
+		t.Fatalf("the edge value is not recorded:\n%s", data)
+	}
+	replayFile(t, path)
 }

@@ -30,6 +30,10 @@ type Record struct {
 	Event       fsm.Event
 	Recorded    []json.RawMessage
 	HasRecorded bool
+	// Resume, on a resume record (the first line of a FormatResume history),
+	// is the durable state the core resumes from at Event.At; Event.Type is
+	// then 0, no fsm event.
+	Resume *fsm.Durable
 }
 
 // History is a decoded history file.
@@ -101,8 +105,8 @@ func decodeHeader(line []byte) (Header, *fsm.Topology, error) {
 	if err != nil {
 		return h, nil, err
 	}
-	if format != Format {
-		return h, nil, errorf("format", "%q is not supported (want %q)", format, Format)
+	if format != Format && format != FormatResume {
+		return h, nil, errorf("format", "%q is not supported (want %q or %q)", format, Format, FormatResume)
 	}
 	h.Format = format
 	job, _, err := o.sub("job", true)

@@ -60,6 +60,9 @@ func decodeEventStrict(t *fsm.Topology, line []byte) (Record, error) {
 	if err != nil {
 		return rec, err
 	}
+	if name == resumeType {
+		return decodeResume(t, o)
+	}
 	typ, ok := fsm.ParseEventType(name)
 	if !ok {
 		return rec, errorf("type", "unknown event type %q (want one of %s)", name, eventTypeNames())
@@ -76,25 +79,28 @@ func decodeEventStrict(t *fsm.Topology, line []byte) (Record, error) {
 	if err := decodeEventFields(t, o, ev); err != nil {
 		return rec, err
 	}
+	return rec, decodeRecorded(o, &rec)
+}
+
+// decodeRecorded reads a line's optional "effects" into rec.
+func decodeRecorded(o *object, rec *Record) error {
 	effs, ok, err := o.array("effects", false)
-	if err != nil {
-		return rec, err
+	if err != nil || !ok {
+		return err
 	}
-	if ok {
-		rec.HasRecorded = true
-		rec.Recorded = make([]json.RawMessage, 0, len(effs))
-		for i, raw := range effs {
-			if kindOf(raw) != "object" {
-				return rec, errorf("effects["+strconv.Itoa(i)+"]", "want an effect object, got %s", describe(raw))
-			}
-			var buf bytes.Buffer
-			if err := json.Compact(&buf, raw); err != nil {
-				return rec, errorf("effects["+strconv.Itoa(i)+"]", "malformed JSON: %v", err)
-			}
-			rec.Recorded = append(rec.Recorded, json.RawMessage(buf.Bytes()))
+	rec.HasRecorded = true
+	rec.Recorded = make([]json.RawMessage, 0, len(effs))
+	for i, raw := range effs {
+		if kindOf(raw) != "object" {
+			return errorf("effects["+strconv.Itoa(i)+"]", "want an effect object, got %s", describe(raw))
 		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, raw); err != nil {
+			return errorf("effects["+strconv.Itoa(i)+"]", "malformed JSON: %v", err)
+		}
+		rec.Recorded = append(rec.Recorded, json.RawMessage(buf.Bytes()))
 	}
-	return rec, nil
+	return nil
 }
 
 func decodeEventFields(t *fsm.Topology, o *object, ev *fsm.Event) error {

@@ -128,8 +128,12 @@ func (d *Reader) next() (Record, error) {
 func (d *Reader) sequence(rec Record) error {
 	ev := rec.Event
 	switch {
-	case d.events == 0 && ev.Type != fsm.EvStart:
-		return errorf("type", "the first event must be start, got %s", ev.Type)
+	case rec.Resume != nil && d.header.Format != FormatResume:
+		return errorf("type", "a resume record needs the header format %q (this file says %q)", FormatResume, d.header.Format)
+	case rec.Resume != nil && d.events > 0:
+		return errorf("type", "a resume record must be the first event (the job started on line %d)", d.firstLine)
+	case d.events == 0 && ev.Type != fsm.EvStart && rec.Resume == nil:
+		return errorf("type", "the first event must be start or resume, got %s", ev.Type)
 	case d.events > 0 && ev.Type == fsm.EvStart:
 		return errorf("type", "second start: the job already started on line %d", d.firstLine)
 	case d.events > 0 && ev.At < d.prevAt:

@@ -144,16 +144,20 @@ func EncodeEvent(t *fsm.Topology, ev fsm.Event, effects []fsm.Effect) ([]byte, e
 		o.int("request", ev.Request)
 	}
 	if effects != nil {
-		b := []byte{'['}
-		for i, e := range effects {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, EncodeEffect(t, e)...)
-		}
-		o.raw("effects", append(b, ']'))
+		o.raw("effects", appendEffects(t, effects))
 	}
 	return o.bytes(), nil
+}
+
+func appendEffects(t *fsm.Topology, effects []fsm.Effect) []byte {
+	b := []byte{'['}
+	for i, e := range effects {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, EncodeEffect(t, e)...)
+	}
+	return append(b, ']')
 }
 
 // appendRefs renders region references as {"r1":3,...} in the order given.
@@ -183,8 +187,8 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 	if err := h.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
-	if h.Format != "" && h.Format != Format {
-		return nil, fmt.Errorf("history: format %q is not supported (want %q)", h.Format, Format)
+	if h.Format != "" && h.Format != Format && h.Format != FormatResume {
+		return nil, fmt.Errorf("history: format %q is not supported (want %q or %q)", h.Format, Format, FormatResume)
 	}
 	line, err := EncodeHeader(h)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/ckptcore/ckptcore/fsm"
 	"github.com/ckptcore/ckptcore/invariants"
@@ -56,6 +57,7 @@ func (r *Result) OK() bool {
 // known violation to replay, so tests substitute a checker that reports one.
 type stepChecker interface {
 	Step(ev fsm.Event, effs []fsm.Effect, s *fsm.State) []invariants.Violation
+	Resume(at int64, d fsm.Durable, effs []fsm.Effect, s *fsm.State) []invariants.Violation
 }
 
 var newChecker = func(t *fsm.Topology, cfg fsm.Config) stepChecker { return invariants.New(t, cfg) }
@@ -121,6 +123,7 @@ func ReplayReader(d *Reader, opt Options) (*Result, error) {
 type replayer struct {
 	file    string
 	topo    *fsm.Topology
+	cfg     fsm.Config
 	s       *fsm.State
 	checker stepChecker
 	claims  *claimChecker
@@ -136,7 +139,7 @@ func newReplayer(file string, headerLine int, hdr Header, topo *fsm.Topology, op
 	if err != nil {
 		return nil, at(file, headerLine, configError(err))
 	}
-	r := &replayer{file: file, topo: topo, s: s, sum: newSummarizer(topo, opt.CountsOnly), res: &Result{},
+	r := &replayer{file: file, topo: topo, cfg: hdr.Config, s: s, sum: newSummarizer(topo, opt.CountsOnly), res: &Result{},
 		check: opt.Check, claims: newClaimChecker(file)}
 	if opt.Check {
 		r.checker = newChecker(topo, hdr.Config)
@@ -167,7 +170,13 @@ func (r *replayer) step(rec Record) error {
 	if r.steps == 0 {
 		r.checkClaims(0) // claims about the initial state
 	}
-	effs, err := r.s.Step(rec.Event)
+	var effs []fsm.Effect
+	var err error
+	if rec.Resume != nil {
+		effs, err = r.resume(rec)
+	} else {
+		effs, err = r.s.Step(rec.Event)
+	}
 	if err != nil {
 		return stepError(r.file, rec.Line, err)
 	}
@@ -176,14 +185,18 @@ func (r *replayer) step(rec Record) error {
 	// replay without a trace it would be most of the replay's cost.
 	desc := ""
 	if r.tw != nil || rec.HasRecorded && res.Divergence == nil {
-		desc = fsm.DescribeEvent(topo, rec.Event)
+		desc = describeRecord(topo, rec)
 	}
 	r.sum.step(effs)
 	var vs []invariants.Violation
 	if r.checker != nil {
-		vs = r.checker.Step(rec.Event, effs, r.s)
+		if rec.Resume != nil {
+			vs = r.checker.Resume(rec.Event.At, *rec.Resume, effs, r.s)
+		} else {
+			vs = r.checker.Step(rec.Event, effs, r.s)
+		}
 		if len(vs) > 0 && desc == "" {
-			desc = fsm.DescribeEvent(topo, rec.Event)
+			desc = describeRecord(topo, rec)
 		}
 		for _, v := range vs {
 			r.sum.sum.Violations = append(r.sum.sum.Violations, Violation{Invariant: v.Invariant,
@@ -201,6 +214,39 @@ func (r *replayer) step(rec Record) error {
 	r.claims.observe(effs)
 	r.checkClaims(r.steps)
 	return nil
+}
+
+// resume builds the core from a resume record's durable state (fsm.Resume,
+// R50): the history's first record, so the core has seen nothing yet. Its
+// effects are the discards Resume decides (R40).
+func (r *replayer) resume(rec Record) ([]fsm.Effect, error) {
+	s, effs, err := fsm.Resume(r.topo, r.cfg, *rec.Resume, rec.Event.At)
+	if err != nil {
+		return nil, err
+	}
+	r.s = s
+	return effs, nil
+}
+
+// describeRecord is DescribeEvent, or for a resume record the state it
+// resumes from.
+func describeRecord(t *fsm.Topology, rec Record) string {
+	if d := rec.Resume; d != nil {
+		var b strings.Builder
+		fmt.Fprintf(&b, "@%d resume next_id=%d", rec.Event.At, d.NextID)
+		for _, k := range d.Known {
+			fmt.Fprintf(&b, " %d(%s", k.ID, k.Mode)
+			for _, ref := range k.Refs {
+				fmt.Fprintf(&b, " %s->%d", fsm.RegionName(ref.Region), ref.Checkpoint)
+			}
+			b.WriteString(")")
+		}
+		if e := d.Overrides; e != nil {
+			fmt.Fprintf(&b, " overrides=%d/%d", e.IntervalMs, e.TimeoutMs)
+		}
+		return b.String()
+	}
+	return fsm.DescribeEvent(t, rec.Event)
 }
 
 func (r *replayer) finish() *Result {

@@ -180,6 +180,10 @@ func (f fakeChecker) Step(ev fsm.Event, _ []fsm.Effect, _ *fsm.State) []invarian
 	return nil
 }
 
+func (f fakeChecker) Resume(int64, fsm.Durable, []fsm.Effect, *fsm.State) []invariants.Violation {
+	return nil
+}
+
 // TestViolationsReported checks that violations land in the summary with line
 // and event, are marked in the trace, do not stop the replay, and that
 // Check=false does not run the checker.

@@ -1,0 +1,52 @@
+package invariants
+
+import "github.com/ckptcore/ckptcore/fsm"
+
+// Resume checks a core built by fsm.Resume from durable state at time at (a
+// history that starts with a resume record, HISTORY.md): it takes the store's
+// checkpoints as completed earlier — each region healthy in the checkpoint
+// whose state it uses, the job owning what it may discard (R41) — the id
+// counter as the last id handed out, the overrides as confirmed (R63), and then
+// checks Resume's effects (the discards it decides, R40) and the resumed state
+// like a recover step's.
+func (c *Checker) Resume(at int64, d fsm.Durable, effs []fsm.Effect, s *fsm.State) []Violation {
+	c.lastTrigger = d.NextID - 1
+	var latest *fsm.StoredCheckpoint
+	for i := range d.Known {
+		k := &d.Known[i]
+		// An older checkpoint a restored snapshot referenced was never one of
+		// the store's own: it is not the latest completed one (R40).
+		if !k.Restored || k.ID == d.RestoredID {
+			latest = k
+		}
+		c.kinds[k.ID] = fsm.KindCheckpoint
+		c.completed[k.ID] = true
+		healthy := make([]bool, c.topo.NumRegions())
+		for r := range healthy {
+			healthy[r] = k.RefOf(r) == k.ID
+		}
+		c.healthy[k.ID] = healthy
+		if k.Restored {
+			c.restored[k.ID] = true
+		}
+		switch {
+		case k.Owned:
+			c.owned[k.ID] = true
+		case k.Restored && d.NoClaim:
+			c.noClaimIDs[k.ID] = true
+		}
+		c.lastStored = max(c.lastStored, k.ID)
+	}
+	if latest != nil {
+		c.latestRefs = make([]int64, c.topo.NumRegions())
+		for r := range c.latestRefs {
+			c.latestRefs[r] = latest.RefOf(r)
+		}
+	}
+	if o := d.Overrides; o != nil {
+		e := *o
+		e.OverridesActive = true
+		c.confirmed = &e
+	}
+	return c.Step(fsm.Event{At: at, Type: fsm.EvRecover}, effs, s)
+}
