@@ -21,7 +21,7 @@ var deepStates = []string{
 	"interval patch 0 to N", "timeout patch with pending checkpoints", "min_pause drop", "expired",
 	"subsumed", "job failed by tolerable failures", "job finished", "region skipped delivered",
 	"coordinator fallback", "discard", "late state discarded", "no_claim warning", "regional expiry",
-	"ids exhausted",
+	"ids exhausted", "completion over a pending savepoint",
 }
 
 // coverage counts, over the runs of one property, how many runs reached each
@@ -102,6 +102,13 @@ func (m *machine) observe(ev fsm.Event, effs []fsm.Effect, pre preStep) {
 			}
 			if e.Kind == fsm.KindStopWithSavepoint {
 				hit("stop-with-savepoint completes")
+			}
+			if e.Kind == fsm.KindCheckpoint {
+				for _, p := range m.s.Pending() {
+					if p.Kind == fsm.KindSavepoint && p.ID < e.Checkpoint {
+						hit("completion over a pending savepoint")
+					}
+				}
 			}
 		case fsm.EffTrigger:
 			if e.ForcedGlobal {

@@ -23,6 +23,25 @@ func (m *machine) unacked(p fsm.PendingInfo) []fsm.TaskID {
 	return ts
 }
 
+// pendingByID returns a fresh view of a pending checkpoint (views are valid
+// until the next step only).
+func (m *machine) pendingByID(id int64) (fsm.PendingInfo, bool) {
+	for _, p := range m.s.Pending() {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return fsm.PendingInfo{}, false
+}
+
+func (m *machine) pendingIDs() []int64 {
+	var ids []int64
+	for _, p := range m.s.Pending() {
+		ids = append(ids, p.ID)
+	}
+	return ids
+}
+
 // lowestWaiting is the lowest pending checkpoint not yet persisting.
 func (m *machine) lowestWaiting() (fsm.PendingInfo, bool) {
 	for _, p := range m.s.Pending() {
@@ -164,9 +183,11 @@ func (m *machine) stopMidFlight(t *rapid.T) {
 	}
 	m.step(t, fsm.Event{At: m.s.Now(), Type: fsm.EvTrigger, Kind: fsm.KindStopWithSavepoint})
 	if rapid.IntRange(0, 3).Draw(t, "finish_stop?") == 0 {
-		for _, p := range m.s.Pending() {
-			for _, id := range m.unacked(p) {
-				m.step(t, fsm.Event{At: m.s.Now(), Type: fsm.EvAck, Checkpoint: p.ID, Task: id})
+		for _, cp := range m.pendingIDs() {
+			if p, ok := m.pendingByID(cp); ok {
+				for _, id := range m.unacked(p) {
+					m.step(t, fsm.Event{At: m.s.Now(), Type: fsm.EvAck, Checkpoint: cp, Task: id})
+				}
 			}
 		}
 		m.persistAll(t)
@@ -191,4 +212,71 @@ func (m *machine) intervalPatchNow(t *rapid.T) {
 		}
 		m.step(t, fsm.Event{At: at, Type: fsm.EvTick})
 	}
+}
+
+// regionalPair has two checkpoints in flight, fails a region in each, acks
+// the rest and persists: the second may only complete regionally if the first
+// did not bring consecutive_regional to max_consecutive (R22c with several in
+// flight, docs/DECISIONS.md).
+func (m *machine) regionalPair(t *rapid.T) {
+	for len(m.s.Pending()) < 2 && m.s.Job() == fsm.JobRunning {
+		n := len(m.s.Pending())
+		m.step(t, fsm.Event{At: m.s.Now(), Type: fsm.EvTrigger, Kind: fsm.KindCheckpoint})
+		if len(m.s.Pending()) == n {
+			break // max_concurrent or a restarting region keeps it from triggering
+		}
+	}
+	for _, id := range m.pendingIDs() {
+		p, ok := m.pendingByID(id)
+		if !ok || p.Persisting || m.s.Job() != fsm.JobRunning {
+			continue
+		}
+		ts := m.unacked(p)
+		if len(ts) == 0 {
+			continue
+		}
+		victim := ts[rapid.IntRange(0, len(ts)-1).Draw(t, "victim")]
+		m.step(t, fsm.Event{At: m.s.Now(), Type: fsm.EvDecline, Checkpoint: p.ID, Task: victim})
+	}
+	for _, cp := range m.pendingIDs() {
+		p, ok := m.pendingByID(cp)
+		if !ok {
+			continue
+		}
+		var acks []fsm.TaskID
+		for _, id := range m.unacked(p) {
+			if !p.RegionFailed(m.topo.RegionOf(id)) {
+				acks = append(acks, id)
+			}
+		}
+		for _, id := range acks {
+			if m.s.Job() == fsm.JobRunning {
+				m.step(t, fsm.Event{At: m.s.Now(), Type: fsm.EvAck, Checkpoint: cp, Task: id})
+			}
+		}
+	}
+	m.persistAll(t)
+}
+
+// overtake has a checkpoint complete over a lower pending one: a checkpoint
+// (subsumed, its abort notice naming the new latest completed, R23, R26) or a
+// savepoint (never subsumed, R23).
+func (m *machine) overtake(t *rapid.T) {
+	kind := rapid.SampledFrom([]fsm.Kind{fsm.KindCheckpoint, fsm.KindSavepoint}).Draw(t, "lower_kind")
+	m.step(t, fsm.Event{At: m.s.Now(), Type: fsm.EvTrigger, Kind: kind})
+	m.step(t, fsm.Event{At: m.s.Now(), Type: fsm.EvTrigger, Kind: fsm.KindCheckpoint})
+	ids := m.pendingIDs()
+	if len(ids) < 2 {
+		m.persistAll(t)
+		return
+	}
+	top := ids[len(ids)-1]
+	if p, ok := m.pendingByID(top); ok {
+		for _, id := range m.unacked(p) {
+			if m.s.Job() == fsm.JobRunning {
+				m.step(t, fsm.Event{At: m.s.Now(), Type: fsm.EvAck, Checkpoint: top, Task: id})
+			}
+		}
+	}
+	m.persistAll(t)
 }

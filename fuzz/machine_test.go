@@ -353,6 +353,8 @@ func (m *machine) actions() map[string]func(*rapid.T) {
 		"complete_lowest":    m.completeLowest,
 		"regional_round":     m.regionalRound,
 		"regional_round_2":   m.regionalRound, // twice the weight: regional completions need rounds in a row
+		"regional_pair":      m.regionalPair,
+		"overtake":           m.overtake,
 		"finish_sources":     m.finishSources,
 		"stop_mid_flight":    m.stopMidFlight,
 		"interval_patch_now": m.intervalPatchNow,

@@ -67,7 +67,7 @@ func Catalogue() []Mutant {
 			Old: "if i < 0 {\n\t\ts.emit(Effect{Type: EffDiscardLateState, Checkpoint: id, Task: task})\n\t\treturn",
 			New: "if i < 0 {\n\t\treturn"},
 		{Name: "r20-seal-one-ack-early", Rule: "R20", File: "fsm/ack.go", CI: true,
-			Old: "p.waitingCount--\n\tif p.waitingCount == 0 {", New: "p.waitingCount--\n\tif p.waitingCount <= 1 {"},
+			Old: "if p.waitingCount == 0 && !s.holdSeal && !s.persistingAny() {", New: "if p.waitingCount <= 1 && !s.holdSeal && !s.persistingAny() {"},
 		{Name: "r17-decline-subtype-lost", Rule: "R17", File: "fsm/ack.go", CI: true,
 			Old: "s.abort(i, reason, fmt.Sprintf(\"declined by %s\"", New: "s.abort(i, ReasonDeclined, fmt.Sprintf(\"declined by %s\""},
 		{Name: "r17-decline-aborts-persisting", Rule: "R17", File: "fsm/ack.go", CI: true,
