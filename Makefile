@@ -5,7 +5,7 @@ GO        ?= go
 FUZZTIME  ?= 10s
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: demo test vet lint unit mutants mutants-all nonatomic fuzz-ci examples fuzz fuzz-long explore bench bench-porcupine soak sim sim-quick tla-check tla-trace
+.PHONY: demo test vet lint unit mutants mutants-all nonatomic fuzz-ci examples fuzz fuzz-long explore explore-mutants explore-vs-tlc bench bench-porcupine soak sim sim-quick tla-check tla-trace
 
 demo:
 	$(GO) run ./cmd/ckpt replay examples/regional-completion.jsonl
@@ -65,9 +65,19 @@ fuzz-ci:
 fuzz-long:
 	fuzz/fuzz-long.sh $(FUZZTIME)
 
-# The exhaustive explorer at larger bounds, with progress (minutes; see README).
+# The exhaustive explorer (issue 17): the large tier (3x1 and 2x2 models with every rule
+# family, symmetry, every core) and the five mutants it must find alone (minutes).
 explore:
-	CKPT_EXPLORE_LARGE=1 $(GO) test -count=1 -run=TestExploreLarge -v -timeout=0 ./fuzz/
+	CKPT_EXPLORE_LARGE=1 $(GO) test -count=1 -run='^TestExploreLarge$$' -v -timeout=0 ./fuzz/
+	$(MAKE) --no-print-directory explore-mutants
+
+explore-mutants:
+	CKPT_EXPLORE_MUTANTS=all $(GO) test -count=1 -run='^TestExplorerFindsMutants$$' -v -timeout=30m ./fuzz/
+
+# The same bounded model in the explorer and in TLC, one worker each: counts and rates in one
+# table (TLC's row says SKIPPED without java or TLA2TOOLS_JAR).
+explore-vs-tlc:
+	tla/explore-vs-tlc.sh
 
 # docs/sim.md: rerun the experiment grid and rewrite its table, CSV and plot.
 sim:

@@ -21,6 +21,9 @@ type ModelTier string
 const (
 	TierCI    ModelTier = "ci"
 	TierLarge ModelTier = "large"
+	// TierTLC is the model `make explore-vs-tlc` runs here and in TLC
+	// (tla/MCExploreCompare.cfg).
+	TierTLC ModelTier = "tlc"
 )
 
 // Models returns the models of a tier, in a fixed order.
@@ -30,6 +33,8 @@ func Models(tier ModelTier) []Model {
 		return ciModels()
 	case TierLarge:
 		return largeModels()
+	case TierTLC:
+		return tlcModels()
 	}
 	return nil
 }
@@ -37,7 +42,7 @@ func Models(tier ModelTier) []Model {
 // ModelByName finds a model of any tier by name.
 func ModelByName(name string) (Model, error) {
 	var names []string
-	for _, tier := range []ModelTier{TierCI, TierLarge} {
+	for _, tier := range []ModelTier{TierCI, TierLarge, TierTLC} {
 		for _, m := range Models(tier) {
 			if m.Name == name {
 				return m, nil
@@ -196,8 +201,8 @@ func largeModels() []Model {
 				c.MaxConcurrent, c.TolerableFailures, c.Regional.MaxRefAge = 2, 1, 2
 			}),
 			Start: fsm.Event{Type: fsm.EvStart, Restore: restoreClaim, HasInitialDelay: true, InitialDelayMs: 10},
-			Budget: Budget{Checkpoints: 2, StopSavepoints: 1, Declines: 1, TaskFailures: 1, TaskFinishes: 2,
-				Recovers: 1, Patches: 1, PersistFailures: 1, Advances: 3},
+			Budget: Budget{Checkpoints: 1, StopSavepoints: 1, Declines: 1, TaskFailures: 1, TaskFinishes: 2,
+				Recovers: 1, Patches: 1, PersistFailures: 1, Advances: 2},
 			Patch: patchBoth,
 		},
 		{
@@ -209,9 +214,25 @@ func largeModels() []Model {
 				c.MaxConcurrent, c.Regional.MaxRefAge = 2, 2
 			}),
 			Start: fsm.Event{Type: fsm.EvStart, Restore: restoreClaim, HasInitialDelay: true, InitialDelayMs: 10},
-			Budget: Budget{Checkpoints: 2, StopSavepoints: 1, Declines: 1, TaskFailures: 1, TaskFinishes: 2,
-				Recovers: 1, Patches: 1, Advances: 3},
+			Budget: Budget{Checkpoints: 1, StopSavepoints: 1, Declines: 1, TaskFailures: 1, TaskFinishes: 1,
+				Recovers: 1, Patches: 1, Advances: 2},
 			Patch: patchBoth,
 		},
 	}
+}
+
+// tlcModels is the model of tla/MCExploreCompare.cfg: two symmetric regions,
+// a fresh start, ids 1..3 (three triggers), one checkpoint at a time, retained
+// 1, max_consecutive 1, max_failure_ratio 1/2, tolerable 0, no patches. TLC
+// bounds only the ids and lets faults repeat; here each fault kind gets a
+// budget of two per path, which covers every fault sequence of three
+// checkpoints but one (a third decline, failure or persist failure).
+func tlcModels() []Model {
+	return []Model{{
+		Name:   "tlc-2x1",
+		Job:    twoRegions(fsm.CoordinatorFallback),
+		Config: baseConfig(func(c *fsm.Config) { regional(c, 0.5, 1) }),
+		Start:  fsm.Event{Type: fsm.EvStart},
+		Budget: Budget{Checkpoints: 3, Declines: 2, TaskFailures: 2, PersistFailures: 2, Recovers: 1, Advances: 3},
+	}}
 }

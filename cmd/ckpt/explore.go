@@ -29,7 +29,18 @@ and, when an invariant fails, the shortest counterexample as a history, so that
 
   ckpt explore model.jsonl > cex.jsonl; ckpt replay cex.jsonl
 
-reproduces it; with -o json a ckpt-explore/v1 document.
+reproduces it; with -o json a ckpt-explore/v1 document. Besides the §10
+invariants the explorer checks the time rules (R10, R11/R62) and the rule
+properties of fuzz/explore_rules.go (R12, R24, R25); ckpt replay reproduces a
+counterexample of those only where a claim line can state the rule (R24), and
+
+  ckpt explore --replay cex.jsonl
+
+reproduces every one (exit 1, naming the rule).
+
+--model NAME explores a model of the project's catalogue (the models CI pins,
+and the larger ones of make explore) instead of a history file: its own job,
+configuration, start and budget. --list-models prints the catalogue.
 
 Exit status: 0 no invariant failed (the summary says whether the search was
 complete or stopped at --max-states); 1 an invariant failed; 2 invalid input
@@ -45,13 +56,21 @@ type exploreOptions struct {
 func (a *app) exploreCmd() *cobra.Command {
 	var o exploreOptions
 	var patchInterval, patchTimeout opt[int64]
-	var progress bool
+	var progress, replay, list bool
+	var model string
 	c := &cobra.Command{
-		Use:     "explore [flags] FILE",
-		Short:   "Check every interleaving of a small bounded model (a history's job and start)",
-		Long:    exploreLong,
-		Example: `  ckpt explore --checkpoints 2 --declines 1 --task-failures 1 examples/regional-completion.jsonl`,
-		Args:    oneFile("history file (its header and start event are the model)"),
+		Use:   "explore [flags] FILE",
+		Short: "Check every interleaving of a small bounded model (a history's job and start)",
+		Long:  exploreLong,
+		Example: `  ckpt explore --checkpoints 2 --declines 1 --task-failures 1 examples/regional-completion.jsonl
+  ckpt explore --model periodic-2x1 --symmetry --progress
+  ckpt explore --replay cex.jsonl`,
+		Args: func(c *cobra.Command, args []string) error {
+			if model != "" || list {
+				return noArgs(c, args)
+			}
+			return oneFile("history file (its header and start event are the model)")(c, args)
+		},
 	}
 	fs := c.Flags()
 	b := &o.model.Budget
@@ -72,8 +91,39 @@ func (a *app) exploreCmd() *cobra.Command {
 	fs.BoolVar(&o.opt.Symmetry, "symmetry", false, "treat regions of one shape as interchangeable (fewer nodes, same verdict)")
 	fs.BoolVar(&o.opt.Minimize, "minimize", true, "shrink a counterexample to the events it needs (delta debugging)")
 	fs.BoolVar(&progress, "progress", false, "print progress on standard error per depth and every 5 s")
+	fs.StringVar(&model, "model", "", "explore this model of the catalogue (see --list-models) instead of a history file")
+	fs.BoolVar(&list, "list-models", false, "print the catalogue's models (tier, name, budget) and exit")
+	fs.BoolVar(&replay, "replay", false, "FILE is a counterexample: replay it through every check the explorer runs")
 	out := outputFlag(c, "text: a summary and any counterexample history; json: a ckpt-explore/v1 document", "text", "json")
-	c.RunE = func(_ *cobra.Command, args []string) error {
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		switch {
+		case list:
+			return a.listModels()
+		case replay:
+			return a.replayChecked(args[0])
+		case model != "":
+			for _, f := range []string{"checkpoints", "savepoints", "stop-savepoints", "declines", "task-failures", "task-finishes",
+				"persist-failures", "recovers", "advances", "patches", "patch-interval", "patch-timeout"} {
+				if cmd.Flags().Changed(f) {
+					return usageErrorf("--%s: with --model the budget and the patch are the model's", f)
+				}
+			}
+			m, err := fuzz.ModelByName(model)
+			if err != nil {
+				return usageErrorf("--model: %v", err)
+			}
+			o.model = m
+			if !cmd.Flags().Changed("max-states") {
+				o.opt.MaxStates = 0 // a catalogue model is bounded by its budget
+			}
+			if err := checkBudget(m.Budget, o.opt.MaxStates, o.opt.Workers); err != nil {
+				return usageErrorf("%v", err)
+			}
+			if progress {
+				o.opt.Progress = a.stderr
+			}
+			return a.runExplore(o, out)
+		}
 		if b.Patches > 0 && !patchInterval.set && !patchTimeout.set {
 			return usageErrorf("--patches %d needs the patch: --patch-interval, --patch-timeout or both", b.Patches)
 		}
@@ -95,6 +145,34 @@ func (a *app) exploreCmd() *cobra.Command {
 		return a.runExplore(o, out)
 	}
 	return c
+}
+
+// listModels prints the model catalogue.
+func (a *app) listModels() error {
+	for _, tier := range []fuzz.ModelTier{fuzz.TierCI, fuzz.TierLarge, fuzz.TierTLC} {
+		for _, m := range fuzz.Models(tier) {
+			fmt.Fprintf(a.stdout, "%-6s %-20s %+v\n", tier, m.Name, m.Budget)
+		}
+	}
+	return nil
+}
+
+// replayChecked replays a counterexample through every explorer check.
+func (a *app) replayChecked(path string) error {
+	h, err := a.readHistory(path)
+	if err != nil {
+		return invalidInput(err)
+	}
+	cx, err := fuzz.ReplayChecked(h)
+	if err != nil {
+		return invalidInput(err)
+	}
+	if cx == nil {
+		fmt.Fprintf(a.stdout, "// %s: %d events, every explorer check held\n", h.File, len(h.Records))
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "// %s failed after %d events: %s\n", cx.Invariant, len(cx.Events), cx.Detail)
+	return errFailedQuietly
 }
 
 // checkBudget refuses negative bounds, which would mean nothing.
@@ -204,7 +282,8 @@ func (r exploreReport) text() string {
 		b.WriteString("// every invariant held\n")
 		return b.String()
 	}
-	fmt.Fprintf(&b, "// %s failed after %d events; the history below reproduces it (ckpt replay)\n", r.Violation.Invariant, r.Violation.Events)
+	fmt.Fprintf(&b, "// %s failed after %d events; the history below reproduces it (ckpt explore --replay; ckpt replay for §10 invariants)\n",
+		r.Violation.Invariant, r.Violation.Events)
 	b.WriteString(r.Violation.History)
 	return b.String()
 }

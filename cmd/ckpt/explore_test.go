@@ -82,3 +82,30 @@ func TestExploreViolationIsAReplayableHistory(t *testing.T) {
 		t.Errorf("-o json: exit %d, %v %+v", code, err, rep)
 	}
 }
+
+// --model explores a catalogue model with its own budget; --list-models
+// names the catalogue; --replay replays a history through every explorer
+// check (the real core passes its own examples).
+func TestExploreCatalogueAndReplay(t *testing.T) {
+	code, out, errOut := ckpt(t, "", "explore", "--model", "sources-finish-3", "--symmetry")
+	if code != 0 || errOut != "" || !strings.Contains(out, "// ckpt explore sources-finish-3: 6538 nodes") ||
+		!strings.Contains(out, "// complete: every path within the budget\n") {
+		t.Fatalf("--model: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := ckpt(t, "", "explore", "--model", "sources-finish-3", "--checkpoints", "1"); code != 2 ||
+		!strings.Contains(errOut, "--checkpoints: with --model") {
+		t.Errorf("--model with a budget flag: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := ckpt(t, "", "explore", "--model", "nope"); code != 2 || !strings.Contains(errOut, "periodic-2x1") {
+		t.Errorf("--model nope: exit %d %s", code, errOut)
+	}
+	code, out, _ = ckpt(t, "", "explore", "--list-models")
+	if code != 0 || !strings.Contains(out, "periodic-2x1") || !strings.Contains(out, "regional-3x1") {
+		t.Errorf("--list-models: exit %d\n%s", code, out)
+	}
+	path := writeTemp(t, "h.jsonl", valid)
+	code, out, _ = ckpt(t, "", "explore", "--replay", path)
+	if code != 0 || !strings.Contains(out, "every explorer check held") {
+		t.Errorf("--replay: exit %d\n%s", code, out)
+	}
+}
