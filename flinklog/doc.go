@@ -92,7 +92,7 @@
 //     trigger event is emitted only if the core refuses it too (otherwise it
 //     would take an id the log never used: a mismatch is reported instead).
 //     Refusals of the periodic scheduler (min pause, too many requests) are
-//     noted: there are no periodic requests. A manual request (1.19+, "Triggering
+//     annotated: there are no periodic requests. A manual request (1.19+, "Triggering
 //     a manual checkpoint") marks the trigger that follows; manual triggers are
 //     left out of the periodic interval's estimate.
 //   - SourceCoordinator lines: "Marking checkpoint N as completed|aborted for

@@ -261,7 +261,7 @@ func snapshotKind(t string) (fsm.Kind, bool) {
 }
 
 // checkpointLine reports whether a record that matched no pattern still talks
-// about checkpoints and so must be reported as not interpreted.
+// about checkpoints and so must be reported as not understood.
 func checkpointLine(r *record) bool {
 	if !r.flinkLogger() {
 		return false
