@@ -446,3 +446,21 @@ func TestSourceCoordinatorAndManualLines(t *testing.T) {
 		t.Errorf("interval: %+v", im.Inferred)
 	}
 }
+
+// TestSourceNamedInAChainIsNoNewVertex: a source the coordinator names is the
+// vertex whose chain holds it, with or without Flink's operator index.
+func TestSourceNamedInAChainIsNoNewVertex(t *testing.T) {
+	for _, task := range []string{"Source: kafka -> Map", "Map -> Source: kafka", "[1]:Source: kafka -> [2]:Map", "Source: kafka[1] -> Map[2]"} {
+		vs := []Vertex{{Name: task, Parallelism: 2}}
+		e := &entry{kind: kSourceCompleted, id: 1, detail: "Source: kafka", rec: &record{line: 3}}
+		addSources([]*entry{e}, &vs)
+		if len(vs) != 1 {
+			t.Errorf("%q: %+v", task, vs)
+		}
+	}
+	vs := []Vertex{{Name: "Source: files -> Sink: print", Parallelism: 1}}
+	addSources([]*entry{{kind: kSourceReset, detail: "Source: kafka", task: taskRef{"Source: kafka", 3, 4}, rec: &record{line: 5}}}, &vs)
+	if len(vs) != 2 || vs[1].Name != "Source: kafka" || vs[1].Parallelism != 4 {
+		t.Errorf("a source no task names: %+v", vs)
+	}
+}

@@ -2,6 +2,7 @@ package flinklog
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -132,8 +133,10 @@ const fromCoordinator = "source coordinator lines"
 func addSources(es []*entry, vs *[]Vertex) {
 	named := func(src string) bool {
 		for _, v := range *vs {
-			if v.Name == src || strings.HasPrefix(v.Name, src+" -> ") || strings.HasPrefix(v.Name, src+"[") {
-				return true
+			for _, op := range strings.Split(v.Name, " -> ") {
+				if operatorName(op) == operatorName(src) {
+					return true
+				}
 			}
 		}
 		return false
@@ -160,6 +163,15 @@ func addSources(es []*entry, vs *[]Vertex) {
 		idx[src] = len(*vs)
 		*vs = append(*vs, Vertex{Name: src, Parallelism: p, From: fromCoordinator + " (parallelism not shown)", Line: e.rec.line})
 	}
+}
+
+// reOperatorIndex is the operator index Flink 1.15+ may put around an
+// operator's name in a task name ("[1]:Source: kafka", "Source: kafka[1]").
+var reOperatorIndex = regexp.MustCompile(`^\[\d+\]:|\[\d+\]$`)
+
+// operatorName is an operator's name without the index decoration.
+func operatorName(s string) string {
+	return strings.TrimSpace(reOperatorIndex.ReplaceAllString(strings.TrimSpace(s), ""))
 }
 
 // buildTopology turns the vertices into a job spec under the edge assumption.
