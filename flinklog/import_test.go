@@ -49,6 +49,10 @@ func importBytes(t *testing.T, name string, data []byte, opt Options) (*Import, 
 		t.Fatalf("history has %d events, import %d", len(h.Records), len(im.Events))
 	}
 	checkClaimsMatchMismatches(t, im, res)
+	// Every annotated line is in the history, as a comment saying why.
+	if n := strings.Count(buf.String(), " (annotation: "); n != im.Stats.Annotated {
+		t.Fatalf("%d annotation comments in the history, %d lines annotated", n, im.Stats.Annotated)
+	}
 	return im, res
 }
 
