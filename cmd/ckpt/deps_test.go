@@ -2,11 +2,20 @@ package main
 
 import (
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
+
+// goCommand is the go command that runs the test: go test puts its own first
+// on PATH.
+func goCommand(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("no go command on PATH: %v", err)
+	}
+	return path
+}
 
 // TestBinaryLinksNoTestSupport: `go install …/cmd/ckpt@latest` builds from the
 // module alone, so the binary's import graph must hold no test-only module
@@ -14,8 +23,7 @@ import (
 // clients (porcupine, which lives in driver/linearizability for the driver's
 // tests).
 func TestBinaryLinksNoTestSupport(t *testing.T) {
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	out, err := exec.Command(goBin, "list", "-deps", ".").Output()
+	out, err := exec.Command(goCommand(t), "list", "-deps", ".").Output()
 	if err != nil {
 		t.Fatalf("go list -deps: %v", err)
 	}
@@ -36,8 +44,7 @@ func TestBinaryLinksNoTestSupport(t *testing.T) {
 // module the binary links, so that whoever redistributes it knows what it
 // carries; a new dependency fails here until it is listed.
 func TestNoticeNamesEveryLinkedModule(t *testing.T) {
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	out, err := exec.Command(goBin, "list", "-deps", "-f", "{{with .Module}}{{.Path}}{{end}}", ".").Output()
+	out, err := exec.Command(goCommand(t), "list", "-deps", "-f", "{{with .Module}}{{.Path}}{{end}}", ".").Output()
 	if err != nil {
 		t.Fatalf("go list -deps: %v", err)
 	}
