@@ -80,7 +80,13 @@ func replayAll(t *testing.T, dir string) int {
 	}
 	for _, f := range files {
 		if code, _, stderr := ckpt(t, "", "replay", "-o", "json", f); code != 0 {
-			t.Errorf("ckpt replay %s: exit %d\n%s", f, code, stderr)
+			var comments []string
+			for _, line := range strings.Split(fixture(t, f), "\n") {
+				if strings.HasPrefix(line, "//") {
+					comments = append(comments, line)
+				}
+			}
+			t.Errorf("ckpt replay %s: exit %d\n%s%s", f, code, stderr, strings.Join(comments, "\n"))
 		}
 	}
 	return len(files)
@@ -88,7 +94,8 @@ func replayAll(t *testing.T, dir string) int {
 
 // The coordinator completes checkpoints, takes a PATCH over HTTP, prints every
 // effect, and its flight file replays; a second run on the same state
-// directory recovers, saying so.
+// directory recovers, saying so, and every file the flight recorder wrote over
+// both runs still replays (the README's stop-and-start-again flow).
 func TestServeRunsAndRecovers(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 	fast := []string{"--state-dir", state, "--interval", "30", "--ack-min", "1", "--ack-max", "5", "--seed", "7"}
@@ -150,6 +157,7 @@ func TestServeRunsAndRecovers(t *testing.T) {
 		!strings.Contains(r.stdout, "ran for 300ms") {
 		t.Fatalf("second run, exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	replayAll(t, state)
 }
 
 func second(t *testing.T, fast []string) <-chan serveResult {
