@@ -77,7 +77,7 @@ explore-mutants:
 # The same bounded model in the explorer and in TLC, one worker each: counts and rates in one
 # table (TLC's row says SKIPPED without java or TLA2TOOLS_JAR).
 explore-vs-tlc:
-	tla/explore-vs-tlc.sh
+	TLA2TOOLS_JAR=$${TLA2TOOLS_JAR:-$(CURDIR)/../shared/tools/tla/tla2tools.jar} tla/explore-vs-tlc.sh
 
 # docs/sim.md: rerun the experiment grid and rewrite its table, CSV and plot.
 sim:

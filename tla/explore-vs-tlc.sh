@@ -4,14 +4,14 @@
 # TLC (MCExploreCompare.cfg on MCRegionalCheckpoint), both on one worker with
 # symmetry; prints both distinct-state counts and rates in one table.
 #
-# TLA2TOOLS_JAR defaults to ../shared/tools/tla/tla2tools.jar from the
-# repository root; without java or the jar the TLC row says SKIPPED. Rates are
+# TLA2TOOLS_JAR names the jar (make explore-vs-tlc supplies a default); without
+# java or the jar the TLC row says SKIPPED. Rates are
 # given per second of wall time and per second of CPU time (user + system of
 # the process and its threads): on a shared machine the second is the fair one.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 2
-jar=${TLA2TOOLS_JAR:-$root/../shared/tools/tla/tla2tools.jar}
+jar=${TLA2TOOLS_JAR:-}
 work=$(mktemp -d "${TMPDIR:-/tmp}/explore-vs-tlc.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 TIMEFORMAT='%R %U %S'
@@ -38,6 +38,7 @@ row "explorer core states" "$e_core" "$e_wall" "$e_user" "$e_sys"
 
 skip=""
 command -v java >/dev/null 2>&1 || skip="no java on PATH"
+[ -n "$skip" ] || [ -n "$jar" ] || skip="TLA2TOOLS_JAR is not set"
 [ -n "$skip" ] || [ -f "$jar" ] || skip="TLA2TOOLS_JAR=$jar does not exist"
 if [ -n "$skip" ]; then
 	echo "| TLC (MCExploreCompare.cfg) | SKIPPED: $skip |"
