@@ -5,12 +5,12 @@ GO        ?= go
 FUZZTIME  ?= 10s
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: demo test vet lint unit mutants mutants-all nonatomic fuzz-ci examples fuzz fuzz-long explore explore-mutants explore-vs-tlc bench bench-porcupine soak sim sim-quick tla-check tla-trace
+.PHONY: chromium browser demo test vet lint unit mutants mutants-all nonatomic fuzz-ci examples fuzz fuzz-long explore explore-mutants explore-vs-tlc bench bench-porcupine soak sim sim-quick tla-check tla-trace
 
 demo:
 	$(GO) run ./cmd/ckpt replay examples/regional-completion.jsonl
 
-test: vet lint unit nonatomic fuzz-ci examples
+test: chromium vet lint unit nonatomic fuzz-ci examples
 
 vet:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
@@ -98,3 +98,11 @@ tla-check:
 
 tla-trace:
 	tla/run.sh trace
+
+# Debian's chromium for the HTML timeline's browser test (skips, saying why, without it).
+chromium:
+	@scripts/install-chromium.sh
+
+# The timeline rendered in headless chromium: marks, hover, no console message (also part of unit).
+browser: chromium
+	$(GO) test -count=1 -run Browser -v ./history/timeline/

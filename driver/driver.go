@@ -122,7 +122,7 @@ func newDriver(store Store, job fsm.JobSpec, cfg fsm.Config, opt Options) (*Driv
 		waiters:  map[int64]chan patchResult{},
 		stats:    newStats(),
 	}
-	d.flink = newFlinkState(topo, store)
+	d.flink = newFlinkState(topo, cfg, store)
 	d.fx = newEffector(d, opt.Executor, durable.NextID)
 	if hasState(durable) {
 		err = d.resume(durable, opt)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ckptcore/ckptcore/driver/flinkapi"
 	"github.com/ckptcore/ckptcore/fsm"
+	"github.com/ckptcore/ckptcore/history/timeline"
 )
 
 // flinkState is what the Flink REST API needs beyond Status: Flink's checkpoint
@@ -17,7 +18,8 @@ import (
 // .../checkpoints, .../savepoints and .../stop. Both are fed every step on the
 // event loop (observe) and read from HTTP goroutines.
 type flinkState struct {
-	tracker *flinkapi.Tracker
+	tracker  *flinkapi.Tracker
+	timeline *timeline.Builder // GET /timeline
 
 	mu          sync.Mutex
 	ops         map[string]*triggerOp // by trigger id
@@ -44,13 +46,17 @@ type triggerOp struct {
 	failure    string // "" = success (when done)
 }
 
-func newFlinkState(topo *fsm.Topology, store Store) *flinkState {
+// timelineCheckpoints bounds the checkpoints the driver's timeline page keeps.
+const timelineCheckpoints = 2000
+
+func newFlinkState(topo *fsm.Topology, cfg fsm.Config, store Store) *flinkState {
 	opts := flinkapi.TrackerOptions{}
 	if l, ok := store.(MetadataLocator); ok {
 		opts.ExternalPath = l.MetadataPath
 	}
 	return &flinkState{tracker: flinkapi.NewTracker(topo, opts), ops: map[string]*triggerOp{},
-		byID: map[int64]*triggerOp{}}
+		timeline: timeline.NewBuilder(topo, cfg, timelineCheckpoints),
+		byID:     map[int64]*triggerOp{}}
 }
 
 // MetadataLocator is a Store that can say where a checkpoint's metadata lives:
@@ -68,6 +74,7 @@ func (s *FileStore) MetadataPath(kind fsm.Kind, id int64) string {
 // observe feeds one step to the tracker and settles trigger operations.
 func (f *flinkState) observe(ev fsm.Event, effs []fsm.Effect) {
 	f.tracker.Observe(ev, effs)
+	f.timeline.Step(ev, effs)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.started {

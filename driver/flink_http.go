@@ -13,6 +13,7 @@ import (
 
 	"github.com/ckptcore/ckptcore/driver/flinkapi"
 	"github.com/ckptcore/ckptcore/fsm"
+	"github.com/ckptcore/ckptcore/history/timeline"
 )
 
 // Flink's REST API as far as the checkpoint coordinator can answer it: the
@@ -32,6 +33,9 @@ import (
 //	GET  /jobs/:jobid/savepoints/:triggerid                        its status (also of a stop)
 //	POST /jobs/:jobid/stop                                         stop-with-savepoint
 //	GET  /metrics                                                  Prometheus exposition
+//	GET  /timeline                                                 the latest checkpoints as an HTML timeline
+//
+// Every path may also start with /v1, as Flink's REST client sends them.
 //
 // :jobid is the job's Flink id (32 hexadecimal characters, flinkapi.HexID of
 // the id the handler was made with) or that id itself.
@@ -66,6 +70,8 @@ func (h *handler) serveFlink(w http.ResponseWriter, r *http.Request) bool {
 		return h.only(w, r, http.MethodGet, func() { h.getOverview(w) })
 	case "/metrics":
 		return h.only(w, r, http.MethodGet, func() { h.metrics.ServeHTTP(w, r) })
+	case "/timeline":
+		return h.only(w, r, http.MethodGet, func() { h.getTimeline(w) })
 	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/jobs/")
 	if !ok {
@@ -375,4 +381,29 @@ func flinkInterval(ms int64) int64 {
 		return math.MaxInt64
 	}
 	return ms
+}
+
+// getTimeline draws the latest checkpoints of this incarnation (package
+// history/timeline), with the summary beside them.
+func (h *handler) getTimeline(w http.ResponseWriter) {
+	var buf bytes.Buffer
+	if err := h.d.flink.timeline.Render(&buf, timeline.Options{Title: "job " + h.jobID + " (" + h.flinkJobID + ")"}); err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf.Bytes()) // an error means the client is gone
+}
+
+// withoutVersion strips Flink's API version prefix: Flink's own clients (the
+// CLI, the kubernetes operator) call /v1/jobs/…, and Flink serves both forms.
+func withoutVersion(r *http.Request) *http.Request {
+	p, ok := strings.CutPrefix(r.URL.Path, "/v1/")
+	if !ok {
+		return r
+	}
+	r = r.Clone(r.Context())
+	r.URL.Path = "/" + p
+	return r
 }

@@ -59,3 +59,31 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Fatalf("after: %v", m)
 	}
 }
+
+// TestTimelinePage: GET /timeline is the HTML timeline of the checkpoints so far.
+func TestTimelinePage(t *testing.T) {
+	a := openAPI(t, HandlerOptions{})
+	a.clock.Advance(time.Second)
+	a.exec.wait(t, "trigger", isEffect(fsm.EffTrigger, 1))
+	a.ackAll(1, 0, 1, 2, 3)
+	a.exec.wait(t, "completed", isEffect(fsm.EffCompleted, 1))
+	r := a.do("GET", "/timeline", "")
+	if r.status != 200 || r.header.Get("Content-Type") != "text/html; charset=utf-8" ||
+		!bytes.Contains(r.body, []byte(`class="ck completed global" data-id="1"`)) {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+}
+
+// TestVersionedPaths: Flink's clients call /v1/…; the answers are the same.
+func TestVersionedPaths(t *testing.T) {
+	a := openAPI(t, HandlerOptions{})
+	for _, p := range []string{"/jobs/overview", "/jobs/" + jobID + "/checkpoints", "/jobs/" + jobID + "/checkpoints/config"} {
+		plain, v1 := a.do("GET", p, ""), a.do("GET", "/v1"+p, "")
+		if plain.status != 200 || v1.status != 200 || !bytes.Equal(plain.body, v1.body) {
+			t.Errorf("%s: %d vs /v1 %d: %s", p, plain.status, v1.status, v1.body)
+		}
+	}
+	if r := a.do("PATCH", "/v1/jobs/"+jobID+"/checkpoints/configuration", `{"checkpointTimeout":20000}`); r.status != 200 {
+		t.Errorf("PATCH /v1: %d %s", r.status, r.body)
+	}
+}

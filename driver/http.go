@@ -78,6 +78,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 		return
 	}
+	r = withoutVersion(r)
 	if h.serveFlink(w, r) {
 		return
 	}

@@ -24,6 +24,10 @@ type Options struct {
 	// so that a replay's memory does not grow with the history. The trace
 	// needs only the counts.
 	CountsOnly bool
+	// Observe, when not nil, is called after every step with the event and the
+	// core's effects (valid only during the call): renderers such as the HTML
+	// timeline collect what they show from it while the replay checks.
+	Observe func(ev fsm.Event, effs []fsm.Effect)
 }
 
 // Result is the outcome of a replay that read the whole history. Invariant
@@ -132,6 +136,7 @@ type replayer struct {
 	res     *Result
 	check   bool
 	steps   int
+	observe func(ev fsm.Event, effs []fsm.Effect)
 }
 
 func newReplayer(file string, headerLine int, hdr Header, topo *fsm.Topology, opt Options) (*replayer, error) {
@@ -140,7 +145,7 @@ func newReplayer(file string, headerLine int, hdr Header, topo *fsm.Topology, op
 		return nil, at(file, headerLine, configError(err))
 	}
 	r := &replayer{file: file, topo: topo, cfg: hdr.Config, s: s, sum: newSummarizer(topo, opt.CountsOnly), res: &Result{},
-		check: opt.Check, claims: newClaimChecker(file)}
+		check: opt.Check, claims: newClaimChecker(file), observe: opt.Observe}
 	if opt.Check {
 		r.checker = newChecker(topo, hdr.Config)
 	}
@@ -188,6 +193,9 @@ func (r *replayer) step(rec Record) error {
 		desc = describeRecord(topo, rec)
 	}
 	r.sum.step(effs)
+	if r.observe != nil {
+		r.observe(rec.Event, effs)
+	}
 	var vs []invariants.Violation
 	if r.checker != nil {
 		if rec.Resume != nil {

@@ -7,13 +7,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ckptcore/ckptcore/history"
+	"github.com/ckptcore/ckptcore/history/timeline"
 )
 
 const replayLong = `Replay a ckpt-history/v1 file (docs/spec/HISTORY.md) through the decision core.
 
 With -o text (the default) it prints a readable trace, one line per event with
 the core's effects under it, and a closing summary; with -o json only the
-ckpt-summary/v1 document. Every invariant of docs/spec/SEMANTICS.md §10 is
+ckpt-summary/v1 document; with -o html one self-contained page with the
+history as a timeline (one row per region, a mark per checkpoint, hover for
+details, the summary beside it). Every invariant of docs/spec/SEMANTICS.md §10 is
 checked after every step, and a line that carries the "effects" a runtime
 recorded is compared with what the core decides now.
 
@@ -29,10 +32,11 @@ func (a *app) replayCmd() *cobra.Command {
 		Long:  replayLong,
 		Example: `  ckpt replay examples/regional-completion.jsonl
   ckpt replay -o json examples/global-basic.jsonl
+  ckpt replay -o html examples/regional-drift.jsonl > drift.html
   ckpt import-flink jobmanager.log | ckpt replay -`,
 		Args: oneFile("history file"),
 	}
-	out := outputFlag(c, "text: the trace and a summary; json: the ckpt-summary/v1 document", "text", "json")
+	out := outputFlag(c, "text: the trace and a summary; json: the ckpt-summary/v1 document; html: a timeline page", "text", "json", "html")
 	check := c.Flags().Bool("check", true, "check every invariant of docs/spec/SEMANTICS.md §10 after every step")
 	c.RunE = func(_ *cobra.Command, args []string) error {
 		return a.runReplay(args[0], out, *check)
@@ -60,9 +64,22 @@ func (a *app) runReplay(path string, out *output, check bool) error {
 	if out.is("text") {
 		opt.Trace = a.stdout
 	}
+	var tl *timeline.Builder
+	if out.is("html") {
+		tl = timeline.NewBuilder(d.Topology(), d.Header().Config, 0)
+		opt.CountsOnly, opt.Observe = true, tl.Step
+	}
 	res, err := a.replayReader(d, opt)
 	if err != nil {
 		return invalidInput(err)
+	}
+	if tl != nil {
+		for _, v := range res.Summary.Violations {
+			tl.AddViolation(fmt.Sprintf("%s at line %d (%s): %s", v.Invariant, v.Line, v.Event, v.Detail))
+		}
+		if err := tl.Render(a.stdout, timeline.Options{Title: name}); err != nil {
+			return invalidInput(err)
+		}
 	}
 	if out.is("json") {
 		if _, err := a.stdout.Write(res.Summary.Encode()); err != nil {

@@ -115,7 +115,9 @@ func (s *simExecutor) TriggerCheckpoint(id int64, _ fsm.Kind, _ bool, tasks fsm.
 		case r < s.p.fail+s.p.decline:
 			s.after(delay, func(d *driver.Driver) { d.Decline(id, task, fsm.ReasonDeclined) })
 		default:
-			s.after(delay, func(d *driver.Driver) { d.Ack(id, task) })
+			// Sizes as a subtask would report them (not drawn: the run stays as it was).
+			state, uploaded := int64(64+task%8)<<20, int64(1+task%4)<<20
+			s.after(delay, func(d *driver.Driver) { d.AckWithSizes(id, task, state, uploaded) })
 		}
 		return true
 	})
