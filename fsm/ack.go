@@ -16,16 +16,12 @@ func (s *State) ack(id int64, task TaskID, stateSize, checkpointedSize int64) {
 	if p.acked.has(task) {
 		return
 	}
-	if !p.waiting.has(task) {
+	if !p.recordAck(s.topo, task, stateSize, checkpointedSize) {
 		s.emit(Effect{Type: EffDiscardLateState, Checkpoint: id, Task: task})
 		return
 	}
-	p.waiting.clear(task)
-	p.acked.set(task)
-	p.addSizes(s.topo, task, stateSize, checkpointedSize)
-	p.waitingCount--
 	if p.waitingCount == 0 {
-		s.decide(i)
+		s.checkGate(i) // its outcome is certain now
 	}
 }
 
@@ -44,16 +40,13 @@ func (s *State) decline(id int64, task TaskID, reason Reason) {
 		s.abort(i, reason, fmt.Sprintf("declined by %s", s.topo.TaskName(task)))
 		return
 	}
-	r := s.topo.RegionOf(task)
-	if p.failed.has(TaskID(r)) {
-		return
+	if p.failRegion(s.topo, s.topo.RegionOf(task), reason) {
+		s.checkGate(i)
 	}
-	s.markRegionFailed(p, r, reason)
-	s.decide(i)
 }
 
 // expire handles a deadline (R17: the checkpoint expires; R18: every region that
-// has not fully acknowledged fails, then the checkpoint is decided).
+// has not fully acknowledged fails, then the gate decides).
 func (s *State) expire(i int) {
 	p := &s.pending[i]
 	if !p.regionalPath {
@@ -61,68 +54,68 @@ func (s *State) expire(i int) {
 		return
 	}
 	for r := 0; r < s.topo.NumRegions() && p.waitingCount > 0; r++ {
-		if p.failed.has(TaskID(r)) {
-			continue
-		}
 		for _, id := range s.topo.RegionTasks(r) {
 			if p.waiting.has(id) {
-				s.markRegionFailed(p, r, ReasonExpired)
+				p.failRegion(s.topo, r, ReasonExpired)
 				break
 			}
 		}
 	}
-	s.decide(i)
+	s.checkGate(i)
 }
 
-// markRegionFailed fails region r for a regional-path checkpoint and drops what
-// the region acknowledged for it (R18, R19: no orphan state).
-func (s *State) markRegionFailed(p *pendingCheckpoint, r int, cause Reason) {
-	if p.failed.has(TaskID(r)) {
-		return
+// checkGate aborts pending checkpoint i as soon as its outcome is certain
+// (R18): its callers run it when something happens to the checkpoint (a
+// region fails for it, its last needed ack comes in, it is triggered), and it
+// aborts a regional-path checkpoint whose failed regions R22 no longer allows.
+// It reports whether it aborted. Starting to persist is settle's business,
+// once the event has reached every pending checkpoint.
+func (s *State) checkGate(i int) bool {
+	p := &s.pending[i]
+	if p.persisting {
+		return false
 	}
-	p.failed.set(TaskID(r))
-	p.failedCount++
-	if !s.topo.RegionSupportsFallback(r) {
-		p.noFallback++
-	}
-	if p.firstCause == "" {
-		p.firstCause = cause
-	}
-	for _, id := range s.topo.RegionTasks(r) {
-		if p.waiting.has(id) {
-			p.waiting.clear(id)
-			p.waitingCount--
+	if p.regionalPath && p.failedCount > 0 {
+		if ok, why := s.gate(p.id, p.forced, p.failed, p.failedCount, p.noFallback, p.activeRegions); !ok {
+			s.abort(i, p.firstCause, why)
+			return true
 		}
-		p.acked.clear(id)
 	}
-	if p.regionSizes != nil {
-		p.regionSizes[r] = ackSizes{}
-	}
+	return false
 }
 
-// decide ends a pending checkpoint as soon as its outcome is certain (R18): it
-// aborts a regional-path checkpoint as soon as R22 refuses its failed regions,
-// and starts persisting a checkpoint that has every ack it needs (R20–R23).
+// settle hands the persist slot to the lowest checkpoint that has every ack it
+// needs (R20–R23). It runs once an event, a due item or a trigger has reached
+// every pending checkpoint — never in the middle of one — and it is the only
+// place a checkpoint starts persisting; nothing it calls settles again.
 //
 // One checkpoint persists at a time; a ready one waits for the slot. Flink
 // finalizes checkpoints one by one under the coordinator's lock, and the order
 // matters here: a checkpoint resolves its references (R21) and its consecutive
 // count (R25) against the completions before it, so sealing two at once could
 // roll a region back behind a checkpoint it was already notified of.
-func (s *State) decide(i int) {
-	p := &s.pending[i]
-	if p.persisting {
-		return
-	}
-	if p.regionalPath && p.failedCount > 0 {
-		if ok, why := s.gate(p.id, p.forced, p.failed, p.failedCount, p.noFallback, p.activeRegions); !ok {
-			s.abort(i, p.firstCause, why)
+//
+// Each iteration either seals a checkpoint (and the loop ends: the slot is
+// taken) or aborts one (the gate refused it at sealing time): it terminates.
+func (s *State) settle() {
+	for s.job == JobRunning && !s.persistingAny() {
+		i := s.lowestReady()
+		if i < 0 {
 			return
 		}
-	}
-	if p.waitingCount == 0 && !s.holdSeal && !s.persistingAny() {
 		s.startPersist(i)
 	}
+}
+
+// lowestReady returns the index of the lowest pending checkpoint that has
+// every ack it needs and is not persisting, or -1.
+func (s *State) lowestReady() int {
+	for i := range s.pending {
+		if p := &s.pending[i]; !p.persisting && p.waitingCount == 0 {
+			return i
+		}
+	}
+	return -1
 }
 
 func (s *State) persistingAny() bool {
@@ -133,20 +126,3 @@ func (s *State) persistingAny() bool {
 	}
 	return false
 }
-
-// sealNext gives the freed persist slot to the lowest ready checkpoint.
-func (s *State) sealNext() {
-	for i := 0; i < len(s.pending) && s.job == JobRunning && !s.holdSeal && !s.persistingAny(); {
-		n := len(s.pending)
-		if s.pending[i].waitingCount == 0 {
-			s.decide(i)
-		}
-		if len(s.pending) == n {
-			i++
-		}
-	}
-}
-
-// ready reports whether a checkpoint has every ack it needs: its deadline no
-// longer applies (Flink cancels the timeout when it finalizes).
-func (p *pendingCheckpoint) ready() bool { return p.persisting || p.waitingCount == 0 }

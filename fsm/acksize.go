@@ -36,7 +36,7 @@ func (p *pendingCheckpoint) addSizes(t *Topology, task TaskID, state, checkpoint
 }
 
 // totalSizes fixes the totals when the checkpoint is sealed (R23): on the
-// regional path, the sum over the regions whose acks it kept (markRegionFailed
+// regional path, the sum over the regions whose acks it kept (failRegion
 // zeroes a failed region's sums).
 func (p *pendingCheckpoint) totalSizes() {
 	if p.regionSizes == nil {

@@ -18,7 +18,7 @@ func (s *State) startPersist(i int) {
 		}
 		last := s.latest()
 		for r := 0; r < s.topo.NumRegions(); r++ {
-			if p.failed.has(TaskID(r)) {
+			if p.failed.has(r) {
 				p.refs = append(p.refs, RegionRef{r, refOf(last.refs, last.id, r)})
 			}
 		}
@@ -100,12 +100,10 @@ func (s *State) complete(i int) {
 		if p.kind == KindCheckpoint {
 			s.completing = p.id
 		}
-		for j := 0; j < len(s.pending); {
-			if q := &s.pending[j]; q.id < p.id && q.kind == KindCheckpoint {
+		for _, id := range s.pendingIDs() {
+			if j := s.findPending(id); j >= 0 && id < p.id && s.pending[j].kind == KindCheckpoint {
 				s.abort(j, ReasonSubsumed, fmt.Sprintf("subsumed by checkpoint %d", p.id))
-				continue
 			}
-			j++
 		}
 	}
 	s.completing = 0
@@ -133,7 +131,6 @@ func (s *State) complete(i int) {
 	if p.kind == KindStopWithSavepoint {
 		s.finishJob(fmt.Sprintf("stop-with-savepoint %d completed", p.id))
 	}
-	s.sealNext()
 }
 
 // notifyComplete notifies the subtasks of regions that reference the checkpoint
@@ -194,9 +191,6 @@ func (s *State) abort(i int, reason Reason, detail string) {
 	}
 	if p.persisting && len(p.refs) > 0 {
 		s.retain() // its references no longer keep older checkpoints alive
-	}
-	if p.persisting {
-		defer s.sealNext()
 	}
 	if s.job != JobRunning {
 		return

@@ -89,15 +89,10 @@ func (s *State) redeadline() {
 	for i := range s.pending {
 		s.pending[i].deadline = s.pending[i].triggerAt + t
 	}
-	for i := 0; i < len(s.pending); {
-		if p := &s.pending[i]; !p.ready() && p.deadline <= s.now {
-			n := len(s.pending)
+	for _, id := range s.pendingIDs() {
+		if i := s.findPending(id); i >= 0 && !s.pending[i].ready() && s.pending[i].deadline <= s.now {
 			s.expire(i)
-			if len(s.pending) < n {
-				continue
-			}
 		}
-		i++
 	}
 }
 

@@ -231,7 +231,7 @@ func (s *State) AppendKeyRelabeled(b []byte, rl *Relabel) []byte {
 		b = s.pending[i].appendKey(b, s, rl)
 	}
 	b = binary.AppendVarint(b, s.completing)
-	b = append(b, boolByte(s.holdSeal), boolByte(s.periodicOn), boolByte(s.periodicQueued), boolByte(s.hasLastComplete))
+	b = append(b, boolByte(s.periodicOn), boolByte(s.periodicQueued), boolByte(s.hasLastComplete))
 	if s.periodicOn {
 		b = binary.AppendVarint(b, rl.Time(s.periodicDue))
 	}
@@ -286,7 +286,7 @@ func (p *pendingCheckpoint) appendKey(b []byte, s *State, rl *Relabel) []byte {
 	b = appendBits(b, p.triggered, n, rl.taskPerm())
 	b = appendBits(b, p.waiting, n, rl.taskPerm())
 	b = appendBits(b, p.acked, n, rl.taskPerm())
-	b = appendBits(b, p.failed, s.topo.NumRegions(), rl.regionPerm())
+	b = appendBits(b, bitset(p.failed), s.topo.NumRegions(), rl.regionPerm())
 	b = binary.AppendVarint(b, int64(p.activeRegions))
 	b = appendString(b, string(p.firstCause))
 	b = appendRefs(b, p.refs, rl)

@@ -58,3 +58,25 @@ func TestStepsTerminateOverLongJumps(t *testing.T) {
 		t.Fatalf("a warning: %v", out)
 	}
 }
+
+// TestCheckBookkeepingCatchesDrift: CheckBookkeeping names a counter that no
+// longer mirrors its set, and an ack kept for a failed region.
+func TestCheckBookkeepingCatchesDrift(t *testing.T) {
+	cfg := cfgWith(func(c *Config) { c.Regional.Enabled = true; c.Regional.MaxFailureRatio = 0.5 })
+	s := twoByTwo(t, cfg)
+	run(t, s, Event{At: 0, Type: EvStart}, Event{At: 10, Type: EvTrigger}, Event{At: 11, Type: EvAck, Checkpoint: 1, Task: 0})
+	if err := s.CheckBookkeeping(); err != nil {
+		t.Fatal(err)
+	}
+	c := s.Clone()
+	c.pending[0].waitingCount++
+	if err := c.CheckBookkeeping(); err == nil {
+		t.Fatal("a waitingCount that does not match the waiting set passes")
+	}
+	c = s.Clone()
+	c.pending[0].failed.set(s.topo.RegionOf(0))
+	c.pending[0].failedCount++
+	if err := c.CheckBookkeeping(); err == nil {
+		t.Fatal("an ack kept for a failed region passes")
+	}
+}

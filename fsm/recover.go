@@ -8,13 +8,11 @@ package fsm
 // checkpoint with every unfinished subtask running, and the consecutive counter
 // is read back from that checkpoint's metadata.
 func (s *State) recover() {
-	// Every pending checkpoint ends; none may be handed the persist slot that
-	// another one's abort frees (it would be sealed and then dropped at once).
-	s.holdSeal = true
+	// Every pending checkpoint ends (no persist slot is handed on meanwhile:
+	// only settle does that, after the event).
 	for len(s.pending) > 0 {
 		s.abort(0, ReasonRecovered, "coordinator failover (R50)")
 	}
-	s.holdSeal = false
 	s.periodicQueued, s.queuedManual = false, 0
 	s.failures, s.countedIDs, s.lastSucceeded = 0, nil, 0
 	s.hasLastComplete = false

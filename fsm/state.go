@@ -27,52 +27,6 @@ const (
 // maxQueuedRequests is Flink's CheckpointRequestDecider default queue bound.
 const maxQueuedRequests = 1000
 
-// pendingCheckpoint is a triggered checkpoint that has not ended (R15–R23).
-type pendingCheckpoint struct {
-	id           int64
-	kind         Kind
-	forced       bool // forced global at trigger (R25)
-	regionalPath bool // decided by R18 (not R17): regional mode, plain checkpoint, not forced
-	triggerAt    int64
-	deadline     int64
-
-	triggered    bitset // subtasks that got the trigger (R15)
-	waiting      bitset // subtasks whose ack is still needed
-	acked        bitset // subtasks whose ack is recorded (dropped when their region fails, R18)
-	waitingCount int
-
-	failed        bitset // regions failed for this checkpoint (R18)
-	failedCount   int
-	noFallback    int    // failed regions with a coordinator that cannot fall back (R22e)
-	activeRegions int    // regions with an unfinished subtask at trigger (R22b)
-	firstCause    Reason // the first failure cause (R18)
-
-	// Sizes of the kept acks: a running total on the global path; per region on
-	// the regional path (allocated at its first sized ack), where a failed
-	// region's acks are dropped and the total is taken at persist.
-	stateSize        int64
-	checkpointedSize int64
-	regionSizes      []ackSizes
-
-	persisting  bool // all needed acks in, persist effect emitted (R23)
-	refs        []RegionRef
-	mode        Mode
-	consecutive int
-}
-
-func (p *pendingCheckpoint) clone() pendingCheckpoint {
-	c := *p
-	c.triggered = p.triggered.clone()
-	c.waiting = p.waiting.clone()
-	c.acked = p.acked.clone()
-	c.failed = p.failed.clone()
-	c.refs = append([]RegionRef(nil), p.refs...)
-	if p.regionSizes != nil {
-		c.regionSizes = append([]ackSizes(nil), p.regionSizes...)
-	}
-	return c
-}
-
 // knownCheckpoint is completed state the job knows and has not discarded:
 // retained checkpoints, checkpoints kept alive by references, the restored
 // snapshot and the older checkpoints its refs name (R40, R41).
@@ -120,7 +74,6 @@ type State struct {
 	nextID     int64
 	pending    []pendingCheckpoint // ascending id
 	completing int64               // a checkpoint entering the store while it subsumes others
-	holdSeal   bool                // a failover is still reaching the pending checkpoints
 
 	// Decider (R11, R12).
 	periodicOn      bool

@@ -44,6 +44,7 @@ func (s *State) Step(ev Event) ([]Effect, error) {
 	case EvRecover:
 		s.recover()
 	}
+	s.settle()
 	s.runQueued()
 	return s.effects, nil
 }
@@ -204,6 +205,7 @@ func (s *State) advance(t int64) {
 		} else {
 			s.firePeriodic(t)
 		}
+		s.settle()
 		s.runQueued()
 		if !s.progressed(at, id, t) {
 			break

@@ -60,30 +60,25 @@ func (s *State) taskFailed(task TaskID) {
 		return
 	}
 	reason := "failover of region " + RegionName(r) + " (" + s.topo.TaskName(task) + " failed)"
-	// The failover reaches every pending checkpoint before a freed persist slot
-	// is handed on: otherwise a ready checkpoint could be sealed with the failing
-	// region's pre-failover state (R18, R19).
-	s.holdSeal = true
-	defer func() {
-		s.holdSeal = false
-		s.sealNext()
-	}()
-	for i := 0; i < len(s.pending); {
+	// The failover reaches every pending checkpoint before settle hands a freed
+	// persist slot on: otherwise a ready checkpoint could be sealed with the
+	// failing region's pre-failover state (R18, R19).
+	for _, id := range s.pendingIDs() {
+		i := s.findPending(id)
+		if i < 0 {
+			continue
+		}
 		p := &s.pending[i]
 		switch {
 		case p.persisting && refOf(p.refs, p.id, r) == p.id:
 			s.abort(i, ReasonRegionFailover, reason+" while its state was being persisted")
 		case p.persisting:
-			i++ // the region already falls back to older state in it
+			// the region already falls back to older state in it
 		case !p.regionalPath:
 			s.abort(i, ReasonRegionFailover, reason)
 		default:
-			s.markRegionFailed(p, r, ReasonRegionFailover)
-			n := len(s.pending)
-			s.decide(i)
-			if len(s.pending) == n {
-				i++
-			}
+			p.failRegion(s.topo, r, ReasonRegionFailover)
+			s.checkGate(i)
 		}
 	}
 }
@@ -107,21 +102,15 @@ func (s *State) taskFinished(task TaskID) {
 	if s.sourcesUnfinished == 0 && s.isSource(task) && s.regionalMode {
 		s.forceNext, s.forceFrom = true, s.nextID
 	}
-	for i := 0; i < len(s.pending); {
-		p := &s.pending[i]
-		n := len(s.pending)
-		if p.waiting.has(task) {
-			p.waiting.clear(task)
-			p.waitingCount--
-			if p.waitingCount == 0 {
-				s.decide(i)
-			}
-		}
-		if len(s.pending) == n {
-			i++
+	for _, id := range s.pendingIDs() {
+		if i := s.findPending(id); i >= 0 && s.pending[i].stopWaiting(task) && s.pending[i].waitingCount == 0 {
+			s.checkGate(i)
 		}
 	}
 	if s.unfinished == 0 {
+		// The finish has reached every pending checkpoint; one it made ready
+		// is sealed before the job ends (and then ends with it).
+		s.settle()
 		s.finishJob("every subtask finished")
 	}
 }

@@ -129,7 +129,7 @@ func (s *State) request(kind Kind, periodic bool) {
 // abortPendingAndQueuedCheckpoints (R24): every queued request fails and every
 // pending checkpoint, savepoints included, ends with coordinator_suspend (not
 // counted, R30); later acks and declines for them are late (R16). No persist
-// slot is handed on while they end: each of them is about to end too.
+// slot is handed on while they end (only settle does that, after the event).
 func (s *State) stopScheduler() {
 	const why = "a stop-with-savepoint stops the checkpoint scheduler (R24)"
 	for ; s.queuedManual > 0; s.queuedManual-- {
@@ -139,11 +139,9 @@ func (s *State) stopScheduler() {
 		s.periodicQueued = false
 		s.emit(Effect{Type: EffTriggerFailed, Kind: KindCheckpoint, Reason: ReasonCoordinatorSuspend, Message: why})
 	}
-	s.holdSeal = true
 	for len(s.pending) > 0 && s.job == JobRunning {
 		s.abort(0, ReasonCoordinatorSuspend, why)
 	}
-	s.holdSeal = false
 }
 
 // execute runs a checkpoint request that has a free slot. A periodic request less
@@ -192,11 +190,11 @@ func (s *State) trigger(kind Kind) {
 		}
 		// R13: the regional path may start with the restarting regions failed,
 		// when R22 b–f would pass with them failed.
-		down := newBitset(s.topo.NumRegions())
+		down := newRegionSet(s.topo.NumRegions())
 		noFallback := 0
 		for r, n := range s.regionDown {
 			if n > 0 {
-				down.set(TaskID(r))
+				down.set(r)
 				if !s.topo.RegionSupportsFallback(r) {
 					noFallback++
 				}
@@ -218,14 +216,14 @@ func (s *State) trigger(kind Kind) {
 		id: id, kind: kind, forced: forced, regionalPath: regionalPath,
 		triggerAt: s.now, deadline: s.now + s.Effective().TimeoutMs,
 		triggered: s.running.clone(), acked: newBitset(s.topo.NumSubtasks()),
-		failed: newBitset(s.topo.NumRegions()), activeRegions: s.activeRegions(),
+		failed: newRegionSet(s.topo.NumRegions()), activeRegions: s.activeRegions(),
 	}
 	p.waiting = p.triggered.clone()
 	p.waitingCount = p.waiting.count()
 	if s.regionsDown > 0 {
 		for r, n := range s.regionDown {
 			if n > 0 {
-				s.markRegionFailed(&p, r, ReasonRegionFailover)
+				p.failRegion(s.topo, r, ReasonRegionFailover)
 			}
 		}
 	}
@@ -236,7 +234,10 @@ func (s *State) trigger(kind Kind) {
 	s.emit(Effect{Type: EffTrigger, Checkpoint: id, Kind: kind, ForcedGlobal: forced,
 		Tasks: p.triggered.taskSet(), Deadline: p.deadline})
 	s.pending = append(s.pending, p)
-	s.decide(len(s.pending) - 1)
+	// A checkpoint with nothing to wait for is decided at once.
+	if !s.checkGate(len(s.pending) - 1) {
+		s.settle()
+	}
 }
 
 func (s *State) activeRegions() int {
@@ -272,7 +273,7 @@ func (s *State) deliverSkipped(p *pendingCheckpoint) {
 // gate is the regional path gate of R22, in its order, for a checkpoint with id
 // and the given failed regions. It reports whether the regional path allows the
 // checkpoint and, if not, which rule refused it.
-func (s *State) gate(id int64, forced bool, failed bitset, failedCount, noFallback, active int) (bool, string) {
+func (s *State) gate(id int64, forced bool, failed regionSet, failedCount, noFallback, active int) (bool, string) {
 	if !s.regionalMode {
 		return false, "R22a: regional mode is off"
 	}

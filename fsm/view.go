@@ -22,7 +22,7 @@ func (v PendingInfo) Acked(id TaskID) bool { return v.p.acked.has(id) }
 func (v PendingInfo) Triggered(id TaskID) bool { return v.p.triggered.has(id) }
 
 // RegionFailed reports whether region r failed for this checkpoint (R18).
-func (v PendingInfo) RegionFailed(r int) bool { return v.p.failed.has(TaskID(r)) }
+func (v PendingInfo) RegionFailed(r int) bool { return v.p.failed.has(r) }
 
 // Refs returns, once persisting, the regions that use older state.
 func (v PendingInfo) Refs() []RegionRef { return v.p.refs }

@@ -4,8 +4,17 @@ import (
 	"github.com/ckptcore/ckptcore/fsm"
 )
 
+// RuleBookkeeping names a broken invariant of a pending checkpoint's
+// bookkeeping (fsm.State.CheckBookkeeping): acks and failed regions, R18.
+const RuleBookkeeping = "R18"
+
 // checkState checks the invariants that are about the state after a step.
 func (c *Checker) checkState(ev fsm.Event, s *fsm.State) {
+	// The core's own per-checkpoint bookkeeping (issue 20 point 4): counters
+	// that mirror sets, no ack kept for a failed region (R18).
+	if err := s.CheckBookkeeping(); err != nil {
+		c.fail(RuleBookkeeping, "%v", err)
+	}
 	if n := s.Consecutive(); n < 0 || n > c.cfg.Regional.MaxConsecutive && s.RegionalMode() {
 		c.fail(ConsecutiveBound, "consecutive_regional = %d outside [0, max_consecutive %d]", n, c.cfg.Regional.MaxConsecutive)
 	}
