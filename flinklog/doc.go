@@ -14,8 +14,11 @@
 // annotations. Messages are matched in the forms Flink 1.9 to 2.x print
 // (message.go). Records are ordered by timestamp: threads write late, and the
 // stamp says when it happened. One job is imported: the one with the most
-// trigger and outcome lines, or Options.Job. Task transitions, failover and
-// SourceCoordinator lines name no job and go to the imported job.
+// trigger and outcome lines, or Options.Job. Task transitions name no job: in
+// a log of several jobs each goes to the job whose execution graph its attempt
+// id names (1.16+), else to the job that started last before its task was
+// first named. Failover and SourceCoordinator lines, and transitions so
+// placed nowhere, go to the imported job.
 //
 // A checkpoint line is a Flink logger's line about checkpoints, savepoints,
 // task transitions, failovers or restores (lines that name no job count for

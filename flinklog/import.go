@@ -167,7 +167,8 @@ func ImportLog(r io.Reader, file string, opt Options) (*Import, error) {
 		im.Notes = append(im.Notes, fmt.Sprintf("the log has %d jobs; imported %s (%s); others: %s (use -job)",
 			len(p.jobs), job, how, strings.Join(others, ", ")))
 		if deployed {
-			im.Notes = append(im.Notes, "task transitions name no job: they were all attributed to the imported job")
+			im.Notes = append(im.Notes, "task transitions name no job: each went to the job whose execution graph its attempt id names, "+
+				"else to the job that last started before its task was first named; the ones left to the imported job")
 		}
 	}
 	if inversions > 0 {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ckptcore/ckptcore/fsm"
 	"github.com/ckptcore/ckptcore/history"
 )
 
@@ -466,5 +467,36 @@ func TestSourceNamedInAChainIsNoNewVertex(t *testing.T) {
 	addSources([]*entry{{kind: kSourceReset, detail: "Source: kafka", task: taskRef{"Source: kafka", 3, 4}, rec: &record{line: 5}}}, &vs)
 	if len(vs) != 2 || vs[1].Name != "Source: kafka" || vs[1].Parallelism != 4 {
 		t.Errorf("a source no task names: %+v", vs)
+	}
+}
+
+// TestTwoJobsTaskTransitions: in a log of two jobs, each task's transitions go
+// to the job that started just before it was first named, so neither job gets
+// the other's vertices or failures, and the counts stay those of -job.
+func TestTwoJobsTaskTransitions(t *testing.T) {
+	const fix = "log4j2-1.13-two-jobs-transitions.log"
+	vertices := map[string]string{"a1a2a3a4a5a6a7a8a9a0b1b2b3b4b5b6": "Source: orders/2, Window -> Sink: out/2",
+		"c1c2c3c4c5c6c7c8c9c0d1d2d3d4d5d6": "Source: audit -> Sink: log/1"}
+	failed := map[string]int{"a1a2a3a4a5a6a7a8a9a0b1b2b3b4b5b6": 0, "c1c2c3c4c5c6c7c8c9c0d1d2d3d4d5d6": 1}
+	for job, want := range vertices {
+		opt := DefaultOptions()
+		opt.Job = job
+		im, res := importFixture(t, fix, opt)
+		var names []string
+		for _, v := range im.Topology.Vertices {
+			names = append(names, fmt.Sprintf("%s/%d", v.Name, v.Parallelism))
+		}
+		if got := strings.Join(names, ", "); got != want {
+			t.Errorf("job %s: vertices %s, want %s", job, got, want)
+		}
+		n := 0
+		for _, ev := range im.Events {
+			if ev.Type == fsm.EvTaskFailed {
+				n++
+			}
+		}
+		if n != failed[job] || len(res.Claims) != 0 || len(res.Summary.Completed) != 2 {
+			t.Errorf("job %s: %d task failures (want %d), claims contradicted %v, completed %+v", job, n, failed[job], res.Claims, res.Summary.Completed)
+		}
 	}
 }

@@ -42,8 +42,11 @@ func parseLog(r io.Reader, wrap int) (*parsed, error) {
 	first := map[string]int{}
 	shared := 0 // checkpoint lines that name no job: every job's import reads them
 	for i := range lf.records {
-		e := interpret(&lf.records[i])
-		p.entries[i] = e
+		p.entries[i] = interpret(&lf.records[i])
+	}
+	attributeTasks(p.entries)
+	for i := range p.entries {
+		e := &p.entries[i]
 		if e.job == "" {
 			if isCheckpointLine(&p.entries[i]) {
 				shared++
@@ -77,6 +80,58 @@ func parseLog(r io.Reader, wrap int) (*parsed, error) {
 		return first[p.jobs[a].Job] < first[p.jobs[b].Job]
 	})
 	return p, nil
+}
+
+// attributeTasks gives task transitions and deployments, which name no job,
+// to the job they belong to when the log has several: the job a line shows
+// for the execution graph the attempt id starts with (1.16+ ids), else the job
+// whose task first had that name, else the job whose status last changed to
+// CREATED, INITIALIZING or RUNNING before the task was first named (Flink
+// schedules a job's tasks as it starts). Lines it cannot place stay with no
+// job and go to whichever job is imported. With one job, nothing changes.
+func attributeTasks(es []entry) {
+	jobs := map[string]bool{}
+	graphJob := map[string]string{}
+	for i := range es {
+		if e := &es[i]; e.job != "" {
+			jobs[e.job] = true
+			if g := graphOf(e.attempt); g != "" {
+				graphJob[g] = e.job
+			}
+		}
+	}
+	if len(jobs) < 2 {
+		return
+	}
+	owner := map[string]string{} // task name -> job
+	started := ""
+	for i := range es {
+		e := &es[i]
+		switch {
+		case e.kind == kJobState && (e.to == "CREATED" || e.to == "INITIALIZING" || e.to == "RUNNING"):
+			started = e.job
+		case (e.kind == kTaskState || e.kind == kDeploy) && e.job == "" && e.hasTask:
+			if j, ok := graphJob[graphOf(e.attempt)]; ok {
+				e.job = j
+			} else if j, ok := owner[e.task.name]; ok {
+				e.job = j
+			} else {
+				e.job = started
+			}
+			if _, ok := owner[e.task.name]; !ok && e.job != "" {
+				owner[e.task.name] = e.job
+			}
+		}
+	}
+}
+
+// graphOf is the execution graph id a 1.16+ attempt id
+// (graph_vertex_subtask_attempt) starts with, or "".
+func graphOf(attempt string) string {
+	if p := strings.Split(attempt, "_"); len(p) == 4 {
+		return p[0]
+	}
+	return ""
 }
 
 // pickJob returns the job to import: the one asked for, or the one with the
