@@ -265,16 +265,6 @@ func (m *Model) tasksOf(set map[int]bool, pred func(t int) bool) []int {
 	return out
 }
 
-func (m *Model) regionTasks(r int) []int {
-	var out []int
-	for t := range m.status {
-		if m.j.regionOf[t] == r {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
 // Job returns created, running, failed or finished.
 func (m *Model) Job() string { return m.jobStatus }
 
