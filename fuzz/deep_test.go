@@ -280,3 +280,20 @@ func (m *machine) overtake(t *rapid.T) {
 	}
 	m.persistAll(t)
 }
+
+// timeoutPatchNow patches the timeout so that a pending checkpoint's new
+// deadline falls exactly now, just before or just after (R61: one whose new
+// deadline has passed expires in that same step), and confirms it at once.
+func (m *machine) timeoutPatchNow(t *rapid.T) {
+	m.requests++
+	e := fsm.Event{At: m.s.Now(), Type: fsm.EvConfigPatch, Request: m.requests, HasTimeout: true,
+		TimeoutMs: rapid.Int64Range(fsm.MinTimeoutMs, 500).Draw(t, "timeout_ms")}
+	if p, ok := m.lowestWaiting(); ok {
+		e.TimeoutMs = max(fsm.MinTimeoutMs, m.s.Now()-p.TriggerAt+rapid.Int64Range(-1, 1).Draw(t, "around_now"))
+	}
+	if mt := m.cfg.MaxTimeoutMs; mt > 0 {
+		e.TimeoutMs = min(e.TimeoutMs, mt)
+	}
+	m.step(t, e)
+	m.step(t, fsm.Event{At: m.s.Now(), Type: fsm.EvConfigPersisted, Request: e.Request})
+}

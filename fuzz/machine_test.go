@@ -355,6 +355,7 @@ func (m *machine) actions() map[string]func(*rapid.T) {
 		"regional_round_2":   m.regionalRound, // twice the weight: regional completions need rounds in a row
 		"regional_pair":      m.regionalPair,
 		"overtake":           m.overtake,
+		"timeout_patch_now":  m.timeoutPatchNow,
 		"finish_sources":     m.finishSources,
 		"stop_mid_flight":    m.stopMidFlight,
 		"interval_patch_now": m.intervalPatchNow,

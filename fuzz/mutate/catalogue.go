@@ -166,7 +166,7 @@ func Catalogue() []Mutant {
 
 		// R40–R41: retention and restore.
 		{Name: "r40-discard-referenced", Rule: "R40", File: "fsm/retention.go", CI: true,
-			Old: "if k.inStore || alive(k.id) {", New: "if k.inStore {"},
+			Old: "if k.inStore || alive(k.id) {", New: "if k.inStore || alive(k.id) && k.id < 0 {"},
 		{Name: "r40-retain-one-too-few", Rule: "R40", File: "fsm/retention.go", CI: true,
 			Old: "if inStore > s.cfg.Retained {", New: "if inStore >= s.cfg.Retained && inStore > 1 {"},
 		{Name: "r40-persisting-refs-not-alive", Rule: "R40", File: "fsm/retention.go", CI: true,
