@@ -116,7 +116,7 @@ func Catalogue() []Mutant {
 		{Name: "r24-scheduler-keeps-running", Rule: "R24", File: "fsm/trigger.go", CI: true,
 			Old: "\t\ts.stopScheduler()\n", New: "\n"},
 		{Name: "r24-queued-requests-survive-stop", Rule: "R24", File: "fsm/trigger.go",
-			Old: "for ; s.queuedManual > 0; s.queuedManual-- {", New: "for ; s.queuedManual > 0 && kind == 99; s.queuedManual-- {"},
+			Old: "for ; s.queuedManual > 0; s.queuedManual-- {", New: "for ; s.queuedManual > 0 && s.now < 0; s.queuedManual-- {"},
 		{Name: "r24-stop-with-savepoint-keeps-job", Rule: "R24", File: "fsm/complete.go", CI: true,
 			Old: "if p.kind == KindStopWithSavepoint {\n\t\ts.finishJob(", New: "if p.kind == KindStopWithSavepoint && p.id < 0 {\n\t\ts.finishJob("},
 		{Name: "r24-failed-swsp-keeps-job", Rule: "R24", File: "fsm/complete.go", CI: true,

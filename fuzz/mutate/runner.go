@@ -186,7 +186,7 @@ func runMutant(tree string, m Mutant, timeout time.Duration) (Result, error) {
 		for _, args := range stage.runs {
 			out, timedOut, failed := goTest(tree, args, timeout)
 			if buildFailed(out) {
-				res.Elapsed = time.Since(start)
+				res.Test, res.Named, res.Elapsed = "BUILD FAILED", "-", time.Since(start)
 				return res, fmt.Errorf("mutant %s (%s) does not build; fix the catalogue:\n%s", m.Name, m.File, trim(out, 40))
 			}
 			if failed {
