@@ -16,6 +16,7 @@ import (
 // valid job both agree on every subtask's region and source flag (R1, R3) and
 // on whether regional checkpoints are allowed (R4).
 func TestJobGraph(t *testing.T) {
+	withRapid(t, 2000, 1)
 	rapid.Check(t, func(t *rapid.T) {
 		n := rapid.IntRange(1, 4).Draw(t, "vertices")
 		var spec fsm.JobSpec
@@ -23,17 +24,40 @@ func TestJobGraph(t *testing.T) {
 			spec.Vertices = append(spec.Vertices, fsm.VertexSpec{ID: string(rune('a' + i)),
 				Parallelism: rapid.IntRange(1, 4).Draw(t, "parallelism")})
 		}
-		names := func(label string) string {
-			if rapid.IntRange(0, 30).Draw(t, label+"_unknown?") == 0 {
-				return "zz"
-			}
-			return string(rune('a' + rapid.IntRange(0, n-1).Draw(t, label)))
-		}
-		for k := rapid.IntRange(0, 5).Draw(t, "edges"); k > 0; k-- {
-			spec.Edges = append(spec.Edges, fsm.EdgeSpec{From: names("from"), To: names("to"),
+		edge := func(from, to int) fsm.EdgeSpec {
+			return fsm.EdgeSpec{From: string(rune('a' + from)), To: string(rune('a' + to)),
 				Pattern:  rapid.SampledFrom([]fsm.Pattern{fsm.Pointwise, fsm.AllToAll}).Draw(t, "pattern"),
-				Exchange: rapid.SampledFrom([]fsm.Exchange{fsm.Pipelined, fsm.Pipelined, fsm.Blocking, fsm.Hybrid}).Draw(t, "exchange")})
+				Exchange: rapid.SampledFrom([]fsm.Exchange{fsm.Pipelined, fsm.Pipelined, fsm.Blocking, fsm.Hybrid}).Draw(t, "exchange")}
 		}
+		// Mostly forward edges (a DAG), then one defect at most: a second
+		// edge, a back edge (a cycle, through other vertices or not), a
+		// self-loop or an unknown vertex.
+		for from := 0; from < n; from++ {
+			for to := from + 1; to < n; to++ {
+				if rapid.Bool().Draw(t, "edge?") {
+					spec.Edges = append(spec.Edges, edge(from, to))
+				}
+			}
+		}
+		switch rapid.IntRange(0, 5).Draw(t, "defect") {
+		case 1:
+			if len(spec.Edges) > 0 {
+				e := spec.Edges[rapid.IntRange(0, len(spec.Edges)-1).Draw(t, "duplicate")]
+				e.Pattern = rapid.SampledFrom([]fsm.Pattern{fsm.Pointwise, fsm.AllToAll}).Draw(t, "dup_pattern")
+				spec.Edges = append(spec.Edges, e)
+			}
+		case 2:
+			if len(spec.Edges) > 0 {
+				e := spec.Edges[rapid.IntRange(0, len(spec.Edges)-1).Draw(t, "reverse")]
+				spec.Edges = append(spec.Edges, fsm.EdgeSpec{From: e.To, To: e.From})
+			}
+		case 3:
+			v := rapid.IntRange(0, n-1).Draw(t, "self")
+			spec.Edges = append(spec.Edges, edge(v, v))
+		case 4:
+			spec.Edges = append(spec.Edges, fsm.EdgeSpec{From: "a", To: "zz"})
+		}
+		spec.Edges = rapid.Permutation(spec.Edges).Draw(t, "edge_order")
 		topo, err := fsm.NewTopology(spec)
 		want := refmodel.ValidJob(spec)
 		switch {
