@@ -35,7 +35,8 @@ type Result struct {
 	Named   string // the invariant or rule the failure names
 	Timeout bool
 	Elapsed time.Duration
-	Output  string // the failing stage's output (trimmed)
+	CPU     time.Duration // user + system time of the go test processes
+	Output  string        // the failing stage's output (trimmed)
 }
 
 // propertyRun is the property layer: every test here checks properties (rapid
@@ -147,8 +148,8 @@ func runAll(root string, ms []Mutant, jobs int, timeout time.Duration, keep bool
 					failed = err
 				}
 				results[i] = r
-				fmt.Fprintf(progress, "[%d/%d] %-36s %-9s %-28s %-24s %5.1fs\n", done, len(ms), r.Mutant.Name, r.Verdict,
-					r.Test, r.Named, r.Elapsed.Seconds())
+				fmt.Fprintf(progress, "[%d/%d] %-36s %-9s %-28s %-24s %5.1fs (cpu %.1fs)\n", done, len(ms), r.Mutant.Name, r.Verdict,
+					r.Test, r.Named, r.Elapsed.Seconds(), r.CPU.Seconds())
 				mu.Unlock()
 			}
 		}(trees[w])
@@ -184,7 +185,8 @@ func runMutant(tree string, m Mutant, timeout time.Duration) (Result, error) {
 		verdict Verdict
 	}{{propertyRun, KilledProperty}, {suiteRun, KilledSuite}} {
 		for _, args := range stage.runs {
-			out, timedOut, failed := goTest(tree, args, timeout)
+			out, timedOut, failed, cpu := goTest(tree, args, timeout)
+			res.CPU += cpu
 			if buildFailed(out) {
 				res.Test, res.Named, res.Elapsed = "BUILD FAILED", "-", time.Since(start)
 				return res, fmt.Errorf("mutant %s (%s) does not build; fix the catalogue:\n%s", m.Name, m.File, trim(out, 40))
@@ -204,7 +206,7 @@ func runMutant(tree string, m Mutant, timeout time.Duration) (Result, error) {
 
 // goTest runs go test in the tree; it reports a timeout (the process group is
 // killed) and whether the run failed.
-func goTest(tree string, args []string, timeout time.Duration) (out string, timedOut, failed bool) {
+func goTest(tree string, args []string, timeout time.Duration) (out string, timedOut, failed bool, cpu time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	// go test's own timeout fires first, so that the test binary prints which
@@ -219,10 +221,13 @@ func goTest(tree string, args []string, timeout time.Duration) (out string, time
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	err := cmd.Run()
+	if ps := cmd.ProcessState; ps != nil {
+		cpu = ps.UserTime() + ps.SystemTime() // children included: go test waits for them
+	}
 	out = buf.String()
 	timedOut = errors.Is(ctx.Err(), context.DeadlineExceeded) || strings.Contains(out, "panic: test timed out after") ||
 		strings.Contains(out, "step watchdog:")
-	return out, timedOut, err != nil
+	return out, timedOut, err != nil, cpu
 }
 
 // splitPkgs puts go test's package arguments before the test binary's flags.
@@ -321,7 +326,9 @@ func report(w io.Writer, rs []Result, elapsed time.Duration, jobs int) bool {
 	fmt.Fprintf(w, "\n%-36s %-5s %-9s %-30s %s\n", "mutant", "rule", "caught by", "first failing test", "invariant/rule named")
 	ok := true
 	var nonEq, killed, byProperty, equivalent int
+	var cpu time.Duration
 	for _, r := range rs {
+		cpu += r.CPU
 		verdict := string(r.Verdict)
 		if r.Timeout {
 			verdict += "/timeout"
@@ -356,8 +363,9 @@ func report(w io.Writer, rs []Result, elapsed time.Duration, jobs int) bool {
 		}
 		return 100 * float64(a) / float64(b)
 	}
-	fmt.Fprintf(w, "\n%d mutants (%d marked equivalent): %d of %d non-equivalent killed (%.1f%%), %d by the property layer alone (%.1f%%); %v with %d workers\n",
-		len(rs), equivalent, killed, nonEq, pct(killed, nonEq), byProperty, pct(byProperty, nonEq), elapsed.Round(time.Second), jobs)
+	fmt.Fprintf(w, "\n%d mutants (%d marked equivalent): %d of %d non-equivalent killed (%.1f%%), %d by the property layer alone (%.1f%%); %v with %d workers, %v CPU\n",
+		len(rs), equivalent, killed, nonEq, pct(killed, nonEq), byProperty, pct(byProperty, nonEq), elapsed.Round(time.Second), jobs,
+		cpu.Round(time.Second))
 	if !ok {
 		fmt.Fprintln(w, "FAIL: a mutant survived that is not marked equivalent (or an equivalence mark is wrong)")
 	}
