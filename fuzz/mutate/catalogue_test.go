@@ -26,6 +26,15 @@ func TestCatalogueCoversEveryFamily(t *testing.T) {
 	if len(cat) < 40 {
 		t.Fatalf("%d mutants, want at least 40", len(cat))
 	}
+	names := map[string]bool{}
+	for _, m := range cat {
+		names[m.Name] = true
+	}
+	for n := range ciSubset {
+		if !names[n] {
+			t.Errorf("the CI subset names %s, which is not in the catalogue", n)
+		}
+	}
 	all, ci := map[string]int{}, map[string]int{}
 	for _, m := range cat {
 		all[family(m.Rule)]++
