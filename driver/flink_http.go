@@ -212,6 +212,10 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request, dst any) bool
 	if len(bytes.TrimSpace(body)) == 0 {
 		return true
 	}
+	if k := duplicateKey(body); k != "" {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid request body: duplicate field %q", k))
+		return false
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {

@@ -2,7 +2,6 @@ package driver
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,8 +19,15 @@ const DefaultMaxBodyBytes = 64 << 10
 // HandlerOptions configures NewHandler.
 type HandlerOptions struct {
 	// Token, when not empty, is required as "Authorization: Bearer <Token>" on
-	// every request; a missing or wrong token gets 401.
+	// every request (the scheme name in any case, RFC 7235); a missing or
+	// wrong token gets 401. Read it from a file or the environment, not the
+	// command line (/proc/PID/cmdline is world-readable).
 	Token string
+	// Hosts, when Token is empty, lists the Host header values accepted
+	// (LoopbackHosts of the bound address); any other gets 403, so that a web
+	// page cannot reach an unauthenticated API through DNS rebinding. Empty:
+	// no check.
+	Hosts []string
 	// PatchTimeout bounds how long a PATCH waits for its overrides to become
 	// durable (504 after it); 0 waits as long as the client does.
 	PatchTimeout time.Duration
@@ -43,8 +49,10 @@ type HandlerOptions struct {
 // The fields FLIP-571 and FLIP-600 add to Flink's are snake_case extras
 // (overrides_active, regional_enabled, …) that Flink's clients ignore. Every
 // error is Flink's shape, {"errors": ["reason"]}: 400 bad body, 401 token, 404
-// unknown job or path, 405 wrong method (with Allow), 413 body too large, 503
-// store failure or closed driver, 504 PatchTimeout.
+// unknown job or path, 403 a Host the server is not bound to (Hosts), 405
+// wrong method (with Allow), 413 body too large, 415 a body that is not
+// application/json, 503 store failure or closed driver, 504 PatchTimeout. A
+// body with a duplicate key is a 400: encoding/json would keep the last.
 func NewHandler(d *Driver, jobID string, opts HandlerOptions) http.Handler {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
@@ -73,9 +81,7 @@ var endpoints = map[string]endpoint{
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.opts.Token != "" && !h.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="ckptcore"`)
-		writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+	if !h.guard(w, r) {
 		return
 	}
 	r = withoutVersion(r)
@@ -99,11 +105,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ep.serve(h, w, r)
-}
-
-func (h *handler) authorized(r *http.Request) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(h.opts.Token)) == 1
 }
 
 func (h *handler) patchConfig(w http.ResponseWriter, r *http.Request) {
@@ -168,6 +169,9 @@ func parsePatch(body []byte) (ConfigPatch, string) {
 	var p ConfigPatch
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return p, fmt.Sprintf("empty request body: want a JSON object with %s and/or %s (milliseconds)", fieldInterval, fieldTimeout)
+	}
+	if k := duplicateKey(body); k != "" {
+		return p, fmt.Sprintf("duplicate field %q: each field once", k)
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil {

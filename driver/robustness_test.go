@@ -353,6 +353,7 @@ func (c *linClient) do(method, path string, body []byte) (int, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, nil, err

@@ -47,6 +47,9 @@ func FuzzHTTP(f *testing.F) {
 			if auth {
 				req.Header.Set("Authorization", "Bearer s3cret")
 			}
+			if len(body) > 0 { // a body that is not declared JSON gets 415 before it is read
+				req.Header.Set("Content-Type", "application/json")
+			}
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, req)
 			return w
@@ -94,7 +97,7 @@ func checkAnswer(t *testing.T, method string, w *httptest.ResponseRecorder) {
 	t.Helper()
 	switch w.Code {
 	case http.StatusOK, http.StatusAccepted, http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound,
-		http.StatusMethodNotAllowed, http.StatusRequestEntityTooLarge:
+		http.StatusMethodNotAllowed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
 	default:
 		t.Fatalf("%s: status %d is not one the API documents here: %s", method, w.Code, w.Body)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,7 +37,7 @@ a loopback address only:
 
   curl -s localhost:8081/jobs/demo/checkpoints/config
   curl -s -X PATCH localhost:8081/jobs/demo/checkpoints/configuration \
-       -d '{"checkpointInterval": 500, "checkpointTimeout": 2000}'
+       -H 'Content-Type: application/json' -d '{"checkpointInterval": 500, "checkpointTimeout": 2000}'
   curl -s localhost:8081/jobs/demo/checkpoints
 
 Exit status: 0 stopped (interrupt or --duration); 2 it could not start or serve
@@ -46,13 +45,14 @@ Exit status: 0 stopped (interrupt or --duration); 2 it could not start or serve
 
 // serveOptions are serve's flags.
 type serveOptions struct {
-	addr, stateDir, job, token string
-	duration                   time.Duration
-	seed                       uint64
-	interval, timeout          int64
-	regional                   bool
-	tolerable                  int
-	sim                        simParams
+	addr, stateDir, job, tokenFile string
+	duration                       time.Duration
+	seed                           uint64
+	interval, timeout              int64
+	maxTimeout                     int64
+	regional                       bool
+	tolerable                      int
+	sim                            simParams
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -69,11 +69,12 @@ func (a *app) serveCmd() *cobra.Command {
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8081", "loopback `address` of the REST API (port 0 picks one)")
 	fs.StringVar(&o.stateDir, "state-dir", "", "state `directory`, created if missing and recovered from if not empty (default: a new directory under the user's cache directory)")
 	fs.StringVar(&o.job, "job", "demo", "job `id` in the REST paths")
-	fs.StringVar(&o.token, "token", "", "require this bearer `token` on every request")
+	fs.StringVar(&o.tokenFile, "token-file", "", "require the bearer token in this `file` on every request (or set "+tokenEnv+"; never on the command line, which other users can read)")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after this long (default: until interrupted)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the simulated subtasks' randomness")
 	fs.Int64Var(&o.interval, "interval", 2000, "checkpoint interval in `ms` (the default a PATCH overrides)")
 	fs.Int64Var(&o.timeout, "timeout", 10000, "checkpoint timeout in `ms`")
+	fs.Int64Var(&o.maxTimeout, "max-timeout", 0, "largest checkpoint timeout in `ms` a PATCH may set (max_timeout_ms, the FLIP-571 guardrail; 0: no bound)")
 	fs.BoolVar(&o.regional, "regional", true, "enable regional checkpoints (FLIP-600)")
 	fs.IntVar(&o.tolerable, "tolerable", 10, "tolerable failed checkpoints before the job fails")
 	fs.Int64Var(&o.sim.ackMinMs, "ack-min", 20, "shortest ack delay of a subtask in `ms`")
@@ -154,6 +155,14 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	}
 	cfg := fsm.DefaultConfig()
 	cfg.IntervalMs, cfg.TimeoutMs, cfg.TolerableFailures = o.interval, o.timeout, o.tolerable
+	cfg.MaxTimeoutMs = o.maxTimeout
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	token, err := readToken(o.tokenFile)
+	if err != nil {
+		return err
+	}
 	cfg.Regional.Enabled, cfg.Regional.MaxFailureRatio = o.regional, 0.5
 	sim := newSimExecutor(o.sim, o.seed, log)
 	d, err := driver.Open(o.stateDir, simJob(), cfg, driver.Options{Executor: sim})
@@ -170,10 +179,12 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           driver.NewHandler(d, o.job, driver.HandlerOptions{Token: o.token, PatchTimeout: 30 * time.Second}),
-		ReadHeaderTimeout: 5 * time.Second,
-	}
+	// Timeouts and a connection cap (driver.NewServer); without a token, only
+	// requests naming this loopback address (DNS rebinding).
+	h := driver.NewHandler(d, o.job, driver.HandlerOptions{Token: token, PatchTimeout: driver.DefaultPatchTimeout,
+		Hosts: driver.LoopbackHosts(ln.Addr().String())})
+	srv, limit := driver.NewServer(h, driver.ServerOptions{})
+	ln = limit(ln)
 	st, _ := d.Status()
 	how := "reused"
 	if fresh {
@@ -204,6 +215,34 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)
+}
+
+// tokenEnv is the environment variable serve reads the bearer token from
+// when --token-file is not given.
+const tokenEnv = "CKPT_SERVE_TOKEN"
+
+// readToken reads the bearer token from a file (its first line) or tokenEnv;
+// "" means none. A token file readable by other users is refused.
+func readToken(file string) (string, error) {
+	if file == "" {
+		return strings.TrimSpace(os.Getenv(tokenEnv)), nil
+	}
+	st, err := os.Stat(file)
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("--token-file %s: readable by others (mode %v): chmod 600 it", file, st.Mode().Perm())
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	tok, _, _ := strings.Cut(string(b), "\n")
+	if tok = strings.TrimSpace(tok); tok == "" {
+		return "", fmt.Errorf("--token-file %s: empty", file)
+	}
+	return tok, nil
 }
 
 // describeStart says what the coordinator starts from: the configuration in

@@ -104,6 +104,7 @@ func TestServeRunsAndRecovers(t *testing.T) {
 	base := "http://" + addr + "/jobs/demo/checkpoints"
 
 	req, _ := http.NewRequest(http.MethodPatch, base+"/configuration", strings.NewReader(`{"checkpointInterval": 20, "checkpointTimeout": 5000}`))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
