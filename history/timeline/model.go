@@ -194,15 +194,24 @@ func (b *Builder) ended(e *fsm.Effect) *checkpoint {
 
 // trim keeps at most max checkpoints, dropping the oldest ended ones and the
 // lines and failovers before the oldest kept checkpoint.
+// Lines and failovers are bounded too (max each, 4 max failovers), for a job
+// that fails over or is patched without checkpointing.
 func (b *Builder) trim() {
-	if b.max <= 0 || len(b.ckpts) <= b.max {
+	if b.max <= 0 {
 		return
 	}
-	drop := len(b.ckpts) - b.max
-	b.ckpts = append(b.ckpts[:0], b.ckpts[drop:]...)
-	from := b.ckpts[0].triggerAt
-	b.lines = dropBefore(b.lines, from, func(l vline) int64 { return l.at })
-	b.failovers = dropBefore(b.failovers, from, func(f failover) int64 { return f.at })
+	if drop := len(b.ckpts) - b.max; drop > 0 {
+		b.ckpts = append(b.ckpts[:0], b.ckpts[drop:]...)
+		from := b.ckpts[0].triggerAt
+		b.lines = dropBefore(b.lines, from, func(l vline) int64 { return l.at })
+		b.failovers = dropBefore(b.failovers, from, func(f failover) int64 { return f.at })
+	}
+	if drop := len(b.lines) - b.max; drop > 0 {
+		b.lines = append(b.lines[:0], b.lines[drop:]...)
+	}
+	if drop := len(b.failovers) - 4*b.max; drop > 0 {
+		b.failovers = append(b.failovers[:0], b.failovers[drop:]...)
+	}
 }
 
 func dropBefore[T any](s []T, from int64, at func(T) int64) []T {
