@@ -185,11 +185,22 @@ func runMutant(tree string, m Mutant, timeout time.Duration) (Result, error) {
 		verdict Verdict
 	}{{propertyRun, KilledProperty}, {suiteRun, KilledSuite}} {
 		for _, args := range stage.runs {
-			out, timedOut, failed, cpu := goTest(tree, args, timeout)
+			limit := timeout
+			if stage.verdict == KilledSuite {
+				limit = 3 * timeout
+			}
+			out, timedOut, failed, cpu := goTest(tree, args, limit)
 			res.CPU += cpu
 			if buildFailed(out) {
 				res.Test, res.Named, res.Elapsed = "BUILD FAILED", "-", time.Since(start)
 				return res, fmt.Errorf("mutant %s (%s) does not build; fix the catalogue:\n%s", m.Name, m.File, trim(out, 40))
+			}
+			if failed && timedOut && stage.verdict == KilledSuite && !watchdogRE.MatchString(out) {
+				// The whole suite ran out of time without the step watchdog
+				// naming a stuck step: a slow machine, not a kill.
+				res.Test, res.Named, res.Output = "suite timed out", "inconclusive", trim(out, 200)
+				res.Elapsed = time.Since(start)
+				return res, nil
 			}
 			if failed {
 				res.Verdict, res.Timeout, res.Output = stage.verdict, timedOut, trim(out, 200)
