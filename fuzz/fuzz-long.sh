@@ -25,26 +25,41 @@ TARGETS=(
 	"./flinklog/ FuzzImportLog"
 )
 
-logs=$(mktemp -d)
-trap 'rm -rf "$logs"' EXIT
+# Each target's log stays in FUZZLOGDIR (default: a new temporary directory, printed).
+logs=${FUZZLOGDIR:-$(mktemp -d)}
+mkdir -p "$logs"
+echo "fuzz logs: $logs"
 pids=()
 status=0
 run() { # pkg target
 	nice -n 19 go test -run='^$' -fuzz="^$2\$" -fuzztime="$FUZZTIME" -fuzzminimizetime="$MINIMIZE" \
 		-parallel "$PARALLEL" "$1" >"$logs/$2.log" 2>&1
 }
+selected=()
 for t in "${TARGETS[@]}"; do
+	set -- $t
+	# FUZZTARGETS: a regular expression choosing targets by name (default: all).
+	[[ "$2" =~ ${FUZZTARGETS:-.} ]] && selected+=("$t")
+done
+for t in "${selected[@]}"; do
 	set -- $t
 	if [ -n "${FUZZSERIAL:-}" ]; then
 		run "$1" "$2" || { status=1; cat "$logs/$2.log"; }
 	else
 		run "$1" "$2" & pids+=("$!")
+		# Start the next once this one is fuzzing: concurrent builds of one
+		# package's fuzz binary have failed before the first execution.
+		for _ in $(seq 120); do
+			grep -q '^fuzz: elapsed' "$logs/$2.log" 2>/dev/null && break
+			kill -0 "$!" 2>/dev/null || break
+			sleep 1
+		done
 	fi
 done
 for p in "${pids[@]}"; do wait "$p" || status=1; done
 
 printf '%-22s %10s %12s %10s %8s  %s\n' target seconds execs execs/s new result
-for t in "${TARGETS[@]}"; do
+for t in "${selected[@]}"; do
 	set -- $t
 	log="$logs/$2.log"
 	# The last progress line: "fuzz: elapsed: 31s, execs: 123 (4/sec), new interesting: 5 (total: 9)"
@@ -57,6 +72,7 @@ for t in "${TARGETS[@]}"; do
 	grep -q '^--- FAIL\|^FAIL' "$log" && result=FAIL
 	rate=$(awk -v e="${execs:-0}" -v s="${secs:-0}" 'BEGIN { if (s > 0) printf "%d", e / s; else print 0 }')
 	printf '%-22s %10s %12s %10s %8s  %s\n' "$2" "${secs:-?}" "${execs:-?}" "$rate" "${new:-?}" "$result"
-	if [ "$result" = FAIL ]; then sed -n '/--- FAIL/,$p' "$log" | head -60; fi
+	[ -n "$last" ] || result=FAIL
+	if [ "$result" = FAIL ]; then status=1; tail -40 "$log"; fi
 done
 exit $status
