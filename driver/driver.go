@@ -221,6 +221,7 @@ func (d *Driver) resume(durable fsm.Durable, opt Options) error {
 	d.fx.push(forgotten(durable, core.Durable(), effs)...)
 	if l, ok := core.LatestCompleted(); ok {
 		d.stats.restoredFrom(l.ID, core.Now())
+		d.flink.tracker.Restored(l.ID, core.Now()) // Flink reports the restore too
 	}
 	first := history.EncodeResume(d.topo, at, durable, effs)
 	return d.openRecorder(opt, history.FormatResume, first, "")

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -85,5 +86,32 @@ func TestVersionedPaths(t *testing.T) {
 	}
 	if r := a.do("PATCH", "/v1/jobs/"+jobID+"/checkpoints/configuration", `{"checkpointTimeout":20000}`); r.status != 200 {
 		t.Errorf("PATCH /v1: %d %s", r.status, r.body)
+	}
+}
+
+// TestFlinkStatisticsAfterRestart: after a restart (R50) the statistics start
+// over, as Flink's do, with the recovered checkpoint as latest.restored, and
+// latest.completed is still the store's (it never goes back).
+func TestFlinkStatisticsAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	h := openHarness(t, dir, testConfig(1000))
+	h.clock.Advance(time.Second)
+	h.exec.wait(t, "trigger", isEffect(fsm.EffTrigger, 1))
+	h.ackAll(1, 0, 1, 2, 3)
+	h.exec.wait(t, "completed", isEffect(fsm.EffCompleted, 1))
+	h.flush()
+	if err := h.d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h2 := reopenHarness(t, dir, testConfig(1000), h.clock)
+	a := &apiHarness{harness: h2, h: NewHandler(h2.d, jobID, HandlerOptions{})}
+	var s flinkapi.CheckpointingStatistics
+	r := a.do("GET", "/jobs/"+jobID+"/checkpoints", "")
+	if err := json.Unmarshal(r.body, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Counts.Restored != 1 || s.Counts.Completed != 0 || s.Latest.Restored == nil || s.Latest.Restored.ID != 1 ||
+		s.Latest.Completed == nil || s.Latest.Completed.ID != 1 || len(s.History) != 0 {
+		t.Fatalf("after a restart: %s", r.body)
 	}
 }
