@@ -58,6 +58,7 @@ type Driver struct {
 	core        *fsm.State
 	armed       bool
 	armedAt     int64
+	coreBugSeen bool // a CodeCoreBug warning went out (once per incarnation)
 	nextRequest int64
 	waiters     map[int64]chan patchResult
 	stats       stats

@@ -1,6 +1,10 @@
 package driver
 
-import "github.com/ckptcore/ckptcore/fsm"
+import (
+	"fmt"
+
+	"github.com/ckptcore/ckptcore/fsm"
+)
 
 // loop is the event loop: the only goroutine that touches the core. It applies
 // one request at a time and, after each, re-arms the timer for the core's next
@@ -24,8 +28,8 @@ func (d *Driver) loop() {
 
 // arm sets the timer to the core's next deadline. The core has applied
 // everything due at or before its time (R10), so a deadline at or before it
-// would be a core bug; the timer is then set one millisecond ahead rather than
-// letting the loop spin.
+// is a core bug: it is reported (CodeCoreBug) and the timer set one
+// millisecond ahead rather than letting the loop spin.
 func (d *Driver) arm() {
 	at, ok := d.core.NextDeadline()
 	if !ok {
@@ -35,7 +39,14 @@ func (d *Driver) arm() {
 		}
 		return
 	}
-	at = max(at, d.core.Now()+1)
+	if now := d.core.Now(); at <= now {
+		if !d.coreBugSeen {
+			d.coreBugSeen = true
+			d.fx.push(fxItem{warn: &warning{code: CodeCoreBug, message: fmt.Sprintf(
+				"the core's next deadline %d is not after its time %d (R10); retrying at %d", at, now, now+1)}})
+		}
+		at = now + 1
+	}
 	if d.armed && at == d.armedAt {
 		return
 	}
@@ -74,9 +85,17 @@ func (d *Driver) stepEvent(ev fsm.Event) error {
 
 // stepAt is stepEvent at the event's own time (which must not be before the
 // core's).
+//
+// It is the one place where the running driver steps the core, so every event
+// reaches the flight recorder (TestOnlyStepAtStepsTheCore holds the driver's
+// sources to that). An event the core refuses changes nothing; it is reported
+// to the caller and, since the caller may be the effect worker's feedback
+// (persisted, config_persisted) or the timer, to the Executor as a warning.
 func (d *Driver) stepAt(ev fsm.Event) error {
 	effs, err := d.core.Step(ev)
 	if err != nil {
+		d.fx.push(fxItem{warn: &warning{code: CodeEventRefused,
+			message: "the core refused " + ev.Type.String() + ": " + err.Error()}})
 		return err
 	}
 	if d.rec.write(ev, effs) != nil && !d.rec.reported {
@@ -94,6 +113,14 @@ func (d *Driver) stepAt(ev fsm.Event) error {
 // CodeFlightRecorderFailed is the warning code of a flight-recorder write that
 // failed; the recorder stops, the driver goes on.
 const CodeFlightRecorderFailed = "flight_recorder_failed"
+
+// CodeEventRefused is the warning code of an event the core refused (invalid
+// input: an unknown subtask, a value out of range); nothing changed.
+const CodeEventRefused = "event_refused"
+
+// CodeCoreBug is the warning code of a core that broke its own contract (a
+// deadline at or before its time after a step, R10); the driver goes on.
+const CodeCoreBug = "core_bug"
 
 func copyEffects(effs []fsm.Effect) []fsm.Effect {
 	out := make([]fsm.Effect, len(effs))

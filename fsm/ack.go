@@ -103,7 +103,7 @@ func (s *State) settle() {
 		if i < 0 {
 			return
 		}
-		s.startPersist(i)
+		s.seal(i)
 	}
 }
 

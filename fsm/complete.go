@@ -6,10 +6,10 @@ import (
 	"strings"
 )
 
-// startPersist seals a checkpoint that has every ack it needs: it resolves the
+// seal seals a checkpoint that has every ack it needs: it resolves the
 // failed regions' references (R21), asks the failed regions' coordinators to fall
 // back (R23), then asks for the metadata to be persisted.
-func (s *State) startPersist(i int) {
+func (s *State) seal(i int) {
 	p := &s.pending[i]
 	if p.regionalPath && p.failedCount > 0 {
 		if ok, why := s.gate(p.id, p.forced, p.failed, p.failedCount, p.noFallback, p.activeRegions); !ok {
@@ -190,7 +190,7 @@ func (s *State) abort(i int, reason Reason, detail string) {
 		s.endSourcesForcing(&p)
 	}
 	if p.persisting && len(p.refs) > 0 {
-		s.retain() // its references no longer keep older checkpoints alive
+		s.discardUnneeded() // its references no longer keep older checkpoints alive
 	}
 	if s.job != JobRunning {
 		return

@@ -72,11 +72,11 @@ func Resume(topo *Topology, cfg Config, d Durable, at int64) (*State, []Effect, 
 	retainedN := 0
 	for i := len(s.known) - 1; i >= 0 && retainedN < cfg.Retained; i-- {
 		if k := &s.known[i]; !k.restored || k.id == d.RestoredID {
-			k.inStore = true
+			k.retained = true
 			retainedN++
 		}
 	}
-	s.retain()
+	s.discardUnneeded()
 	s.recover()
 	return s, s.effects, nil
 }

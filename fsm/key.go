@@ -253,7 +253,7 @@ func (s *State) AppendKeyRelabeled(b []byte, rl *Relabel) []byte {
 		k := &s.known[i]
 		b = binary.AppendVarint(b, k.id)
 		b = appendRefs(b, k.refs, rl)
-		b = append(b, byte(k.mode), boolByte(k.inStore), boolByte(k.owned), boolByte(k.restored))
+		b = append(b, byte(k.mode), boolByte(k.retained), boolByte(k.owned), boolByte(k.restored))
 		b = binary.AppendVarint(b, int64(k.consecutive))
 	}
 	b = binary.AppendVarint(b, s.restoredID)

@@ -8,7 +8,7 @@ import (
 // pendingCheckpoint is a triggered checkpoint that has not ended (R15–R23).
 //
 // Its bookkeeping changes only through its methods (recordAck, stopWaiting,
-// failRegion, startPersisting), which keep these invariants, checked after
+// failRegion, sealing), which keep these invariants, checked after
 // every step by CheckBookkeeping in the property tests:
 //
 //   - waiting ⊆ triggered, acked ⊆ triggered, waiting ∩ acked = ∅;

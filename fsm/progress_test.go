@@ -80,3 +80,21 @@ func TestCheckBookkeepingCatchesDrift(t *testing.T) {
 		t.Fatal("an ack kept for a failed region passes")
 	}
 }
+
+// TestPendingViewsAreCopies: a view from Pending stays as it was after the
+// checkpoint it describes changes or ends (Step reallocates the pending list).
+func TestPendingViewsAreCopies(t *testing.T) {
+	s := twoByTwo(t, cfgWith(func(c *Config) { c.MaxConcurrent, c.TolerableFailures = 2, 5 }))
+	run(t, s, Event{At: 0, Type: EvStart}, Event{At: 10, Type: EvTrigger})
+	before := s.Pending()
+	run(t, s, Event{At: 11, Type: EvAck, Checkpoint: 1, Task: 0}, Event{At: 12, Type: EvTrigger},
+		Event{At: 13, Type: EvDecline, Checkpoint: 1, Task: 1})
+	if len(before) != 1 || before[0].ID != 1 || before[0].Acked(0) || !before[0].Triggered(3) {
+		t.Fatalf("the view of checkpoint 1 changed after later steps: %+v acked(0)=%t", before[0], before[0].Acked(0))
+	}
+	n := 0
+	s.EachPending(func(p PendingInfo) bool { n++; return p.ID != 2 })
+	if n != 1 || s.NumPending() != 1 {
+		t.Fatalf("EachPending visited %d, NumPending %d, want 1 and 1", n, s.NumPending())
+	}
+}

@@ -5,27 +5,27 @@ package fsm
 // is no longer needed (R40).
 func (s *State) store(p *pendingCheckpoint) {
 	s.known = append(s.known, knownCheckpoint{id: p.id, refs: p.refs, mode: p.mode,
-		consecutive: p.consecutive, inStore: true, owned: true})
-	inStore := 0
+		consecutive: p.consecutive, retained: true, owned: true})
+	retained := 0
 	for i := len(s.known) - 1; i >= 0; i-- {
-		if s.known[i].inStore {
-			inStore++
-			if inStore > s.cfg.Retained {
-				s.known[i].inStore = false
+		if s.known[i].retained {
+			retained++
+			if retained > s.cfg.Retained {
+				s.known[i].retained = false
 			}
 		}
 	}
-	s.retain()
+	s.discardUnneeded()
 }
 
-// retain discards, in id order and exactly once, every known checkpoint that is
+// discardUnneeded discards, in id order and exactly once, every known checkpoint that is
 // neither retained nor referenced by a retained or persisting checkpoint (R40,
 // I-RetentionSafety, I-NoLeak). A checkpoint the job does not own (a no_claim
 // restore, R41) is forgotten without a discard.
-func (s *State) retain() {
+func (s *State) discardUnneeded() {
 	alive := func(id int64) bool {
 		for i := range s.known {
-			if k := &s.known[i]; k.inStore && (k.id == id || refsName(k.refs, id)) {
+			if k := &s.known[i]; k.retained && (k.id == id || refsName(k.refs, id)) {
 				return true
 			}
 		}
@@ -38,7 +38,7 @@ func (s *State) retain() {
 	}
 	kept := s.known[:0]
 	for _, k := range s.known {
-		if k.inStore || alive(k.id) {
+		if k.retained || alive(k.id) {
 			kept = append(kept, k)
 			continue
 		}

@@ -35,7 +35,7 @@ type knownCheckpoint struct {
 	refs        []RegionRef // regions using older state, sorted by region
 	mode        Mode
 	consecutive int
-	inStore     bool // one of the `retained` latest completed checkpoints
+	retained    bool // one of the `retained` latest completed checkpoints
 	owned       bool // the job may discard it (false for a no_claim restore)
 	restored    bool // the restored snapshot or one of the checkpoints it references
 }
@@ -234,7 +234,7 @@ func (s *State) findPending(id int64) int {
 // latest returns the latest completed checkpoint in the store, or nil (R21, R22d).
 func (s *State) latest() *knownCheckpoint {
 	for i := len(s.known) - 1; i >= 0; i-- {
-		if s.known[i].inStore {
+		if s.known[i].retained {
 			return &s.known[i]
 		}
 	}

@@ -52,7 +52,7 @@ func (s *State) restore(r *Restore) {
 		mode = ModeRegional
 	}
 	s.known = append(s.known, knownCheckpoint{id: r.Checkpoint, refs: refs, mode: mode,
-		inStore: true, owned: owned, restored: true})
+		retained: true, owned: owned, restored: true})
 	s.restoredID = r.Checkpoint
 	s.noClaim = r.Mode == NoClaim
 	s.nextID = r.Checkpoint + 1

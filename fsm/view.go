@@ -1,7 +1,9 @@
 package fsm
 
-// PendingInfo is a read-only view of a pending checkpoint, for invariant checks,
-// renderers and runtimes. It is valid until the next Step.
+// PendingInfo describes a pending checkpoint, for invariant checks, renderers
+// and runtimes. One from Pending owns its sets and stays valid; one handed to
+// an EachPending callback shares them with the State and is valid only during
+// the call (no copy: the cheap way for a checker that runs after every step).
 type PendingInfo struct {
 	ID           int64
 	Kind         Kind
@@ -9,35 +11,60 @@ type PendingInfo struct {
 	RegionalPath bool // decided by R18 rather than R17
 	TriggerAt    int64
 	Deadline     int64
-	Persisting   bool // every needed ack is in; waiting for the persisted event (R23)
+	Persisting   bool // sealed: every needed ack is in; waiting for the persisted event (R23)
 	FailedCount  int
 	FirstCause   Reason
-	p            *pendingCheckpoint
+
+	acked, triggered bitset
+	failed           regionSet
+	refs             []RegionRef
 }
 
 // Acked reports whether the checkpoint holds an ack of subtask id.
-func (v PendingInfo) Acked(id TaskID) bool { return v.p.acked.has(id) }
+func (v PendingInfo) Acked(id TaskID) bool { return v.acked.has(id) }
 
 // Triggered reports whether subtask id got the trigger.
-func (v PendingInfo) Triggered(id TaskID) bool { return v.p.triggered.has(id) }
+func (v PendingInfo) Triggered(id TaskID) bool { return v.triggered.has(id) }
 
 // RegionFailed reports whether region r failed for this checkpoint (R18).
-func (v PendingInfo) RegionFailed(r int) bool { return v.p.failed.has(r) }
+func (v PendingInfo) RegionFailed(r int) bool { return v.failed.has(r) }
 
 // Refs returns, once persisting, the regions that use older state.
-func (v PendingInfo) Refs() []RegionRef { return v.p.refs }
+func (v PendingInfo) Refs() []RegionRef { return v.refs }
 
-// Pending returns views of the pending checkpoints in id order.
+func (p *pendingCheckpoint) info() PendingInfo {
+	return PendingInfo{ID: p.id, Kind: p.kind, ForcedGlobal: p.forced, RegionalPath: p.regionalPath,
+		TriggerAt: p.triggerAt, Deadline: p.deadline, Persisting: p.persisting,
+		FailedCount: p.failedCount, FirstCause: p.firstCause,
+		acked: p.acked, triggered: p.triggered, failed: p.failed, refs: p.refs}
+}
+
+// Pending returns the pending checkpoints in id order, each with its own copy
+// of its sets: they stay valid whatever Step does later.
 func (s *State) Pending() []PendingInfo {
 	out := make([]PendingInfo, len(s.pending))
 	for i := range s.pending {
-		p := &s.pending[i]
-		out[i] = PendingInfo{ID: p.id, Kind: p.kind, ForcedGlobal: p.forced, RegionalPath: p.regionalPath,
-			TriggerAt: p.triggerAt, Deadline: p.deadline, Persisting: p.persisting,
-			FailedCount: p.failedCount, FirstCause: p.firstCause, p: p}
+		v := s.pending[i].info()
+		v.acked, v.triggered, v.failed = v.acked.clone(), v.triggered.clone(), v.failed.clone()
+		v.refs = cloneRefs(v.refs)
+		out[i] = v
 	}
 	return out
 }
+
+// EachPending calls visit for each pending checkpoint in id order until it
+// returns false. The PendingInfo shares the State's sets and is valid only
+// during the call; visit must not call Step.
+func (s *State) EachPending(visit func(PendingInfo) bool) {
+	for i := range s.pending {
+		if !visit(s.pending[i].info()) {
+			return
+		}
+	}
+}
+
+// NumPending returns the number of pending checkpoints.
+func (s *State) NumPending() int { return len(s.pending) }
 
 // StoredCheckpoint is a completed checkpoint the job knows and has not discarded.
 type StoredCheckpoint struct {
@@ -61,7 +88,7 @@ func (s *State) Known() []StoredCheckpoint {
 	out := make([]StoredCheckpoint, len(s.known))
 	for i, k := range s.known {
 		out[i] = StoredCheckpoint{ID: k.id, Refs: append([]RegionRef(nil), k.refs...), Mode: k.mode,
-			Consecutive: k.consecutive, Retained: k.inStore, Owned: k.owned, Restored: k.restored}
+			Consecutive: k.consecutive, Retained: k.retained, Owned: k.owned, Restored: k.restored}
 	}
 	return out
 }
@@ -70,7 +97,7 @@ func (s *State) Known() []StoredCheckpoint {
 func (s *State) Retained() []int64 {
 	var ids []int64
 	for _, k := range s.known {
-		if k.inStore {
+		if k.retained {
 			ids = append(ids, k.id)
 		}
 	}
@@ -80,7 +107,7 @@ func (s *State) Retained() []int64 {
 // LatestCompleted returns the latest completed checkpoint in the store.
 func (s *State) LatestCompleted() (StoredCheckpoint, bool) {
 	for i := len(s.known) - 1; i >= 0; i-- {
-		if s.known[i].inStore {
+		if s.known[i].retained {
 			return s.Known()[i], true
 		}
 	}
@@ -103,4 +130,4 @@ func (s *State) PendingPatches() []int64 {
 
 // ForceNextGlobal reports whether all sources finished and the next checkpoint
 // is forced global (R25).
-func (s *State) ForceNextGlobal() bool { return s.forceNext }
+func (s *State) AllSourcesForcing() bool { return s.forceNext }

@@ -182,7 +182,7 @@ func (m *machine) pre(ev fsm.Event) preStep {
 	if m.seen == nil {
 		return preStep{}
 	}
-	p := preStep{snap: m.snap(), force: m.s.ForceNextGlobal(), pending: len(m.s.Pending())}
+	p := preStep{snap: m.snap(), force: m.s.AllSourcesForcing(), pending: len(m.s.Pending())}
 	for _, q := range m.s.Pending() {
 		if q.RegionalPath && !q.Persisting && q.Deadline <= ev.At && len(m.unacked(q)) > 0 {
 			p.regionalDue = true

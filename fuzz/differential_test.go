@@ -56,7 +56,7 @@ var snapshotRules = map[string]string{"Job": "R24", "Retained": "R40", "Pending"
 
 func (m *machine) snap() snapshot {
 	s := snapshot{Job: m.s.Job().String(), Retained: m.s.Retained(), NextID: m.s.NextID(),
-		Consecutive: m.s.Consecutive(), ForceNext: m.s.ForceNextGlobal(), Failures: m.s.Failures()}
+		Consecutive: m.s.Consecutive(), ForceNext: m.s.AllSourcesForcing(), Failures: m.s.Failures()}
 	for _, p := range m.s.Pending() {
 		s.Pending = append(s.Pending, p.ID)
 		s.Persisting = append(s.Persisting, p.Persisting)

@@ -21,7 +21,7 @@ func Fingerprint(s *fsm.State) string {
 	topo := s.Topology()
 	fmt.Fprintf(&b, "job=%s fail=%q now=%d next=%d regional=%t consecutive=%d forcing=%t force_next=%t failures=%d",
 		s.Job(), s.FailReason(), s.Now(), s.NextID(), s.RegionalMode(), s.Consecutive(), s.Forcing(),
-		s.ForceNextGlobal(), s.Failures())
+		s.AllSourcesForcing(), s.Failures())
 	e := s.Effective()
 	fmt.Fprintf(&b, " cfg=%d/%d/%t", e.IntervalMs, e.TimeoutMs, e.OverridesActive)
 	if at, ok := s.NextDeadline(); ok {

@@ -64,15 +64,15 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 	// never durable), so a forced checkpoint ended `recovered` is exempt.
 	// Forcing may be set again in the same step, after the reset, when the event
 	// finishes the last source (R25's last sentence).
-	forcedAgain := s.ForceNextGlobal() && ev.Type == fsm.EvTaskFinished && allSourcesFinished(s)
+	forcedAgain := s.AllSourcesForcing() && ev.Type == fsm.EvTaskFinished && allSourcesFinished(s)
 	// A checkpoint triggered before all sources finished cannot end the forcing
 	// their finishing started (R25), not even by a tier-2 reset.
-	if s.ForceNextGlobal() && c.sourcesForceFrom > 0 && lastResolvedID < c.sourcesForceFrom {
+	if s.AllSourcesForcing() && c.sourcesForceFrom > 0 && lastResolvedID < c.sourcesForceFrom {
 		forcedAgain = true
 	}
-	if counterMoved && lastResolvedForced && ev.Type != fsm.EvRecover && (s.Consecutive() != 0 || s.ForceNextGlobal() && !forcedAgain) {
+	if counterMoved && lastResolvedForced && ev.Type != fsm.EvRecover && (s.Consecutive() != 0 || s.AllSourcesForcing() && !forcedAgain) {
 		c.fail(TierTwoReset, "a forced-global checkpoint resolved but consecutive_regional = %d, force_next = %t",
-			s.Consecutive(), s.ForceNextGlobal())
+			s.Consecutive(), s.AllSourcesForcing())
 	}
 	if c.failures > c.cfg.TolerableFailures && s.Job() == fsm.JobRunning {
 		c.fail(FailureAccounting, "%d counted failures since the last success exceed tolerable_failures %d but the job runs",
@@ -87,7 +87,7 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 	// triggered later in the same step count as before it (the check is then
 	// only weaker, never wrong).
 	switch {
-	case !s.ForceNextGlobal():
+	case !s.AllSourcesForcing():
 		c.sourcesForceFrom = 0
 	case allSourcesFinished(s) && (ev.Type == fsm.EvRecover || ev.Type == fsm.EvTaskFinished && c.isSource(ev.Task) ||
 		c.sourcesForceFrom == 0):

@@ -195,14 +195,14 @@ func catalogue() []Mutant {
 
 		// R40–R41: retention and restore.
 		{Name: "r40-discard-referenced", Rule: "R40", File: "fsm/retention.go",
-			Old: "if k.inStore || alive(k.id) {", New: "if k.inStore || alive(k.id) && k.id < 0 {"},
+			Old: "if k.retained || alive(k.id) {", New: "if k.retained || alive(k.id) && k.id < 0 {"},
 		{Name: "r40-retain-one-too-few", Rule: "R40", File: "fsm/retention.go",
-			Old: "if inStore > s.cfg.Retained {", New: "if inStore >= s.cfg.Retained && inStore > 1 {"},
+			Old: "if retained > s.cfg.Retained {", New: "if retained >= s.cfg.Retained && retained > 1 {"},
 		{Name: "r40-persisting-refs-not-alive", Rule: "R40", File: "fsm/retention.go",
 			Old: "p.persisting && refsName(p.refs, id) {", New: "p.persisting && refsName(p.refs, id) && id < 0 {",
 			Equivalent: "retain never runs while a checkpoint persists: one persists at a time, complete() takes it out of pending before store(), and an aborted one is out before its retain (the clause is dead code)"},
 		{Name: "r40-aborted-persist-leaks", Rule: "R40", File: "fsm/complete.go",
-			Old: "if p.persisting && len(p.refs) > 0 {\n\t\ts.retain()", New: "if p.persisting && len(p.refs) < 0 {\n\t\ts.retain()",
+			Old: "if p.persisting && len(p.refs) > 0 {\n\t\ts.discardUnneeded()", New: "if p.persisting && len(p.refs) < 0 {\n\t\ts.discardUnneeded()",
 			Equivalent: "an aborted persisting checkpoint's refs are the latest completed checkpoint's (R21, sealed against it), and nothing completes while it persists, so the latest still keeps them alive: the retain after its abort discards nothing"},
 		{Name: "r41-no-claim-discarded", Rule: "R41", File: "fsm/retention.go",
 			Old: "if k.owned {", New: "if k.owned || k.restored {"},
