@@ -190,3 +190,33 @@ func TestFlightRecorderCutsTornLine(t *testing.T) {
 		t.Fatalf("temporary files left: %v", m)
 	}
 }
+
+// The chain check is not vacuous: a file with a header and no event (what a
+// kill between the two writes left before the first lines went out together)
+// fails it; an id counter the store has behind the file's (a trigger recorded,
+// its counter write not made, so never sent: R14) passes it.
+func TestFlightChainCatchesAndAllows(t *testing.T) {
+	dir := t.TempDir()
+	cfg := regionalConfig(1000)
+	firstRun(t, dir, cfg)
+	flight := filepath.Join(dir, "flight")
+	store := storeState(t, dir)
+	behind := store
+	behind.NextID--
+	if _, err := CheckFlightChain(flight, behind); err != nil {
+		t.Fatalf("a counter write not made: %v", err)
+	}
+	ahead := store
+	ahead.NextID += 5
+	if _, err := CheckFlightChain(flight, ahead); err == nil || !strings.Contains(err.Error(), "next id") {
+		t.Fatalf("a store counter ahead of every file: %v", err)
+	}
+	data, _ := os.ReadFile(flightFiles(t, dir)[0])
+	header, _, _ := strings.Cut(string(data), "\n")
+	if err := os.WriteFile(filepath.Join(flight, "flight-2.jsonl"), []byte(header+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CheckFlightChain(flight, store); err == nil || !strings.Contains(err.Error(), "no events") {
+		t.Fatalf("a header-only file: %v", err)
+	}
+}
