@@ -1,6 +1,7 @@
 // Package driver is the runtime that embeds the decision core (package fsm) for
 // real use: a real clock, one event-loop goroutine that owns the fsm.State, a
-// durable store, a flight recorder and the FLIP-571 REST API.
+// durable store, a flight recorder, Flink's REST API with FLIP-571's PATCH, Flink's
+// checkpoint metrics and a timeline page.
 //
 // # Threads
 //
@@ -40,6 +41,15 @@
 //     accepted patch) and is dropped at the next restart (R50);
 //   - the id counter: the trigger is not sent (an id must never be reused, R14);
 //     the checkpoint expires at its deadline, a counted failure.
+//
+// # REST API, metrics, timeline
+//
+// NewHandler answers Flink's checkpoint endpoints in Flink 1.19's shapes
+// (package flinkapi: statistics, details, configuration, manual checkpoint,
+// savepoint and stop-with-savepoint triggers with their asynchronous status),
+// FLIP-571's PATCH, GET /metrics with the names of Flink's Prometheus reporter,
+// and GET /timeline (package history/timeline). Flink's statistics and the
+// timeline are fed with every step on the event loop, as the flight recorder.
 //
 // # Flight recorder
 //
