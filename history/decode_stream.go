@@ -201,3 +201,13 @@ func (d *Reader) readLine() ([]byte, error) {
 		}
 	}
 }
+
+// DecodeEventLine decodes one event line of a history of job t, with the
+// checks Decode makes of a line (not those of its place in the file: start
+// first, time order). A resume record decodes with Record.Resume set.
+func DecodeEventLine(t *fsm.Topology, line []byte) (Record, error) {
+	if len(line) > MaxLineBytes {
+		return Record{}, errorf("", "line longer than %d bytes", MaxLineBytes)
+	}
+	return decodeEvent(t, bytes.TrimSpace(line))
+}
