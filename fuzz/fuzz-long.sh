@@ -62,17 +62,22 @@ printf '%-22s %10s %12s %10s %8s  %s\n' target seconds execs execs/s new result
 for t in "${selected[@]}"; do
 	set -- $t
 	log="$logs/$2.log"
-	# The last progress line: "fuzz: elapsed: 31s, execs: 123 (4/sec), new interesting: 5 (total: 9)"
-	last=$(grep -E '^fuzz: elapsed: ' "$log" | tail -1)
+	result=ok
+	grep -q '^--- FAIL\|^FAIL' "$log" && result=FAIL
+	# The last progress line: "fuzz: elapsed: 31s, execs: 123 (4/sec), new interesting: 5 (total: 9)".
+	# Only baseline lines (a large cached corpus, a short FUZZTIME): it ran without new
+	# executions. No line at all: it never fuzzed.
+	last=$(grep -E '^fuzz: elapsed: .*execs: ' "$log" | tail -1)
+	if [ -z "$last" ]; then
+		grep -q '^fuzz: elapsed: ' "$log" || result=FAIL
+		last="$(grep -E '^fuzz: elapsed: ' "$log" | tail -1 | sed -E 's/(elapsed: [0-9hms]+),.*/\1/'), execs: 0 (0/sec), new interesting: 0 (total: 0)"
+	fi
 	secs=$(sed -E 's/.*elapsed: ([0-9hms]+),.*/\1/' <<<"$last" | awk -F'[hms]' '{
 		s=$0; t=0; if (s ~ /h/) { split(s,a,"h"); t+=a[1]*3600; s=a[2] } if (s ~ /m/) { split(s,a,"m"); t+=a[1]*60; s=a[2] } sub("s","",s); t+=s; print t }')
 	execs=$(sed -E 's/.*execs: ([0-9]+) .*/\1/' <<<"$last")
 	new=$(sed -E 's/.*new interesting: ([0-9]+) .*/\1/' <<<"$last")
-	result=ok
-	grep -q '^--- FAIL\|^FAIL' "$log" && result=FAIL
 	rate=$(awk -v e="${execs:-0}" -v s="${secs:-0}" 'BEGIN { if (s > 0) printf "%d", e / s; else print 0 }')
 	printf '%-22s %10s %12s %10s %8s  %s\n' "$2" "${secs:-?}" "${execs:-?}" "$rate" "${new:-?}" "$result"
-	[ -n "$last" ] || result=FAIL
 	if [ "$result" = FAIL ]; then status=1; tail -40 "$log"; fi
 done
 exit $status
