@@ -173,7 +173,7 @@ func (d *Driver) start(opt Options) error {
 	if err != nil {
 		return fmt.Errorf("driver: start: %w", err)
 	}
-	if err := d.openRecorder(opt, history.Format, first, ""); err != nil {
+	if err := d.openRecorder(opt, history.Format, first); err != nil {
 		return err
 	}
 	d.flink.observe(ev, effs)
@@ -225,7 +225,7 @@ func (d *Driver) resume(durable fsm.Durable, opt Options) error {
 		d.flink.tracker.Restored(l.ID, core.Now()) // Flink reports the restore too
 	}
 	first := history.EncodeResume(d.topo, at, durable, effs)
-	return d.openRecorder(opt, history.FormatResume, first, "")
+	return d.openRecorder(opt, history.FormatResume, first)
 }
 
 // forgotten lists the stored checkpoints Resume dropped without a discard

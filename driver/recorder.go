@@ -50,9 +50,8 @@ type recorder struct {
 const flightTmp = ".flight.tmp"
 
 // openRecorder creates this incarnation's file with its header and first line
-// (a start or a resume record, with its effects), at once. comment, if any,
-// goes in // lines before the header.
-func (d *Driver) openRecorder(opt Options, format string, first []byte, comment string) error {
+// (a start or a resume record, with its effects), at once.
+func (d *Driver) openRecorder(opt Options, format string, first []byte) error {
 	if opt.NoFlightRecorder || opt.FlightDir == "" {
 		return nil
 	}
@@ -73,11 +72,7 @@ func (d *Driver) openRecorder(opt Options, format string, first []byte, comment 
 	if err != nil {
 		return fmt.Errorf("driver: flight recorder: %w", err)
 	}
-	var b []byte
-	if comment != "" {
-		b = append(b, commentLines(comment)...)
-	}
-	b = append(append(append(append(b, hdr...), '\n'), first...), '\n')
+	b := append(append(append(hdr, '\n'), first...), '\n')
 	tmp := filepath.Join(opt.FlightDir, flightTmp)
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -128,14 +123,6 @@ func cutTornLine(path string) error {
 		return err
 	}
 	return f.Sync()
-}
-
-func commentLines(text string) string {
-	var b strings.Builder
-	for _, l := range strings.Split(text, "\n") {
-		b.WriteString("// " + l + "\n")
-	}
-	return b.String()
 }
 
 // nextFlightNumber returns one more than the largest n of flight-<n>.jsonl in dir.
