@@ -201,8 +201,8 @@ func largeModels() []Model {
 				c.MaxConcurrent, c.TolerableFailures, c.Regional.MaxRefAge = 2, 1, 2
 			}),
 			Start: fsm.Event{Type: fsm.EvStart, Restore: restoreClaim, HasInitialDelay: true, InitialDelayMs: 10},
-			Budget: Budget{Checkpoints: 1, StopSavepoints: 1, Declines: 1, TaskFailures: 1, TaskFinishes: 2,
-				Recovers: 1, Patches: 1, PersistFailures: 1, Advances: 2},
+			Budget: Budget{StopSavepoints: 1, Declines: 1, TaskFailures: 1, TaskFinishes: 2, Recovers: 1, Patches: 1,
+				Advances: 2},
 			Patch: patchBoth,
 		},
 		{
@@ -214,15 +214,15 @@ func largeModels() []Model {
 				c.MaxConcurrent, c.Regional.MaxRefAge = 2, 2
 			}),
 			Start: fsm.Event{Type: fsm.EvStart, Restore: restoreClaim, HasInitialDelay: true, InitialDelayMs: 10},
-			Budget: Budget{Checkpoints: 1, StopSavepoints: 1, Declines: 1, TaskFailures: 1, TaskFinishes: 1,
-				Recovers: 1, Patches: 1, Advances: 2},
+			Budget: Budget{StopSavepoints: 1, Declines: 1, TaskFailures: 1, TaskFinishes: 1, Recovers: 1, Patches: 1,
+				Advances: 2},
 			Patch: patchBoth,
 		},
 	}
 }
 
 // tlcModels is the model of tla/MCExploreCompare.cfg: two symmetric regions,
-// a fresh start, ids 1..3 (three triggers), one checkpoint at a time, retained
+// a fresh start, ids 1..4 (four triggers), one checkpoint at a time, retained
 // 1, max_consecutive 1, max_failure_ratio 1/2, tolerable 0, no patches. TLC
 // bounds only the ids and lets faults repeat; here each fault kind gets a
 // budget of two per path, which covers every fault sequence of three
@@ -233,6 +233,6 @@ func tlcModels() []Model {
 		Job:    twoRegions(fsm.CoordinatorFallback),
 		Config: baseConfig(func(c *fsm.Config) { regional(c, 0.5, 1) }),
 		Start:  fsm.Event{Type: fsm.EvStart},
-		Budget: Budget{Checkpoints: 3, Declines: 2, TaskFailures: 2, PersistFailures: 2, Recovers: 1, Advances: 3},
+		Budget: Budget{Checkpoints: 4, Declines: 2, TaskFailures: 2, PersistFailures: 2, Recovers: 1, Advances: 3},
 	}}
 }

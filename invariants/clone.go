@@ -1,6 +1,7 @@
 package invariants
 
 import (
+	"cmp"
 	"encoding/binary"
 	"maps"
 	"slices"
@@ -96,17 +97,22 @@ func (c *Checker) AppendKey(b []byte, rl *fsm.Relabel) []byte {
 	return binary.AppendVarint(b, int64(c.pruneAt))
 }
 
-// appendMap appends a map keyed by checkpoint id in ascending key order.
+// appendMap appends a map keyed by checkpoint id in ascending key order. The
+// entries are collected with their values in one pass (no second lookup).
 func appendMap[V any](b []byte, m map[int64]V, val func([]byte, V) []byte) []byte {
-	var small [16]int64
-	keys := small[:0]
-	for k := range m {
-		keys = append(keys, k)
+	type entry struct {
+		k int64
+		v V
 	}
-	slices.Sort(keys)
-	b = binary.AppendUvarint(b, uint64(len(keys)))
-	for _, k := range keys {
-		b = val(binary.AppendVarint(b, k), m[k])
+	var small [16]entry
+	es := small[:0]
+	for k, v := range m {
+		es = append(es, entry{k, v})
+	}
+	slices.SortFunc(es, func(x, y entry) int { return cmp.Compare(x.k, y.k) })
+	b = binary.AppendUvarint(b, uint64(len(es)))
+	for _, e := range es {
+		b = val(binary.AppendVarint(b, e.k), e.v)
 	}
 	return b
 }

@@ -63,11 +63,11 @@ cat <<'NOTE'
 
 How the models correspond: both are two interchangeable one-subtask regions in regional
 mode (max_failure_ratio 1/2, max_consecutive 1), one checkpoint at a time, retained 1,
-tolerable 0, checkpoints only, no patches, a fresh start, three checkpoint ids, declines,
+tolerable 0, checkpoints only, no patches, a fresh start, four checkpoint ids, declines,
 task failures and restarts, persist failures, expiries and a recover, symmetry on.
 Why the counts differ: TLC's states are the spec's variables, which keep every ended
 checkpoint's record (its history variables for the §10 invariants) and let faults repeat
-without bound within the three ids; the explorer's nodes are (core state, checkers'
+without bound within the four ids; the explorer's nodes are (core state, checkers'
 memory, remaining budget), with at most two declines, failures and persist failures and
 one recover per path, time abstracted to the next due instant (TLC lets an expiry happen
 at any moment), and its core states are the implementation's own state (fsm keys), at
