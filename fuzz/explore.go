@@ -25,6 +25,13 @@ type Model struct {
 	Patch fsm.Event
 }
 
+// Unbounded, as the budget of a fault (Declines, TaskFailures,
+// PersistFailures, Recovers), lets that fault happen any number of times on a
+// path, as TLC's spec does: the search stays finite because the ids
+// (Checkpoints, Savepoints, StopSavepoints) and time (Advances) are bounded
+// and a repeated fault leads back to states already seen.
+const Unbounded = -1
+
 // Budget bounds how many events of each kind one path may contain. Acks of
 // waiting subtasks, persisted for the persisting checkpoint, task_running for
 // restarting subtasks and config_persisted for accepted patches have no budget:

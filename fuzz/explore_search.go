@@ -79,8 +79,11 @@ type found struct {
 func Explore(m Model, opt Options) Result {
 	start := time.Now()
 	// The search allocates many short-lived clones and keeps few: collecting
-	// less often roughly halves the collector's share of the time.
+	// less often roughly halves the collector's share of the time. A soft
+	// memory limit makes the collector work harder instead once a large
+	// frontier's live heap makes 5x of it too much.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(min(debug.SetMemoryLimit(-1), 2<<30)))
 	res := Result{Complete: true, Workers: opt.Workers, Group: 1}
 	if res.Workers <= 0 {
 		res.Workers = runtime.GOMAXPROCS(0)

@@ -35,9 +35,9 @@ func (m *Model) successors(topo *fsm.Topology, s *fsm.State, b Budget) []success
 	for _, p := range s.Pending() {
 		if p.Persisting {
 			add(fsm.Event{Type: fsm.EvPersisted, Checkpoint: p.ID}, b)
-			if b.PersistFailures > 0 {
+			if b.PersistFailures != 0 {
 				nb := b
-				nb.PersistFailures--
+				nb.PersistFailures = spend(nb.PersistFailures)
 				add(fsm.Event{Type: fsm.EvPersistFailed, Checkpoint: p.ID}, nb)
 			}
 			continue
@@ -49,14 +49,14 @@ func (m *Model) successors(topo *fsm.Topology, s *fsm.State, b Budget) []success
 				continue
 			}
 			add(fsm.Event{Type: fsm.EvAck, Checkpoint: p.ID, Task: id}, b)
-			if b.Declines > 0 {
+			if b.Declines != 0 {
 				if declined == nil {
 					declined = make([]bool, topo.NumRegions())
 				}
 				if !declined[r] {
 					declined[r] = true
 					nb := b
-					nb.Declines--
+					nb.Declines = spend(nb.Declines)
 					add(fsm.Event{Type: fsm.EvDecline, Checkpoint: p.ID, Task: id}, nb)
 				}
 			}
@@ -65,14 +65,14 @@ func (m *Model) successors(topo *fsm.Topology, s *fsm.State, b Budget) []success
 	for id := fsm.TaskID(0); int(id) < tasks; id++ {
 		switch {
 		case s.TaskRunning(id):
-			if r := topo.RegionOf(id); b.TaskFailures > 0 {
+			if r := topo.RegionOf(id); b.TaskFailures != 0 {
 				if failed == nil {
 					failed = make([]bool, topo.NumRegions())
 				}
 				if !failed[r] {
 					failed[r] = true
 					nb := b
-					nb.TaskFailures--
+					nb.TaskFailures = spend(nb.TaskFailures)
 					add(fsm.Event{Type: fsm.EvTaskFailed, Task: id}, nb)
 				}
 			}
@@ -85,9 +85,9 @@ func (m *Model) successors(topo *fsm.Topology, s *fsm.State, b Budget) []success
 			add(fsm.Event{Type: fsm.EvTaskRunning, Task: id}, b)
 		}
 	}
-	if b.Recovers > 0 {
+	if b.Recovers != 0 {
 		nb := b
-		nb.Recovers--
+		nb.Recovers = spend(nb.Recovers)
 		add(fsm.Event{Type: fsm.EvRecover}, nb)
 	}
 	if b.Patches > 0 {
@@ -107,4 +107,12 @@ func (m *Model) successors(topo *fsm.Topology, s *fsm.State, b Budget) []success
 		add(fsm.Event{Type: fsm.EvTick, At: max(due, now)}, nb)
 	}
 	return out
+}
+
+// spend uses one event of a fault budget; Unbounded stays unbounded.
+func spend(n int) int {
+	if n > 0 {
+		return n - 1
+	}
+	return n
 }

@@ -28,7 +28,8 @@ import (
 //	            (ids are used once), so states before and after a patch differ
 //	2026-12-03  issue 17: symmetry reduction; the time checker (invariants.Timing)
 //	            and the rule properties (explore_rules.go) join the node; new models
-//	            periodic-2x1, plain-2x1, sources-finish-3
+//	            periodic-2x1, plain-2x1, sources-finish-3, and tlc-2x1 (make explore-vs-tlc,
+//	            unbounded faults)
 var pinned = map[string][4]int{
 	"global-2x1":          {10681, 941, 38190, 16},
 	"regional-2x1":        {14808, 2175, 37375, 16},
@@ -36,6 +37,7 @@ var pinned = map[string][4]int{
 	"periodic-2x1":        {72311, 8605, 149023, 21},
 	"plain-2x1":           {25992, 6317, 84164, 16},
 	"sources-finish-3":    {6538, 2546, 15782, 13},
+	"tlc-2x1":             {4572, 894, 20935, 19},
 }
 
 // pinDiff says what changed between a pinned size and a measured one.
@@ -52,7 +54,7 @@ func pinDiff(want, got [4]int) string {
 // TestExplore explores every CI model completely: no invariant may break on
 // any interleaving, and each model's size must match its pinned numbers.
 func TestExplore(t *testing.T) {
-	for _, m := range Models(TierCI) {
+	for _, m := range append(Models(TierCI), Models(TierTLC)...) {
 		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
 			res := Explore(m, Options{Ignore: ignoreKnownIssues, Workers: 1, Symmetry: true})

@@ -116,8 +116,8 @@ func (a *app) exploreCmd() *cobra.Command {
 			if !cmd.Flags().Changed("max-states") {
 				o.opt.MaxStates = 0 // a catalogue model is bounded by its budget
 			}
-			if err := checkBudget(m.Budget, o.opt.MaxStates, o.opt.Workers); err != nil {
-				return usageErrorf("%v", err)
+			if err := checkBudget(fuzz.Budget{}, o.opt.MaxStates, o.opt.Workers); err != nil {
+				return usageErrorf("%v", err) // a catalogue budget may be fuzz.Unbounded
 			}
 			if progress {
 				o.opt.Progress = a.stderr
