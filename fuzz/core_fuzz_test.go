@@ -63,7 +63,7 @@ func (r *coreRun) roundTrip() {
 
 // maxFuzzEvents bounds one run: longer histories add little coverage and
 // lower the rate of runs.
-const maxFuzzEvents = 400
+const maxFuzzEvents = 128
 
 // bytesSource reads choices from the fuzzer's bytes; past the end every
 // choice is 0, so any input is complete.
