@@ -5,12 +5,12 @@ GO        ?= go
 FUZZTIME  ?= 10s
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: chromium browser demo test vet lint unit mutants mutants-all nonatomic fuzz-ci examples fuzz fuzz-long explore explore-mutants explore-vs-tlc bench bench-porcupine soak sim sim-quick tla-check tla-trace
+.PHONY: chromium browser demo test vet lint unit mutants mutants-all nonatomic fuzz-ci examples fuzz fuzz-long explore explore-mutants explore-vs-tlc bench bench-porcupine soak sim sim-quick tla tla-check tla-trace tla-check-large tla-mutants tla-readme
 
 demo:
 	$(GO) run ./cmd/ckpt replay examples/regional-completion.jsonl
 
-test: chromium vet lint unit nonatomic fuzz-ci examples
+test: chromium vet lint unit nonatomic fuzz-ci examples tla
 
 vet:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
@@ -92,12 +92,30 @@ BENCHCOUNT ?= 1
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./sim/
 
-# TLC on the TLA+ spec and on histories; both say SKIPPED without TLA2TOOLS_JAR (tla/README.md).
+# TLA+ (tla/README.md). With ../shared/tools/tla/ beside the repository (or TLA2TOOLS_JAR and
+# COMMUNITY_MODULES_JAR set): SANY, TLC on the configurations, trace validation of every golden,
+# example and walk, spec mutants; every count compared with tla/expected.txt. Without the jars: SKIPPED.
+tla:
+	tla/run.sh ci
+
+# The larger configurations (minutes), pinned in tla/expected-large.txt.
+tla-check-large:
+	tla/run.sh ci tla/expected-large.txt
+
+# Every spec mutant of tla/mutants/ must be caught by model checking alone (also part of make tla).
+tla-mutants:
+	tla/run.sh mutants
+
+# Rerun ci and ci-large and rewrite tla/README.md's results table from their result lines.
+tla-readme:
+	tla/run.sh readme
+
+# One configuration or history by hand: make tla-check CFG=MCRegionalCheckpointB, make tla-trace H=file.jsonl
 tla-check:
-	tla/run.sh check
+	tla/run.sh check $(CFG)
 
 tla-trace:
-	tla/run.sh trace
+	tla/run.sh trace $(H)
 
 # Debian's chromium for the HTML timeline's browser test (skips, saying why, without it).
 chromium:

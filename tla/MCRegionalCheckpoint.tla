@@ -11,6 +11,10 @@ CONSTANTS r0, r1, r2
 Two == {r0, r1}
 Three == {r0, r1, r2}
 Fresh == [id |-> 0]
+\* R41: the job starts from snapshot 2, in which r1 references checkpoint 1.
+RestoredClaim == [id |-> 2, claim |-> TRUE, refs |-> (r0 :> 2 @@ r1 :> 1)]
+RestoredNoClaim == [id |-> 2, claim |-> FALSE, refs |-> (r0 :> 2 @@ r1 :> 1)]
+NoSymmetry == {}
 
 \* Symmetry.  The regions are interchangeable in this spec: region order only
 \* names them (R3: r0, r1, ... in the order of their first subtask) and no

@@ -23,9 +23,11 @@
 (*    whether the region comes up, whether it was the last source, R25).   *)
 (*    The trace module computes those arguments; model checking leaves     *)
 (*    finishing out (Finishing = FALSE) to keep the state space small.     *)
-(*  - The notices and warnings that change no decision (region_skipped,    *)
-(*    coordinator_fallback, warn, discard_late_state, trigger_failed) are  *)
-(*    not modelled.                                                        *)
+(*  - Notices at region level: notify_complete carries the checkpoint's    *)
+(*    refs, notify_aborted the latest completed id, warn its code; the     *)
+(*    trace module refines them to subtasks and adds what is subtask- or   *)
+(*    vertex-level (trigger tasks and deadline, coordinator_fallback,      *)
+(*    region_skipped, discard_late_state, trigger_failed).                 *)
 (*                                                                         *)
 (* The whole core state is one record variable  s  because one event       *)
 (* cascades (an abort can fail the job, which aborts every pending         *)
@@ -52,6 +54,7 @@ CONSTANTS
     DefaultTimeout,
     MaxTimeout,      \* max_timeout_ms, 0 = no bound (R60)
     Finishing,       \* whether Next includes TaskFinished (and failures of finished subtasks)
+    Recovering,      \* whether Next includes Recover (coordinator failovers, R50)
     Restore,         \* [id |-> 0] for a fresh start, else the restored snapshot
                      \* [id |-> n, claim |-> BOOLEAN, refs |-> [Regions -> 1..n]] (R41)
     \* Only Next (model checking) uses these: the values the environment may send.
@@ -64,7 +67,7 @@ CONSTANTS
 ASSUME /\ Retained >= 1 /\ MaxConcurrent >= 1 /\ Tolerable >= 0
        /\ MaxConsecutive >= 0 /\ MaxRefAge >= 0 /\ RegionalMode \in BOOLEAN
        /\ RatioDen > 0 /\ 0 <= RatioNum /\ RatioNum <= RatioDen
-       /\ NoFallback \subseteq Regions /\ Finishing \in BOOLEAN
+       /\ NoFallback \subseteq Regions /\ Finishing \in BOOLEAN /\ Recovering \in BOOLEAN
 
 VARIABLE s
 
@@ -95,6 +98,9 @@ FxSeal(t, c, p) == [type |-> t, checkpoint |-> c, kind |-> p.kind, mode |-> p.mo
 FxDiscard(c) == [type |-> "discard", checkpoint |-> c]
 FxFailJob(why) == [type |-> "fail_job", reason |-> why]
 FxFinishJob == [type |-> "finish_job"]
+FxNotifyComplete(c, refs) == [type |-> "notify_complete", checkpoint |-> c, refs |-> refs]
+FxNotifyAborted(c, l) == [type |-> "notify_aborted", checkpoint |-> c, latest |-> l]
+FxWarn(code, c) == [type |-> "warn", code |-> code, checkpoint |-> c]
 FxConfig(t, q, iv, to) == [type |-> t, request |-> q, interval |-> iv, timeout |-> to]
 FxRejected(q) == [type |-> "config_rejected", request |-> q]
 
@@ -103,6 +109,9 @@ FxRejected(q) == [type |-> "config_rejected", request |-> q]
 Store(t) == {k \in DOMAIN t.known : t.known[k].inStore}
 Latest(t) == IF Store(t) = {} THEN 0 ELSE MaxOf(Store(t))          \* R21, R22d
 Forcing(t) == RegionalMode /\ (t.consec >= MaxConsecutive \/ t.forceNext)   \* R25
+\* R25 as amended: the forcing that all sources finishing started ends only
+\* with a checkpoint triggered after they finished (id >= forceFrom).
+EndsSourcesForcing(t, c, p) == t.forceNext /\ p.kind = "checkpoint" /\ c >= t.forceFrom
 Active(t) == Cardinality(Regions \ t.fin)       \* regions with an unfinished subtask
 RegionalPath(t, kind) == RegionalMode /\ kind = "checkpoint" /\ ~Forcing(t)
 Waiting(p) == Regions \ (p.acked \cup p.failed)
@@ -168,16 +177,23 @@ Abort(t, c, why) ==
         n == /\ why \in CountedReasons /\ p.kind # "stop_with_savepoint"     \* R30, R24
              /\ ~(p.kind = "savepoint" /\ why \in JobLevelReasons)
              /\ c > t.lastSucc /\ c \notin t.countedIds
+        \* R26: the subtasks are told, with the latest completed id (the
+        \* completing checkpoint while it subsumes), except after a coordinator
+        \* failover and once the job has ended.
+        notify == IF why # "recovered" /\ t.job = "running"
+                  THEN <<FxNotifyAborted(c, IF t.completing # 0 THEN t.completing ELSE Latest(t))>>
+                  ELSE <<>>
         t1 == [t EXCEPT !.pending = Drop(@, c),
                         !.failures = IF n THEN @ + 1 ELSE @,
                         !.countedIds = IF n THEN @ \cup {c} ELSE @,
-                        !.fx = Append(@, FxAbort(c, why, n)),
+                        !.fx = @ \o <<FxAbort(c, why, n)>> \o notify,
                         !.done = @ @@ (c :> [outcome |-> "aborted", kind |-> p.kind, reason |-> why,
-                                              forced |-> p.forced, notified |-> {}]),
+                                              forced |-> p.forced]),
+                        !.log = Append(@, [ev |-> "aborted", id |-> c, kind |-> p.kind, reason |-> why,
+                                           forced |-> p.forced]),
                         \* R25 tier 2: a forced-global checkpoint that ends resets the counter.
                         !.consec = IF p.forced THEN 0 ELSE @,
-                        !.forceNext = IF p.forced THEN FALSE ELSE @,
-                        !.moved = IF p.forced THEN "forced" ELSE @]
+                        !.forceNext = IF p.forced /\ EndsSourcesForcing(t, c, p) THEN FALSE ELSE @]
         t2 == IF p.persisting /\ \E r \in Regions : p.refs[r] # c THEN Retain(t1) ELSE t1
         t3 == IF t2.job # "running" THEN t2
               ELSE IF p.kind = "stop_with_savepoint" /\ why # "recovered"
@@ -193,7 +209,8 @@ EndAll(t, why) ==
 
 FailJob(t, why) ==
     IF t.job # "running" THEN t
-    ELSE EndAll([t EXCEPT !.job = "failed", !.fx = Append(@, FxFailJob(why))], "coordinator_suspend")
+    ELSE EndAll([t EXCEPT !.job = "failed", !.fx = Append(@, FxFailJob(why)),
+                          !.log = Append(@, [ev |-> "fail_job", reason |-> why])], "coordinator_suspend")
 
 FinishJob(t) ==
     IF t.job # "running" THEN t
@@ -205,7 +222,10 @@ StartPersist(t, c) ==
         reg == p.regional /\ p.failed # {}
     IN IF reg /\ ~Gate(t, c, p.forced, p.failed, p.active) THEN Abort(t, c, p.cause)
        ELSE LET l == Latest(t)
-                refs == [r \in Regions |-> IF reg /\ r \in p.failed THEN t.known[l].refs[r] ELSE c]
+                \* (0 if there were nothing to fall back to: only a gate without R22d gets there)
+                refs == [r \in Regions |-> IF reg /\ r \in p.failed
+                                          THEN IF l \in DOMAIN t.known THEN t.known[l].refs[r] ELSE 0
+                                          ELSE c]
                 q == [p EXCEPT !.persisting = TRUE, !.refs = refs,
                                !.mode = IF reg THEN "regional" ELSE "global",
                                !.consec = IF reg THEN t.consec + 1
@@ -229,6 +249,23 @@ SealNext(t) ==
     IF t.job # "running" \/ t.hold \/ AnyPersisting(t) \/ R = {} THEN t
     ELSE SealNext(Decide(t, MinOf(R)))
 
+\* §11: a reference older than max_consecutive + 1 ids is made visible.
+DriftWarn(t, c, p) ==
+    IF \E r \in Regions : p.refs[r] # c /\ c - p.refs[r] > MaxConsecutive + 1
+    THEN [t EXCEPT !.fx = Append(@, FxWarn("ref_drift", c))] ELSE t
+
+\* R41: while a retained checkpoint references a no_claim snapshot the user must
+\* keep it (warned once); the first global completion ends that.
+NoClaimMode == Restore.id # 0 /\ ~Restore.claim
+NoClaimWarn(t, c, p) ==
+    IF ~NoClaimMode \/ t.ncReleased THEN t
+    ELSE IF p.mode = "global"
+         THEN [t EXCEPT !.ncReleased = TRUE,
+                        !.fx = IF t.ncWarned THEN Append(@, FxWarn("no_claim_released", c)) ELSE @]
+    ELSE IF \E r \in Regions : p.refs[r] # c /\ p.refs[r] <= Restore.id
+         THEN [t EXCEPT !.ncWarned = TRUE, !.fx = Append(@, FxWarn("no_claim_referenced", c))]
+    ELSE t
+
 RECURSIVE Subsume(_, _)
 Subsume(t, c) ==                                                          \* R23
     LET lower == {q \in DOMAIN t.pending : q < c /\ t.pending[q].kind = "checkpoint"}
@@ -242,21 +279,24 @@ Complete(t, c) ==
         self == {r \in Regions : p.refs[r] = c}
         t1 == [t EXCEPT !.fx = Append(@, FxSeal("completed", c, p)),
                         !.done = @ @@ (c :> [outcome |-> "completed", kind |-> p.kind, mode |-> p.mode,
-                                              refs |-> p.refs, forced |-> p.forced,
-                                              \* Flink notifies checkpoints and synchronous savepoints only
-                                              notified |-> IF p.kind = "savepoint" THEN {} ELSE self]),
-                        !.healthy = @ \cup {<<c, r>> : r \in self}]
+                                              refs |-> p.refs, forced |-> p.forced]),
+                        !.healthy = @ \cup {<<c, r>> : r \in self},
+                        !.completing = IF p.kind = "checkpoint" THEN c ELSE 0]
         t2 == IF p.kind # "savepoint" THEN Subsume(t1, c) ELSE t1
         t3 == [t2 EXCEPT !.pending = Drop(@, c),
+                         !.completing = 0,
                          !.lastSucc = Max(@, c),
                          !.failures = IF c > t2.lastSucc THEN 0 ELSE @,
-                         !.countedIds = IF c > t2.lastSucc THEN {} ELSE @]
+                         !.countedIds = IF c > t2.lastSucc THEN {} ELSE @,
+                         \* R26: Flink notifies checkpoints and synchronous savepoints only
+                         !.fx = IF p.kind # "savepoint" THEN Append(@, FxNotifyComplete(c, p.refs)) ELSE @,
+                         !.log = Append(@, [ev |-> "completed", id |-> c, kind |-> p.kind, mode |-> p.mode])]
         t4 == IF p.kind = "checkpoint"
-              THEN StoreAdd([t3 EXCEPT !.consec = p.consec,
-                                       !.forceNext = @ /\ ~(p.forced \/ p.mode = "global"),
-                                       !.moved = IF p.forced THEN "forced" ELSE "other"],
-                            c, [refs |-> p.refs, inStore |-> TRUE, owned |-> TRUE,
-                                consec |-> p.consec, mode |-> p.mode])
+              THEN NoClaimWarn(DriftWarn(
+                     StoreAdd([t3 EXCEPT !.consec = p.consec,
+                                         !.forceNext = IF EndsSourcesForcing(t3, c, p) THEN FALSE ELSE @],
+                              c, [refs |-> p.refs, inStore |-> TRUE, owned |-> TRUE,
+                                  consec |-> p.consec, mode |-> p.mode]), c, p), c, p)
               ELSE t3
         t5 == IF p.kind = "stop_with_savepoint" THEN FinishJob(t4) ELSE t4   \* R24
     IN SealNext(t5)
@@ -289,15 +329,23 @@ InitKnown ==
               consec |-> 0, mode |-> "global"]]
 
 InitState ==
-    [job |-> "running", down |-> {}, fin |-> {}, srcFin |-> FALSE, forceNext |-> FALSE,
-     nextId |-> Restore.id + 1,
+    [job |-> "running", down |-> {}, fin |-> {}, srcFin |-> FALSE, forceNext |-> FALSE, forceFrom |-> 0,
+     nextId |-> Restore.id + 1, lastReq |-> 0, completing |-> 0, ncWarned |-> FALSE, ncReleased |-> FALSE,
      pending |-> [c \in {} |-> 0], known |-> InitKnown,
      consec |-> 0, failures |-> 0, countedIds |-> {}, lastSucc |-> Restore.id,
      cfg |-> EffOf({}), ovr |-> {}, patches |-> <<>>,
      \* history (ghost) fields, read only by the invariants
      triggered |-> [c \in {} |-> 0], done |-> [c \in {} |-> 0], persisted |-> {},
      discarded |-> {}, healthy |-> {}, fo |-> [c \in {} |-> {}], storeSeq |-> <<>>,
-     moved |-> "other", failedWith |-> 0, hold |-> FALSE, applied |-> EffOf({}), fx |-> <<>>]
+     failedWith |-> 0, hold |-> FALSE, accepted |-> {}, fx |-> <<>>,
+     \* log: how each checkpoint ended, and job failures, in order since the
+     \* start or the last recovery (which leaves one entry with the counter
+     \* the latest completed checkpoint's metadata holds); the invariants of
+     \* R25, R30 and R50 recompute the counters from it
+     log |-> <<>>,
+     \* reqs: each accepted patch's request id, with the highest id used before it
+     \* (since the start or the last recovery)
+     reqs |-> <<>>]
 
 Init == s = InitState
 
@@ -306,11 +354,12 @@ Init == s = InitState
 (* Each starts from s with the previous step's effects cleared.            *)
 S0 == [s EXCEPT !.fx = <<>>]
 
-TriggerPre(k) ==                                                   \* R12, R13
-    /\ s.job = "running"
-    /\ s.nextId \in Ids
-    /\ k = "checkpoint" => Cardinality(DOMAIN s.pending) < MaxConcurrent
-    /\ s.down # {} => RegionalPath(s, k) /\ Gate(s, s.nextId, FALSE, s.down, Active(s))
+TriggerPreT(t, k) ==                                               \* R12, R13
+    /\ t.job = "running"
+    /\ t.nextId \in Ids
+    /\ k = "checkpoint" => Cardinality(DOMAIN t.pending) < MaxConcurrent
+    /\ t.down # {} => RegionalPath(t, k) /\ Gate(t, t.nextId, FALSE, t.down, Active(t))
+TriggerPre(k) == TriggerPreT(s, k)
 
 TriggerStep(t, k) ==                                              \* R13-R15
     LET id == t.nextId
@@ -325,7 +374,17 @@ TriggerStep(t, k) ==                                              \* R13-R15
                         !.triggered = @ @@ (id :> [kind |-> k, forced |-> forced]),
                         !.fo = @ @@ (id :> {})], id)
 
-Trigger(k) == TriggerPre(k) /\ s' = TriggerStep(S0, k)
+\* R24 as amended: a stop-with-savepoint request first stops the checkpoint
+\* scheduler: every pending checkpoint ends with coordinator_suspend (not
+\* counted), no persist slot is handed on meanwhile; then the savepoint is
+\* triggered if R13 allows it (the queued requests are the trace module's).
+StopScheduler(t) == [EndAll([t EXCEPT !.hold = TRUE], "coordinator_suspend") EXCEPT !.hold = FALSE]
+
+Trigger(k) ==
+    IF k = "stop_with_savepoint"
+    THEN /\ s.job = "running"
+         /\ s' = LET t == StopScheduler(S0) IN IF TriggerPreT(t, k) THEN TriggerStep(t, k) ELSE t
+    ELSE TriggerPre(k) /\ s' = TriggerStep(S0, k)
 
 Ack(c, r) ==                                                          \* R16
     /\ c \in DOMAIN s.pending
@@ -371,12 +430,24 @@ TaskFinished(r, C, done, up, last) ==
     /\ s' = LET t0 == [S0 EXCEPT !.fin = IF done THEN @ \cup {r} ELSE @,
                                  !.down = IF up THEN @ \ {r} ELSE @,
                                  !.srcFin = @ \/ last]
-                t1 == [t0 EXCEPT !.forceNext = @ \/ (last /\ RegionalMode),
-                                 \* R25's last sentence forces again, after any reset
-                                 !.moved = IF last /\ RegionalMode THEN "sources" ELSE @]
+                \* R25: checkpoints are forced global until one triggered from now on resolves
+                t1 == IF last /\ RegionalMode THEN [t0 EXCEPT !.forceNext = TRUE, !.forceFrom = t0.nextId]
+                      ELSE t0
                 t2 == FinishLoop(t1, r, Ascending(C))
             IN IF t0.job # "running" THEN t0
                ELSE IF t2.fin = Regions THEN FinishJob(t2) ELSE t2
+
+\* Model checking: the arguments one subtask's finish can have (the trace
+\* module computes them from the subtasks).  The region's last unfinished
+\* subtask stops every checkpoint waiting for the region; a restarting region
+\* is waited for by none; the last source finishes once until one restarts.
+WaitingFor(r) == {c \in DOMAIN s.pending : ~s.pending[c].persisting /\ r \in Waiting(s.pending[c])}
+FinishArgs(r, C, done, up, last) ==
+    /\ r \notin s.fin
+    /\ C \subseteq WaitingFor(r)
+    /\ done => C = WaitingFor(r) /\ (r \notin s.down \/ up)
+    /\ up => r \in s.down
+    /\ last => ~s.srcFin
 
 TaskRunning(r) ==                                                     \* R19
     /\ r \in s.down
@@ -401,15 +472,18 @@ Expire(c) ==                                                     \* R17, R18
 ConfigPatch(q, iv, to) ==                                        \* R60, R63
     LET n == Len(s.patches)
         base == IF n > 0 THEN s.patches[n] ELSE [req |-> 0] @@ s.cfg
-        ok == /\ ~(iv = None /\ to = None)
-              /\ \A i \in 1..n : s.patches[i].req # q
+        \* R60 as amended: a request id is used once, in increasing order (a
+        \* rejected patch uses its id too); the ids restart after R50
+        ok == /\ q > s.lastReq
+              /\ ~(iv = None /\ to = None)
               /\ iv # None => ValidInterval(iv)
               /\ to # None => ValidTimeout(to)
         next == [req |-> q, interval |-> IF iv = None THEN base.interval ELSE iv,
                  timeout |-> IF to = None THEN base.timeout ELSE to]
-    IN s' = IF ok THEN [S0 EXCEPT !.patches = Append(@, next),
+    IN s' = IF ok THEN [S0 EXCEPT !.patches = Append(@, next), !.lastReq = q, !.reqs = Append(@, [q |-> q, prior |-> s.lastReq]),
+                                  !.accepted = @ \cup {[interval |-> next.interval, timeout |-> next.timeout]},
                                   !.fx = <<FxConfig("persist_overrides", q, next.interval, next.timeout)>>]
-            ELSE [S0 EXCEPT !.fx = <<FxRejected(q)>>]
+            ELSE [S0 EXCEPT !.fx = <<FxRejected(q)>>, !.lastReq = Max(@, q)]
 
 \* R60-R63: the overrides of request q are durable: q and every earlier
 \* accepted patch apply, both values in one step; pending checkpoints take the
@@ -422,7 +496,7 @@ ConfigPersisted(q) ==
                       !.fx = [i \in 1..k |-> FxConfig("config_applied", s.patches[i].req,
                                                       s.patches[i].interval, s.patches[i].timeout)],
                       !.patches = SubSeq(@, k + 1, Len(@)),
-                      !.cfg = new, !.ovr = {new}, !.applied = new,
+                      !.cfg = new, !.ovr = {new},
                       !.pending = [c \in DOMAIN @ |-> [@[c] EXCEPT !.timeout = new.timeout]]]
 
 \* R50: coordinator failover.  Durable: known (the store with its metadata),
@@ -432,16 +506,16 @@ Recover ==
     \* (it would be sealed and dropped at once; fsm/recover.go).
     LET t1 == [EndAll([S0 EXCEPT !.hold = TRUE], "recovered") EXCEPT !.hold = FALSE]
         l == Latest(t1)
+        meta == IF l = 0 THEN 0 ELSE t1.known[l].consec      \* the latest metadata's counter
         t2 == [t1 EXCEPT !.failures = 0, !.countedIds = {}, !.lastSucc = 0,
                          !.fx = @ \o [i \in 1..Len(t1.patches) |-> FxRejected(t1.patches[i].req)],
-                         !.patches = <<>>,
-                         !.consec = IF l = 0 THEN 0 ELSE t1.known[l].consec,
+                         !.patches = <<>>, !.lastReq = 0, !.reqs = <<>>,
+                         !.consec = meta,
                          !.cfg = EffOf(t1.ovr),
-                         \* the counter was read back from metadata (R50), not moved by R25
-                         !.moved = "recovered"]
+                         !.log = <<[ev |-> "recover", consec |-> meta]>>]
     IN s' = IF t2.job = "finished" THEN t2
             ELSE [t2 EXCEPT !.down = {}, !.job = "running",
-                            !.forceNext = RegionalMode /\ t2.srcFin]
+                            !.forceNext = RegionalMode /\ t2.srcFin, !.forceFrom = t2.nextId]
 
 Next ==
     \/ \E k \in Kinds : Trigger(k)
@@ -451,12 +525,12 @@ Next ==
     \/ \E r \in Regions : TaskRunning(r)
     \/ Finishing /\ \E r \in Regions : TaskFailedX(r, TRUE)
     \/ Finishing /\ \E r \in Regions, C \in SUBSET DOMAIN s.pending, done, up, last \in BOOLEAN :
-           TaskFinished(r, C, done, up, last)
+           FinishArgs(r, C, done, up, last) /\ TaskFinished(r, C, done, up, last)
     \/ \E c \in DOMAIN s.pending : Persisted(c) \/ PersistFailed(c) \/ Expire(c)
     \/ \E q \in Requests, iv \in Intervals \cup {None}, to \in Timeouts \cup {None} :
            ConfigPatch(q, iv, to)
     \/ \E q \in Requests : ConfigPersisted(q)
-    \/ Recover
+    \/ Recovering /\ Recover
 
 Spec == Init /\ [][Next]_s
 
@@ -501,12 +575,18 @@ ConsecutiveBound ==
     /\ \A c \in Completed : s.done[c].forced => s.done[c].mode = "global"
     /\ \A c \in DOMAIN s.triggered : s.triggered[c].forced => s.triggered[c].kind = "checkpoint"
 
-\* I-TierTwoReset: after a forced-global checkpoint resolves (completes or is
-\* aborted: the last thing that moved the counter was its end), the counter is
-\* 0 and nothing is forced.  A coordinator recovery re-reads the counter from
-\* metadata (R50 wins, see README "Findings"), and the last source finishing
-\* forces the next checkpoint again (R25): neither is such a resolution.
-TierTwoReset == s.moved = "forced" => s.consec = 0 /\ ~s.forceNext
+\* I-TierTwoReset: after a forced-global checkpoint ends without completing
+\* (the last thing in the log that moves the counter), the counter is 0.
+\* Stated on the log and the counter; that the forcing ends is R25's
+\* SourcesForcing and the trigger's forced flag.
+CounterEntry(e) == \/ e.ev = "recover"
+                   \/ (e.ev = "completed" /\ e.kind = "checkpoint")
+                   \/ (e.ev = "aborted" /\ e.forced)
+RECURSIVE LastCounterIdx(_, _)
+LastCounterIdx(L, i) == IF i = 0 THEN 0 ELSE IF CounterEntry(L[i]) THEN i ELSE LastCounterIdx(L, i - 1)
+TierTwoReset ==
+    LET i == LastCounterIdx(s.log, Len(s.log)) IN
+    (i > 0 /\ s.log[i].ev = "aborted") => s.consec = 0
 
 \* I-RetentionSafety: no discarded checkpoint is used by a retained (or
 \* persisting) one; a discard happens once (a discarded id leaves known, and
@@ -527,16 +607,20 @@ NoLeak ==
           \/ \E c \in DOMAIN s.pending : s.pending[c].persisting /\ k \in Range(s.pending[c].refs)
     /\ \A c \in CompletedCkpts : c \in DOMAIN s.known \/ c \in s.discarded
 
-\* I-NotifySafety: completion is notified only after persist, only to regions
-\* that reference the checkpoint itself, once (one completion per id); never
-\* for an aborted checkpoint.
+\* I-NotifySafety: completion is notified only after persist, once, never for
+\* a savepoint, to the regions that reference the checkpoint itself (the
+\* notice carries the refs it was decided with); an abort notice only for an
+\* aborted checkpoint.  Stated on the step's effects (s.fx).
 NotifySafety ==
-    \A c \in DOMAIN s.done :
-        IF s.done[c].outcome = "completed"
-        THEN /\ c \in s.persisted
-             /\ s.done[c].notified \subseteq {r \in Regions : s.done[c].refs[r] = c}
-             /\ s.done[c].kind # "savepoint" => s.done[c].notified = {r \in Regions : s.done[c].refs[r] = c}
-        ELSE s.done[c].notified = {}
+    \A i \in 1..Len(s.fx) :
+        LET e == s.fx[i] IN
+        /\ e.type = "notify_complete" =>
+              /\ e.checkpoint \in DOMAIN s.done /\ s.done[e.checkpoint].outcome = "completed"
+              /\ e.checkpoint \in s.persisted /\ s.done[e.checkpoint].kind # "savepoint"
+              /\ e.refs = s.done[e.checkpoint].refs
+              /\ \A j \in 1..Len(s.fx) : j # i => ~(s.fx[j].type = "notify_complete" /\ s.fx[j].checkpoint = e.checkpoint)
+        /\ e.type = "notify_aborted" =>
+              e.checkpoint \in DOMAIN s.done /\ s.done[e.checkpoint].outcome = "aborted"
 
 \* I-SavepointGlobal: savepoints and stop-with-savepoint never complete
 \* regionally and never enter the store.
@@ -563,16 +647,112 @@ FailureAccounting ==
 \* I-ConfigAtomic: interval and timeout in force come from the same accepted
 \* patch (or the defaults); every pending deadline is based on the timeout in force.
 ConfigAtomic ==
-    /\ s.cfg = s.applied
+    /\ s.cfg = EffOf({}) \/ s.cfg \in s.accepted
     /\ \A c \in DOMAIN s.pending : s.pending[c].timeout = s.cfg.timeout
 
 \* I-DurableOverrides: the configuration in force is the last confirmed
 \* overrides (or the defaults); Recover rebuilds it from the durable ovr only.
 DurableOverrides == s.cfg = EffOf(s.ovr)
 
+-----------------------------------------------------------------------------
+(* The policy rules, each recomputed from the state (the log says what     *)
+(* ended, how, in which order; nothing here is written by the action that  *)
+(* moves the counter it checks).                                           *)
+
+\* R22 b, d, e, f: a checkpoint that persists with fallback references
+\* satisfies each condition of the gate, evaluated from its own record: its
+\* failed regions are those that reference older state.
+RegionalGate ==
+    \A c \in DOMAIN s.pending :
+        LET p == s.pending[c]
+            F == {r \in Regions : p.refs[r] # c}
+        IN (p.persisting /\ F # {}) =>
+            /\ Cardinality(F) < p.active                                     \* b: some region has new state
+            /\ Cardinality(F) * RatioDen <= RatioNum * p.active              \* b: the ratio
+            /\ \A r \in F : p.refs[r] \in DOMAIN s.known                      \* d: state to fall back to
+            /\ F \cap NoFallback = {}                                         \* e
+            /\ MaxRefAge > 0 => \A r \in F : c - p.refs[r] <= MaxRefAge        \* f
+
+\* R25 tiers 1 and 2 and R21's metadata: the counter equals the number of
+\* regional completions since the last global completion of a checkpoint or
+\* the last end of a forced-global checkpoint without completion (tier 2),
+\* counted from what a recovery read back (R50); every completed checkpoint's
+\* metadata holds the count right after its completion.
+RECURSIVE ConsecWalk(_, _, _)
+ConsecWalk(L, i, a) ==
+    IF i > Len(L) THEN a
+    ELSE LET e == L[i]
+             b == CASE e.ev = "recover" -> [a EXCEPT !.v = e.consec]
+                    [] e.ev = "completed" /\ e.kind = "checkpoint" ->
+                         LET v == IF e.mode = "regional" THEN a.v + 1 ELSE 0
+                         IN [v |-> v, ok |-> a.ok /\ (e.id \in DOMAIN s.known => s.known[e.id].consec = v)]
+                    \* a subsumed forced checkpoint is no failure of forcing: the completion
+                    \* that subsumed it sets the counter (docs/DECISIONS.md#subsumed-forced)
+                    [] e.ev = "aborted" /\ e.forced /\ e.reason # "subsumed" -> [a EXCEPT !.v = 0]
+                    [] OTHER -> a
+         IN ConsecWalk(L, i + 1, b)
+ConsecutiveCount ==
+    LET w == ConsecWalk(s.log, 1, [v |-> 0, ok |-> TRUE]) IN w.ok /\ s.consec = w.v
+
+\* R50: right after a coordinator recovery (nothing ended since), the counter
+\* is the latest completed checkpoint's metadata.
+CounterRecovered ==
+    (Len(s.log) = 1 /\ s.log[1].ev = "recover") =>
+        s.consec = IF Latest(s) = 0 THEN 0 ELSE s.known[Latest(s)].consec
+
+\* R30 with its own table: the count is the number of counted failures since
+\* the last success (ids above it, each once; a savepoint's job-level failures
+\* and a stop-with-savepoint's never), the job fails for tolerable failures
+\* exactly when the count exceeds tolerable_failures, and that clears it.
+R30Counted == {"declined", "async_exception", "expired", "finalize_failed"}
+R30JobLevel == {"expired", "finalize_failed"}
+RECURSIVE FailWalk(_, _, _)
+FailWalk(L, i, a) ==
+    IF i > Len(L) THEN a
+    ELSE LET e == L[i]
+             ok == a.ok /\ (~a.due \/ e.ev = "fail_job")
+             b == CASE e.ev = "recover" -> [n |-> 0, last |-> 0, ok |-> ok, due |-> FALSE]
+                    [] e.ev = "completed" ->
+                         IF e.id > a.last THEN [a EXCEPT !.n = 0, !.last = e.id, !.ok = ok] ELSE [a EXCEPT !.ok = ok]
+                    [] e.ev = "aborted" ->
+                         IF /\ e.reason \in R30Counted /\ e.kind # "stop_with_savepoint"
+                            /\ ~(e.kind = "savepoint" /\ e.reason \in R30JobLevel) /\ e.id > a.last
+                         THEN [a EXCEPT !.n = @ + 1, !.due = a.n + 1 > Tolerable, !.ok = ok]
+                         ELSE [a EXCEPT !.ok = ok]
+                    [] e.ev = "fail_job" ->
+                         [a EXCEPT !.ok = @ /\ (a.due <=> e.reason = "tolerable_failures_exceeded"),
+                                   !.n = IF a.due THEN 0 ELSE @, !.due = FALSE]
+         IN FailWalk(L, i + 1, b)
+FailureCount ==
+    LET w == FailWalk(s.log, 1, [n |-> 0, last |-> Restore.id, ok |-> TRUE, due |-> FALSE])
+    IN w.ok /\ ~w.due /\ s.failures = w.n
+
+\* R25 as amended: the forcing all sources finishing started ends only with a
+\* checkpoint triggered after they finished (an id from forceFrom on).
+SourcesForcing ==
+    (RegionalMode /\ s.srcFin /\ s.job = "running") =>
+        \/ s.forceNext
+        \/ \E i \in 1..Len(s.log) : /\ s.log[i].ev \in {"completed", "aborted"}
+                                  /\ s.log[i].kind = "checkpoint" /\ s.log[i].id >= s.forceFrom
+
+\* R24 as amended: a stop-with-savepoint stopped the scheduler when it was
+\* triggered, so no checkpoint triggered before it is still pending.
+SwsStopsScheduler ==
+    \A c \in DOMAIN s.pending : s.pending[c].kind = "stop_with_savepoint" =>
+        \A d \in DOMAIN s.pending : d >= c
+
+\* R60 as amended: a request id is used once, in increasing order: an accepted
+\* patch has an id above every id used before it, accepted or rejected (since
+\* the last recovery).
+RequestIdsOnce ==
+    \A i \in 1..Len(s.reqs) : s.reqs[i].q > s.reqs[i].prior
+
+Policy == /\ RegionalGate /\ ConsecutiveCount /\ CounterRecovered /\ FailureCount /\ SourcesForcing
+          /\ SwsStopsScheduler /\ RequestIdsOnce
+
 Invariants ==
     /\ TypeOK /\ RegionConsistency /\ NoOrphanState /\ ConsecutiveBound /\ TierTwoReset
     /\ RetentionSafety /\ NoLeak /\ NotifySafety /\ SavepointGlobal /\ MonotonicIds
-    /\ FailureAccounting /\ ConfigAtomic /\ DurableOverrides
+    /\ FailureAccounting /\ ConfigAtomic /\ DurableOverrides /\ Policy
 
 =============================================================================

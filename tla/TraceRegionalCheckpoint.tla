@@ -20,8 +20,10 @@
 (*      a duplicate or late ack, a tick, a refused trigger) is a stutter;  *)
 (*   3. "post" phase: checkpoints whose new deadline already passed        *)
 (*      expire (R61), then waiting requests run;                           *)
-(*   4. the effects of all these spec steps (s.fx, region level) must      *)
-(*      equal the line's recorded effects of the modelled types, in order. *)
+(*   4. the effects of all these spec steps (s.fx, region level), refined  *)
+(*      to subtasks and vertices here (Refine), plus what the decider does *)
+(*      without the spec (trigger_failed, discard_late_state), must equal  *)
+(*      every effect of the line, in order (Expected).                     *)
 (* Every step is checked to be a step of RegionalCheckpoint's Next         *)
 (* (PROPERTY Spec) and every state against the invariants of §10.          *)
 (* The walk is deterministic: one successor per state.  If the spec cannot *)
@@ -48,6 +50,9 @@ TasksOf(R) == UNION {RegionTasks(r) : r \in R}
 AllTasks == TasksOf(0..(NRegions - 1))
 Sources == {Job.sources[i] : i \in 1..Len(Job.sources)}
 Has(e, f) == f \in DOMAIN e
+Vertices == Job.vertices
+Coords(r) == {Job.coordinators[r + 1][i] : i \in 1..Len(Job.coordinators[r + 1])}
+RegionIdx(k) == CHOOSE r \in 0..(NRegions - 1) : RegionName(r) = k
 EvOfType(T) == {Events[i] : i \in {j \in 1..Len(Events) : Events[j].type \in T}}
 
 (* RegionalCheckpoint's constants, from the history (see the .cfg).        *)
@@ -66,6 +71,7 @@ TraceDefaultInterval == Job.config.interval_ms
 TraceDefaultTimeout == Job.config.timeout_ms
 TraceMaxTimeout == Job.config.max_timeout_ms
 TraceFinishing == TRUE
+TraceRecovering == TRUE
 TraceRestore ==
     IF ~Has(Events[1], "restore") THEN [id |-> 0]
     ELSE LET R == Events[1].restore
@@ -103,16 +109,79 @@ Free == Cardinality(DOMAIN s.pending) < MaxConcurrent
 QueuedRunnable == s.job = "running" /\ Free /\ (x.qMan > 0 \/ x.qPer)
 Late == {c \in Expirable : Deadline(c) <= x.now}
 SwsPending == \E c \in DOMAIN s.pending : s.pending[c].kind = "stop_with_savepoint"
+Running(y) == AllTasks \ (y.tDown \cup y.tFin)
+
+\* R14: the id counter is written durably before each trigger (persist_id_counter);
+\* normalize says whether the history is held to it (always with the core's
+\* effects; a recording only if it shows it at all).
+IdCounterFx == Job.id_counter
+
+-----------------------------------------------------------------------------
+(* The spec's region-level effects, refined to what the core emits: the   *)
+(* trigger with its subtasks (those running, R15) and deadline, preceded  *)
+(* by the deferred region_skipped notices of the regions it reaches (R26); *)
+(* coordinator_fallback per vertex before a regional persist (R23); the    *)
+(* subtasks notify_complete and notify_aborted reach (R26).  y is the      *)
+(* auxiliary state of this step, t the spec state after it.               *)
+TF(k, why) == [type |-> "trigger_failed", kind |-> k, reason |-> why]
+Reaches(y, n) == RegionTasks(n.r) \cap Running(y) # {}
+Delivered(y) == SelectSeq(y.skip, LAMBDA n : RegionTasks(n.r) \cap Running(y) # {})
+Kept(y) == SelectSeq(y.skip, LAMBDA n : RegionTasks(n.r) \cap Running(y) = {})
+Failed(e) == {r \in Regions : e.refs[r] # e.checkpoint}
+
+Fallbacks(e) ==
+    LET V == Ascending(UNION {Coords(r) : r \in Failed(e)}) IN
+    [i \in 1..Len(V) |-> [type |-> "coordinator_fallback", checkpoint |-> e.checkpoint,
+                          vertex |-> Vertices[V[i] + 1],
+                          refs |-> {<<r, e.refs[r]>> : r \in {q \in Failed(e) : V[i] \in Coords(q)}}]]
+
+RefineOne(e, y, t) ==
+    CASE e.type = "trigger" ->
+            LET D == Delivered(y) IN
+            [i \in 1..Len(D) |-> [type |-> "region_skipped", checkpoint |-> D[i].c, region |-> D[i].r,
+                                  tasks |-> RegionTasks(D[i].r) \cap Running(y)]]
+            \o (IF IdCounterFx THEN <<[type |-> "persist_id_counter", next_id |-> e.checkpoint + 1]>> ELSE <<>>)
+            \o <<[type |-> "trigger", checkpoint |-> e.checkpoint, kind |-> e.kind, forced |-> e.forced,
+                  tasks |-> Running(y), deadline |-> y.now + t.cfg.timeout]>>
+      [] e.type = "persist" -> Fallbacks(e) \o <<e>>
+      [] e.type = "notify_complete" ->
+            LET c == e.checkpoint
+                olds == {e.refs[r] : r \in Failed(e)}
+            IN <<[type |-> "notify_complete", checkpoint |-> c,
+                  tasks |-> (y.tAck[c] \ TasksOf(Failed(e))) \cap Running(y),
+                  info |-> {<<ToString(d), TasksOf({r \in Failed(e) : e.refs[r] = d})>> : d \in olds}]>>
+      [] e.type = "notify_aborted" ->
+            LET c == e.checkpoint IN
+            <<[type |-> "notify_aborted", checkpoint |-> c, latest |-> e.latest,
+               tasks |-> (IF c \in DOMAIN y.tTrig THEN y.tTrig[c] ELSE Running(y)) \cap Running(y)]>>
+      [] OTHER -> <<e>>
+
+RECURSIVE RefineSeq(_, _, _, _)
+RefineSeq(fx, i, y, t) == IF i > Len(fx) THEN <<>> ELSE RefineOne(fx[i], y, t) \o RefineSeq(fx, i + 1, y, t)
+
+\* R26: a regional completion leaves a region_skipped notice per failed region,
+\* delivered with the next trigger that reaches the region.
+RECURSIVE NewSkips(_, _)
+NewSkips(fx, i) ==
+    IF i > Len(fx) THEN <<>>
+    ELSE LET e == fx[i]
+             F == IF e.type = "completed" /\ e.kind = "checkpoint" THEN Ascending(Failed(e)) ELSE <<>>
+         IN [j \in 1..Len(F) |-> [c |-> e.checkpoint, r |-> F[j]]] \o NewSkips(fx, i + 1)
 
 \* The bookkeeping after a step of the spec (s' is known), from y, which is x
-\* with this step's own changes.
-AfterSpec(y) ==
+\* with this step's own changes; tail: effects the decider adds after it.
+AfterSpecT(y, tail) ==
     LET new == DOMAIN s'.pending \ DOMAIN s.pending
         done == \E c \in DOMAIN s'.done \ DOMAIN s.done : s'.done[c].outcome = "completed"
-        running == AllTasks \ (y.tDown \cup y.tFin)
+        running == Running(y)
+        trig == \E i \in 1..Len(s'.fx) : s'.fx[i].type = "trigger"
     IN x' = [y EXCEPT
-               !.lineFx = @ \o s'.fx,
+               !.lineFx = @ \o RefineSeq(s'.fx, 1, y, s') \o tail,
                !.tAt = @ @@ [c \in new |-> y.now],
+               !.tTrig = @ @@ [c \in new |-> running],
+               !.tAck = [c \in DOMAIN s'.pending |->
+                           (IF c \in DOMAIN y.tAck THEN y.tAck[c] ELSE {}) \ TasksOf(s'.pending[c].failed)],
+               !.skip = (IF trig THEN Kept(y) ELSE y.skip) \o NewSkips(s'.fx, 1),
                \* a new checkpoint waits for the running subtasks (R15); a failed
                \* region's subtasks are no longer waited for (R18)
                !.tWait = [c \in DOMAIN s'.pending |->
@@ -124,17 +193,20 @@ AfterSpec(y) ==
                !.qPer = @ /\ s'.job = "running",
                !.qMan = IF s'.job = "running" THEN @ ELSE 0]
 
+AfterSpec(y) == AfterSpecT(y, <<>>)
 StepSpec(A, y) == A /\ AfterSpec(y)
 Stutter(y) == UNCHANGED s /\ x' = y
+\* A request that ends without an id (HISTORY.md: trigger_failed).
+Refused(y, k, why) == Stutter([y EXCEPT !.lineFx = Append(@, TF(k, why))])
 
 \* R12: a checkpoint request with a free slot.  A periodic one less than
 \* min_pause after the last completion is dropped and the schedule moves; a
 \* request the spec refuses (R13: not_all_running) uses no id.
 Execute(periodic, y) ==
     IF periodic /\ y.hasLC /\ y.now - y.lastLC < MinPause
-    THEN Stutter([y EXCEPT !.perDue = y.lastLC + MinPause])
+    THEN Refused([y EXCEPT !.perDue = y.lastLC + MinPause], "checkpoint", "min_pause")
     ELSE IF TriggerPre("checkpoint") THEN StepSpec(Trigger("checkpoint"), y)
-    ELSE Stutter(y)
+    ELSE Refused(y, "checkpoint", "not_all_running")
 
 RunQueued ==
     /\ x.l <= Len(Events)
@@ -176,20 +248,37 @@ EventStep ==
     /\ LET y == [x EXCEPT !.now = At, !.ph = "post"] IN
        CASE Ev.type = "tick" -> Stutter(y)
          [] Ev.type = "trigger" ->
-              IF s.job # "running" THEN Stutter(y)
-              ELSE IF Ev.kind # "checkpoint"
-                   THEN IF TriggerPre(Ev.kind) THEN StepSpec(Trigger(Ev.kind), y) ELSE Stutter(y)
-              ELSE IF ~Free THEN Stutter([y EXCEPT !.qMan = IF @ >= 1000 THEN @ ELSE @ + 1])
+              IF s.job # "running"
+              THEN Refused(y, Ev.kind, IF s.job = "failed" THEN "coordinator_suspend" ELSE "coordinator_shutdown")
+              ELSE IF Ev.kind = "stop_with_savepoint"
+                   \* R24: the scheduler stops: queued requests fail (manual ones
+                   \* first), pending checkpoints end (the spec's Trigger)
+                   THEN LET q == [i \in 1..x.qMan |-> TF("checkpoint", "coordinator_suspend")]
+                                 \o (IF x.qPer THEN <<TF("checkpoint", "coordinator_suspend")>> ELSE <<>>)
+                            y2 == [y EXCEPT !.qMan = 0, !.qPer = FALSE, !.lineFx = @ \o q]
+                        IN /\ Trigger(Ev.kind)
+                           /\ AfterSpecT(y2, IF \E i \in 1..Len(s'.fx) : s'.fx[i].type = "trigger" THEN <<>>
+                                             ELSE <<TF(Ev.kind, IF s'.job # "running" THEN "coordinator_suspend"
+                                                                ELSE "not_all_running")>>)
+              ELSE IF Ev.kind = "savepoint"
+                   THEN IF TriggerPre(Ev.kind) THEN StepSpec(Trigger(Ev.kind), y)
+                        ELSE Refused(y, Ev.kind, "not_all_running")
+              ELSE IF ~Free
+                   THEN IF x.qMan >= 1000 THEN Refused(y, "checkpoint", "too_many_requests")
+                        ELSE Stutter([y EXCEPT !.qMan = @ + 1])
               ELSE Execute(FALSE, y)
          [] Ev.type = "ack" ->
               LET c == Ev.checkpoint
                   tk == Ev.task
                   r == TaskRegion(tk)
-              IN IF c \in DOMAIN s.pending /\ tk \in x.tWait[c]
-                 THEN LET y2 == [y EXCEPT !.tWait[c] = @ \ {tk}]
+              IN IF c \in DOMAIN s.pending /\ tk \in x.tAck[c] THEN Stutter(y)     \* a duplicate (R16)
+                 ELSE IF c \in DOMAIN s.pending /\ tk \in x.tWait[c]
+                 THEN LET y2 == [y EXCEPT !.tWait[c] = @ \ {tk}, !.tAck[c] = @ \cup {tk}]
                       IN IF RegionTasks(r) \cap y2.tWait[c] = {}
                          THEN StepSpec(Ack(c, r), y2) ELSE Stutter(y2)
-                 ELSE Stutter(y)      \* duplicate, late or unknown: nothing (R16)
+                 \* late or unknown: its state is to be discarded (R16)
+                 ELSE Stutter([y EXCEPT !.lineFx = Append(@, [type |-> "discard_late_state", checkpoint |-> c,
+                                                               task |-> tk])])
          [] Ev.type = "decline" ->
               IF Ev.checkpoint \in DOMAIN s.pending /\ ~s.pending[Ev.checkpoint].persisting
               THEN StepSpec(Decline(Ev.checkpoint, TaskRegion(Ev.task), DeclineReason(Ev)), y)
@@ -236,7 +325,7 @@ EventStep ==
                    IN StepSpec(ConfigPersisted(Ev.request), Reschedule(y, s.patches[k].interval))
               ELSE Stutter(y)
          [] Ev.type = "recover" ->
-              LET y2 == [y EXCEPT !.qPer = FALSE, !.qMan = 0, !.hasLC = FALSE]
+              LET y2 == [y EXCEPT !.qPer = FALSE, !.qMan = 0, !.hasLC = FALSE, !.skip = <<>>]
               IN StepSpec(Recover,
                    IF s.job = "finished" THEN y2
                    ELSE [y2 EXCEPT !.tDown = {}, !.perOn = Period > 0,
@@ -249,44 +338,51 @@ PostExpire ==
     /\ StepSpec(Expire(MinOf(Late)), x)
 
 -----------------------------------------------------------------------------
-(* Effects of the modelled types, from the history's JSON to the spec's    *)
-(* records (RegionalCheckpoint, "Effects").                                *)
-Modelled == {"trigger", "abort", "persist", "completed", "discard", "fail_job", "finish_job",
-             "persist_overrides", "config_applied", "config_rejected"}
+(* Every effect of the history's line, from its JSON to the records the    *)
+(* spec and Refine produce.  Subtask sets are compared as sets (normalize  *)
+(* lists their names); the free-text fields (abort's and fail_job's        *)
+(* detail, config_rejected's error, warn's message) are not compared.      *)
+Set(l) == {l[i] : i \in 1..Len(l)}
 
 Abstract(e) ==
-    CASE e.type = "trigger" -> FxTrigger(e.checkpoint, e.kind, e.forced_global)
+    CASE e.type = "trigger" ->
+            [type |-> "trigger", checkpoint |-> e.checkpoint, kind |-> e.kind, forced |-> e.forced_global,
+             tasks |-> Set(e.tasks), deadline |-> e.deadline]
       [] e.type = "abort" -> FxAbort(e.checkpoint, e.reason, e.counted)
+      [] e.type = "coordinator_fallback" ->
+            [type |-> e.type, checkpoint |-> e.checkpoint, vertex |-> e.vertex,
+             refs |-> {<<RegionIdx(k), e.refs[k]>> : k \in DOMAIN e.refs}]
       [] e.type \in {"persist", "completed"} ->
             [type |-> e.type, checkpoint |-> e.checkpoint, kind |-> e.kind, mode |-> e.mode,
              refs |-> [r \in TraceRegions |-> e.refs[RegionName(r)]], consecutive |-> e.consecutive]
+      [] e.type = "notify_complete" ->
+            [type |-> e.type, checkpoint |-> e.checkpoint, tasks |-> Set(e.tasks),
+             info |-> {<<k, Set(e.regional_info[k])>> : k \in DOMAIN e.regional_info}]
+      [] e.type = "notify_aborted" ->
+            [type |-> e.type, checkpoint |-> e.checkpoint, tasks |-> Set(e.tasks),
+             latest |-> IF Has(e, "latest_completed") THEN e.latest_completed ELSE 0]
+      [] e.type = "region_skipped" ->
+            [type |-> e.type, checkpoint |-> e.checkpoint, region |-> RegionIdx(e.region), tasks |-> Set(e.tasks)]
       [] e.type = "discard" -> FxDiscard(e.checkpoint)
+      [] e.type = "discard_late_state" -> [type |-> e.type, checkpoint |-> e.checkpoint, task |-> e.task]
       [] e.type = "fail_job" -> FxFailJob(e.reason)
       [] e.type = "finish_job" -> FxFinishJob
       [] e.type \in {"persist_overrides", "config_applied"} ->
             FxConfig(e.type, e.request, e.interval_ms, e.timeout_ms)
       [] e.type = "config_rejected" -> FxRejected(e.request)
+      [] e.type = "warn" -> FxWarn(e.code, IF Has(e, "checkpoint") THEN e.checkpoint ELSE 0)
+      [] e.type = "trigger_failed" -> TF(e.kind, e.reason)
+      [] e.type = "persist_id_counter" -> [type |-> e.type, next_id |-> e.next_id]
+      [] OTHER -> [type |-> e.type, not_modelled |-> TRUE]
 
-Expected ==
-    LET F == SelectSeq(Ev.effects, LAMBDA e : e.type \in Modelled)
-    IN [i \in 1..Len(F) |-> Abstract(F[i])]
+Expected == [i \in 1..Len(Ev.effects) |-> Abstract(Ev.effects[i])]
 
-\* I-NotifySafety on the core's own notify_complete effects (normalize lists
-\* their subtasks): only subtasks of regions that reference the checkpoint itself.
-NotifiedOK ==
-    \A i \in 1..Len(Ev.effects) :
-        LET e == Ev.effects[i] IN
-        (e.type = "notify_complete" /\ Has(e, "task_names")) =>
-            /\ e.checkpoint \in DOMAIN s.done /\ s.done[e.checkpoint].outcome = "completed"
-            /\ \A j \in 1..Len(e.task_names) :
-                  s.done[e.checkpoint].refs[TaskRegion(e.task_names[j])] = e.checkpoint
+\* R4: the start tells once why regional checkpoints are off.
+StartEffects ==
+    IF Job.regional_requested /\ ~Job.regional THEN <<FxWarn("regional_disabled", 0)>> ELSE <<>>
 
 LineDone ==
     /\ x.l <= Len(Events) /\ x.ph = "post" /\ Late = {} /\ ~QueuedRunnable
-    /\ Assert(~Has(Ev, "effects") \/ NotifiedOK,
-              <<"history line", Ev.line, Ev.type, "at", At,
-                "I-NotifySafety: the core notified a subtask whose region does not reference the checkpoint itself",
-                SelectSeq(Ev.effects, LAMBDA e : e.type = "notify_complete")>>)
     /\ Assert(~Has(Ev, "effects") \/ x.lineFx = Expected,
               <<"history line", Ev.line, Ev.type, "at", At,
                 "spec effects", x.lineFx, "recorded effects", Expected>>)
@@ -300,13 +396,18 @@ P0 == BasePeriod(DefaultInterval)
 
 TraceInit ==
     /\ Init
+    /\ Assert(~Has(Events[1], "effects") \/
+              [i \in 1..Len(Events[1].effects) |-> Abstract(Events[1].effects[i])] = StartEffects,
+              <<"history line", Events[1].line, "start", "spec effects", StartEffects,
+                "recorded effects", Events[1].effects>>)
     /\ x = [l |-> 2, ph |-> "due", now |-> Events[1].at,
             tAt |-> [c \in {} |-> 0],
             perOn |-> P0 > 0,
             perDue |-> Events[1].at + (IF Has(Events[1], "initial_delay_ms")
                                        THEN Events[1].initial_delay_ms ELSE P0),
             qPer |-> FALSE, qMan |-> 0, hasLC |-> FALSE, lastLC |-> 0,
-            tDown |-> {}, tFin |-> {}, tWait |-> [c \in {} |-> {}], lineFx |-> <<>>]
+            tDown |-> {}, tFin |-> {}, tWait |-> [c \in {} |-> {}], lineFx |-> <<>>,
+            tTrig |-> [c \in {} |-> {}], tAck |-> [c \in {} |-> {}], skip |-> <<>>]
 
 TraceNext == RunQueued \/ DueItem \/ EventStep \/ PostExpire \/ LineDone \/ Done
 

@@ -3,6 +3,9 @@
 //
 //	go run ./tla/normalize [-effects=core|recorded] [-o OUT] HISTORY
 //
+// Exit status 3: the history is valid but holds a number TLC cannot (ids near
+// R14's 2^53 bound); tla/run.sh reports it as skipped.
+//
 // TLC's Json module reads one JSON value a line, knows no comments, reads
 // numbers as 32-bit integers and no null. So the output has no blank or //
 // lines; its first line describes the job as the spec needs it (the regions as
@@ -29,6 +32,8 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/ckptcore/ckptcore/fsm"
 	"github.com/ckptcore/ckptcore/history"
@@ -45,6 +50,9 @@ func main() {
 	b, err := normalize(flag.Arg(0), *effects == "core")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "normalize: %v\n", err)
+		if errors.Is(err, errRange) {
+			os.Exit(3) // a valid history TLC cannot represent: tla/run.sh counts it as skipped
+		}
 		os.Exit(2)
 	}
 	var w io.Writer = os.Stdout
@@ -69,7 +77,20 @@ func normalize(path string, core bool) ([]byte, error) {
 		return nil, err
 	}
 	var buf bytes.Buffer
-	if err := writeLine(&buf, jobLine(h)); err != nil {
+	job := jobLine(h)
+	// id_counter: the core writes the id counter before each trigger (R14:
+	// persist_id_counter); a recording is held to it if it shows it at all.
+	job["id_counter"] = core
+	if !core {
+		for _, rec := range h.Records {
+			for _, raw := range rec.Recorded {
+				if bytes.Contains(raw, []byte(`"persist_id_counter"`)) {
+					job["id_counter"] = true
+				}
+			}
+		}
+	}
+	if err := writeLine(&buf, job); err != nil {
 		return nil, fmt.Errorf("%s: header: %w", path, err)
 	}
 	s, err := fsm.New(h.Topology, h.Header.Config)
@@ -96,24 +117,6 @@ func normalize(path string, core bool) ([]byte, error) {
 			return nil, fmt.Errorf("%s:%d: %w", path, rec.Line, err)
 		}
 		v["line"] = rec.Line // the physical line in the history, for TLC's messages
-		if core {
-			// notify_complete names subtasks as ranges ("src/0-3"); TLC gets them
-			// one by one, to check whose regions were notified (I-NotifySafety).
-			list, _ := v["effects"].([]any)
-			for i, e := range effs {
-				if e.Type != fsm.EffNotifyComplete || i >= len(list) {
-					continue
-				}
-				names := []any{}
-				e.Tasks.All(func(id fsm.TaskID) bool {
-					names = append(names, h.Topology.TaskName(id))
-					return true
-				})
-				if m, ok := list[i].(map[string]any); ok {
-					m["task_names"] = names
-				}
-			}
-		}
 		if !core && rec.HasRecorded {
 			recorded := make([]any, len(rec.Recorded))
 			for i, raw := range rec.Recorded {
@@ -122,6 +125,15 @@ func normalize(path string, core bool) ([]byte, error) {
 				}
 			}
 			v["effects"] = recorded
+		}
+		// Subtask sets are ranges ("src/0-3"); TLC gets them one name at a time,
+		// in core and recorded mode alike, to compare them as sets.
+		if list, ok := v["effects"].([]any); ok {
+			for i, e := range list {
+				if err := expandTasks(e); err != nil {
+					return nil, fmt.Errorf("%s:%d: effects[%d]: %w", path, rec.Line, i, err)
+				}
+			}
 		}
 		if err := writeLine(&buf, v); err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", path, rec.Line, err)
@@ -147,13 +159,29 @@ func jobLine(h *history.History) map[string]any {
 	for _, id := range t.Sources() {
 		sources = append(sources, t.TaskName(id))
 	}
+	// coordinators: per region, the vertices (indices in job order) with a
+	// coordinator that has a subtask in it (coordinator_fallback, R23).
+	coordinators := make([][]int, t.NumRegions())
+	for r := range coordinators {
+		coordinators[r] = []int{}
+		for _, v := range t.RegionCoordinators(r) {
+			coordinators[r] = append(coordinators[r], int(v))
+		}
+	}
+	vertices := []string{}
+	for _, v := range t.Vertices() {
+		vertices = append(vertices, v.ID)
+	}
 	capable, _ := t.RegionalCapable()
 	return map[string]any{
-		"type":        "job",
-		"regions":     regions,
-		"regional":    capable && c.Regional.Enabled,
-		"no_fallback": noFallback,
-		"sources":     sources,
+		"type":               "job",
+		"regions":            regions,
+		"regional":           capable && c.Regional.Enabled,
+		"regional_requested": c.Regional.Enabled,
+		"no_fallback":        noFallback,
+		"sources":            sources,
+		"vertices":           vertices,
+		"coordinators":       coordinators,
 		"config": map[string]any{
 			"interval_ms":        c.IntervalMs,
 			"timeout_ms":         c.TimeoutMs,
@@ -167,6 +195,68 @@ func jobLine(h *history.History) map[string]any {
 			"max_timeout_ms":     c.MaxTimeoutMs,
 		},
 	}
+}
+
+// expandTasks rewrites an effect's subtask sets — "tasks" and the values of
+// "regional_info" — from ranges ("src/0-3") to one name each (src/0 … src/3).
+func expandTasks(e any) error {
+	m, ok := e.(map[string]any)
+	if !ok {
+		return nil
+	}
+	if l, ok := m["tasks"].([]any); ok {
+		x, err := expandNames(l)
+		if err != nil {
+			return fmt.Errorf("tasks: %w", err)
+		}
+		m["tasks"] = x
+	}
+	if info, ok := m["regional_info"].(map[string]any); ok {
+		for k, l := range info {
+			if l, ok := l.([]any); ok {
+				x, err := expandNames(l)
+				if err != nil {
+					return fmt.Errorf("regional_info[%s]: %w", k, err)
+				}
+				info[k] = x
+			}
+		}
+	}
+	return nil
+}
+
+// expandNames expands "vertex/i-j" (inclusive) into vertex/i … vertex/j.
+func expandNames(l []any) ([]any, error) {
+	out := []any{}
+	for _, n := range l {
+		name, ok := n.(string)
+		if !ok {
+			return nil, fmt.Errorf("%v is not a subtask name", n)
+		}
+		slash := strings.LastIndexByte(name, '/')
+		if slash < 0 {
+			return nil, fmt.Errorf("%q is not vertex/index", name)
+		}
+		v, idx := name[:slash], name[slash+1:]
+		lo, hi, isRange := strings.Cut(idx, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", name, err)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return nil, fmt.Errorf("%q is not a range", name)
+			}
+		}
+		if b-a > 1<<16 {
+			return nil, fmt.Errorf("%q: range too large for TLC", name)
+		}
+		for i := a; i <= b; i++ {
+			out = append(out, v+"/"+strconv.Itoa(i))
+		}
+	}
+	return out, nil
 }
 
 func decode(b []byte, v any) error {

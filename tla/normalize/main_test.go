@@ -71,3 +71,25 @@ func TestRange(t *testing.T) {
 		t.Fatalf("got %v, want nulls dropped and 7 kept", m)
 	}
 }
+
+// Subtask ranges become one name each, so that TLC compares them as sets.
+func TestExpandNames(t *testing.T) {
+	got, err := expandNames([]any{"src/0-2", "sink/1", "a/b/3-4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []any{"src/0", "src/1", "src/2", "sink/1", "a/b/3", "a/b/4"}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+	for _, bad := range []string{"src", "src/x", "src/3-1"} {
+		if _, err := expandNames([]any{bad}); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
