@@ -3,6 +3,8 @@ package invariants
 import (
 	"fmt"
 	"sort"
+
+	"github.com/ckptcore/ckptcore/fsm"
 )
 
 // Invariant names, exactly as in SEMANTICS §10.
@@ -56,3 +58,17 @@ func sortedInts(m map[int]bool) []int {
 	sort.Ints(out)
 	return out
 }
+
+// refOf is the checkpoint whose state region r uses, given the regions that
+// use older state (R21): the checker's own reading, not fsm's lookup.
+func refOf(refs []fsm.RegionRef, self int64, r int) int64 {
+	for _, ref := range refs {
+		if ref.Region == r {
+			return ref.Checkpoint
+		}
+	}
+	return self
+}
+
+// isSavepoint: savepoints and stop-with-savepoint (R24).
+func isSavepoint(k fsm.Kind) bool { return k == fsm.KindSavepoint || k == fsm.KindStopWithSavepoint }

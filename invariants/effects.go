@@ -167,7 +167,7 @@ func (c *Checker) onCompleted(ev fsm.Event, e fsm.Effect) {
 		c.fail(NotifySafety, "checkpoint %d completed after it ended", id)
 	}
 	c.completed[id] = true
-	if e.Kind.IsSavepoint() {
+	if isSavepoint(e.Kind) {
 		if e.Mode != fsm.ModeGlobal || len(e.Refs) > 0 {
 			c.fail(SavepointGlobal, "%s %d completed %s with %d older refs", e.Kind, id, e.Mode, len(e.Refs))
 		}
@@ -183,7 +183,7 @@ func (c *Checker) onCompleted(ev fsm.Event, e fsm.Effect) {
 	}
 	healthy := make([]bool, c.topo.NumRegions())
 	for r := range healthy {
-		ref := e.RefOf(r)
+		ref := refOf(e.Refs, e.Checkpoint, r)
 		healthy[r] = ref == id
 		if ref > id {
 			c.fail(RegionConsistency, "checkpoint %d: region %s references later checkpoint %d", id, fsm.RegionName(r), ref)
@@ -192,7 +192,7 @@ func (c *Checker) onCompleted(ev fsm.Event, e fsm.Effect) {
 		}
 		// R21: a failed region uses exactly its state in the latest completed
 		// checkpoint, never older state it was already notified past.
-		if !healthy[r] && !e.Kind.IsSavepoint() && c.latestRefs != nil && ref != c.latestRefs[r] {
+		if !healthy[r] && !isSavepoint(e.Kind) && c.latestRefs != nil && ref != c.latestRefs[r] {
 			c.fail(RegionConsistency, "checkpoint %d: region %s references %d, but its state in the latest completed checkpoint is %d",
 				id, fsm.RegionName(r), ref, c.latestRefs[r])
 		}
@@ -204,12 +204,12 @@ func (c *Checker) onCompleted(ev fsm.Event, e fsm.Effect) {
 		c.fail(RegionConsistency, "checkpoint %d: mode %s with %d older refs", id, e.Mode, len(e.Refs))
 	}
 	c.healthy[id] = healthy
-	if !e.Kind.IsSavepoint() {
+	if !isSavepoint(e.Kind) {
 		if c.latestRefs == nil {
 			c.latestRefs = make([]int64, c.topo.NumRegions())
 		}
 		for r := range c.latestRefs {
-			c.latestRefs[r] = e.RefOf(r)
+			c.latestRefs[r] = refOf(e.Refs, e.Checkpoint, r)
 		}
 	}
 	if id > c.lastSucceeded {

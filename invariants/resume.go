@@ -23,7 +23,7 @@ func (c *Checker) Resume(at int64, d fsm.Durable, effs []fsm.Effect, s *fsm.Stat
 		c.completed[k.ID] = true
 		healthy := make([]bool, c.topo.NumRegions())
 		for r := range healthy {
-			healthy[r] = k.RefOf(r) == k.ID
+			healthy[r] = refOf(k.Refs, k.ID, r) == k.ID
 		}
 		c.healthy[k.ID] = healthy
 		if k.Restored {
@@ -40,7 +40,7 @@ func (c *Checker) Resume(at int64, d fsm.Durable, effs []fsm.Effect, s *fsm.Stat
 	if latest != nil {
 		c.latestRefs = make([]int64, c.topo.NumRegions())
 		for r := range c.latestRefs {
-			c.latestRefs[r] = latest.RefOf(r)
+			c.latestRefs[r] = refOf(latest.Refs, latest.ID, r)
 		}
 	}
 	if o := d.Overrides; o != nil {

@@ -27,7 +27,7 @@ func (c *Checker) checkState(ev fsm.Event, s *fsm.State) {
 		if c.discarded[k.ID] || c.finished(k.ID) {
 			c.fail(RetentionSafety, "checkpoint %d is kept after it was discarded", k.ID)
 		}
-		if kind, ok := c.kinds[k.ID]; ok && kind.IsSavepoint() {
+		if kind, ok := c.kinds[k.ID]; ok && isSavepoint(kind) {
 			c.fail(SavepointGlobal, "%s %d is in the store", kind, k.ID)
 		}
 		if !k.Retained {

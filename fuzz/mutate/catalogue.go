@@ -120,6 +120,8 @@ func catalogue() []Mutant {
 			Old: "i >= 0 && s.pending[i].stopWaiting(task) &&", New: "i >= 0 && task < 0 && s.pending[i].stopWaiting(task) &&"},
 		{Name: "r21-ref-chain", Rule: "R21", File: "fsm/complete.go",
 			Old: "p.refs = append(p.refs, RegionRef{r, refOf(last.refs, last.id, r)})", New: "p.refs = append(p.refs, RegionRef{r, last.id})"},
+		{Name: "r21-ref-lookup-off-by-one", Rule: "R21", File: "fsm/effect.go",
+			Old: "case refs[m].Region < r:", New: "case refs[m].Region <= r:"},
 		{Name: "r21-metadata-count-stale", Rule: "R21", File: "fsm/complete.go",
 			Old: "p.consecutive = s.consecutive + 1", New: "p.consecutive = s.consecutive"},
 		{Name: "r22b-ratio-inclusive", Rule: "R22", File: "fsm/trigger.go",
