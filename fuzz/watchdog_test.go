@@ -19,13 +19,13 @@ import (
 // the history that leads to it under testdata/watchdog/, prints
 // "step watchdog: ..." naming it, and exits the test binary.
 var watchdog struct {
-	once  sync.Mutex
-	start bool
-	mu    sync.Mutex
-	busy  bool
-	since time.Time
-	m     *machine
-	ev    fsm.Event
+	startMu sync.Mutex // guards started
+	started bool
+	mu      sync.Mutex
+	busy    bool
+	since   time.Time
+	m       *machine
+	ev      fsm.Event
 }
 
 func watchdogLimit() time.Duration {
@@ -37,12 +37,12 @@ func watchdogLimit() time.Duration {
 
 // watchStep marks a step of m as running until the returned function is called.
 func watchStep(m *machine, ev fsm.Event) func() {
-	watchdog.once.Lock()
-	if !watchdog.start {
-		watchdog.start = true
+	watchdog.startMu.Lock()
+	if !watchdog.started {
+		watchdog.started = true
 		go watchLoop(watchdogLimit())
 	}
-	watchdog.once.Unlock()
+	watchdog.startMu.Unlock()
 	watchdog.mu.Lock()
 	watchdog.busy, watchdog.since, watchdog.m, watchdog.ev = true, time.Now(), m, ev
 	watchdog.mu.Unlock()
