@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/ckptcore/ckptcore/fsm"
@@ -91,4 +93,29 @@ func writeStuck(m *machine, ev fsm.Event) (string, error) {
 	}
 	path := filepath.Join(dir, fmt.Sprintf("stuck-%d.jsonl", os.Getpid()))
 	return filepath.Join("fuzz", path), os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// TestWatchdogWritesTheHistory: the history the watchdog writes for a stuck
+// step decodes and ends with the event whose Step did not return.
+func TestWatchdogWritesTheHistory(t *testing.T) {
+	spec := fsm.JobSpec{Vertices: []fsm.VertexSpec{{ID: "a", Parallelism: 2}}}
+	topo, err := fsm.NewTopology(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &machine{spec: spec, cfg: fsm.DefaultConfig(), topo: topo,
+		evs: []fsm.Event{{At: 0, Type: fsm.EvStart}, {At: 5, Type: fsm.EvTrigger}}}
+	path, err := writeStuck(m, fsm.Event{At: 9, Type: fsm.EvAck, Checkpoint: 1, Task: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := strings.TrimPrefix(path, "fuzz/")
+	t.Cleanup(func() { os.Remove(local); os.Remove(filepath.Dir(local)) })
+	h, err := history.ReadFile(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.Records); n != 3 || h.Records[2].Event.Type != fsm.EvAck {
+		t.Fatalf("%d events, last %+v", n, h.Records[n-1].Event)
+	}
 }
