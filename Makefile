@@ -10,7 +10,7 @@ STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 demo:
 	$(GO) run ./cmd/ckpt replay examples/regional-completion.jsonl
 
-test: chromium vet lint unit nonatomic fuzz-ci examples tla
+test: chromium vet lint unit mutants nonatomic fuzz-ci examples tla
 
 vet:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
