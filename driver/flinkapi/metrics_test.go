@@ -3,7 +3,6 @@ package flinkapi
 import (
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -23,12 +22,7 @@ import (
 // say (computed here independently of the tracker).
 func TestMetricsScrapedMatchReplay(t *testing.T) {
 	path := filepath.Join("testdata", "regional-sizes.jsonl")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h, err := history.Decode(f, path)
+	h, err := history.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

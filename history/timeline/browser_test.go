@@ -88,12 +88,7 @@ type expected struct {
 
 func expect(t *testing.T, path string) expected {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h, err := history.Decode(f, path)
+	h, err := history.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
