@@ -5,7 +5,7 @@ GO        ?= go
 FUZZTIME  ?= 10s
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: chromium browser demo test vet lint unit mutants mutants-all nonatomic fuzz-ci examples fuzz fuzz-long explore explore-mutants explore-vs-tlc bench bench-porcupine soak sim sim-quick tla tla-check tla-trace tla-check-large tla-mutants tla-readme
+.PHONY: etcd chromium browser demo test vet lint unit mutants mutants-all nonatomic fuzz-ci examples fuzz fuzz-long explore explore-mutants explore-vs-tlc bench bench-porcupine soak sim sim-quick tla tla-check tla-trace tla-check-large tla-mutants tla-readme
 
 demo:
 	$(GO) run ./cmd/ckpt replay examples/regional-completion.jsonl
@@ -116,6 +116,10 @@ tla-check:
 
 tla-trace:
 	tla/run.sh trace $(H)
+
+# Debian's etcd-server for the HA soak (fails, saying why, when it cannot install it).
+etcd:
+	@scripts/install-etcd.sh
 
 # Debian's chromium for the HTML timeline's browser test (skips, saying why, without it).
 chromium:
