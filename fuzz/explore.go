@@ -262,30 +262,11 @@ func (c *checkers) step(ev fsm.Event, effs []fsm.Effect, s *fsm.State, b *before
 
 // stepChecked applies one event and checks it; a panic, a refusal or a
 // violation becomes a counterexample (without its path, which the caller adds).
-func (m *Model) stepChecked(s *fsm.State, chk *checkers, ev fsm.Event, opt *Options) (cx *Counterexample) {
-	defer func() {
-		if p := recover(); p != nil {
-			cx = &Counterexample{Model: m, Invariant: Panic, Detail: fmt.Sprint(p)}
-		}
-	}()
+func (m *Model) stepChecked(s *fsm.State, chk *checkers, ev fsm.Event, opt *Options) *Counterexample {
 	b := snapshotBefore(s)
-	effs, err := s.Step(ev)
-	if err != nil {
-		return &Counterexample{Model: m, Invariant: "refused", Detail: err.Error()}
+	effs, cx := m.stepCore(s, ev)
+	if cx != nil {
+		return cx
 	}
-	var msgs []string
-	name := ""
-	for _, v := range chk.step(ev, effs, s, &b) {
-		if opt.Ignore != nil && opt.Ignore(ev, v, s) {
-			continue
-		}
-		if name == "" {
-			name = v.Invariant
-		}
-		msgs = append(msgs, v.Error())
-	}
-	if name != "" {
-		return &Counterexample{Model: m, Invariant: name, Detail: strings.Join(msgs, "\n")}
-	}
-	return nil
+	return m.checkStep(chk, ev, effs, s, &b, opt)
 }

@@ -2,7 +2,6 @@ package fuzz
 
 import (
 	"bytes"
-	"encoding/binary"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -30,12 +29,20 @@ func (n *node) path() []fsm.Event {
 	return evs
 }
 
-// item is a node of the queue: its stored state, checker and budget. Items
-// are expanded from these values, never by replaying a path (issue 17).
+// item is a node of the queue: its interned core state, checkers' memory and
+// its budget. Items are expanded from these values, never by replaying a path
+// (issue 17), and a successor's parts are looked up in the memo (explore_memo.go).
 type item struct {
 	n      *node
-	s      *fsm.State
-	chk    *checkers
+	core   *coreEntry
+	chk    *chkEntry
+	budget Budget
+}
+
+// nodeID is a node's identity: the canonical key of its (core, checkers) pair
+// and its remaining budget.
+type nodeID struct {
+	pair   Key
 	budget Budget
 }
 
@@ -44,9 +51,10 @@ type item struct {
 // representative kept for a key, and so every count and counterexample, is
 // the same for any number of workers.
 type candidate struct {
-	tag       uint64
-	key, core Key
-	it        item
+	tag  uint64
+	id   nodeID
+	core Key
+	it   item
 }
 
 type found struct {
@@ -110,12 +118,13 @@ func Explore(m Model, opt Options) Result {
 		res.Violation = v
 		return res
 	}
-	e := &explorer{m: &m, opt: &opt, topo: topo, syms: syms, seen: map[Key]struct{}{}, cores: map[Key]struct{}{},
-		prog: newProgress(m.Name, opt, start)}
-	var kb keyBuf
-	k, core := kb.nodeKey(s, chk, m.Budget, syms)
-	e.seen[k], e.cores[core] = struct{}{}, struct{}{}
-	frontier := []item{{n: root, s: s, chk: chk, budget: m.Budget}}
+	e := &explorer{m: &m, opt: &opt, topo: topo, memo: newMemo(&m, &opt, syms), seen: map[nodeID]struct{}{},
+		cores: map[Key]struct{}{}, prog: newProgress(m.Name, opt, start)}
+	var mb memoBuf
+	it := item{n: root, core: e.memo.internCore(s, &mb), chk: e.memo.internChk(chk, &mb), budget: m.Budget}
+	p := e.memo.pair(it.core, it.chk, &mb)
+	e.seen[nodeID{p.key, m.Budget}], e.cores[p.core] = struct{}{}, struct{}{}
+	frontier := []item{it}
 	defer e.prog.stop()
 	for len(frontier) > 0 {
 		cands, trans, viol := e.expand(frontier, res.Workers)
@@ -146,8 +155,8 @@ type explorer struct {
 	m     *Model
 	opt   *Options
 	topo  *fsm.Topology
-	syms  []fsm.Relabel
-	seen  map[Key]struct{} // node keys of earlier depths: read-only while a depth expands
+	memo  *memo
+	seen  map[nodeID]struct{} // nodes of earlier depths: read-only while a depth expands
 	cores map[Key]struct{}
 	prog  *progress
 }
@@ -167,7 +176,7 @@ func (e *explorer) expand(frontier []item, workers int) ([]candidate, int, *Coun
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			var kb keyBuf
+			var mb memoBuf
 			for {
 				lo := int(next.Add(chunk)) - chunk
 				if lo >= len(frontier) {
@@ -178,19 +187,20 @@ func (e *explorer) expand(frontier []item, workers int) ([]candidate, int, *Coun
 						return // every later candidate loses to the violation found
 					}
 					it := &frontier[i]
-					succ := e.m.successors(e.topo, it.s, it.budget)
-					for j, sc := range succ {
+					for j, sc := range e.m.successors(e.topo, it.core.s, it.budget) {
 						trans[w]++
 						tag := uint64(i)<<32 | uint64(j)
-						// The last successor takes over the parent's own state and
-						// checker: the parent is not needed after its expansion.
-						cs, cchk := it.s, it.chk
-						if j < len(succ)-1 {
-							cs, cchk = it.s.Clone(), it.chk.clone()
+						t := e.memo.step(it.core, sc.ev, &mb)
+						v := t.fail
+						var ct *chkTrans
+						if v == nil {
+							ct = e.memo.check(it.chk, it.core, t, &mb)
+							v = ct.fail
 						}
-						if v := e.m.stepChecked(cs, cchk, sc.ev, e.opt); v != nil {
-							v.Events = append(it.n.path(), sc.ev)
-							viols[w] = append(viols[w], found{tag, v})
+						if v != nil {
+							cx := *v
+							cx.Events = append(it.n.path(), sc.ev)
+							viols[w] = append(viols[w], found{tag, &cx})
 							for b := best.Load(); b == 0 || tag+1 < b; b = best.Load() {
 								if best.CompareAndSwap(b, tag+1) {
 									break
@@ -198,14 +208,14 @@ func (e *explorer) expand(frontier []item, workers int) ([]candidate, int, *Coun
 							}
 							continue
 						}
-						k, core := kb.nodeKey(cs, cchk, sc.budget, e.syms)
-						if _, dup := e.seen[k]; dup {
+						p := e.memo.pair(t.to, ct.to, &mb)
+						id := nodeID{p.key, sc.budget}
+						if _, dup := e.seen[id]; dup {
 							continue
 						}
-						outs[w] = append(outs[w], candidate{tag: tag, key: k, core: core,
-							it: item{n: &node{parent: it.n, ev: sc.ev, depth: it.n.depth + 1}, s: cs, chk: cchk, budget: sc.budget}})
+						outs[w] = append(outs[w], candidate{tag: tag, id: id, core: p.core,
+							it: item{n: &node{parent: it.n, ev: sc.ev, depth: it.n.depth + 1}, core: t.to, chk: ct.to, budget: sc.budget}})
 					}
-					it.s, it.chk = nil, nil
 					e.prog.expanded()
 				}
 			}
@@ -245,10 +255,10 @@ func (e *explorer) merge(cands []candidate, res *Result) []item {
 	var frontier []item
 	for i := range cands {
 		c := &cands[i]
-		if _, dup := e.seen[c.key]; dup {
+		if _, dup := e.seen[c.id]; dup {
 			continue
 		}
-		e.seen[c.key] = struct{}{}
+		e.seen[c.id] = struct{}{}
 		e.cores[c.core] = struct{}{}
 		frontier = append(frontier, c.it)
 		if e.opt.MaxStates > 0 && len(e.seen) >= e.opt.MaxStates {
@@ -264,10 +274,11 @@ type keyBuf struct {
 	state, full, best, bestCore []byte
 }
 
-// nodeKey returns the node key and the core-state key of a state, its checker
-// and budget: under syms, the smallest encoding over the symmetries (the core
-// key is the core part of that same smallest encoding's symmetry).
-func (kb *keyBuf) nodeKey(s *fsm.State, chk *checkers, b Budget, syms []fsm.Relabel) (Key, Key) {
+// pairKey returns the canonical key of a (core state, checkers) pair and the
+// key of its core state: under syms, the smallest encoding over the
+// symmetries (the core key is the smallest core encoding), times measured from
+// the state's own clock. A node is its pair key and its remaining budget.
+func (kb *keyBuf) pairKey(s *fsm.State, chk *checkers, syms []fsm.Relabel) (Key, Key) {
 	kb.best, kb.bestCore = kb.best[:0], kb.bestCore[:0]
 	for i := range syms {
 		rl := syms[i].WithTimeBase(s.Now())
@@ -280,10 +291,6 @@ func (kb *keyBuf) nodeKey(s *fsm.State, chk *checkers, b Budget, syms []fsm.Rela
 		if i == 0 || bytes.Compare(kb.state, kb.bestCore) < 0 {
 			kb.bestCore = append(kb.bestCore[:0], kb.state...)
 		}
-	}
-	for _, v := range [...]int{b.Checkpoints, b.Savepoints, b.StopSavepoints, b.Declines, b.TaskFailures,
-		b.TaskFinishes, b.PersistFailures, b.Recovers, b.Patches, b.Advances} {
-		kb.best = binary.AppendVarint(kb.best, int64(v))
 	}
 	return Hash128(kb.best), Hash128(kb.bestCore)
 }

@@ -1,0 +1,249 @@
+package fuzz
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ckptcore/ckptcore/fsm"
+)
+
+// Memoized transitions (issue 17). A node is a (core state, checkers' memory,
+// remaining budget) triple, but the three parts repeat across nodes: the
+// regional 2×1 model has 27 k nodes over 6.6 k core states and a few hundred
+// checker memories, and 69 k transitions over 22 k distinct (core state,
+// event) steps. So each part is interned once, by its exact canonical key
+// (fsm's AppendKey, checkers.appendKey: absolute times, no relabeling), and
+// the explorer keeps only the interned entries:
+//
+//   - a core step (core entry, event) is computed once: the successor's core
+//     entry and the effects (or the panic / refusal);
+//   - a checker step (checker entry, core step) is computed once: the
+//     successor's checker entry and the violations it reports;
+//   - the canonical pair key (symmetry, times relative to the state's clock)
+//     of a (core entry, checker entry) pair is computed once.
+//
+// Two core states with equal keys accept the same events and answer them with
+// the same effects and equal-keyed successors (fsm/key.go, proved by
+// TestKeyDecidesBehaviour), and two checkers with equal keys report the same
+// violations for every continuation (invariants/clone.go): so a step computed
+// on an entry's representative holds for every state or checker with its key,
+// and the exploration's counts, verdicts and counterexamples are those of
+// stepping each node's own values. A queue item is then three small values.
+
+// coreEntry is an interned core state: its representative is never stepped
+// again (steps run on clones), so it and the effects taken from it stay valid.
+type coreEntry struct {
+	id     uint32
+	s      *fsm.State
+	before before // what the rule checks need of this state as a step's "before"
+}
+
+// chkEntry is an interned checkers' memory (never stepped: steps run on clones).
+type chkEntry struct {
+	id  uint32
+	chk *checkers
+}
+
+// coreTrans is one memoized core step.
+type coreTrans struct {
+	id   uint32
+	ev   fsm.Event
+	to   *coreEntry
+	effs []fsm.Effect
+	fail *Counterexample // a panic or refusal (without its path), else nil
+}
+
+// chkTrans is one memoized checker step.
+type chkTrans struct {
+	to   *chkEntry
+	fail *Counterexample // the violations of the step (without its path), else nil
+}
+
+// pairInfo is the canonical key of a (core, checkers) pair, without the
+// budget, and the canonical key of its core state alone.
+type pairInfo struct {
+	key, core Key
+}
+
+// evKey identifies an event among a state's successors: the time of every
+// tried event is the state's own (or, for a tick, its next due instant), so
+// it is left out.
+type evKey struct {
+	typ        fsm.EventType
+	kind       fsm.Kind
+	task       fsm.TaskID
+	checkpoint int64
+	request    int64
+}
+
+type coreTransKey struct {
+	core uint32
+	ev   evKey
+}
+
+type chkTransKey struct {
+	chk, trans uint32
+}
+
+const memoShards = 64
+
+// shardedMap is a map split into locked shards, so that workers rarely wait
+// for each other; shard picks a key's shard.
+type shardedMap[K comparable, V any] struct {
+	shards [memoShards]struct {
+		mu sync.Mutex
+		m  map[K]V
+		_  [40]byte // keep shards on separate cache lines
+	}
+}
+
+func (sm *shardedMap[K, V]) get(shard uint64, k K) (V, bool) {
+	s := &sm.shards[shard%memoShards]
+	s.mu.Lock()
+	v, ok := s.m[k]
+	s.mu.Unlock()
+	return v, ok
+}
+
+// putIfAbsent stores v unless the key has a value already; it returns the
+// value stored.
+func (sm *shardedMap[K, V]) putIfAbsent(shard uint64, k K, v V) V {
+	s := &sm.shards[shard%memoShards]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.m[k]; ok {
+		return old
+	}
+	if s.m == nil {
+		s.m = map[K]V{}
+	}
+	s.m[k] = v
+	return v
+}
+
+// memo holds the interned entries and memoized steps of one exploration.
+type memo struct {
+	m        *Model
+	opt      *Options
+	syms     []fsm.Relabel
+	cores    shardedMap[Key, *coreEntry]
+	chks     shardedMap[Key, *chkEntry]
+	coreStep shardedMap[coreTransKey, *coreTrans]
+	chkStep  shardedMap[chkTransKey, *chkTrans]
+	pairs    shardedMap[uint64, pairInfo]
+	ids      atomic.Uint32 // entry and core-step ids, from one counter
+}
+
+func newMemo(m *Model, opt *Options, syms []fsm.Relabel) *memo {
+	return &memo{m: m, opt: opt, syms: syms}
+}
+
+// memoBuf is one worker's scratch space for keys.
+type memoBuf struct {
+	kb  keyBuf
+	enc []byte
+}
+
+func (mm *memo) internCore(s *fsm.State, mb *memoBuf) *coreEntry {
+	mb.enc = s.AppendKey(mb.enc[:0])
+	k := Hash128(mb.enc)
+	if e, ok := mm.cores.get(k[0], k); ok {
+		return e
+	}
+	return mm.cores.putIfAbsent(k[0], k, &coreEntry{id: mm.ids.Add(1), s: s, before: snapshotBefore(s)})
+}
+
+func (mm *memo) internChk(c *checkers, mb *memoBuf) *chkEntry {
+	mb.enc = c.appendKey(mb.enc[:0], nil)
+	k := Hash128(mb.enc)
+	if e, ok := mm.chks.get(k[0], k); ok {
+		return e
+	}
+	return mm.chks.putIfAbsent(k[0], k, &chkEntry{id: mm.ids.Add(1), chk: c})
+}
+
+// step returns the core step of event ev from entry from.
+func (mm *memo) step(from *coreEntry, ev fsm.Event, mb *memoBuf) *coreTrans {
+	k := coreTransKey{from.id, evKey{ev.Type, ev.Kind, ev.Task, ev.Checkpoint, ev.Request}}
+	shard := uint64(from.id)*0x9e3779b97f4a7c15 ^ uint64(ev.Type)<<40 ^ uint64(ev.Task)<<20 ^ uint64(ev.Checkpoint)
+	if t, ok := mm.coreStep.get(shard>>32, k); ok {
+		return t
+	}
+	t := &coreTrans{ev: ev}
+	s := from.s.Clone()
+	t.effs, t.fail = mm.m.stepCore(s, ev)
+	if t.fail == nil {
+		t.to = mm.internCore(s, mb)
+	}
+	t.id = mm.ids.Add(1)
+	return mm.coreStep.putIfAbsent(shard>>32, k, t)
+}
+
+// check returns the checker step of chk over the core step t from entry from.
+func (mm *memo) check(chk *chkEntry, from *coreEntry, t *coreTrans, mb *memoBuf) *chkTrans {
+	k := chkTransKey{chk.id, t.id}
+	shard := (uint64(chk.id)<<32 | uint64(t.id)) * 0x9e3779b97f4a7c15 >> 32
+	if r, ok := mm.chkStep.get(shard, k); ok {
+		return r
+	}
+	c := chk.chk.clone()
+	r := &chkTrans{fail: mm.m.checkStep(c, t.ev, t.effs, t.to.s, &from.before, mm.opt)}
+	if r.fail == nil {
+		r.to = mm.internChk(c, mb)
+	}
+	return mm.chkStep.putIfAbsent(shard, k, r)
+}
+
+// pair returns the canonical keys of a (core, checkers) pair.
+func (mm *memo) pair(core *coreEntry, chk *chkEntry, mb *memoBuf) pairInfo {
+	k := uint64(core.id)<<32 | uint64(chk.id)
+	shard := k * 0x9e3779b97f4a7c15 >> 32
+	if p, ok := mm.pairs.get(shard, k); ok {
+		return p
+	}
+	key, coreKey := mb.kb.pairKey(core.s, chk.chk, mm.syms)
+	return mm.pairs.putIfAbsent(shard, k, pairInfo{key, coreKey})
+}
+
+// stepCore applies one event to the core; a panic or a refusal becomes a
+// counterexample (without its path).
+func (m *Model) stepCore(s *fsm.State, ev fsm.Event) (effs []fsm.Effect, cx *Counterexample) {
+	defer func() {
+		if p := recover(); p != nil {
+			effs, cx = nil, &Counterexample{Model: m, Invariant: Panic, Detail: fmt.Sprint(p)}
+		}
+	}()
+	effs, err := s.Step(ev)
+	if err != nil {
+		return nil, &Counterexample{Model: m, Invariant: "refused", Detail: err.Error()}
+	}
+	return effs, nil
+}
+
+// checkStep runs the checkers on one accepted step (the state after it is s,
+// before it b); the violations not ignored, or a panic of a checker, become a
+// counterexample (without its path).
+func (m *Model) checkStep(chk *checkers, ev fsm.Event, effs []fsm.Effect, s *fsm.State, b *before, opt *Options) (cx *Counterexample) {
+	defer func() {
+		if p := recover(); p != nil {
+			cx = &Counterexample{Model: m, Invariant: Panic, Detail: fmt.Sprint(p)}
+		}
+	}()
+	var msgs []string
+	name := ""
+	for _, v := range chk.step(ev, effs, s, b) {
+		if opt.Ignore != nil && opt.Ignore(ev, v, s) {
+			continue
+		}
+		if name == "" {
+			name = v.Invariant
+		}
+		msgs = append(msgs, v.Error())
+	}
+	if name != "" {
+		return &Counterexample{Model: m, Invariant: name, Detail: strings.Join(msgs, "\n")}
+	}
+	return nil
+}
