@@ -20,6 +20,7 @@ TARGETS=(
 	"./fuzz/ FuzzCore"
 	"./fuzz/ FuzzDecode"
 	"./fuzz/ FuzzHTTP"
+	"./fsm/ FuzzDecodeSnapshot"
 	"./history/ FuzzDecodeReplay"
 	"./history/ FuzzFastEventAgrees"
 	"./flinklog/ FuzzImportLog"
