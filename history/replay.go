@@ -28,6 +28,11 @@ type Options struct {
 	// core's effects (valid only during the call): renderers such as the HTML
 	// timeline collect what they show from it while the replay checks.
 	Observe func(ev fsm.Event, effs []fsm.Effect)
+	// MaxListed, when positive, caps each list of the summary (and the
+	// violations) at its first MaxListed entries, so that the summary's memory
+	// is bounded whatever the history's length; Summary.Truncated then gives
+	// every list's full count (HISTORY.md, "Summary"). 0: no cap.
+	MaxListed int
 }
 
 // Result is the outcome of a replay that read the whole history. Invariant
@@ -144,7 +149,7 @@ func newReplayer(file string, headerLine int, hdr Header, topo *fsm.Topology, op
 	if err != nil {
 		return nil, at(file, headerLine, configError(err))
 	}
-	r := &replayer{file: file, topo: topo, cfg: hdr.Config, s: s, sum: newSummarizer(topo, opt.CountsOnly), res: &Result{},
+	r := &replayer{file: file, topo: topo, cfg: hdr.Config, s: s, sum: newSummarizer(topo, opt.CountsOnly, opt.MaxListed), res: &Result{},
 		check: opt.Check, claims: newClaimChecker(file), observe: opt.Observe}
 	if opt.Check {
 		r.checker = newChecker(topo, hdr.Config)
@@ -207,8 +212,7 @@ func (r *replayer) step(rec Record) error {
 			desc = describeRecord(topo, rec)
 		}
 		for _, v := range vs {
-			r.sum.sum.Violations = append(r.sum.sum.Violations, Violation{Invariant: v.Invariant,
-				Line: rec.Line, Event: desc, Detail: v.Detail})
+			r.sum.violation(Violation{Invariant: v.Invariant, Line: rec.Line, Event: desc, Detail: v.Detail})
 		}
 	}
 	var div *Divergence

@@ -29,6 +29,26 @@ type Summary struct {
 	Config          SummaryConfig    `json:"config"`
 	MaxRefAge       int64            `json:"max_ref_age"`
 	Violations      []Violation      `json:"violations"`
+	// Truncated is set when a list reached Options.MaxListed and kept only
+	// its first entries (HISTORY.md, "Summary"); nil otherwise.
+	Truncated *Truncated `json:"truncated,omitempty"`
+}
+
+// DefaultMaxListed is the cap `ckpt replay` puts on each list of its summary:
+// enough for any history a person reads, while the summary's memory stays
+// bounded (about 1.2 KB an entry at peak) whatever the input's length.
+const DefaultMaxListed = 10000
+
+// Truncated says that the summary's lists keep only their first Limit
+// entries, and how many each had in all.
+type Truncated struct {
+	Limit           int `json:"limit"`
+	Triggered       int `json:"triggered"`
+	Completed       int `json:"completed"`
+	Aborted         int `json:"aborted"`
+	TriggerFailures int `json:"trigger_failures"`
+	Discarded       int `json:"discarded"`
+	Violations      int `json:"violations"`
 }
 
 // Triggered is a checkpoint that got an id: when, its kind, whether forced global.
@@ -147,6 +167,9 @@ func (s *Summary) Encode() []byte {
 	field(false, "config", s.Config)
 	field(false, "max_ref_age", s.MaxRefAge)
 	field(false, "violations", orEmpty(s.Violations))
+	if s.Truncated != nil {
+		field(false, "truncated", s.Truncated)
+	}
 	b.WriteString("}\n")
 	return b.Bytes()
 }
@@ -165,10 +188,12 @@ type summarizer struct {
 	sum        Summary
 	counts     Counts
 	countsOnly bool
+	maxListed  int // 0: no cap
+	violations int // all of them, listed or not
 }
 
-func newSummarizer(t *fsm.Topology, countsOnly bool) *summarizer {
-	return &summarizer{topo: t, countsOnly: countsOnly, sum: Summary{Format: SummaryFormat,
+func newSummarizer(t *fsm.Topology, countsOnly bool, maxListed int) *summarizer {
+	return &summarizer{topo: t, countsOnly: countsOnly, maxListed: maxListed, sum: Summary{Format: SummaryFormat,
 		Triggered: []Triggered{}, Completed: []Completed{}, Aborted: []Aborted{},
 		TriggerFailures: []TriggerFailure{}, Discarded: []int64{}, Retained: []int64{},
 		Violations: []Violation{}}}
@@ -184,7 +209,7 @@ func (m *summarizer) step(effs []fsm.Effect) {
 		switch e.Type {
 		case fsm.EffTrigger:
 			m.counts.Triggered++
-			if !m.countsOnly {
+			if m.list(m.counts.Triggered) {
 				m.sum.Triggered = append(m.sum.Triggered, Triggered{ID: e.Checkpoint, At: e.At,
 					Kind: e.Kind.String(), ForcedGlobal: e.ForcedGlobal})
 			}
@@ -193,7 +218,7 @@ func (m *summarizer) step(effs []fsm.Effect) {
 			for r := 0; r < m.topo.NumRegions(); r++ {
 				m.sum.MaxRefAge = max(m.sum.MaxRefAge, e.Checkpoint-e.RefOf(r))
 			}
-			if !m.countsOnly {
+			if m.list(m.counts.Completed) {
 				refs := make(Refs, m.topo.NumRegions())
 				for r := range refs {
 					refs[r] = e.RefOf(r)
@@ -203,20 +228,35 @@ func (m *summarizer) step(effs []fsm.Effect) {
 			}
 		case fsm.EffAbort:
 			m.counts.Aborted++
-			if !m.countsOnly {
+			if m.list(m.counts.Aborted) {
 				m.sum.Aborted = append(m.sum.Aborted, Aborted{ID: e.Checkpoint, Reason: string(e.Reason), Counted: e.Counted})
 			}
 		case fsm.EffTriggerFailed:
 			m.counts.TriggerFailures++
-			if !m.countsOnly {
+			if m.list(m.counts.TriggerFailures) {
 				m.sum.TriggerFailures = append(m.sum.TriggerFailures, TriggerFailure{At: e.At, Reason: string(e.Reason)})
 			}
 		case fsm.EffDiscard:
 			m.counts.Discarded++
-			if !m.countsOnly {
+			if m.list(m.counts.Discarded) {
 				m.sum.Discarded = append(m.sum.Discarded, e.Checkpoint)
 			}
 		}
+	}
+}
+
+// list reports whether the n-th entry of a list is kept.
+func (m *summarizer) list(n int) bool {
+	return !m.countsOnly && (m.maxListed <= 0 || n <= m.maxListed)
+}
+
+// violation records an invariant violation (kept like a list entry; the
+// violations are always listed, also with countsOnly, since they are the
+// replay's verdict).
+func (m *summarizer) violation(v Violation) {
+	m.violations++
+	if m.maxListed <= 0 || m.violations <= m.maxListed {
+		m.sum.Violations = append(m.sum.Violations, v)
 	}
 }
 
@@ -232,5 +272,10 @@ func (m *summarizer) finish(s *fsm.State) (Summary, Counts) {
 	}
 	eff := s.Effective()
 	sum.Config = SummaryConfig{IntervalMs: eff.IntervalMs, TimeoutMs: eff.TimeoutMs, OverridesActive: eff.OverridesActive}
+	if c := m.counts; m.maxListed > 0 && !m.countsOnly && max(c.Triggered, c.Completed, c.Aborted, c.TriggerFailures, c.Discarded) > m.maxListed ||
+		m.maxListed > 0 && m.violations > m.maxListed {
+		sum.Truncated = &Truncated{Limit: m.maxListed, Triggered: c.Triggered, Completed: c.Completed, Aborted: c.Aborted,
+			TriggerFailures: c.TriggerFailures, Discarded: c.Discarded, Violations: m.violations}
+	}
 	return sum, m.counts
 }

@@ -38,13 +38,15 @@ func (a *app) replayCmd() *cobra.Command {
 	}
 	out := outputFlag(c, "text: the trace and a summary; json: the ckpt-summary/v1 document; html: a timeline page", "text", "json", "html")
 	check := c.Flags().Bool("check", true, "check every invariant of docs/spec/SEMANTICS.md §10 after every step")
+	maxListed := c.Flags().Int("max-listed", history.DefaultMaxListed,
+		"keep at most this many entries in each list of the summary and of the violations (json: a \"truncated\" key gives the full counts); 0: no cap, memory then grows with the history")
 	c.RunE = func(_ *cobra.Command, args []string) error {
-		return a.runReplay(args[0], out, *check)
+		return a.runReplay(args[0], out, *check, *maxListed)
 	}
 	return c
 }
 
-func (a *app) runReplay(path string, out *output, check bool) error {
+func (a *app) runReplay(path string, out *output, check bool, maxListed int) error {
 	// The history is read one event at a time: memory stays bounded whatever
 	// the input's size (replaying /dev/zero ends with "line longer than").
 	in, name := a.stdin, "<stdin>"
@@ -60,7 +62,7 @@ func (a *app) runReplay(path string, out *output, check bool) error {
 	if err != nil {
 		return invalidInput(err)
 	}
-	opt := history.Options{Check: check, CountsOnly: out.is("text")}
+	opt := history.Options{Check: check, CountsOnly: out.is("text"), MaxListed: max(maxListed, 0)}
 	if out.is("text") {
 		opt.Trace = a.stdout
 	}
@@ -98,6 +100,9 @@ func (a *app) runReplay(path string, out *output, check bool) error {
 func (a *app) reportProblems(file string, res *history.Result) {
 	for _, v := range res.Summary.Violations {
 		fmt.Fprintf(a.stderr, "%s:%d: %s violated after %s: %s\n", file, v.Line, v.Invariant, v.Event, v.Detail)
+	}
+	if tr := res.Summary.Truncated; tr != nil && tr.Violations > len(res.Summary.Violations) {
+		fmt.Fprintf(a.stderr, "%s: %d more violations not listed (--max-listed %d)\n", file, tr.Violations-len(res.Summary.Violations), tr.Limit)
 	}
 	if res.Divergence != nil {
 		fmt.Fprint(a.stderr, res.Divergence.Error())

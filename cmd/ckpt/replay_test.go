@@ -147,3 +147,18 @@ func TestImportThenReplayAndWhatIf(t *testing.T) {
 		t.Fatalf("what-if exit %d: %s%s", code, out, stderr)
 	}
 }
+
+// TestReplayMaxListed: --max-listed caps the JSON summary's lists and adds the
+// "truncated" marker with the full counts; the default cap leaves a short
+// history's document as it was.
+func TestReplayMaxListed(t *testing.T) {
+	path := filepath.Join("..", "..", "examples", "regional-drift.jsonl")
+	code, full, _ := ckpt(t, "", "replay", "-o", "json", path)
+	if code != 0 || strings.Contains(full, `"truncated"`) {
+		t.Fatalf("default cap: exit %d:\n%s", code, full)
+	}
+	code, capped, _ := ckpt(t, "", "replay", "-o", "json", "--max-listed", "1", path)
+	if code != 0 || !strings.Contains(capped, `"truncated":{"limit":1,`) || strings.Count(capped, `"kind":"checkpoint","forced_global"`) != 1 {
+		t.Errorf("--max-listed 1: exit %d:\n%s", code, capped)
+	}
+}
