@@ -93,10 +93,8 @@ func (s *State) complete(i int) {
 		Refs: cloneRefs(p.refs), Consecutive: p.consecutive,
 		StateSize: p.stateSize, CheckpointedSize: p.checkpointedSize})
 	if p.kind != KindSavepoint {
-		// p stays pending (persisting) while lower checkpoints are subsumed, so
-		// that its references keep older state alive through their retention runs.
 		// Flink adds a checkpoint to the store before it drops the subsumed ones,
-		// so their abort notices name it as the latest completed.
+		// so their abort notices name it as the latest completed (s.completing).
 		if p.kind == KindCheckpoint {
 			s.completing = p.id
 		}
@@ -188,9 +186,6 @@ func (s *State) abort(i int, reason Reason, detail string) {
 		// so the next checkpoint may be regional again.
 		s.consecutive = 0
 		s.endSourcesForcing(&p)
-	}
-	if p.persisting && len(p.refs) > 0 {
-		s.discardUnneeded() // its references no longer keep older checkpoints alive
 	}
 	if s.job != JobRunning {
 		return

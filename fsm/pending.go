@@ -15,7 +15,11 @@ import (
 //   - waitingCount = |waiting|;
 //   - failedCount = |failed|, noFallback = |{r ∈ failed : r cannot fall back}|;
 //   - no subtask of a failed region is waiting or acked (R18, R19);
-//   - a persisting checkpoint waits for nothing.
+//   - a persisting checkpoint waits for nothing;
+//   - at most one pending checkpoint persists (the persist slot, R23:
+//     settle is the only place a checkpoint starts persisting, and only while
+//     none does; see docs/DECISIONS.md#persist-slot). discardUnneeded relies
+//     on it.
 type pendingCheckpoint struct {
 	id           int64
 	kind         Kind
@@ -156,9 +160,17 @@ func (p *pendingCheckpoint) checkBookkeeping(t *Topology) error {
 // regions holding no acks. The property tests call it after every step; nil
 // means they hold.
 func (s *State) CheckBookkeeping() error {
+	persisting := int64(0)
 	for i := range s.pending {
-		if err := s.pending[i].checkBookkeeping(s.topo); err != nil {
+		p := &s.pending[i]
+		if err := p.checkBookkeeping(s.topo); err != nil {
 			return err
+		}
+		if p.persisting {
+			if persisting != 0 {
+				return fmt.Errorf("fsm: checkpoints %d and %d persist at once (one persist slot, R23)", persisting, p.id)
+			}
+			persisting = p.id
 		}
 	}
 	return nil

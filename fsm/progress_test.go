@@ -1,6 +1,9 @@
 package fsm
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestAdvanceEndsOnAStuckPeriodicRequest: should a bug leave the periodic
 // request due at or before the time it fired (an off-by-one in the min-pause
@@ -78,6 +81,29 @@ func TestCheckBookkeepingCatchesDrift(t *testing.T) {
 	c.pending[0].failedCount++
 	if err := c.CheckBookkeeping(); err == nil {
 		t.Fatal("an ack kept for a failed region passes")
+	}
+}
+
+// TestCheckBookkeepingOnePersistSlot: two checkpoints persisting at once break
+// the persist slot (R23), on which discardUnneeded relies.
+func TestCheckBookkeepingOnePersistSlot(t *testing.T) {
+	s := twoByTwo(t, cfgWith(func(c *Config) { c.MaxConcurrent = 2 }))
+	run(t, s, Event{At: 0, Type: EvStart}, Event{At: 10, Type: EvTrigger}, Event{At: 11, Type: EvTrigger})
+	for id := int64(1); id <= 2; id++ {
+		for task := TaskID(0); task < 4; task++ {
+			run(t, s, Event{At: 12, Type: EvAck, Checkpoint: id, Task: task})
+		}
+	}
+	if len(s.pending) != 2 || !s.pending[0].persisting || s.pending[1].persisting || s.pending[1].waitingCount != 0 {
+		t.Fatalf("want 1 persisting and 2 ready, waiting for the slot: %+v", s.Pending())
+	}
+	if err := s.CheckBookkeeping(); err != nil {
+		t.Fatal(err)
+	}
+	c := s.Clone()
+	c.pending[1].persisting = true
+	if err := c.CheckBookkeeping(); err == nil || !strings.Contains(err.Error(), "persist at once") {
+		t.Fatalf("two checkpoints persisting at once: %v", err)
 	}
 }
 

@@ -19,18 +19,22 @@ func (s *State) store(p *pendingCheckpoint) {
 }
 
 // discardUnneeded discards, in id order and exactly once, every known checkpoint that is
-// neither retained nor referenced by a retained or persisting checkpoint (R40,
-// I-RetentionSafety, I-NoLeak). A checkpoint the job does not own (a no_claim
-// restore, R41) is forgotten without a discard.
+// neither retained nor referenced by a retained checkpoint (R40, I-RetentionSafety,
+// I-NoLeak). A checkpoint the job does not own (a no_claim restore, R41) is
+// forgotten without a discard.
+//
+// A persisting checkpoint's references need no look here: it runs only from
+// store() and Resume, and no checkpoint persists then. store() runs in complete()
+// after the completing checkpoint has left s.pending, and the persist slot (at most
+// one persisting, checked by CheckBookkeeping after every step of the property
+// tests) means no other one persists; Resume starts with nothing pending. Nor does
+// the abort of a persisting checkpoint need a run: alive reads s.known only, and
+// s.known has not changed since the last run (or since restore, which leaves
+// nothing unneeded: the snapshot is retained and names every older id it adds).
 func (s *State) discardUnneeded() {
 	alive := func(id int64) bool {
 		for i := range s.known {
 			if k := &s.known[i]; k.retained && (k.id == id || refsName(k.refs, id)) {
-				return true
-			}
-		}
-		for i := range s.pending {
-			if p := &s.pending[i]; p.persisting && refsName(p.refs, id) {
 				return true
 			}
 		}
