@@ -113,6 +113,20 @@ Forcing(t) == RegionalMode /\ (t.consec >= MaxConsecutive \/ t.forceNext)   \* R
 \* with a checkpoint triggered after they finished (id >= forceFrom).
 EndsSourcesForcing(t, c, p) == t.forceNext /\ p.kind = "checkpoint" /\ c >= t.forceFrom
 Active(t) == Cardinality(Regions \ t.fin)       \* regions with an unfinished subtask
+
+\* The counter a log gives (R25 as amended, R50): what ConsecutiveCount
+\* recomputes from s.log alone, never from t.consec. A regional completion's
+\* count is the one its persist was sealed with (`sealed`: the log's count at
+\* that moment plus one), so a tier-2 reset while it persisted is superseded
+\* by its completion (docs/DECISIONS.md#reset-while-persisting, TLA finding 8);
+\* a subsumed forced checkpoint is no failure of forcing: the completion that
+\* subsumed it sets the counter (docs/DECISIONS.md#subsumed-forced).
+LogStep(v, e) == CASE e.ev = "recover" -> e.consec
+                   [] e.ev = "completed" /\ e.kind = "checkpoint" -> IF e.mode = "regional" THEN e.sealed ELSE 0
+                   [] e.ev = "aborted" /\ e.forced /\ e.reason # "subsumed" -> 0
+                   [] OTHER -> v
+RECURSIVE LogCount(_, _, _)
+LogCount(L, i, v) == IF i > Len(L) THEN v ELSE LogCount(L, i + 1, LogStep(v, L[i]))
 RegionalPath(t, kind) == RegionalMode /\ kind = "checkpoint" /\ ~Forcing(t)
 Waiting(p) == Regions \ (p.acked \cup p.failed)
 \* Every needed ack is in but another checkpoint holds the persist slot: one
@@ -229,7 +243,9 @@ StartPersist(t, c) ==
                 q == [p EXCEPT !.persisting = TRUE, !.refs = refs,
                                !.mode = IF reg THEN "regional" ELSE "global",
                                !.consec = IF reg THEN t.consec + 1
-                                          ELSE IF p.kind = "checkpoint" THEN 0 ELSE t.consec]
+                                          ELSE IF p.kind = "checkpoint" THEN 0 ELSE t.consec,
+                               \* ghost: the count the log gives now, plus one (ConsecutiveCount)
+                               !.walk = IF reg THEN LogCount(t.log, 1, 0) + 1 ELSE 0]
             IN [t EXCEPT !.pending[c] = q, !.fx = Append(@, FxSeal("persist", c, q)),
                          !.persisted = @ \cup {c}]
 
@@ -290,7 +306,8 @@ Complete(t, c) ==
                          !.countedIds = IF c > t2.lastSucc THEN {} ELSE @,
                          \* R26: Flink notifies checkpoints and synchronous savepoints only
                          !.fx = IF p.kind # "savepoint" THEN Append(@, FxNotifyComplete(c, p.refs)) ELSE @,
-                         !.log = Append(@, [ev |-> "completed", id |-> c, kind |-> p.kind, mode |-> p.mode])]
+                         !.log = Append(@, [ev |-> "completed", id |-> c, kind |-> p.kind, mode |-> p.mode,
+                                            sealed |-> p.walk])]
         t4 == IF p.kind = "checkpoint"
               THEN NoClaimWarn(DriftWarn(
                      StoreAdd([t3 EXCEPT !.consec = p.consec,
@@ -368,7 +385,7 @@ TriggerStep(t, k) ==                                              \* R13-R15
               acked |-> t.fin, failed |-> t.down, active |-> Active(t),
               cause |-> IF t.down # {} THEN "region_failover" ELSE "none",
               persisting |-> FALSE, refs |-> [r \in Regions |-> id], mode |-> "none",
-              consec |-> 0, timeout |-> t.cfg.timeout]
+              consec |-> 0, walk |-> 0, timeout |-> t.cfg.timeout]
     IN Decide([t EXCEPT !.nextId = id + 1, !.pending = @ @@ (id :> p),
                         !.fx = Append(@, FxTrigger(id, k, forced)),
                         !.triggered = @ @@ (id :> [kind |-> k, forced |-> forced]),
@@ -673,24 +690,21 @@ RegionalGate ==
             /\ F \cap NoFallback = {}                                         \* e
             /\ MaxRefAge > 0 => \A r \in F : c - p.refs[r] <= MaxRefAge        \* f
 
-\* R25 tiers 1 and 2 and R21's metadata: the counter equals the number of
-\* regional completions since the last global completion of a checkpoint or
-\* the last end of a forced-global checkpoint without completion (tier 2),
-\* counted from what a recovery read back (R50); every completed checkpoint's
-\* metadata holds the count right after its completion.
+\* R25 tiers 1 and 2 (as amended) and R21's metadata: the counter equals the
+\* number of regional completions since the last global completion of a
+\* checkpoint or the last end of a forced-global checkpoint without completion
+\* (tier 2), counted from what a recovery read back (R50), each regional
+\* completion counting from the count when its persist was sealed (LogStep);
+\* every completed checkpoint's metadata holds the count right after its
+\* completion.
 RECURSIVE ConsecWalk(_, _, _)
 ConsecWalk(L, i, a) ==
     IF i > Len(L) THEN a
     ELSE LET e == L[i]
-             b == CASE e.ev = "recover" -> [a EXCEPT !.v = e.consec]
-                    [] e.ev = "completed" /\ e.kind = "checkpoint" ->
-                         LET v == IF e.mode = "regional" THEN a.v + 1 ELSE 0
-                         IN [v |-> v, ok |-> a.ok /\ (e.id \in DOMAIN s.known => s.known[e.id].consec = v)]
-                    \* a subsumed forced checkpoint is no failure of forcing: the completion
-                    \* that subsumed it sets the counter (docs/DECISIONS.md#subsumed-forced)
-                    [] e.ev = "aborted" /\ e.forced /\ e.reason # "subsumed" -> [a EXCEPT !.v = 0]
-                    [] OTHER -> a
-         IN ConsecWalk(L, i + 1, b)
+             v == LogStep(a.v, e)
+             meta == (e.ev = "completed" /\ e.kind = "checkpoint" /\ e.id \in DOMAIN s.known)
+                        => s.known[e.id].consec = v
+         IN ConsecWalk(L, i + 1, [v |-> v, ok |-> a.ok /\ meta])
 ConsecutiveCount ==
     LET w == ConsecWalk(s.log, 1, [v |-> 0, ok |-> TRUE]) IN w.ok /\ s.consec = w.v
 

@@ -160,6 +160,10 @@ func catalogue() []Mutant {
 			Old: "s.forceNext, s.forceFrom = true, s.nextID", New: "s.forceNext, s.forceFrom = true, s.nextID-1"},
 		{Name: "r25-counter-not-set-at-completion", Rule: "R25", File: "fsm/complete.go",
 			Old: "\t\ts.consecutive = p.consecutive\n", New: "\n"},
+		// R25 read literally (TLA finding 8): a tier-2 reset while an older
+		// regional checkpoint persists lowers the count that completion sets.
+		{Name: "r25-reset-while-persisting-lowers-count", Rule: "R25", File: "fsm/complete.go",
+			Old: "\t\ts.consecutive = p.consecutive\n\t\ts.endSourcesForcing(&p)", New: "\t\ts.consecutive = min(p.consecutive, s.consecutive+1)\n\t\ts.endSourcesForcing(&p)"},
 		{Name: "r25-sources-finished-not-forced", Rule: "R25", File: "fsm/tasks.go",
 			Old: "s.forceNext, s.forceFrom = true, s.nextID", New: "s.forceNext, s.forceFrom = false, s.nextID"},
 		{Name: "r26-notify-failed-regions", Rule: "R26", File: "fsm/complete.go",

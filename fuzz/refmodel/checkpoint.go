@@ -292,7 +292,10 @@ func (m *Model) complete(p *pending) {
 	}
 	if p.kind == fsm.KindCheckpoint {
 		if regional {
-			m.consecutive++
+			// R25 as amended: the count its metadata records, one more than the
+			// counter when its persist began; a tier-2 reset while it persisted
+			// does not lower it (docs/DECISIONS.md#reset-while-persisting).
+			m.consecutive = p.metaCount
 		} else {
 			m.consecutive = 0
 		}
