@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/ckptcore/ckptcore/fsm"
 )
 
 // This file is the porcupine model of the FLIP-571 configuration as the
@@ -92,8 +94,9 @@ type configState struct {
 	active            bool
 }
 
-// maxDurationMs mirrors the driver's and the core's bound on durations (2^53-1).
-const maxDurationMs = 1<<53 - 1
+// maxDurationMs is the driver's and the core's bound on durations (2^53-1):
+// the constant is shared (fsm.MaxSafeInt), the validation below is not.
+const maxDurationMs = fsm.MaxSafeInt
 
 // apply returns the register after the patch in, and whether the patch is valid
 // (SEMANTICS §2): interval 0 or in [10, 2^53), timeout in [10, 2^53) and at most
