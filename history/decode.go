@@ -30,6 +30,10 @@ type Record struct {
 	Event       fsm.Event
 	Recorded    []json.RawMessage
 	HasRecorded bool
+	// Handle is the state handle an ack carried (its "state" field, only in
+	// a FormatState history); the zero value when it carried none. The core
+	// never sees it: replay ignores it, the driver's metadata builder keeps it.
+	Handle StateHandle
 	// Resume, on a resume record (the first line of a FormatResume history),
 	// is the durable state the core resumes from at Event.At; Event.Type is
 	// then 0, no fsm event.
@@ -105,8 +109,8 @@ func decodeHeader(line []byte) (Header, *fsm.Topology, error) {
 	if err != nil {
 		return h, nil, err
 	}
-	if format != Format && format != FormatResume {
-		return h, nil, errorf("format", "%q is not supported (want %q or %q)", format, Format, FormatResume)
+	if format != Format && format != FormatResume && format != FormatState {
+		return h, nil, errorf("format", "%q is not supported (want %q, %q or %q)", format, Format, FormatResume, FormatState)
 	}
 	h.Format = format
 	job, _, err := o.sub("job", true)

@@ -16,7 +16,7 @@ var eventFields = map[fsm.EventType][]string{
 	fsm.EvStart:           {"initial_delay_ms", "restore"},
 	fsm.EvTick:            nil,
 	fsm.EvTrigger:         {"kind"},
-	fsm.EvAck:             {"checkpoint", "task", "state_size", "checkpointed_size"},
+	fsm.EvAck:             {"checkpoint", "task", "state_size", "checkpointed_size", "state"},
 	fsm.EvDecline:         {"checkpoint", "task", "reason"},
 	fsm.EvTaskFailed:      {"task"},
 	fsm.EvTaskRunning:     {"task"},
@@ -78,6 +78,21 @@ func decodeEventStrict(t *fsm.Topology, line []byte) (Record, error) {
 	}
 	if err := decodeEventFields(t, o, ev); err != nil {
 		return rec, err
+	}
+	if raw, ok := o.get("state"); ok {
+		h, err := ParseStateHandle(raw)
+		if err != nil {
+			he := err.(*HandleError)
+			field := "state"
+			if he.Field != "" {
+				field += "." + he.Field
+			}
+			if he.Value != "" {
+				return rec, errorf(field, "%s: %s", he.Value, he.Reason)
+			}
+			return rec, errorf(field, "%s", he.Reason)
+		}
+		rec.Handle = h
 	}
 	return rec, decodeRecorded(o, &rec)
 }

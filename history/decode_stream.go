@@ -128,8 +128,10 @@ func (d *Reader) next() (Record, error) {
 func (d *Reader) sequence(rec Record) error {
 	ev := rec.Event
 	switch {
-	case rec.Resume != nil && d.header.Format != FormatResume:
-		return errorf("type", "a resume record needs the header format %q (this file says %q)", FormatResume, d.header.Format)
+	case rec.Resume != nil && d.header.Format == Format:
+		return errorf("type", "a resume record needs the header format %q or %q (this file says %q)", FormatResume, FormatState, d.header.Format)
+	case !rec.Handle.IsZero() && d.header.Format != FormatState:
+		return errorf("state", "an ack's state handle needs the header format %q (this file says %q)", FormatState, d.header.Format)
 	case rec.Resume != nil && d.events > 0:
 		return errorf("type", "a resume record must be the first event (the job started on line %d)", d.firstLine)
 	case d.events == 0 && ev.Type != fsm.EvStart && rec.Resume == nil:

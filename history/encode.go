@@ -83,6 +83,22 @@ func EncodeHeader(h Header) ([]byte, error) {
 // "effects" array (an empty slice records that the step had no effect); nil
 // leaves it out.
 func EncodeEvent(t *fsm.Topology, ev fsm.Event, effects []fsm.Effect) ([]byte, error) {
+	return EncodeEventState(t, ev, StateHandle{}, effects)
+}
+
+// EncodeEventState is EncodeEvent for an ack that carried a state handle:
+// a handle that is not zero is written as the ack's "state" field, which only
+// a FormatState history may hold (HISTORY.md, "State handles"). A handle on
+// another event type, or out of its bounds, is an error.
+func EncodeEventState(t *fsm.Topology, ev fsm.Event, h StateHandle, effects []fsm.Effect) ([]byte, error) {
+	if !h.IsZero() {
+		if ev.Type != fsm.EvAck {
+			return nil, fmt.Errorf("history: a %s event carries no state handle (only an ack does)", ev.Type)
+		}
+		if err := h.Validate(); err != nil {
+			return nil, fmt.Errorf("history: ack state: %w", err)
+		}
+	}
 	if ev.Type < fsm.EvStart || ev.Type > fsm.EvRecover {
 		return nil, fmt.Errorf("history: unknown event type %d", ev.Type)
 	}
@@ -125,6 +141,9 @@ func EncodeEvent(t *fsm.Topology, ev fsm.Event, effects []fsm.Effect) ([]byte, e
 		}
 		if ev.CheckpointedSize != 0 {
 			o.int("checkpointed_size", ev.CheckpointedSize)
+		}
+		if !h.IsZero() {
+			o.raw("state", AppendStateHandle(nil, h))
 		}
 	case fsm.EvTaskFailed, fsm.EvTaskRunning, fsm.EvTaskFinished:
 		if err := task(); err != nil {
@@ -187,8 +206,8 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 	if err := h.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
-	if h.Format != "" && h.Format != Format && h.Format != FormatResume {
-		return nil, fmt.Errorf("history: format %q is not supported (want %q or %q)", h.Format, Format, FormatResume)
+	if h.Format != "" && h.Format != Format && h.Format != FormatResume && h.Format != FormatState {
+		return nil, fmt.Errorf("history: format %q is not supported (want %q, %q or %q)", h.Format, Format, FormatResume, FormatState)
 	}
 	line, err := EncodeHeader(h)
 	if err != nil {

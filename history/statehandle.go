@@ -1,9 +1,16 @@
 package history
 
 import (
+	"encoding/base64"
 	"fmt"
+	"strconv"
 	"unicode/utf8"
 )
+
+// FormatState is the header format of a history whose acks may carry state
+// handles (HISTORY.md, "State handles"): v1.1 plus the ack's "state" field.
+// A v1 or v1.1 reader refuses it by its header.
+const FormatState = "ckpt-history/v1.2"
 
 // Bounds of a state handle (HISTORY.md, "State handles"; METADATA.md). Every
 // reader of a handle — the history decoder, the _metadata reader, the driver's
@@ -67,15 +74,95 @@ func (h StateHandle) Validate() error {
 // HandleError is a state handle outside its bounds: the field, its value
 // (possibly empty) and the reason.
 type HandleError struct {
-	Field  string // uri, inline or size
+	Field  string // uri, inline or size (or another key, or "" for the whole object)
 	Value  string
 	Reason string
 }
 
-// Error returns "FIELD: VALUE: REASON" ("FIELD: REASON" without a value).
+// Error returns "FIELD: VALUE: REASON", leaving out empty parts.
 func (e *HandleError) Error() string {
-	if e.Value == "" {
-		return e.Field + ": " + e.Reason
+	s := e.Reason
+	if e.Value != "" {
+		s = e.Value + ": " + s
 	}
-	return e.Field + ": " + e.Value + ": " + e.Reason
+	if e.Field != "" {
+		s = e.Field + ": " + s
+	}
+	return s
+}
+
+// AppendStateHandle appends the JSON form of a handle (HISTORY.md and
+// METADATA.md, the "state" object): {"uri":...,"size":N},
+// {"inline":"<base64>","size":N} or {"size":N}.
+func AppendStateHandle(b []byte, h StateHandle) []byte {
+	o := &jsonObject{b: append(b, '{')}
+	switch {
+	case h.URI != "":
+		o.str("uri", h.URI)
+	case h.Inline != nil:
+		o.raw("inline", append(base64.StdEncoding.AppendEncode([]byte{'"'}, h.Inline), '"'))
+	}
+	o.int("size", h.Size)
+	return o.bytes()
+}
+
+// ParseStateHandle reads the JSON form of a handle strictly — an object with
+// uri or inline (standard padded base64) and size, no other or duplicate
+// field — and checks its bounds (Validate). An object that says nothing
+// ({"size":0}) is refused: no state is written as no "state" field. Errors
+// are *HandleError, Field naming the key.
+func ParseStateHandle(raw []byte) (StateHandle, error) {
+	var h StateHandle
+	o, err := parseObject("", raw)
+	if err == nil {
+		err = o.allow("a state handle has", "uri", "inline", "size")
+	}
+	if err != nil {
+		return h, handleFieldError(err)
+	}
+	uri, hasURI, err := o.str("uri", false)
+	if err != nil {
+		return h, handleFieldError(err)
+	}
+	if hasURI && uri == "" {
+		return h, &HandleError{Field: "uri", Value: `""`, Reason: "empty: leave the field out"}
+	}
+	h.URI = uri
+	inline, hasInline, err := o.str("inline", false)
+	if err != nil {
+		return h, handleFieldError(err)
+	}
+	if hasInline {
+		if base64.StdEncoding.DecodedLen(len(inline)) > MaxInlineStateBytes+2 {
+			return h, &HandleError{Field: "inline", Value: strconv.Itoa(len(inline)) + " base64 characters",
+				Reason: fmt.Sprintf("more than the %d bytes allowed", MaxInlineStateBytes)}
+		}
+		if h.Inline, err = base64.StdEncoding.Strict().DecodeString(inline); err != nil {
+			return h, &HandleError{Field: "inline", Value: strconv.Quote(cutString(inline)), Reason: "not standard base64: " + err.Error()}
+		}
+	}
+	if h.Size, _, err = o.integer("size", true, 0, maxID); err != nil {
+		return h, handleFieldError(err)
+	}
+	if err := h.Validate(); err != nil {
+		return h, err
+	}
+	if h.IsZero() {
+		return h, &HandleError{Field: "size", Value: "0", Reason: "a handle with no uri, no inline state and size 0 says nothing: leave the state field out"}
+	}
+	return h, nil
+}
+
+func handleFieldError(err error) error {
+	if fe, ok := err.(*fieldError); ok {
+		return &HandleError{Field: fe.field, Reason: fe.reason}
+	}
+	return &HandleError{Reason: err.Error()}
+}
+
+func cutString(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
 }

@@ -1,7 +1,6 @@
 package checkpointstorage
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,31 +54,11 @@ func Encode(m *CheckpointMetadata) ([]byte, error) {
 		b = appendInt(b, "ref", s.Ref)
 		if !s.Handle.IsZero() {
 			b = append(b, `,"state":`...)
-			b = AppendHandle(b, s.Handle)
+			b = history.AppendStateHandle(b, s.Handle)
 		}
 		b = append(b, '}')
 	}
 	return append(b, "\n]}\n"...), nil
-}
-
-// AppendHandle appends the JSON form of a state handle (METADATA.md, the
-// "state" object): {"uri":...,"size":N} or {"inline":"<base64>","size":N}
-// or {"size":N}.
-func AppendHandle(b []byte, h history.StateHandle) []byte {
-	b = append(b, '{')
-	switch {
-	case h.URI != "":
-		b = append(b, `"uri":`...)
-		b = appendString(b, h.URI)
-		b = append(b, ',')
-	case h.Inline != nil:
-		b = append(b, `"inline":"`...)
-		b = base64.StdEncoding.AppendEncode(b, h.Inline)
-		b = append(b, `",`...)
-	}
-	b = append(b, `"size":`...)
-	b = strconv.AppendInt(b, h.Size, 10)
-	return append(b, '}')
 }
 
 func appendString(b []byte, s string) []byte {
@@ -254,7 +233,7 @@ func decodeSubtasks(o *obj, m *CheckpointMetadata) error {
 		}
 		hraw, ok, _ := s.raw("state", false)
 		if ok {
-			if st.Handle, err = DecodeHandle(path+".state", hraw); err != nil {
+			if st.Handle, err = decodeHandle(path+".state", hraw); err != nil {
 				return err
 			}
 		}
@@ -263,43 +242,17 @@ func decodeSubtasks(o *obj, m *CheckpointMetadata) error {
 	return nil
 }
 
-// DecodeHandle reads the JSON form of a state handle (see AppendHandle)
-// strictly and checks its bounds (history.StateHandle.Validate); path names
-// the field in errors.
-func DecodeHandle(path string, raw json.RawMessage) (history.StateHandle, error) {
-	var h history.StateHandle
-	o, err := parseObj(path, raw)
+// decodeHandle reads a subtask's "state" with history's handle parser (one
+// definition of the form for histories and _metadata files); path names the
+// field in errors.
+func decodeHandle(path string, raw json.RawMessage) (history.StateHandle, error) {
+	h, err := history.ParseStateHandle(raw)
 	if err != nil {
-		return h, err
-	}
-	if err := o.allow("uri", "inline", "size"); err != nil {
-		return h, err
-	}
-	uri, hasURI, err := o.str("uri", false)
-	if err != nil {
-		return h, err
-	}
-	if hasURI && uri == "" {
-		return h, errf(path+".uri", `""`, "an empty uri: leave the field out")
-	}
-	h.URI = uri
-	inline, hasInline, err := o.str("inline", false)
-	if err != nil {
-		return h, err
-	}
-	if hasInline {
-		if base64.StdEncoding.DecodedLen(len(inline)) > history.MaxInlineStateBytes+3 {
-			return h, errf(path+".inline", strconv.Itoa(len(inline))+" base64 characters", "more than "+strconv.Itoa(history.MaxInlineStateBytes)+" bytes of inline state")
+		var he *history.HandleError
+		if errors.As(err, &he) && he.Field != "" {
+			return h, errf(path+"."+he.Field, he.Value, he.Reason)
 		}
-		if h.Inline, err = base64.StdEncoding.Strict().DecodeString(inline); err != nil {
-			return h, errf(path+".inline", quote(inline), "not standard base64: "+err.Error())
-		}
-	}
-	if h.Size, _, err = o.integer("size", true, 0, fsm.MaxSafeInt); err != nil {
-		return h, err
-	}
-	if err := h.Validate(); err != nil {
-		return h, handleError(path, h, err)
+		return h, errf(path, "", err.Error())
 	}
 	return h, nil
 }
