@@ -123,15 +123,32 @@ func EncodeEffect(t *fsm.Topology, e fsm.Effect) json.RawMessage {
 }
 
 // appendAllRefs renders, for every region in order, the checkpoint whose state
-// it uses: {"r0":5,"r1":3}.
+// it uses: {"r0":5,"r1":3}. It writes the names itself (fsm.RegionName's
+// spelling) and walks the refs alongside — sorted by region, as Effect.RefOf
+// assumes too: a job of 100,000
+// regions costs no allocation per region (issue 19).
 func appendAllRefs(b []byte, t *fsm.Topology, e *fsm.Effect) []byte {
-	o := &jsonObject{b: append(b, '{')}
+	b = append(b, '{')
 	if t != nil {
+		refs := e.Refs
 		for r := 0; r < t.NumRegions(); r++ {
-			o.int(fsm.RegionName(r), e.RefOf(r))
+			for len(refs) > 0 && refs[0].Region < r {
+				refs = refs[1:]
+			}
+			ref := e.Checkpoint
+			if len(refs) > 0 && refs[0].Region == r {
+				ref = refs[0].Checkpoint
+			}
+			if r > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `"r`...)
+			b = strconv.AppendInt(b, int64(r), 10)
+			b = append(b, `":`...)
+			b = strconv.AppendInt(b, ref, 10)
 		}
 	}
-	return o.bytes()
+	return append(b, '}')
 }
 
 // taskNames renders a subtask set; ranges the job does not have (impossible for
