@@ -1,11 +1,6 @@
 package driver
 
-import (
-	"errors"
-	"fmt"
-
-	"github.com/ckptcore/ckptcore/fsm"
-)
+import "github.com/ckptcore/ckptcore/fsm"
 
 // Ack is one subtask's acknowledgement of a checkpoint (R16), the unit of
 // AckBatch: StateSize and CheckpointedSize are the sizes the subtask reported
@@ -25,40 +20,11 @@ func (a *Ack) event() fsm.Event {
 }
 
 // AckBatch reports many acknowledgements at once, for a runtime that receives
-// them in bulk: they are applied in slice order, one after the other, in a
-// single turn of the event loop (no other event comes between them). An ack
-// the core refuses (an *fsm.EventError: a subtask the job does not have, a
-// negative size) changes nothing and does not stop the others; the returned
-// error joins one *AckError per refused ack, or is ErrClosed.
+// them in bulk: it queues them in slice order with one lock per up to
+// ingestLimit acks and returns without waiting for the core, like Ack (see
+// the event methods in api.go: order, back-pressure, ErrClosed, and how a
+// refused ack is reported — to Options.OnRefused, not to the caller). The
+// slice is not kept: the caller may reuse it at once.
 func (d *Driver) AckBatch(acks []Ack) error {
-	if len(acks) == 0 {
-		return nil
-	}
-	var errs []error
-	if err := d.call(func() {
-		for i := range acks {
-			if err := d.stepEvent(acks[i].event()); err != nil {
-				errs = append(errs, &AckError{Index: i, Ack: acks[i], Err: err})
-			}
-		}
-	}); err != nil {
-		return err
-	}
-	return errors.Join(errs...)
+	return d.in.pushAcks(acks)
 }
-
-// AckError is an ack of a batch that the core refused; Err is the core's
-// error (an *fsm.EventError).
-type AckError struct {
-	Index int // its position in the batch
-	Ack   Ack
-	Err   error
-}
-
-// Error names the ack and the core's reason.
-func (e *AckError) Error() string {
-	return fmt.Sprintf("ack %d (checkpoint %d, subtask %d): %v", e.Index, e.Ack.Checkpoint, e.Ack.Task, e.Err)
-}
-
-// Unwrap returns the core's error.
-func (e *AckError) Unwrap() error { return e.Err }

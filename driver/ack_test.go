@@ -10,7 +10,7 @@ import (
 
 // TestAckBatchCompletesAndReportsRefusals: a batch's acks are applied in
 // order — the valid ones complete the checkpoint with their sizes — and a
-// refused one is reported with its position and the core's error, without
+// refused one reaches Options.OnRefused with the core's error, without
 // stopping the rest.
 func TestAckBatchCompletesAndReportsRefusals(t *testing.T) {
 	h := openHarness(t, t.TempDir(), testConfig(1000))
@@ -23,15 +23,17 @@ func TestAckBatchCompletesAndReportsRefusals(t *testing.T) {
 		{Checkpoint: 1, Task: 2, StateSize: 102, CheckpointedSize: 1},
 		{Checkpoint: 1, Task: 3, StateSize: 103, CheckpointedSize: 1},
 	}
-	err := h.d.AckBatch(batch)
-	var ae *AckError
-	var ee *fsm.EventError
-	if !errors.As(err, &ae) || ae.Index != 2 || ae.Ack.Task != 99 || !errors.As(err, &ee) {
-		t.Fatalf("AckBatch error %v, want an *AckError for index 2 wrapping an *fsm.EventError", err)
+	if err := h.d.AckBatch(batch); err != nil {
+		t.Fatal(err)
 	}
 	e := h.exec.wait(t, "completed", isEffect(fsm.EffCompleted, 1))
 	if e.StateSize != 406 || e.CheckpointedSize != 4 {
 		t.Fatalf("completed sizes %d/%d, want 406/4", e.StateSize, e.CheckpointedSize)
+	}
+	h.flush()
+	var ee *fsm.EventError
+	if r := h.exec.refused(); len(r) != 1 || r[0].ev.Task != 99 || r[0].ev.StateSize != 1 || !errors.As(r[0].err, &ee) {
+		t.Fatalf("OnRefused calls %+v, want the ack from subtask 99", r)
 	}
 	if err := h.d.AckBatch(nil); err != nil {
 		t.Fatalf("empty batch: %v", err)

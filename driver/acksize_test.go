@@ -28,8 +28,11 @@ func TestAckSizesReachStatus(t *testing.T) {
 	if c := st.LatestCompleted; c == nil || c.StateSize != 4006 || c.CheckpointedSize != 40 {
 		t.Fatalf("status latest completed: %+v", c)
 	}
-	if err := h.d.AckWithSizes(1, 0, -5, 0); err == nil {
-		t.Fatal("a negative size was accepted")
+	if err := h.d.AckWithSizes(1, 0, -5, 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.status().RefusedEvents; n != 1 {
+		t.Fatalf("a negative size: %d events refused, want 1", n)
 	}
 	flight, err := os.ReadFile(h.d.FlightFile())
 	if err != nil || !strings.Contains(string(flight), `"task":"sink/1","state_size":1003,"checkpointed_size":10`) {

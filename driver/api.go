@@ -7,14 +7,27 @@ import (
 	"github.com/ckptcore/ckptcore/fsm"
 )
 
-// The event methods below submit one event to the core at the current time and
-// return once the core has applied it (its effects are then queued for the
-// effect worker). The error is the core's for invalid input (an *fsm.EventError,
-// e.g. a subtask the job does not have; the core is unchanged) or ErrClosed.
+// The event methods below — a subtask's messages, Flink's fire-and-forget
+// acknowledgeCheckpoint/declineCheckpoint RPCs and task state updates — queue
+// one event for the core and return at once, without waiting for the core
+// (ingest: they allocate nothing and take a mutex for a few nanoseconds). The
+// event is applied at the time the event loop takes it; events of one caller
+// are applied in the order it submitted them, and before any later request of
+// the same caller (Sync, Status, Trigger, PatchConfig), so a caller that needs
+// "applied" calls Sync. When the queue is full the call waits for room
+// (back-pressure: memory stays bounded).
+//
+// The error is ErrClosed after Close (an event queued but not yet applied when
+// Close comes is dropped, as a crash would drop it). An event the core
+// refuses (invalid input: an *fsm.EventError, e.g. a subtask the job does
+// not have; the core is unchanged) is not returned — the call has returned by
+// then — but reported to Options.OnRefused, warned to the Executor
+// (CodeEventRefused), written to the flight file as a comment line and counted
+// in Status.RefusedEvents (docs/DECISIONS.md, "Fire-and-forget events").
 
 // Ack reports that a subtask acknowledged a checkpoint (R16).
 func (d *Driver) Ack(checkpoint int64, task fsm.TaskID) error {
-	return d.submit(fsm.Event{Type: fsm.EvAck, Checkpoint: checkpoint, Task: task})
+	return d.in.push(item{typ: fsm.EvAck, ack: Ack{Checkpoint: checkpoint, Task: task}})
 }
 
 // AckWithSizes reports an acknowledgement with the sizes the subtask reported
@@ -22,29 +35,37 @@ func (d *Driver) Ack(checkpoint int64, task fsm.TaskID) error {
 // state_size and checkpointed_size); persist and completed effects and the
 // REST API report their totals.
 func (d *Driver) AckWithSizes(checkpoint int64, task fsm.TaskID, stateSize, checkpointedSize int64) error {
-	return d.submit(fsm.Event{Type: fsm.EvAck, Checkpoint: checkpoint, Task: task,
-		StateSize: stateSize, CheckpointedSize: checkpointedSize})
+	return d.in.push(item{typ: fsm.EvAck, ack: Ack{Checkpoint: checkpoint, Task: task,
+		StateSize: stateSize, CheckpointedSize: checkpointedSize}})
 }
 
 // Decline reports that a subtask declined a checkpoint; reason "" means
 // fsm.ReasonDeclined (R17, R18, R30).
 func (d *Driver) Decline(checkpoint int64, task fsm.TaskID, reason fsm.Reason) error {
-	return d.submit(fsm.Event{Type: fsm.EvDecline, Checkpoint: checkpoint, Task: task, Reason: reason})
+	return d.in.push(item{typ: fsm.EvDecline, ack: Ack{Checkpoint: checkpoint, Task: task}, reason: reason})
 }
 
 // TaskFailed reports that a subtask failed: its region fails over (R19).
 func (d *Driver) TaskFailed(task fsm.TaskID) error {
-	return d.submit(fsm.Event{Type: fsm.EvTaskFailed, Task: task})
+	return d.in.push(item{typ: fsm.EvTaskFailed, ack: Ack{Task: task}})
 }
 
 // TaskRunning reports that a subtask runs (again).
 func (d *Driver) TaskRunning(task fsm.TaskID) error {
-	return d.submit(fsm.Event{Type: fsm.EvTaskRunning, Task: task})
+	return d.in.push(item{typ: fsm.EvTaskRunning, ack: Ack{Task: task}})
 }
 
 // TaskFinished reports that a subtask finished its bounded input.
 func (d *Driver) TaskFinished(task fsm.TaskID) error {
-	return d.submit(fsm.Event{Type: fsm.EvTaskFinished, Task: task})
+	return d.in.push(item{typ: fsm.EvTaskFinished, ack: Ack{Task: task}})
+}
+
+// Sync waits until the core has applied every event the caller submitted
+// before it (and returns ErrClosed after Close): the barrier for a caller that
+// needs "applied" — a test, or a runtime that reads Status next. Whether the
+// core accepted them is Options.OnRefused's to say.
+func (d *Driver) Sync() error {
+	return d.call(func() {})
 }
 
 // Trigger requests a checkpoint, savepoint or stop-with-savepoint (a manual
@@ -52,14 +73,6 @@ func (d *Driver) TaskFinished(task fsm.TaskID) error {
 // trigger reaches the Executor like any other.
 func (d *Driver) Trigger(kind fsm.Kind) error {
 	return d.request(kind, nil)
-}
-
-func (d *Driver) submit(ev fsm.Event) error {
-	var err error
-	if cerr := d.call(func() { err = d.stepEvent(ev) }); cerr != nil {
-		return cerr
-	}
-	return err
 }
 
 // ConfigPatch is a FLIP-571 change of the checkpoint configuration; a nil field

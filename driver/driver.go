@@ -31,6 +31,15 @@ type Options struct {
 	FlightDir string
 	// NoFlightRecorder turns the flight recorder off.
 	NoFlightRecorder bool
+	// OnRefused, when not nil, is told of every event submitted without an
+	// answer (Ack, AckWithSizes, AckBatch, Decline, TaskFailed, TaskRunning,
+	// TaskFinished) that the core refused: err is the core's *fsm.EventError
+	// (a subtask the job does not have, a negative size); the core is
+	// unchanged. It is called on the effect worker, in order with the
+	// Executor's methods, with the same rules (it may call the event methods,
+	// not Close). Refusals are also warned (CodeEventRefused), written to the
+	// flight file as comment lines and counted in Status.RefusedEvents.
+	OnRefused func(ev fsm.Event, err error)
 }
 
 // Driver embeds the decision core for real use: one goroutine (the event loop)
@@ -48,7 +57,8 @@ type Driver struct {
 	fx       *effector
 	rec      *recorder
 
-	reqs      chan func()
+	in        *ingest // events and requests for the event loop
+	onRefused func(fsm.Event, error)
 	quit      chan struct{}
 	loopDone  chan struct{}
 	closeOnce sync.Once
@@ -115,13 +125,14 @@ func newDriver(store Store, job fsm.JobSpec, cfg fsm.Config, opt Options) (*Driv
 	}
 	d := &Driver{
 		topo: topo, job: job, cfg: cfg, store: store,
-		clock:    newCoreClock(opt.Clock),
-		timer:    opt.Clock.NewTimer(),
-		reqs:     make(chan func()),
-		quit:     make(chan struct{}),
-		loopDone: make(chan struct{}),
-		waiters:  map[int64]chan patchResult{},
-		stats:    newStats(),
+		clock:     newCoreClock(opt.Clock),
+		timer:     opt.Clock.NewTimer(),
+		in:        newIngest(),
+		onRefused: opt.OnRefused,
+		quit:      make(chan struct{}),
+		loopDone:  make(chan struct{}),
+		waiters:   map[int64]chan patchResult{},
+		stats:     newStats(),
 	}
 	d.flink = newFlinkState(topo, cfg, store)
 	d.fx = newEffector(d, opt.Executor, durable.NextID)
@@ -272,6 +283,7 @@ func (d *Driver) FlightFile() string {
 // the flight recorder or of closing the store.
 func (d *Driver) Close() error {
 	d.closeOnce.Do(func() {
+		d.in.close()
 		close(d.quit)
 		<-d.loopDone
 		<-d.fx.done

@@ -101,9 +101,13 @@ func TestClockGoingBackwardsIsClamped(t *testing.T) {
 
 func TestInvalidEventIsRefused(t *testing.T) {
 	h := openHarness(t, t.TempDir(), testConfig(0))
+	if err := h.d.Ack(1, 99); err != nil {
+		t.Fatalf("ack from an unknown subtask: %v (Ack does not wait for the core)", err)
+	}
+	h.flush()
 	var ee *fsm.EventError
-	if err := h.d.Ack(1, 99); !errors.As(err, &ee) {
-		t.Fatalf("ack from an unknown subtask: %v", err)
+	if r := h.exec.refused(); len(r) != 1 || !errors.As(r[0].err, &ee) {
+		t.Fatalf("ack from an unknown subtask: OnRefused got %+v", r)
 	}
 	if err := h.d.Trigger(fsm.KindCheckpoint); err != nil {
 		t.Fatal(err)

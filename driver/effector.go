@@ -15,10 +15,17 @@ type fxItem struct {
 	eff     fsm.Effect
 	forget  int64
 	warn    *warning
+	refused *refusal
 	barrier chan struct{} // closed when the worker reaches it (tests wait for the queue to drain)
 }
 
 type warning struct{ code, message string }
+
+// refusal is a queued event the core refused, for Options.OnRefused.
+type refusal struct {
+	ev  fsm.Event
+	err error
+}
 
 func effectItems(effs []fsm.Effect) []fxItem {
 	items := make([]fxItem, len(effs))
@@ -111,6 +118,8 @@ func (f *effector) do(it fxItem) {
 		close(it.barrier)
 	case it.warn != nil:
 		f.exec.Warn(it.warn.code, it.warn.message)
+	case it.refused != nil:
+		f.d.onRefused(it.refused.ev, it.refused.err)
 	case it.forget != 0:
 		if err := f.d.store.Delete(fsm.KindCheckpoint, it.forget); err != nil {
 			f.exec.Warn(CodeStoreFailed, fmt.Sprintf("metadata of checkpoint %d, which the job no longer needs, not deleted: %v", it.forget, err))

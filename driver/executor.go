@@ -21,7 +21,10 @@ import (
 // itself and never reach an Executor method; an Executor that also implements
 // EffectObserver sees every effect, those included.
 //
-// Slices passed to a method are the Executor's to keep.
+// Slices passed to a method are the Executor's to keep: the driver copies a
+// step's effects out of the core's reused buffer once, when the step has
+// effects — not per ack, whose step normally has none — and never touches the
+// copy again.
 type Executor interface {
 	// TriggerCheckpoint sends the trigger of checkpoint id to every subtask in
 	// tasks (R15). The id is durable before this call (R14): it is never reused,

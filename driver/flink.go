@@ -32,6 +32,11 @@ type flinkState struct {
 	startAt     int64 // the first step this driver applied
 	started     bool
 	endAt       int64 // when the job failed or finished; 0 while it runs
+
+	// Owned by the event loop: the deferred timeline step (observe).
+	timelineStarted bool
+	lateAck         fsm.Event
+	hasLateAck      bool
 }
 
 // maxTriggerOps bounds the remembered operations; Flink keeps them for
@@ -72,9 +77,20 @@ func (s *FileStore) MetadataPath(kind fsm.Kind, id int64) string {
 }
 
 // observe feeds one step to the tracker and settles trigger operations.
+//
+// An ack without effects — most of the events of a large job — changes the
+// timeline only by moving its time forward, and settles nothing: its timeline
+// step is deferred to the end of the batch (observed), which gives the same
+// timeline, and the rest is skipped.
 func (f *flinkState) observe(ev fsm.Event, effs []fsm.Effect) {
 	f.tracker.Observe(ev, effs)
+	if ev.Type == fsm.EvAck && len(effs) == 0 && f.timelineStarted {
+		f.lateAck, f.hasLateAck = ev, true
+		return
+	}
+	f.observed()
 	f.timeline.Step(ev, effs)
+	f.timelineStarted = true
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.started {
@@ -131,6 +147,15 @@ func (f *flinkState) observe(ev fsm.Event, effs []fsm.Effect) {
 	}
 	if ev.Type == fsm.EvRecover {
 		f.dropQueued("the coordinator recovered before the request got a checkpoint (R50)")
+	}
+}
+
+// observed gives the timeline the deferred step of the last ack without
+// effects (observe); the event loop calls it at the end of every batch.
+func (f *flinkState) observed() {
+	if f.hasLateAck {
+		f.hasLateAck = false
+		f.timeline.Step(f.lateAck, nil)
 	}
 }
 

@@ -145,6 +145,7 @@ type recExec struct {
 	effects   []fsm.Effect
 	discards  []int64
 	warnings  []string
+	refusals  []refusal // Options.OnRefused's calls
 	changed   chan struct{}
 	onTrigger func(id int64, tasks fsm.TaskSet)
 }
@@ -178,6 +179,20 @@ func (x *recExec) Warn(code, msg string) {
 	x.mu.Lock()
 	x.warnings = append(x.warnings, code+": "+msg)
 	x.mu.Unlock()
+}
+
+// refuse is the harness's Options.OnRefused.
+func (x *recExec) refuse(ev fsm.Event, err error) {
+	x.mu.Lock()
+	x.refusals = append(x.refusals, refusal{ev: ev, err: err})
+	x.mu.Unlock()
+}
+
+// refused returns OnRefused's calls so far.
+func (x *recExec) refused() []refusal {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return append([]refusal(nil), x.refusals...)
 }
 
 func (x *recExec) discarded() []int64 {
@@ -269,7 +284,7 @@ func openHarness(t *testing.T, dir string, cfg fsm.Config) *harness {
 func reopenHarness(t *testing.T, dir string, cfg fsm.Config, clock *fakeClock) *harness {
 	t.Helper()
 	h := &harness{t: t, dir: dir, clock: clock, exec: newRecExec()}
-	d, err := Open(dir, twoRegions(), cfg, Options{Clock: h.clock, Executor: h.exec})
+	d, err := Open(dir, twoRegions(), cfg, Options{Clock: h.clock, Executor: h.exec, OnRefused: h.exec.refuse})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,12 +313,15 @@ func (h *harness) status() Status {
 
 func ptrTo[T any](v T) *T { return &v }
 
-// flush waits until the effect worker has carried out every effect queued so
-// far (the observer sees an effect before it is carried out).
+// flush waits until the event loop has applied every event submitted so far
+// and the effect worker has carried out every effect queued by then (the observer sees an effect before it is carried out).
 func (h *harness) flush() {
 	h.t.Helper()
 	b := make(chan struct{})
-	h.d.fx.push(fxItem{barrier: b})
+	// Pushed from the loop, after every event queued so far is applied.
+	if err := h.d.call(func() { h.d.fx.push(fxItem{barrier: b}) }); err != nil {
+		h.t.Fatal(err)
+	}
 	select {
 	case <-b:
 	case <-time.After(waitTimeout):

@@ -6,22 +6,49 @@ import (
 	"github.com/ckptcore/ckptcore/fsm"
 )
 
-// loop is the event loop: the only goroutine that touches the core. It applies
-// one request at a time and, after each, re-arms the timer for the core's next
-// deadline, so it sleeps exactly until something is due (no polling).
+// loop is the event loop: the only goroutine that touches the core. It takes
+// the ingestion queue's items in batches (one wake-up per batch, ingest) and
+// applies them in order, then flushes the flight recorder and re-arms the timer
+// for the core's next deadline, so it sleeps exactly until something is due (no
+// polling).
 func (d *Driver) loop() {
 	defer close(d.loopDone)
 	defer d.failWaiters()
+	var batch []item
 	for {
 		d.arm()
 		select {
 		case <-d.quit:
 			return
-		case f := <-d.reqs:
-			f()
+		case <-d.in.wake:
+			batch = d.in.take(batch)
+			d.apply(batch)
 		case <-d.timer.C():
 			d.armed = false
 			d.stepEvent(fsm.Event{Type: fsm.EvTick})
+		}
+		d.flink.observed()
+		d.recorded(d.rec.flush())
+	}
+}
+
+// apply runs one batch. Its events share one reading of the clock (clamped
+// to the core's time, R10, since a request in the batch may have moved it):
+// the batch takes about a millisecond at most, the core's resolution.
+func (d *Driver) apply(batch []item) {
+	at := d.clock.now(d.core.Now())
+	for i := range batch {
+		it := &batch[i]
+		if it.fn != nil {
+			d.flink.observed() // a request sees every event before it
+			it.fn()
+			it.fn = nil // the buffer is reused: do not keep the request alive
+			continue
+		}
+		ev := it.event()
+		ev.At = max(at, d.core.Now())
+		if err := d.stepAt(ev); err != nil {
+			d.refused(ev, err)
 		}
 	}
 }
@@ -54,26 +81,31 @@ func (d *Driver) arm() {
 	d.armed, d.armedAt = true, at
 }
 
-// call runs f on the event loop and waits for it. A request the loop has
-// received always runs to the end, even when Close comes in meanwhile.
+// call runs f on the event loop, after everything queued before it, and
+// waits for it. A request the loop has taken always runs to the end, even when
+// Close comes in meanwhile.
 func (d *Driver) call(f func()) error {
 	done := make(chan struct{})
-	select {
-	case d.reqs <- func() { f(); close(done) }:
-	case <-d.quit:
-		return ErrClosed
+	if err := d.in.push(item{fn: func() { f(); close(done) }}); err != nil {
+		return err
 	}
-	<-done
-	return nil
+	select {
+	case <-done:
+		return nil
+	case <-d.loopDone:
+		select {
+		case <-done: // it ran before the loop stopped
+			return nil
+		default:
+			return ErrClosed
+		}
+	}
 }
 
 // feed runs f on the event loop without waiting for it; the effect worker uses
 // it to report store writes. After Close it is dropped.
 func (d *Driver) feed(f func()) {
-	select {
-	case d.reqs <- f:
-	case <-d.quit:
-	}
+	_ = d.in.push(item{fn: f}) // ErrClosed: dropped, as documented on Close
 }
 
 // stepEvent applies an event at the current time (clamped so that it never goes
@@ -94,20 +126,45 @@ func (d *Driver) stepEvent(ev fsm.Event) error {
 func (d *Driver) stepAt(ev fsm.Event) error {
 	effs, err := d.core.Step(ev)
 	if err != nil {
+		d.stats.refused++
+		d.rec.comment("refused " + fsm.DescribeEvent(d.topo, ev) + ": " + err.Error())
 		d.fx.push(fxItem{warn: &warning{code: CodeEventRefused,
-			message: "the core refused " + ev.Type.String() + ": " + err.Error()}})
+			message: "the core refused " + ev.Type.String() + ": " + err.Error() + " (" + fsm.DescribeEvent(d.topo, ev) + ")"}})
 		return err
 	}
-	if d.rec.write(ev, effs) != nil && !d.rec.reported {
-		d.rec.reported = true
-		d.fx.push(fxItem{warn: &warning{code: CodeFlightRecorderFailed,
-			message: "flight recorder stopped: " + d.rec.err.Error()}})
+	d.recorded(d.rec.write(ev, effs))
+	if len(effs) > 0 {
+		// The step's line is in the file before any of its effects is
+		// carried out (see recorder).
+		d.recorded(d.rec.flush())
 	}
 	effs = copyEffects(effs)
 	d.flink.observe(ev, effs)
 	d.account(effs)
 	d.fx.push(effectItems(effs)...)
 	return nil
+}
+
+// recorded reports the flight recorder's first failure to the Executor; the
+// recorder stops, the driver goes on.
+func (d *Driver) recorded(err error) {
+	if err != nil && !d.rec.reported {
+		d.rec.reported = true
+		d.fx.push(fxItem{warn: &warning{code: CodeFlightRecorderFailed,
+			message: "flight recorder stopped: " + err.Error()}})
+	}
+}
+
+// refused reports an event of the ingestion queue that the core refused to
+// the runtime: its submitter got no answer (Ack, Decline, AckBatch and the
+// task_* methods do not wait for the core), so the refusal goes, in order with
+// the effects, to Options.OnRefused, besides the CodeEventRefused warning, the
+// flight file's comment line and Status.RefusedEvents that stepAt gives every
+// refusal.
+func (d *Driver) refused(ev fsm.Event, err error) {
+	if d.onRefused != nil {
+		d.fx.push(fxItem{refused: &refusal{ev: ev, err: err}})
+	}
 }
 
 // CodeFlightRecorderFailed is the warning code of a flight-recorder write that

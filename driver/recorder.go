@@ -29,10 +29,17 @@ import (
 //
 // The header and the first line go out in one file that is written under a
 // temporary name and renamed into place: a crash leaves either no file or one
-// that replays. Later lines are written with one write(2) each and not
-// fsync'd: a process crash loses nothing, a power loss may lose the tail (a
-// torn last line is the most a crash leaves; CheckFlightChain cuts it). Close
-// fsyncs.
+// that replays. Later lines are encoded by a history.LineEncoder into a buffer
+// (no allocation per event) that goes out in one write(2) of whole lines: at
+// the end of every batch of the event loop, when it reaches recorderFlushAt,
+// and before the effects of a step are handed to the effect worker. So every
+// line of a step with effects — a store write, a trigger, a notification — is
+// in the file before any of its effects is carried out, and what a process
+// crash loses is at most the tail of the batch being applied: events without
+// effects, which changed nothing durable (the store, not the flight file, is
+// what recovery rests on, R50). Nothing is fsync'd before Close: a power loss
+// may lose more of the tail (a torn last line is the most a crash leaves;
+// CheckFlightChain and the next incarnation cut it). Close flushes and fsyncs.
 //
 // Restart time does not depend on earlier files (none is read at Open), and
 // the files of one job chain: each one's end state, with what a crash can
@@ -41,9 +48,20 @@ type recorder struct {
 	f        *os.File
 	topo     *fsm.Topology
 	path     string
+	enc      *history.LineEncoder
+	buf      []byte // whole lines not yet written
 	err      error
 	reported bool
 }
+
+// recorderFlushAt is the buffered size at which the recorder writes without
+// waiting for the end of the batch; recorderKeep is the buffer capacity kept
+// across a flush that wrote less than an eighth of it (an idle job does not
+// hold a large buffer).
+const (
+	recorderFlushAt = 64 << 10
+	recorderKeep    = 4 << 10
+)
 
 // flightTmp is the name a flight file is written under until its first line
 // is in it.
@@ -89,7 +107,7 @@ func (d *Driver) openRecorder(opt Options, format string, first []byte) error {
 		f.Close()
 		return fmt.Errorf("driver: flight recorder: %w", err)
 	}
-	d.rec = &recorder{f: f, path: path, topo: d.topo}
+	d.rec = &recorder{f: f, path: path, topo: d.topo, enc: history.NewLineEncoder(d.topo)}
 	return nil
 }
 
@@ -142,8 +160,8 @@ func nextFlightNumber(dir string) (int, error) {
 	return n + 1, nil
 }
 
-// write records one accepted event; after the first error it records nothing
-// more and keeps returning that error.
+// write records one accepted event (into the buffer); after the first error
+// it records nothing more and keeps returning that error.
 func (r *recorder) write(ev fsm.Event, effs []fsm.Effect) error {
 	if r == nil {
 		return nil
@@ -152,9 +170,45 @@ func (r *recorder) write(ev fsm.Event, effs []fsm.Effect) error {
 		if effs == nil {
 			effs = []fsm.Effect{} // record "no effect", not "not recorded"
 		}
-		var line []byte
-		if line, r.err = history.EncodeEvent(r.topo, ev, effs); r.err == nil {
-			_, r.err = r.f.Write(append(line, '\n')) // one write(2): a crash tears at most this line
+		if r.buf, r.err = r.enc.Append(r.buf, ev, effs); r.err == nil {
+			r.buf = append(r.buf, '\n')
+			if len(r.buf) >= recorderFlushAt {
+				r.flush()
+			}
+		}
+	}
+	return r.err
+}
+
+// comment records a // comment line (HISTORY.md: ignored by readers), such as
+// an event the core refused; line breaks in text become spaces.
+func (r *recorder) comment(text string) {
+	if r == nil || r.err != nil {
+		return
+	}
+	r.buf = append(r.buf, "// "...)
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if c == '\n' || c == '\r' {
+			c = ' '
+		}
+		r.buf = append(r.buf, c)
+	}
+	r.buf = append(r.buf, '\n')
+}
+
+// flush writes the buffered lines in one write(2) (a process crash cannot
+// tear it; see recorder) and returns the recorder's error.
+func (r *recorder) flush() error {
+	if r == nil {
+		return nil
+	}
+	if r.err == nil && len(r.buf) > 0 {
+		_, r.err = r.f.Write(r.buf)
+		if cap(r.buf) > recorderKeep && len(r.buf) < cap(r.buf)/8 {
+			r.buf = nil
+		} else {
+			r.buf = r.buf[:0]
 		}
 	}
 	return r.err
@@ -164,7 +218,7 @@ func (r *recorder) close() error {
 	if r == nil {
 		return nil
 	}
-	err := r.err
+	err := r.flush()
 	if serr := r.f.Sync(); err == nil {
 		err = serr
 	}

@@ -30,6 +30,9 @@ type Status struct {
 	Consecutive int
 	Regions     int
 	Storage     string
+	// RefusedEvents counts the events the core refused in this incarnation
+	// (invalid input, an *fsm.EventError each; see Options.OnRefused).
+	RefusedEvents int64
 }
 
 // Counts are Flink's checkpoint counts.
@@ -106,7 +109,7 @@ func (d *Driver) status() Status {
 	s := Status{Now: c.Now(), Job: c.Job(), FailReason: c.FailReason(), Base: c.Config(),
 		Effective: c.Effective(), RegionalMode: c.RegionalMode(), PendingPatches: len(c.PendingPatches()),
 		Retained: c.Retained(), Counts: d.stats.counts, Consecutive: c.Consecutive(),
-		Regions: d.topo.NumRegions(), Storage: storageName(d.store)}
+		Regions: d.topo.NumRegions(), Storage: storageName(d.store), RefusedEvents: d.stats.refused}
 	for _, p := range c.Pending() {
 		s.Pending = append(s.Pending, PendingCheckpoint{ID: p.ID, Kind: p.Kind, TriggerAt: p.TriggerAt,
 			Deadline: p.Deadline, Persisting: p.Persisting})
@@ -143,6 +146,7 @@ type stats struct {
 	lastSavepoint *CompletedCheckpoint
 	lastFailed    *FailedCheckpoint
 	restored      *RestoredCheckpoint
+	refused       int64 // events the core refused
 }
 
 func newStats() stats { return stats{triggerAt: map[int64]int64{}} }

@@ -1,33 +1,55 @@
 package driver
 
 import (
+	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/ckptcore/ckptcore/fsm"
+	"github.com/ckptcore/ckptcore/history"
 )
 
-// TestRefusedEventIsSurfaced: an event the core refuses is reported to the
-// caller and, as a warning, to the Executor (it may come from the effect
-// worker's feedback or the timer, where no caller looks at the error).
+// TestRefusedEventIsSurfaced: an event the core refuses is not lost although
+// its submitter got no answer (Ack does not wait for the core): Options.OnRefused
+// gets it with the core's *fsm.EventError, the Executor a warning (events of
+// the effect worker's feedback or the timer have no caller either), the
+// flight file a comment line — and it still replays — and Status a count.
 func TestRefusedEventIsSurfaced(t *testing.T) {
 	h := openHarness(t, t.TempDir(), testConfig(0))
-	if err := h.d.Ack(1, fsm.TaskID(99)); err == nil {
-		t.Fatal("an ack from a subtask the job does not have was accepted")
+	if err := h.d.Ack(1, fsm.TaskID(99)); err != nil {
+		t.Fatalf("Ack returned %v; it does not wait for the core", err)
 	}
 	h.flush()
-	h.exec.mu.Lock()
-	defer h.exec.mu.Unlock()
-	for _, w := range h.exec.warnings {
-		if strings.HasPrefix(w, CodeEventRefused+": the core refused ack: ") {
-			return
-		}
+	r := h.exec.refused()
+	var ee *fsm.EventError
+	if len(r) != 1 || r[0].ev.Type != fsm.EvAck || r[0].ev.Task != 99 || !errors.As(r[0].err, &ee) {
+		t.Fatalf("OnRefused calls %+v, want the ack from subtask 99 with an *fsm.EventError", r)
 	}
-	t.Fatalf("no %s warning: %q", CodeEventRefused, h.exec.warnings)
+	if n := h.status().RefusedEvents; n != 1 {
+		t.Fatalf("Status.RefusedEvents %d, want 1", n)
+	}
+	h.exec.mu.Lock()
+	warned := slices.ContainsFunc(h.exec.warnings, func(w string) bool {
+		return strings.HasPrefix(w, CodeEventRefused+": the core refused ack: ")
+	})
+	h.exec.mu.Unlock()
+	if !warned {
+		t.Fatalf("no %s warning: %q", CodeEventRefused, h.exec.warnings)
+	}
+	h.d.Close()
+	flight, err := os.ReadFile(h.d.FlightFile())
+	if err != nil || !strings.Contains(string(flight), "\n// refused @") {
+		t.Fatalf("no comment line for the refused ack in the flight file (%v):\n%s", err, flight)
+	}
+	if _, err := history.ReadFile(h.d.FlightFile()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestOnlyStepAtStepsTheCore: in the driver's sources, the running core is
