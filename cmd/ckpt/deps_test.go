@@ -17,8 +17,8 @@ func goCommand(t *testing.T) string {
 	return path
 }
 
-// TestBinaryLinksNoTestSupport: `go install …/cmd/ckpt@latest` builds from the
-// module alone, so the binary's import graph must hold no test-only module
+// TestBinaryLinksNoTestSupport: `go install ./cmd/ckpt` builds from the
+// modules alone, so the binary's import graph must hold no test-only module
 // (rapid, go-cmp, kin-openapi, chromedp) and no checker of the driver's
 // clients (porcupine, which lives in driver/linearizability for the driver's
 // tests).
@@ -50,7 +50,7 @@ func TestNoticeNamesEveryLinkedModule(t *testing.T) {
 	}
 	notice := fixture(t, "../../NOTICE")
 	for _, mod := range strings.Fields(string(out)) {
-		if mod != "github.com/ckptcore/ckptcore" && !strings.Contains(notice, "  "+mod+" ") {
+		if !strings.HasPrefix(mod, "github.com/ckptcore/ckptcore") && !strings.Contains(notice, "  "+mod+" ") {
 			t.Errorf("NOTICE does not list %s, which ckpt links", mod)
 		}
 	}

@@ -15,9 +15,10 @@
 // (docs/spec/HISTORY.md, "Replay"): 0 ok, 1 an invariant failed or recorded
 // effects diverged, 2 invalid input or usage.
 //
-// Install it with
+// Install it from a clone of the repository, where go.work ties this module
+// to the core and the etcd backend:
 //
-//	go install github.com/ckptcore/ckptcore/cmd/ckpt@latest
+//	go install ./cmd/ckpt
 package main
 
 import (
