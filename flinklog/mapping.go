@@ -313,22 +313,35 @@ func logOutcome(c *ckpt) string {
 	return c.outcome
 }
 
+// triggeredRow returns the row of the checkpoint a log line ends (verb: how),
+// when its trigger became a core checkpoint. Otherwise it says why and returns
+// false: a note when the log shows no trigger, a mismatch on claim when the core
+// refused the trigger.
+func (d *driver) triggeredRow(e *entry, verb, claim string) (*CheckpointRow, bool) {
+	row := d.rows[e.id]
+	if row == nil {
+		d.note("line %d: checkpoint %d %s, but the log does not show its trigger: not mapped", e.rec.line, e.id, verb)
+		return nil, false
+	}
+	if row.ID == 0 {
+		d.mismatch(e, claim, "never triggered it: "+row.Core)
+		return nil, false
+	}
+	return row, true
+}
+
 // completed maps a completion: every subtask the core still waits for acks,
 // then the metadata is persisted. JobManager logs print no acks (they are
 // DEBUG), and a completed checkpoint means every subtask acknowledged.
 func (d *driver) completed(e *entry) {
-	row := d.rows[e.id]
-	if row == nil {
-		d.note("line %d: checkpoint %d completed, but the log does not show its trigger: not mapped", e.rec.line, e.id)
-		return
-	}
-	if row.ID == 0 {
-		d.mismatch(e, fmt.Sprintf("completed checkpoint %d", e.id), "never triggered it: "+row.Core)
+	claim := fmt.Sprintf("completed checkpoint %d", e.id)
+	row, ok := d.triggeredRow(e, "completed", claim)
+	if !ok {
 		return
 	}
 	p, ok := d.pending(row.ID)
 	if !ok {
-		d.mismatch(e, fmt.Sprintf("completed checkpoint %d", e.id), "had already ended it: "+row.Core)
+		d.mismatch(e, claim, "had already ended it: "+row.Core)
 		return
 	}
 	if !p.Persisting {
@@ -422,18 +435,14 @@ func (d *driver) failed(e *entry) {
 // its own deadline (trigger + timeout), which the inferred timeout puts at or
 // before the logged expiry.
 func (d *driver) expired(e *entry) {
-	row := d.rows[e.id]
-	if row == nil {
-		d.note("line %d: checkpoint %d expired, but the log does not show its trigger: not mapped", e.rec.line, e.id)
-		return
-	}
-	if row.ID == 0 {
-		d.mismatch(e, fmt.Sprintf("checkpoint %d expired", e.id), "never triggered it: "+row.Core)
+	claim := fmt.Sprintf("checkpoint %d expired", e.id)
+	row, ok := d.triggeredRow(e, "expired", claim)
+	if !ok {
 		return
 	}
 	if !d.isPending(row.ID) {
 		if !strings.Contains(row.Core, "expired") {
-			d.mismatch(e, fmt.Sprintf("checkpoint %d expired", e.id), "had already ended it: "+row.Core)
+			d.mismatch(e, claim, "had already ended it: "+row.Core)
 		}
 		return
 	}
@@ -443,7 +452,7 @@ func (d *driver) expired(e *entry) {
 		if p, ok := d.pending(row.ID); ok {
 			deadline = p.Deadline
 		}
-		d.mismatch(e, fmt.Sprintf("checkpoint %d expired", e.id),
+		d.mismatch(e, claim,
 			fmt.Sprintf("still has it pending: its deadline is %d ms after the start, the log's expiry %d", deadline, d.at(e)))
 	}
 }

@@ -183,33 +183,6 @@ func TestDifferentialRegions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg := fsm.DefaultConfig()
-		cfg.Regional.Enabled = true
-		ref, err := refmodel.New(spec, cfg, refmodel.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := fsm.New(topo, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if topo.NumRegions() != ref.Regions() || s.RegionalMode() != ref.RegionalMode() {
-			t.Fatalf("R3/R4 violated: core: %d regions, regional %t; refmodel: %d regions, regional %t",
-				topo.NumRegions(), s.RegionalMode(), ref.Regions(), ref.RegionalMode())
-		}
-		for id := 0; id < topo.NumSubtasks(); id++ {
-			if got, want := topo.RegionOf(fsm.TaskID(id)), ref.RegionOf(id); got != want {
-				t.Fatalf("R3 violated: %s: core region r%d, refmodel r%d", topo.TaskName(fsm.TaskID(id)), got, want)
-			}
-		}
-		srcs := map[fsm.TaskID]bool{}
-		for _, id := range topo.Sources() {
-			srcs[id] = true
-		}
-		for id := 0; id < topo.NumSubtasks(); id++ {
-			if srcs[fsm.TaskID(id)] != ref.Source(id) {
-				t.Fatalf("R1 violated: %s: core source %t, refmodel %t", topo.TaskName(fsm.TaskID(id)), srcs[fsm.TaskID(id)], ref.Source(id))
-			}
-		}
+		checkTopologyAgrees(t, spec, topo)
 	})
 }

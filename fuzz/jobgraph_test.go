@@ -71,29 +71,39 @@ func TestJobGraph(t *testing.T) {
 			}
 			return
 		}
-		cfg := fsm.DefaultConfig()
-		cfg.Regional.Enabled = true
-		ref, _ := refmodel.New(spec, cfg, refmodel.Options{})
-		s, err := fsm.New(topo, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if topo.NumRegions() != ref.Regions() || s.RegionalMode() != ref.RegionalMode() {
-			t.Fatalf("R3/R4 violated: core: %d regions, regional %t; refmodel: %d regions, regional %t",
-				topo.NumRegions(), s.RegionalMode(), ref.Regions(), ref.RegionalMode())
-		}
-		srcs := map[fsm.TaskID]bool{}
-		for _, id := range topo.Sources() {
-			srcs[id] = true
-		}
-		for id := 0; id < topo.NumSubtasks(); id++ {
-			task := fsm.TaskID(id)
-			if got, want := topo.RegionOf(task), ref.RegionOf(id); got != want {
-				t.Fatalf("R3 violated: %s: core region r%d, refmodel r%d", topo.TaskName(task), got, want)
-			}
-			if srcs[task] != ref.Source(id) {
-				t.Fatalf("R1 violated: %s: core source %t, refmodel %t", topo.TaskName(task), srcs[task], ref.Source(id))
-			}
-		}
+		checkTopologyAgrees(t, spec, topo)
 	})
+}
+
+// checkTopologyAgrees builds the core and the reference model of a valid job in
+// regional mode and fails unless they agree on its regions and regional mode
+// (R3, R4), on the region of every subtask (R3) and on its sources (R1).
+func checkTopologyAgrees(t *rapid.T, spec fsm.JobSpec, topo *fsm.Topology) {
+	cfg := fsm.DefaultConfig()
+	cfg.Regional.Enabled = true
+	ref, err := refmodel.New(spec, cfg, refmodel.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := fsm.New(topo, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if topo.NumRegions() != ref.Regions() || s.RegionalMode() != ref.RegionalMode() {
+		t.Fatalf("R3/R4 violated: core: %d regions, regional %t; refmodel: %d regions, regional %t",
+			topo.NumRegions(), s.RegionalMode(), ref.Regions(), ref.RegionalMode())
+	}
+	srcs := map[fsm.TaskID]bool{}
+	for _, id := range topo.Sources() {
+		srcs[id] = true
+	}
+	for id := 0; id < topo.NumSubtasks(); id++ {
+		task := fsm.TaskID(id)
+		if got, want := topo.RegionOf(task), ref.RegionOf(id); got != want {
+			t.Fatalf("R3 violated: %s: core region r%d, refmodel r%d", topo.TaskName(task), got, want)
+		}
+		if srcs[task] != ref.Source(id) {
+			t.Fatalf("R1 violated: %s: core source %t, refmodel %t", topo.TaskName(task), srcs[task], ref.Source(id))
+		}
+	}
 }

@@ -2,6 +2,7 @@ package history
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -186,7 +187,7 @@ func TestCommentsKeepLineNumbers(t *testing.T) {
 	for _, r := range h.Records {
 		got = append(got, r.Line)
 	}
-	if want := []int{6, 8, 10}; !equalInts(got, want) {
+	if want := []int{6, 8, 10}; !slices.Equal(got, want) {
 		t.Errorf("record lines %v, want %v", got, want)
 	}
 	_, err = Decode(strings.NewReader(text+"\n\n// x\n"+`{"at":1,"type":"tick"}`), "f")
@@ -194,18 +195,6 @@ func TestCommentsKeepLineNumbers(t *testing.T) {
 	if !errors.As(err, &he) || he.Line != 13 || he.Field != "at" {
 		t.Errorf("got %v, want f:13: at: time goes backwards", err)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestDecodeLongLine checks that a line longer than bufio.Scanner's default
