@@ -10,6 +10,7 @@ import (
 
 	"github.com/ckptcore/ckptcore/driver/flinkapi"
 	"github.com/ckptcore/ckptcore/fsm"
+	"github.com/ckptcore/ckptcore/history"
 	"github.com/ckptcore/ckptcore/history/timeline"
 )
 
@@ -232,14 +233,14 @@ func (d *Driver) request(kind fsm.Kind, op *triggerOp) error {
 	cerr := d.call(func() {
 		now := d.clock.now(d.core.Now())
 		if at, ok := d.core.NextDeadline(); ok && at <= now {
-			if err = d.stepAt(fsm.Event{At: now, Type: fsm.EvTick}); err != nil {
+			if err = d.stepAt(fsm.Event{At: now, Type: fsm.EvTick}, history.StateHandle{}); err != nil {
 				return
 			}
 		}
 		d.flink.mu.Lock()
 		d.flink.expect, d.flink.expectKind, d.flink.expectValid = op, kind, true
 		d.flink.mu.Unlock()
-		err = d.stepAt(fsm.Event{At: now, Type: fsm.EvTrigger, Kind: kind})
+		err = d.stepAt(fsm.Event{At: now, Type: fsm.EvTrigger, Kind: kind}, history.StateHandle{})
 		if err != nil {
 			d.flink.mu.Lock()
 			d.flink.expect, d.flink.expectValid = nil, false

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/ckptcore/ckptcore/fsm"
+	"github.com/ckptcore/ckptcore/history"
 )
 
 // loop is the event loop: the only goroutine that touches the core. It takes
@@ -47,7 +48,7 @@ func (d *Driver) apply(batch []item) {
 		}
 		ev := it.event()
 		ev.At = max(at, d.core.Now())
-		if err := d.stepAt(ev); err != nil {
+		if err := d.stepAt(ev, history.StateHandle{}); err != nil {
 			d.refused(ev, err)
 		}
 	}
@@ -112,7 +113,7 @@ func (d *Driver) feed(f func()) {
 // backwards, R10), records it and hands its effects to the effect worker.
 func (d *Driver) stepEvent(ev fsm.Event) error {
 	ev.At = d.clock.now(d.core.Now())
-	return d.stepAt(ev)
+	return d.stepAt(ev, history.StateHandle{})
 }
 
 // stepAt is stepEvent at the event's own time (which must not be before the
@@ -123,7 +124,10 @@ func (d *Driver) stepEvent(ev fsm.Event) error {
 // sources to that). An event the core refuses changes nothing; it is reported
 // to the caller and, since the caller may be the effect worker's feedback
 // (persisted, config_persisted) or the timer, to the Executor as a warning.
-func (d *Driver) stepAt(ev fsm.Event) error {
+//
+// h is the state handle an ack carried (zero otherwise): recorded with the
+// event, never shown to the core.
+func (d *Driver) stepAt(ev fsm.Event, h history.StateHandle) error {
 	effs, err := d.core.Step(ev)
 	if err != nil {
 		d.stats.refused++
@@ -132,7 +136,7 @@ func (d *Driver) stepAt(ev fsm.Event) error {
 			message: "the core refused " + ev.Type.String() + ": " + err.Error() + " (" + fsm.DescribeEvent(d.topo, ev) + ")"}})
 		return err
 	}
-	d.recorded(d.rec.write(ev, effs))
+	d.recorded(d.rec.write(ev, h, effs))
 	if len(effs) > 0 {
 		// The step's line is in the file before any of its effects is
 		// carried out (see recorder).

@@ -160,9 +160,10 @@ func nextFlightNumber(dir string) (int, error) {
 	return n + 1, nil
 }
 
-// write records one accepted event (into the buffer); after the first error
-// it records nothing more and keeps returning that error.
-func (r *recorder) write(ev fsm.Event, effs []fsm.Effect) error {
+// write records one accepted event (into the buffer) with the state handle
+// its ack carried (zero: none; HISTORY.md, "State handles"); after the first
+// error it records nothing more and keeps returning that error.
+func (r *recorder) write(ev fsm.Event, h history.StateHandle, effs []fsm.Effect) error {
 	if r == nil {
 		return nil
 	}
@@ -170,7 +171,7 @@ func (r *recorder) write(ev fsm.Event, effs []fsm.Effect) error {
 		if effs == nil {
 			effs = []fsm.Effect{} // record "no effect", not "not recorded"
 		}
-		if r.buf, r.err = r.enc.Append(r.buf, ev, effs); r.err == nil {
+		if r.buf, r.err = r.enc.AppendState(r.buf, ev, h, effs); r.err == nil {
 			r.buf = append(r.buf, '\n')
 			if len(r.buf) >= recorderFlushAt {
 				r.flush()

@@ -48,6 +48,11 @@ func appendAckTail(b []byte, ev *fsm.Event, effects []fsm.Effect) []byte {
 		b = append(b, `,"reason":`...)
 		b = appendString(b, string(ev.Reason))
 	}
+	return appendEnd(appendSizes(b, ev), effects)
+}
+
+// appendSizes appends an ack's or decline's non-zero sizes.
+func appendSizes(b []byte, ev *fsm.Event) []byte {
 	if ev.StateSize != 0 {
 		b = append(b, `,"state_size":`...)
 		b = strconv.AppendInt(b, ev.StateSize, 10)
@@ -56,7 +61,7 @@ func appendAckTail(b []byte, ev *fsm.Event, effects []fsm.Effect) []byte {
 		b = append(b, `,"checkpointed_size":`...)
 		b = strconv.AppendInt(b, ev.CheckpointedSize, 10)
 	}
-	return appendEnd(b, effects)
+	return b
 }
 
 // appendEnd closes a line without effects: "effects":[] when they are
@@ -89,9 +94,26 @@ func NewLineEncoder(t *fsm.Topology) *LineEncoder { return &LineEncoder{t: t} }
 
 // Append is AppendEvent(b, t, ev, effects).
 func (e *LineEncoder) Append(b []byte, ev fsm.Event, effects []fsm.Effect) ([]byte, error) {
+	return e.AppendState(b, ev, StateHandle{}, effects)
+}
+
+// AppendState appends EncodeEventState's line for an event whose ack may
+// carry a state handle h (zero: none); on an error b is returned unchanged
+// in length.
+func (e *LineEncoder) AppendState(b []byte, ev fsm.Event, h StateHandle, effects []fsm.Effect) ([]byte, error) {
 	t := e.t
+	if !h.IsZero() && (ev.Type != fsm.EvAck || h.Validate() != nil) {
+		return b, encodeStateError(t, ev, h, effects)
+	}
 	if (ev.Type != fsm.EvAck && ev.Type != fsm.EvDecline) || len(effects) > 0 || t == nil || !t.ValidTask(ev.Task) {
-		return AppendEvent(b, t, ev, effects)
+		if h.IsZero() {
+			return AppendEvent(b, t, ev, effects)
+		}
+		line, err := EncodeEventState(t, ev, h, effects)
+		if err != nil {
+			return b, err
+		}
+		return append(b, line...), nil
 	}
 	v := t.VertexOf(ev.Task)
 	if e.prefix == nil || e.at != ev.At || e.typ != ev.Type || e.ckpt != ev.Checkpoint || e.vertex != v {
@@ -109,7 +131,19 @@ func (e *LineEncoder) Append(b []byte, ev fsm.Event, effects []fsm.Effect) ([]by
 	b = append(b, e.prefix...)
 	b = strconv.AppendInt(b, int64(ev.Task-t.Vertices()[v].First), 10)
 	b = append(b, '"')
+	if !h.IsZero() {
+		b = appendSizes(b, &ev)
+		b = append(b, `,"state":`...)
+		b = AppendStateHandle(b, h)
+		return appendEnd(b, effects), nil
+	}
 	return appendAckTail(b, &ev, effects), nil
+}
+
+// encodeStateError is EncodeEventState's error for a handle it refuses.
+func encodeStateError(t *fsm.Topology, ev fsm.Event, h StateHandle, effects []fsm.Effect) error {
+	_, err := EncodeEventState(t, ev, h, effects)
+	return err
 }
 
 // fastEncodable reports whether AppendEvent writes ev itself: a type whose

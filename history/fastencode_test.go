@@ -60,6 +60,42 @@ func TestAppendEventIsEncodeEvent(t *testing.T) {
 	}
 }
 
+// TestLineEncoderStateIsEncodeEventState: with state handles (valid, out of
+// bounds, on the wrong event type), LineEncoder.AppendState writes exactly
+// EncodeEventState's line, or fails where it fails, leaving b's length alone.
+func TestLineEncoderStateIsEncodeEventState(t *testing.T) {
+	topo, err := fsm.NewTopology(fsm.JobSpec{Vertices: []fsm.VertexSpec{{ID: "src", Parallelism: 4}, {ID: "sink", Parallelism: 4}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handles := []StateHandle{{}, {URI: "file:///ckpt/chk-1/src-0", Size: 1024}, {Inline: []byte("hello"), Size: 5},
+		{Inline: []byte("hello"), Size: 4}, {Size: 0, URI: "s3://b/\"quoted\""}, {URI: "x", Inline: []byte("y"), Size: 1}}
+	rng := rand.New(rand.NewPCG(19, 2))
+	enc := NewLineEncoder(topo)
+	prefix := []byte("x\n")
+	for i := range 5000 {
+		ev := fsm.Event{Type: []fsm.EventType{fsm.EvAck, fsm.EvAck, fsm.EvDecline, fsm.EvTick}[rng.IntN(4)],
+			At: 5 + rng.Int64N(2), Checkpoint: 1 + rng.Int64N(2), Task: fsm.TaskID(rng.IntN(9)),
+			Reason: []fsm.Reason{"", fsm.ReasonDeclined}[rng.IntN(2)], StateSize: rng.Int64N(2) * 100}
+		h := handles[rng.IntN(len(handles))]
+		effs := [][]fsm.Effect{nil, {}}[rng.IntN(2)]
+		want, wantErr := EncodeEventState(topo, ev, h, effs)
+		got, gotErr := enc.AppendState(append([]byte(nil), prefix...), ev, h, effs)
+		if (wantErr != nil) != (gotErr != nil) {
+			t.Fatalf("case %d %+v %+v: EncodeEventState error %v, AppendState error %v", i, ev, h, wantErr, gotErr)
+		}
+		if wantErr != nil {
+			if !bytes.Equal(got, prefix) {
+				t.Fatalf("case %d: a failed AppendState changed b: %q", i, got)
+			}
+			continue
+		}
+		if !bytes.Equal(got[len(prefix):], want) {
+			t.Fatalf("case %d %+v %+v:\nAppendState      %s\nEncodeEventState %s", i, ev, h, got[len(prefix):], want)
+		}
+	}
+}
+
 // TestAppendEventAllocatesNothing: an ack line goes into a buffer with room
 // without an allocation (the flight recorder's per-ack cost, issue 19).
 func TestAppendEventAllocatesNothing(t *testing.T) {
