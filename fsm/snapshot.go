@@ -140,3 +140,17 @@ func snapBool(v bool) byte {
 	}
 	return 0
 }
+
+// Views that a checker adopting a snapshot needs (invariants Checker.Adopt):
+// the history before the snapshot is gone, so it takes them from the state.
+
+// FailureAccounting returns the failure manager's counted checkpoint ids
+// since the last success and that success's id (R30).
+func (s *State) FailureAccounting() (counted []int64, lastSucceeded int64) {
+	return append([]int64(nil), s.countedIDs...), s.lastSucceeded
+}
+
+// SourcesForceFrom returns, while all sources have finished and checkpoints
+// are forced global (AllSourcesForcing), the first id allocated after they
+// finished: only it or a later one ends the forcing (R25); else 0.
+func (s *State) SourcesForceFrom() int64 { return s.forceFrom }

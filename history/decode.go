@@ -38,6 +38,10 @@ type Record struct {
 	// is the durable state the core resumes from at Event.At; Event.Type is
 	// then 0, no fsm event.
 	Resume *fsm.Durable
+	// Snapshot, on a snapshot record (the first line of a FormatSnapshot
+	// history), is the core the history continues from (fsm.DecodeSnapshot);
+	// Event.At is its time and Event.Type 0, no fsm event. Replay clones it.
+	Snapshot *fsm.State
 }
 
 // History is a decoded history file.
@@ -109,8 +113,8 @@ func decodeHeader(line []byte) (Header, *fsm.Topology, error) {
 	if err != nil {
 		return h, nil, err
 	}
-	if format != Format && format != FormatResume && format != FormatState {
-		return h, nil, errorf("format", "%q is not supported (want %q, %q or %q)", format, Format, FormatResume, FormatState)
+	if format != Format && format != FormatResume && format != FormatState && format != FormatSnapshot {
+		return h, nil, errorf("format", "%q is not supported (want %q, %q, %q or %q)", format, Format, FormatResume, FormatState, FormatSnapshot)
 	}
 	h.Format = format
 	job, _, err := o.sub("job", true)

@@ -60,8 +60,11 @@ func decodeEventStrict(t *fsm.Topology, line []byte) (Record, error) {
 	if err != nil {
 		return rec, err
 	}
-	if name == resumeType {
+	switch name {
+	case resumeType:
 		return decodeResume(t, o)
+	case snapshotType:
+		return decodeSnapshotRecord(t, o)
 	}
 	typ, ok := fsm.ParseEventType(name)
 	if !ok {

@@ -129,13 +129,19 @@ func (d *Reader) sequence(rec Record) error {
 	ev := rec.Event
 	switch {
 	case rec.Resume != nil && d.header.Format == Format:
-		return errorf("type", "a resume record needs the header format %q or %q (this file says %q)", FormatResume, FormatState, d.header.Format)
-	case !rec.Handle.IsZero() && d.header.Format != FormatState:
-		return errorf("state", "an ack's state handle needs the header format %q (this file says %q)", FormatState, d.header.Format)
+		return errorf("type", "a resume record needs the header format %q or later (this file says %q)", FormatResume, d.header.Format)
+	case !rec.Handle.IsZero() && d.header.Format != FormatState && d.header.Format != FormatSnapshot:
+		return errorf("state", "an ack's state handle needs the header format %q or later (this file says %q)", FormatState, d.header.Format)
 	case rec.Resume != nil && d.events > 0:
 		return errorf("type", "a resume record must be the first event (the job started on line %d)", d.firstLine)
-	case d.events == 0 && ev.Type != fsm.EvStart && rec.Resume == nil:
-		return errorf("type", "the first event must be start or resume, got %s", ev.Type)
+	case rec.Snapshot != nil && d.header.Format != FormatSnapshot:
+		return errorf("type", "a snapshot record needs the header format %q (this file says %q)", FormatSnapshot, d.header.Format)
+	case rec.Snapshot != nil && d.events > 0:
+		return errorf("type", "a snapshot record must be the first event (the job started on line %d)", d.firstLine)
+	case rec.Snapshot != nil && rec.Snapshot.Config() != d.header.Config:
+		return errorf("snapshot", "the snapshot's configuration %+v is not the header's %+v", rec.Snapshot.Config(), d.header.Config)
+	case d.events == 0 && ev.Type != fsm.EvStart && rec.Resume == nil && rec.Snapshot == nil:
+		return errorf("type", "the first event must be start, resume or snapshot, got %s", ev.Type)
 	case d.events > 0 && ev.Type == fsm.EvStart:
 		return errorf("type", "second start: the job already started on line %d", d.firstLine)
 	case d.events > 0 && ev.At < d.prevAt:

@@ -206,8 +206,8 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 	if err := h.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
-	if h.Format != "" && h.Format != Format && h.Format != FormatResume && h.Format != FormatState {
-		return nil, fmt.Errorf("history: format %q is not supported (want %q, %q or %q)", h.Format, Format, FormatResume, FormatState)
+	if h.Format != "" && h.Format != Format && h.Format != FormatResume && h.Format != FormatState && h.Format != FormatSnapshot {
+		return nil, fmt.Errorf("history: format %q is not supported (want %q, %q, %q or %q)", h.Format, Format, FormatResume, FormatState, FormatSnapshot)
 	}
 	line, err := EncodeHeader(h)
 	if err != nil {

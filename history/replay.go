@@ -67,6 +67,7 @@ func (r *Result) OK() bool {
 type stepChecker interface {
 	Step(ev fsm.Event, effs []fsm.Effect, s *fsm.State) []invariants.Violation
 	Resume(at int64, d fsm.Durable, effs []fsm.Effect, s *fsm.State) []invariants.Violation
+	Adopt(s *fsm.State) []invariants.Violation
 }
 
 var newChecker = func(t *fsm.Topology, cfg fsm.Config) stepChecker { return invariants.New(t, cfg) }
@@ -182,9 +183,14 @@ func (r *replayer) step(rec Record) error {
 	}
 	var effs []fsm.Effect
 	var err error
-	if rec.Resume != nil {
+	switch {
+	case rec.Resume != nil:
 		effs, err = r.resume(rec)
-	} else {
+	case rec.Snapshot != nil:
+		// The history continues from this core (HISTORY.md, "Snapshot"):
+		// nothing happens at the record itself.
+		r.s = rec.Snapshot.Clone()
+	default:
 		effs, err = r.s.Step(rec.Event)
 	}
 	if err != nil {
@@ -203,9 +209,12 @@ func (r *replayer) step(rec Record) error {
 	}
 	var vs []invariants.Violation
 	if r.checker != nil {
-		if rec.Resume != nil {
+		switch {
+		case rec.Resume != nil:
 			vs = r.checker.Resume(rec.Event.At, *rec.Resume, effs, r.s)
-		} else {
+		case rec.Snapshot != nil:
+			vs = r.checker.Adopt(r.s)
+		default:
 			vs = r.checker.Step(rec.Event, effs, r.s)
 		}
 		if len(vs) > 0 && desc == "" {
@@ -240,9 +249,28 @@ func (r *replayer) resume(rec Record) ([]fsm.Effect, error) {
 	return effs, nil
 }
 
-// describeRecord is DescribeEvent, or for a resume record the state it
-// resumes from.
+// describeRecord is DescribeEvent, or for a resume or snapshot record the
+// state it starts from.
 func describeRecord(t *fsm.Topology, rec Record) string {
+	if s := rec.Snapshot; s != nil {
+		var b strings.Builder
+		fmt.Fprintf(&b, "@%d snapshot next_id=%d job=%s", s.Now(), s.NextID(), s.Job())
+		s.EachPending(func(p fsm.PendingInfo) bool {
+			fmt.Fprintf(&b, " pending=%d", p.ID)
+			return true
+		})
+		for _, k := range s.Known() {
+			fmt.Fprintf(&b, " %d(%s", k.ID, k.Mode)
+			for _, ref := range k.Refs {
+				fmt.Fprintf(&b, " %s->%d", fsm.RegionName(ref.Region), ref.Checkpoint)
+			}
+			b.WriteString(")")
+		}
+		if e := s.Effective(); e.OverridesActive {
+			fmt.Fprintf(&b, " overrides=%d/%d", e.IntervalMs, e.TimeoutMs)
+		}
+		return b.String()
+	}
 	if d := rec.Resume; d != nil {
 		var b strings.Builder
 		fmt.Fprintf(&b, "@%d resume next_id=%d", rec.Event.At, d.NextID)

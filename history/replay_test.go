@@ -184,6 +184,8 @@ func (f fakeChecker) Resume(int64, fsm.Durable, []fsm.Effect, *fsm.State) []inva
 	return nil
 }
 
+func (f fakeChecker) Adopt(*fsm.State) []invariants.Violation { return nil }
+
 // TestViolationsReported checks that violations land in the summary with line
 // and event, are marked in the trace, do not stop the replay, and that
 // Check=false does not run the checker.
