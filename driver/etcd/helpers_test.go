@@ -1,0 +1,194 @@
+package etcd
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+
+	"github.com/ckptcore/ckptcore/driver"
+	"github.com/ckptcore/ckptcore/fsm"
+)
+
+// endpoint is the client URL of the one etcd server every test of the package
+// shares (TestMain); tests keep apart by job name.
+var endpoint string
+
+// TestMain starts a real etcd in-process (embed) on free loopback ports with a
+// temporary data directory. Its raft ticks are short (10 ms, election 100 ms)
+// so that its minimum lease TTL is 1 s, not 2 s: takeovers in the tests take
+// about a second.
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		dir, err := os.MkdirTemp("", "ckpt-etcd-test-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		e, err := startEtcd(dir)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "embedded etcd:", err)
+			return 1
+		}
+		defer e.Close()
+		endpoint = e.Clients[0].Addr().String()
+		return m.Run()
+	}())
+}
+
+func freeURL() (url.URL, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return url.URL{}, err
+	}
+	defer ln.Close()
+	return url.URL{Scheme: "http", Host: ln.Addr().String()}, nil
+}
+
+func startEtcd(dir string) (*embed.Etcd, error) {
+	cfg := embed.NewConfig()
+	cfg.Dir = filepath.Join(dir, "data")
+	cfg.LogLevel = "error"
+	cfg.LogOutputs = []string{filepath.Join(dir, "etcd.log")}
+	cfg.TickMs, cfg.ElectionMs = 10, 100
+	client, err := freeURL()
+	if err != nil {
+		return nil, err
+	}
+	peer, err := freeURL()
+	if err != nil {
+		return nil, err
+	}
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
+	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+		return e, nil
+	case <-time.After(30 * time.Second):
+		e.Close()
+		return nil, fmt.Errorf("not ready after 30s")
+	}
+}
+
+func newClient(t *testing.T) *clientv3.Client {
+	t.Helper()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+// campaign makes node the leader of job on a session of ttl seconds and
+// returns the session and the leadership.
+func campaign(t *testing.T, cli *clientv3.Client, job, node string, ttl int) (*concurrency.Session, Leadership) {
+	t.Helper()
+	sess, err := concurrency.NewSession(cli, concurrency.WithTTL(ttl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sess.Close() })
+	el := concurrency.NewElection(sess, ElectionPrefix(job))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := el.Campaign(ctx, `{"node":"`+node+`","url":""}`); err != nil {
+		t.Fatal(err)
+	}
+	return sess, Leadership{Node: node, Key: el.Key(), Rev: el.Rev()}
+}
+
+func leaderStore(t *testing.T, cli *clientv3.Client, job, node string) (*Store, *concurrency.Session) {
+	t.Helper()
+	sess, lead := campaign(t, cli, job, node, 5)
+	s, err := NewStore(cli, job, lead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, sess
+}
+
+// testJob is src(2) -> sink(2), pointwise: two regions.
+func testJob() fsm.JobSpec {
+	return fsm.JobSpec{
+		Vertices: []fsm.VertexSpec{{ID: "src", Parallelism: 2}, {ID: "sink", Parallelism: 2}},
+		Edges:    []fsm.EdgeSpec{{From: "src", To: "sink"}},
+	}
+}
+
+func testConfig() fsm.Config {
+	cfg := fsm.DefaultConfig()
+	cfg.IntervalMs, cfg.TimeoutMs = 40, 5000
+	return cfg
+}
+
+// ackingExecutor acknowledges every trigger at once, from its own goroutine,
+// and records which checkpoints were notified complete.
+type ackingExecutor struct {
+	driver.NopExecutor
+	mu        sync.Mutex
+	d         *driver.Driver
+	completed []int64
+}
+
+func (x *ackingExecutor) Attach(d *driver.Driver) {
+	x.mu.Lock()
+	x.d = d
+	x.mu.Unlock()
+}
+
+func (x *ackingExecutor) TriggerCheckpoint(id int64, _ fsm.Kind, _ bool, tasks fsm.TaskSet, _ time.Time) {
+	x.mu.Lock()
+	d := x.d
+	x.mu.Unlock()
+	var ts []fsm.TaskID
+	tasks.All(func(t fsm.TaskID) bool { ts = append(ts, t); return true })
+	go func() {
+		for _, t := range ts {
+			d.Ack(id, t) // ErrClosed once the driver is closed: nothing to do
+		}
+	}()
+}
+
+func (x *ackingExecutor) NotifyComplete(id int64, _ fsm.TaskSet, _ []fsm.RefGroup) {
+	x.mu.Lock()
+	x.completed = append(x.completed, id)
+	x.mu.Unlock()
+}
+
+func (x *ackingExecutor) lastCompleted() int64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if len(x.completed) == 0 {
+		return 0
+	}
+	return x.completed[len(x.completed)-1]
+}
+
+// eventually polls cond until it holds or the time is up.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,93 @@
+package etcd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ckptcore/ckptcore/driver/flinkapi"
+)
+
+// leaderLookupTimeout bounds the etcd read behind a redirect or /ha/status.
+const leaderLookupTimeout = 2 * time.Second
+
+// ServeHTTP is the REST API of every job of the Manager (OWNERS.md's contract):
+//
+//	GET /ha/status                 every job: this node's role, the leader in etcd (node, URL, lease, revision)
+//	/jobs/{job}/... (and /v1/...)  the job's API (driver.NewHandler) when this node leads it;
+//	                               307 to the leader's URL when another node does;
+//	                               503 with Retry-After: 1 when no leader is known
+//
+// {job} may be the job id or its Flink form (flinkapi.HexID). Other paths and
+// jobs this node does not campaign for get 404. Errors are Flink's shape,
+// {"errors": ["reason"]}.
+func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	if p, ok := strings.CutPrefix(path, "/v1/"); ok {
+		path = "/" + p
+	}
+	if path == "/ha/status" {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET")
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on /ha/status (allowed: GET)", r.Method))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), leaderLookupTimeout)
+		defer cancel()
+		writeJSON(w, http.StatusOK, struct {
+			Node string      `json:"node"`
+			Jobs []JobStatus `json:"jobs"`
+		}{m.opt.Node, m.Status(ctx)})
+		return
+	}
+	rest, ok := strings.CutPrefix(path, "/jobs/")
+	seg, _, _ := strings.Cut(rest, "/")
+	job, known := m.jobOf(seg)
+	if !ok || !known {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("not found: %s (this node serves /ha/status and /jobs/{job}/... for jobs %s)",
+			r.URL.Path, strings.Join(m.opt.Jobs, ", ")))
+		return
+	}
+	if led, _ := m.led(job); led != nil {
+		led.ServeHTTP(w, r)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), leaderLookupTimeout)
+	defer cancel()
+	li, ok, err := m.Leader(ctx, job)
+	switch {
+	case err != nil:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("job %s: its leader cannot be read from etcd: %v", job, err))
+	case !ok || li.Node == m.opt.Node || li.URL == "":
+		// No campaigner, or this node won and is still opening the job.
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("job %s: no leader ready (election or recovery in progress)", job))
+	default:
+		w.Header().Set("Location", strings.TrimSuffix(li.URL, "/")+r.URL.RequestURI())
+		writeError(w, http.StatusTemporaryRedirect, fmt.Sprintf("job %s is led by %s at %s", job, li.Node, li.URL))
+	}
+}
+
+// jobOf maps a path segment (a job id or its Flink hex form) to a job of this Manager.
+func (m *Manager) jobOf(seg string) (string, bool) {
+	for _, j := range m.opt.Jobs {
+		if seg == j || seg == flinkapi.HexID(j) {
+			return j, true
+		}
+	}
+	return "", false
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, reason string) {
+	writeJSON(w, status, map[string][]string{"errors": {reason}})
+}
