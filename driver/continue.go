@@ -18,6 +18,9 @@ import (
 type FlightChain struct {
 	Files  int
 	Events int
+	// Rotated counts the files that start with a snapshot record: a rotation
+	// inside an incarnation (rotate.go).
+	Rotated int
 }
 
 // CheckFlightChain checks that a job's flight files (flight-<n>.jsonl in dir,
@@ -38,6 +41,10 @@ type FlightChain struct {
 //   - discards not carried out: the store still holds checkpoints the file
 //     discarded; fsm.Resume drops them again (R40).
 //
+// A file that starts with a snapshot record (a rotation inside one
+// incarnation) continues the previous file exactly: the previous file's end
+// state must equal the snapshot (fsm State.Equal), with nothing to reconcile.
+//
 // The durable states are compared as the cores fsm.Resume builds from them
 // (fsm State.Equal), after the retention fsm.Resume applies (R40).
 func CheckFlightChain(dir string, store fsm.Durable) (FlightChain, error) {
@@ -49,11 +56,14 @@ func CheckFlightChain(dir string, store fsm.Durable) (FlightChain, error) {
 	if len(files) == 0 {
 		return chain, fmt.Errorf("%s: no flight files", dir)
 	}
+	// The patches whose persist_overrides went out, carried across rotations:
+	// a patch may wait for its confirmation in the next file.
+	var patches map[int64]fsm.Effect
 	for i, path := range files {
 		if err := replayFlight(path); err != nil {
 			return chain, err
 		}
-		end, err := endOfFlight(path)
+		end, err := endOfFlight(path, patches)
 		if err != nil {
 			return chain, err
 		}
@@ -61,10 +71,23 @@ func CheckFlightChain(dir string, store fsm.Durable) (FlightChain, error) {
 		chain.Events += end.events
 		next, what := store, "the store"
 		if i+1 < len(files) {
-			if next, err = resumedFrom(files[i+1]); err != nil {
+			first, err := firstRecord(files[i+1])
+			if err != nil {
 				return chain, err
 			}
-			what = filepath.Base(files[i+1]) + "'s resume record"
+			if first.Snapshot != nil {
+				chain.Rotated++
+				if !end.core.Equal(first.Snapshot) {
+					return chain, fmt.Errorf("%s ends in a state that is not %s's snapshot record:\n  file ends %s\n  snapshot  %s",
+						path, filepath.Base(files[i+1]), describeCore(end.core), describeCore(first.Snapshot))
+				}
+				patches = end.patches
+				continue
+			}
+			if first.Resume == nil {
+				return chain, fmt.Errorf("%s:%d: a later file must start with a resume or snapshot record", files[i+1], first.Line)
+			}
+			next, what, patches = *first.Resume, filepath.Base(files[i+1])+"'s resume record", nil
 		}
 		if why := end.reconcile(next); why != "" {
 			return chain, fmt.Errorf("%s ends in a state that is not %s: %s", path, what, why)
@@ -135,8 +158,9 @@ type flightEnd struct {
 	events  int
 }
 
-// endOfFlight steps a fresh core through a file (already replayed, so valid).
-func endOfFlight(path string) (*flightEnd, error) {
+// endOfFlight steps a fresh core through a file (already replayed, so valid);
+// patches are the persist_overrides of the files it continues (nil: none).
+func endOfFlight(path string, patches map[int64]fsm.Effect) (*flightEnd, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -147,6 +171,9 @@ func endOfFlight(path string) (*flightEnd, error) {
 		return nil, err
 	}
 	e := &flightEnd{topo: r.Topology(), cfg: r.Header().Config, patches: map[int64]fsm.Effect{}}
+	for id, x := range patches {
+		e.patches[id] = x
+	}
 	if e.core, err = fsm.New(e.topo, e.cfg); err != nil {
 		return nil, err
 	}
@@ -165,6 +192,10 @@ func endOfFlight(path string) (*flightEnd, error) {
 			}
 			continue
 		}
+		if rec.Snapshot != nil {
+			e.core = rec.Snapshot.Clone()
+			continue
+		}
 		effs, err := e.core.Step(rec.Event)
 		if err != nil {
 			return nil, err
@@ -177,25 +208,30 @@ func endOfFlight(path string) (*flightEnd, error) {
 	}
 }
 
-// resumedFrom returns the durable state a file's resume record holds.
-func resumedFrom(path string) (fsm.Durable, error) {
+// firstRecord returns a file's first record.
+func firstRecord(path string) (history.Record, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return fsm.Durable{}, err
+		return history.Record{}, err
 	}
 	defer f.Close()
 	r, err := history.NewReader(f, path)
 	if err != nil {
-		return fsm.Durable{}, err
+		return history.Record{}, err
 	}
-	rec, err := r.Next()
-	if err != nil {
-		return fsm.Durable{}, err
-	}
-	if rec.Resume == nil {
-		return fsm.Durable{}, fmt.Errorf("%s:%d: a later incarnation's file must start with a resume record", path, rec.Line)
-	}
-	return *rec.Resume, nil
+	return r.Next()
+}
+
+// describeCore names what two cores that should be equal may differ in.
+func describeCore(s *fsm.State) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "@%d %s next_id=%d failures=%d consecutive=%d pending=[", s.Now(), s.Job(), s.NextID(), s.Failures(), s.Consecutive())
+	s.EachPending(func(p fsm.PendingInfo) bool {
+		fmt.Fprintf(&b, " %d(%s persisting=%t)", p.ID, p.Kind, p.Persisting)
+		return true
+	})
+	fmt.Fprintf(&b, " ] patches=%v %s", s.PendingPatches(), describeDurable(s.Durable()))
+	return b.String()
 }
 
 // reconcile applies to the file's end state what the store proves happened

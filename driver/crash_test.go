@@ -75,6 +75,23 @@ func (x *crashExec) ObserveEffect(e fsm.Effect) {
 	}
 }
 
+// crashOptions rotates the flight file in two runs of three (rotate.go): every
+// 1–4 completed checkpoints, or every 1–8 KiB of events (a few events to a few
+// dozen, so that kills land before, during and after rotations, with
+// checkpoints pending at the rotation); the third run never rotates.
+func crashOptions(seed uint64, x Executor) Options {
+	opt := Options{Executor: x}
+	switch seed % 3 {
+	case 0:
+		opt.FlightMaxCheckpoints, opt.FlightMaxBytes = 1+int(seed/3%4), -1
+	case 1:
+		opt.FlightMaxBytes, opt.FlightMaxCheckpoints = 1024<<(seed/3%4), -1
+	default:
+		opt.FlightMaxBytes, opt.FlightMaxCheckpoints = -1, -1
+	}
+	return opt
+}
+
 // TestCrashChild is the child process; run alone it skips.
 func TestCrashChild(t *testing.T) {
 	dir := os.Getenv(crashDirEnv)
@@ -83,7 +100,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	seed, _ := strconv.ParseUint(os.Getenv(crashSeedEnv), 10, 64)
 	x := &crashExec{rnd: rand.New(rand.NewPCG(seed, 1))}
-	d, err := Open(dir, twoRegions(), crashConfig(), Options{Executor: x})
+	d, err := Open(dir, twoRegions(), crashConfig(), crashOptions(seed, x))
 	if err != nil {
 		fmt.Fprintf(os.Stdout, "open failed: %v\n", err)
 		os.Exit(3)
@@ -121,7 +138,7 @@ type crashLedger struct {
 	// the middle of a store write, the case crash-safe writes exist for.
 	tornWrites int
 	// What the flight chain check saw after the last kill.
-	kills, files, events int
+	kills, files, events, rotated int
 }
 
 // TestCrashRecovery kills a driver with SIGKILL at random points and checks
@@ -155,7 +172,10 @@ func TestCrashRecovery(t *testing.T) {
 		if err != nil {
 			t.Fatalf("after kill %d: %v", i+1, err)
 		}
-		ledger.files, ledger.events, ledger.kills = chain.Files, chain.Events, i+1
+		ledger.files, ledger.events, ledger.rotated, ledger.kills = chain.Files, chain.Events, chain.Rotated, i+1
+	}
+	if ledger.kills >= 6 && ledger.rotated == 0 {
+		t.Fatalf("%d kills and no flight file was rotated: the crash test does not exercise rotation", ledger.kills)
 	}
 	// Finally the driver itself recovers: overrides and latest checkpoint intact.
 	d, err := Open(dir, twoRegions(), crashConfig(), Options{Clock: newFakeClock(), NoFlightRecorder: true})
@@ -171,8 +191,8 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatalf("effective %s, acknowledged %s", got, ledger.lastAcked)
 	}
 	t.Logf("%d crashes (%d in the middle of a store write): %d checkpoints completed, ids up to %d; "+
-		"%d flight files, %d events, every file replayed and the chain reproduced the store after every kill",
-		ledger.kills, ledger.tornWrites, ledger.maxCompleted, ledger.maxTriggered, ledger.files, ledger.events)
+		"%d flight files (%d of them rotations inside an incarnation), %d events, every file replayed and the chain reproduced the store after every kill",
+		ledger.kills, ledger.tornWrites, ledger.maxCompleted, ledger.maxTriggered, ledger.files, ledger.rotated, ledger.events)
 }
 
 // runAndKill starts a child on dir, lets it run for d after it is ready, kills

@@ -31,6 +31,15 @@ type Options struct {
 	FlightDir string
 	// NoFlightRecorder turns the flight recorder off.
 	NoFlightRecorder bool
+	// FlightMaxBytes rotates the flight file inside an incarnation once its
+	// events take this many bytes; the next file starts with a snapshot of the
+	// core (driver/rotate.go). 0 means DefaultFlightMaxBytes, negative no size
+	// limit.
+	FlightMaxBytes int64
+	// FlightMaxCheckpoints rotates it once it has recorded this many
+	// completed checkpoints. 0 means DefaultFlightMaxCheckpoints, negative no
+	// limit.
+	FlightMaxCheckpoints int
 	// OnRefused, when not nil, is told of every event submitted without an
 	// answer (Ack, AckWithSizes, AckBatch, Decline, TaskFailed, TaskRunning,
 	// TaskFinished) that the core refused: err is the core's *fsm.EventError

@@ -25,7 +25,10 @@ import (
 //     store as loaded, after num-retained (R40): completed checkpoints with
 //     refs, mode and consecutive count, the id counter, the confirmed
 //     overrides, the restored snapshot — then events. Replay builds the core
-//     with fsm.Resume from it, so the file needs nothing else.
+//     with fsm.Resume from it, so the file needs nothing else;
+//   - a file rotated inside an incarnation (rotate.go) is header
+//     (ckpt-history/v1.3) and a snapshot record of the whole core after the
+//     previous file's last event, then events.
 //
 // The header and the first line go out in one file that is written under a
 // temporary name and renamed into place: a crash leaves either no file or one
@@ -52,6 +55,7 @@ type recorder struct {
 	buf      []byte // whole lines not yet written
 	err      error
 	reported bool
+	rot      *rotation // nil: the file is never rotated (rotate.go)
 }
 
 // recorderFlushAt is the buffered size at which the recorder writes without
@@ -107,7 +111,12 @@ func (d *Driver) openRecorder(opt Options, format string, first []byte) error {
 		f.Close()
 		return fmt.Errorf("driver: flight recorder: %w", err)
 	}
-	d.rec = &recorder{f: f, path: path, topo: d.topo, enc: history.NewLineEncoder(d.topo)}
+	rot, err := d.newRotation(opt, opt.FlightDir, n)
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("driver: flight recorder: %w", err)
+	}
+	d.rec = &recorder{f: f, path: path, topo: d.topo, enc: history.NewLineEncoder(d.topo), rot: rot}
 	return nil
 }
 
@@ -171,10 +180,17 @@ func (r *recorder) write(ev fsm.Event, h history.StateHandle, effs []fsm.Effect)
 		if effs == nil {
 			effs = []fsm.Effect{} // record "no effect", not "not recorded"
 		}
+		start := len(r.buf)
 		if r.buf, r.err = r.enc.AppendState(r.buf, ev, h, effs); r.err == nil {
 			r.buf = append(r.buf, '\n')
-			if len(r.buf) >= recorderFlushAt {
+			// Rotation (rotate.go): a full file is flushed and the next one
+			// starts with a snapshot of the core after this event.
+			full := r.rot != nil && r.rot.written(len(r.buf)-start, effs)
+			if len(r.buf) >= recorderFlushAt || full {
 				r.flush()
+			}
+			if full && r.err == nil {
+				r.err = r.rotate()
 			}
 		}
 	}

@@ -53,6 +53,8 @@ type serveOptions struct {
 	regional                       bool
 	tolerable                      int
 	sim                            simParams
+	flightMaxBytes                 int64
+	flightMaxCheckpoints           int
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -77,6 +79,8 @@ func (a *app) serveCmd() *cobra.Command {
 	fs.Int64Var(&o.maxTimeout, "max-timeout", 0, "largest checkpoint timeout in `ms` a PATCH may set (max_timeout_ms, the FLIP-571 guardrail; 0: no bound)")
 	fs.BoolVar(&o.regional, "regional", true, "enable regional checkpoints (FLIP-600)")
 	fs.IntVar(&o.tolerable, "tolerable", 10, "tolerable failed checkpoints before the job fails")
+	fs.Int64Var(&o.flightMaxBytes, "flight-max-bytes", driver.DefaultFlightMaxBytes, "rotate the flight file once its events take this many `bytes` (the next starts with a snapshot of the core); negative: no size limit")
+	fs.IntVar(&o.flightMaxCheckpoints, "flight-max-checkpoints", driver.DefaultFlightMaxCheckpoints, "rotate the flight file once it has recorded this many completed checkpoints; negative: no limit")
 	fs.Int64Var(&o.sim.ackMinMs, "ack-min", 20, "shortest ack delay of a subtask in `ms`")
 	fs.Int64Var(&o.sim.ackMaxMs, "ack-max", 400, "longest ack delay of a subtask in `ms`")
 	fs.Float64Var(&o.sim.decline, "decline", 0.02, "probability that a subtask declines a checkpoint")
@@ -165,7 +169,8 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	}
 	cfg.Regional.Enabled, cfg.Regional.MaxFailureRatio = o.regional, 0.5
 	sim := newSimExecutor(o.sim, o.seed, log)
-	d, err := driver.Open(o.stateDir, simJob(), cfg, driver.Options{Executor: sim})
+	d, err := driver.Open(o.stateDir, simJob(), cfg, driver.Options{Executor: sim,
+		FlightMaxBytes: o.flightMaxBytes, FlightMaxCheckpoints: o.flightMaxCheckpoints})
 	if err != nil {
 		return err
 	}

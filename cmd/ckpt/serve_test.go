@@ -98,7 +98,10 @@ func replayAll(t *testing.T, dir string) int {
 // both runs still replays (the README's stop-and-start-again flow).
 func TestServeRunsAndRecovers(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
-	fast := []string{"--state-dir", state, "--interval", "30", "--ack-min", "1", "--ack-max", "5", "--seed", "7"}
+	// Rotating after every completed checkpoint: the files after the first of
+	// an incarnation start with a snapshot record, and each replays alone.
+	fast := []string{"--state-dir", state, "--interval", "30", "--ack-min", "1", "--ack-max", "5", "--seed", "7",
+		"--flight-max-checkpoints", "1"}
 	ctx, cancel := context.WithCancel(context.Background())
 	addr, done := startServe(ctx, t, fast...)
 	base := "http://" + addr + "/jobs/demo/checkpoints"
@@ -141,6 +144,9 @@ func TestServeRunsAndRecovers(t *testing.T) {
 	r := <-done
 	if r.code != 0 || r.stderr != "" {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if n := replayAll(t, state); n < 3 {
+		t.Errorf("%d flight files after 3 completions with --flight-max-checkpoints 1", n)
 	}
 	for _, want := range []string{"state directory (new): " + state, "ckpt serve --state-dir " + state,
 		"REST API: GET http://" + addr, "trigger 1 checkpoint", "  completed ", "notify_complete ",
