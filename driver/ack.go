@@ -5,12 +5,17 @@ import "github.com/ckptcore/ckptcore/fsm"
 // Ack is one subtask's acknowledgement of a checkpoint (R16), the unit of
 // AckBatch: StateSize and CheckpointedSize are the sizes the subtask reported
 // (bytes: its full state and what it uploaded for this checkpoint, Flink's
-// state_size and checkpointed_size); zero when unknown.
+// state_size and checkpointed_size); zero when unknown. Handle is the
+// subtask's state for the checkpoint (zero: none), which goes into the
+// checkpoint's _metadata file (docs/spec/METADATA.md); it needs
+// Options.CheckpointsDir, else the ack is refused (ErrNoCheckpointStorage).
 type Ack struct {
 	Checkpoint int64
 	Task       fsm.TaskID
 
 	StateSize, CheckpointedSize int64
+
+	Handle StateHandle
 }
 
 // event is the ack as the core's event (its time is set when it is applied).

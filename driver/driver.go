@@ -49,6 +49,14 @@ type Options struct {
 	// not Close). Refusals are also warned (CodeEventRefused), written to the
 	// flight file as comment lines and counted in Status.RefusedEvents.
 	OnRefused func(ev fsm.Event, err error)
+	// CheckpointsDir turns checkpoint storage on (issue 15 §1,
+	// docs/spec/METADATA.md): each completed checkpoint's state handles go to
+	// <CheckpointsDir>/<Job>/chk-<id>/_metadata, the store keeps a pointer to
+	// it (Metadata.External), a discarded checkpoint's directory is deleted,
+	// and acks may carry state handles (Ack.Handle). "" means none.
+	CheckpointsDir string
+	// Job names the job in checkpoint storage; "" means "job".
+	Job string
 }
 
 // Driver embeds the decision core for real use: one goroutine (the event loop)
@@ -81,7 +89,8 @@ type Driver struct {
 	nextRequest int64
 	waiters     map[int64]chan patchResult
 	stats       stats
-	flink       *flinkState // Flink's checkpoint statistics and trigger operations (flink.go)
+	flink       *flinkState    // Flink's checkpoint statistics and trigger operations (flink.go)
+	handles     *handleTracker // the acks' state handles (meta_handles.go); nil without checkpoint storage
 }
 
 // ErrClosed is returned by the methods of a closed Driver.
@@ -145,6 +154,9 @@ func newDriver(store Store, job fsm.JobSpec, cfg fsm.Config, opt Options) (*Driv
 	}
 	d.flink = newFlinkState(topo, cfg, store)
 	d.fx = newEffector(d, opt.Executor, durable.NextID)
+	if err := d.openCheckpointStorage(opt, durable); err != nil {
+		return nil, err
+	}
 	if hasState(durable) {
 		err = d.resume(durable, opt)
 	} else {
@@ -193,7 +205,7 @@ func (d *Driver) start(opt Options) error {
 	if err != nil {
 		return fmt.Errorf("driver: start: %w", err)
 	}
-	if err := d.openRecorder(opt, history.Format, first); err != nil {
+	if err := d.openRecorder(opt, d.historyFormat(history.Format), first); err != nil {
 		return err
 	}
 	d.flink.observe(ev, effs)
@@ -240,12 +252,15 @@ func (d *Driver) resume(durable fsm.Durable, opt Options) error {
 	d.account(effs)
 	d.fx.push(effectItems(effs)...)
 	d.fx.push(forgotten(durable, core.Durable(), effs)...)
+	if l, ok := core.LatestCompleted(); ok && d.fx.meta != nil {
+		d.fx.meta.setLatest(l.ID)
+	}
 	if l, ok := core.LatestCompleted(); ok {
 		d.stats.restoredFrom(l.ID, core.Now())
 		d.flink.tracker.Restored(l.ID, core.Now()) // Flink reports the restore too
 	}
 	first := history.EncodeResume(d.topo, at, durable, effs)
-	return d.openRecorder(opt, history.FormatResume, first)
+	return d.openRecorder(opt, d.historyFormat(history.FormatResume), first)
 }
 
 // forgotten lists the stored checkpoints Resume dropped without a discard

@@ -13,6 +13,7 @@ import (
 // the driver itself.
 type fxItem struct {
 	eff     fsm.Effect
+	acked   *ackedState // persist: the handles the checkpoint's acks carried (meta_handles.go)
 	forget  int64
 	warn    *warning
 	refused *refusal
@@ -60,6 +61,7 @@ type effector struct {
 	savedNext int64              // the id counter as last written
 	unsent    int64              // a checkpoint whose id counter write failed: its trigger is not sent
 	persisted map[int64]fsm.Kind // metadata written, checkpoint not yet completed
+	meta      *metaWriter        // checkpoint storage; nil without Options.CheckpointsDir
 }
 
 func newEffector(d *Driver, exec Executor, savedNext int64) *effector {
@@ -128,11 +130,11 @@ func (f *effector) do(it fxItem) {
 		if f.obs != nil {
 			f.obs.ObserveEffect(it.eff)
 		}
-		f.effect(it.eff)
+		f.effect(it.eff, it.acked)
 	}
 }
 
-func (f *effector) effect(e fsm.Effect) {
+func (f *effector) effect(e fsm.Effect, acked *ackedState) {
 	d := f.d
 	switch e.Type {
 	case fsm.EffPersistIDCounter:
@@ -155,7 +157,7 @@ func (f *effector) effect(e fsm.Effect) {
 		}
 		f.exec.TriggerCheckpoint(e.Checkpoint, e.Kind, e.ForcedGlobal, e.Tasks, d.clock.wallTime(e.Deadline))
 	case fsm.EffPersist:
-		f.persist(e)
+		f.persist(e, acked)
 	case fsm.EffPersistOverrides:
 		req := e.Request
 		if err := d.store.SaveOverrides(e.IntervalMs, e.TimeoutMs); err != nil {
@@ -165,6 +167,9 @@ func (f *effector) effect(e fsm.Effect) {
 		d.feed(func() { d.stepEvent(fsm.Event{Type: fsm.EvConfigPersisted, Request: req}) })
 	case fsm.EffCompleted:
 		delete(f.persisted, e.Checkpoint)
+		if f.meta != nil {
+			f.meta.completed(e)
+		}
 	case fsm.EffAbort:
 		// A checkpoint can end while its metadata is written (the job failed or
 		// finished meanwhile): it did not complete, so its metadata must not
@@ -173,13 +178,20 @@ func (f *effector) effect(e fsm.Effect) {
 			delete(f.persisted, e.Checkpoint)
 			if err := d.store.Delete(kind, e.Checkpoint); err != nil {
 				f.exec.Warn(CodeStoreFailed, fmt.Sprintf("metadata of aborted checkpoint %d not deleted: %v", e.Checkpoint, err))
+				return // its directory stays while a pointer may name it; Repair removes it at the next open
 			}
 		}
+		f.removeDir(e.Checkpoint, "aborted")
 	case fsm.EffDiscard:
 		f.exec.Discard(e.Checkpoint)
+		// The pointer goes first, then the directory (R40): a crash in between
+		// leaves a directory no pointer names, which Repair removes at the
+		// next open; never a pointer to a deleted file.
 		if err := d.store.Delete(fsm.KindCheckpoint, e.Checkpoint); err != nil {
 			f.exec.Warn(CodeStoreFailed, fmt.Sprintf("metadata of discarded checkpoint %d not deleted (discarded again at the next open): %v", e.Checkpoint, err))
+			return
 		}
+		f.removeDir(e.Checkpoint, "discarded")
 	case fsm.EffNotifyComplete:
 		f.exec.NotifyComplete(e.Checkpoint, e.Tasks, e.RegionalInfo)
 	case fsm.EffNotifyAborted:
@@ -203,13 +215,23 @@ func (f *effector) effect(e fsm.Effect) {
 // it went (R23). A failed write may have left the file behind (the directory
 // fsync failed after the rename), so it is deleted: the core aborts the
 // checkpoint and a restart must not find it.
-func (f *effector) persist(e fsm.Effect) {
+func (f *effector) persist(e fsm.Effect, acked *ackedState) {
 	d := f.d
 	m := Metadata{ID: e.Checkpoint, Kind: e.Kind, Mode: e.Mode, Refs: e.Refs, Consecutive: e.Consecutive, Owned: true}
 	id := e.Checkpoint
-	if err := d.store.Save(m); err != nil {
+	var err error
+	if f.meta != nil {
+		// The _metadata file first, then the pointer to it (R23).
+		m.External, err = f.meta.write(e, acked)
+	}
+	if err == nil {
+		err = d.store.Save(m)
+	}
+	if err != nil {
 		if derr := d.store.Delete(e.Kind, id); derr != nil {
 			f.exec.Warn(CodeStoreFailed, fmt.Sprintf("metadata of failed checkpoint %d not deleted: %v", id, derr))
+		} else {
+			f.removeDir(id, "failed")
 		}
 		f.exec.Warn(CodeStoreFailed, fmt.Sprintf("metadata of checkpoint %d not written: %v", id, err))
 		d.feed(func() { d.stepEvent(fsm.Event{Type: fsm.EvPersistFailed, Checkpoint: id}) })
@@ -217,4 +239,16 @@ func (f *effector) persist(e fsm.Effect) {
 	}
 	f.persisted[id] = e.Kind
 	d.feed(func() { d.stepEvent(fsm.Event{Type: fsm.EvPersisted, Checkpoint: id}) })
+}
+
+// removeDir deletes a checkpoint's directory in checkpoint storage, once no
+// store pointer names it (the caller deleted it). A failure is warned about
+// and left to Repair at the next open.
+func (f *effector) removeDir(id int64, what string) {
+	if f.meta == nil {
+		return
+	}
+	if err := f.meta.remove(id); err != nil {
+		f.exec.Warn(CodeStoreFailed, fmt.Sprintf("directory of %s checkpoint %d not deleted (removed at the next open): %v", what, id, err))
+	}
 }

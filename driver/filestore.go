@@ -94,6 +94,7 @@ type metadataFile struct {
 	Consecutive *int             `json:"consecutive"`
 	Owned       *bool            `json:"owned"`
 	Restored    *bool            `json:"restored"`
+	External    *string          `json:"external,omitempty"` // the _metadata pointer (docs/spec/METADATA.md)
 }
 
 type nextIDFileBody struct {
@@ -128,8 +129,12 @@ func (s *FileStore) Save(m Metadata) error {
 	for _, r := range m.Refs {
 		refs[fsm.RegionName(r.Region)] = r.Checkpoint
 	}
-	body, err := json.Marshal(metadataFile{Format: ptr(metadataFormat), ID: &m.ID, Kind: ptr(m.Kind.String()),
-		Mode: ptr(m.Mode.String()), Refs: refs, Consecutive: &m.Consecutive, Owned: &m.Owned, Restored: &m.Restored})
+	f := metadataFile{Format: ptr(metadataFormat), ID: &m.ID, Kind: ptr(m.Kind.String()),
+		Mode: ptr(m.Mode.String()), Refs: refs, Consecutive: &m.Consecutive, Owned: &m.Owned, Restored: &m.Restored}
+	if m.External != "" {
+		f.External = &m.External
+	}
+	body, err := json.Marshal(f)
 	if err != nil {
 		return err
 	}
@@ -246,6 +251,21 @@ func (s *FileStore) Load() (fsm.Durable, error) {
 	return d, nil
 }
 
+// ListMetadata returns the metadata of every stored checkpoint and then of
+// every stored savepoint, each in id order, validated as Load validates them
+// (MetadataLister).
+func (s *FileStore) ListMetadata() ([]Metadata, error) {
+	var out []Metadata
+	for _, sub := range []string{checkpointDir, savepointDir} {
+		ms, err := s.loadMetadata(sub)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
+}
+
 func checkOverrides(o overridesFileBody) error {
 	if err := checkFormat(o.Format, overridesFormat); err != nil {
 		return err
@@ -306,7 +326,7 @@ func checkMetadata(f metadataFile, id int64, savepoint bool) (Metadata, error) {
 	}
 	switch {
 	case f.ID == nil || f.Kind == nil || f.Mode == nil || f.Consecutive == nil || f.Owned == nil || f.Restored == nil:
-		return m, errors.New("missing field: want format, id, kind, mode, consecutive, owned, restored (refs optional)")
+		return m, errors.New("missing field: want format, id, kind, mode, consecutive, owned, restored (refs and external optional)")
 	case *f.ID != id:
 		return m, fmt.Errorf("id %d does not match the file name", *f.ID)
 	case *f.Consecutive < 0:
@@ -317,6 +337,12 @@ func checkMetadata(f metadataFile, id int64, savepoint bool) (Metadata, error) {
 		return m, fmt.Errorf("kind %q does not belong in this directory", *f.Kind)
 	}
 	m = Metadata{ID: id, Kind: kind, Consecutive: *f.Consecutive, Owned: *f.Owned, Restored: *f.Restored}
+	if f.External != nil {
+		if *f.External == "" || len(*f.External) > 4096 {
+			return m, fmt.Errorf("external %q: want the path of a _metadata file (1 to 4096 bytes), or no field", *f.External)
+		}
+		m.External = *f.External
+	}
 	switch *f.Mode {
 	case fsm.ModeGlobal.String():
 		m.Mode = fsm.ModeGlobal

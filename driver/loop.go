@@ -48,7 +48,11 @@ func (d *Driver) apply(batch []item) {
 		}
 		ev := it.event()
 		ev.At = max(at, d.core.Now())
-		if err := d.stepAt(ev, history.StateHandle{}); err != nil {
+		if err := d.handles.checkAck(it.ack.Handle); err != nil {
+			d.refuseHandle(ev, err)
+			continue
+		}
+		if err := d.stepAt(ev, it.ack.Handle); err != nil {
 			d.refused(ev, err)
 		}
 	}
@@ -145,7 +149,9 @@ func (d *Driver) stepAt(ev fsm.Event, h history.StateHandle) error {
 	effs = copyEffects(effs)
 	d.flink.observe(ev, effs)
 	d.account(effs)
-	d.fx.push(effectItems(effs)...)
+	items := effectItems(effs)
+	d.handles.track(ev, h, items)
+	d.fx.push(items...)
 	return nil
 }
 

@@ -48,4 +48,18 @@ type Metadata struct {
 	Consecutive int  // consecutive regional completions (R21, R25)
 	Owned       bool // the job may discard it (false for a no_claim restore, R41)
 	Restored    bool // the restored snapshot or a checkpoint its refs name
+	// External points to the checkpoint's _metadata file in checkpoint
+	// storage (docs/spec/METADATA.md), which holds every subtask's state
+	// handle; "" when the driver has no checkpoint storage. Flink's HA stores
+	// keep such pointers to completed checkpoints.
+	External string
+}
+
+// MetadataLister is a Store that can list the metadata it holds, savepoints
+// included, with their pointers (FileStore does). The driver uses it to find
+// the _metadata files of stored checkpoints and, at open, to know which
+// savepoint directories of checkpoint storage are still needed; with a store
+// that lacks it, those are located by the storage layout and kept.
+type MetadataLister interface {
+	ListMetadata() ([]Metadata, error)
 }
