@@ -26,11 +26,7 @@ func FuzzCore(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := newCoreRun(t, data)
-		for i := 0; i < maxFuzzEvents && !r.src.done(); i++ {
-			r.next()
-		}
-		r.roundTrip()
+		runCore(t, data)
 	})
 }
 
@@ -42,24 +38,80 @@ func FuzzCore(f *testing.F) {
 // Only the events with free numbers besides ids and times are checked (start's
 // delay and restore, a patch's values): the others' fields the core bounds like
 // the decoder, and checking every line would halve the rate of runs.
+//
+// The strict decoder is most of a run's cost, and the fuzzer runs mutants of
+// one input over and over, so that most lines recur: a line the decoder
+// already read (for a job of as many regions: region names are checked
+// against the job) is not decoded again — its decoding, a pure function of the
+// two, is remembered and compared with the event.
 func (r *coreRun) roundTrip() {
 	for _, ev := range r.evs {
 		if ev.Type != fsm.EvStart && ev.Type != fsm.EvConfigPatch {
+			continue
+		}
+		// A patch names no subtask or region: its line, and so its round
+		// trip, is a function of the event alone.
+		if ev.Type == fsm.EvConfigPatch && roundTripped[ev] {
 			continue
 		}
 		line, err := history.EncodeEvent(r.topo, ev, nil)
 		if err != nil {
 			r.fail("history", "%s does not encode: %v", fsm.DescribeEvent(r.topo, ev), err)
 		}
-		rec, err := history.DecodeEventLine(r.topo, line)
-		if err != nil {
-			r.fail("history", "%s is recorded as %s, which does not decode: %v", fsm.DescribeEvent(r.topo, ev), line, err)
+		key := decodedKey{line: string(line), regions: r.topo.NumRegions()}
+		got, ok := decodedLines[key]
+		if !ok {
+			rec, err := history.DecodeEventLine(r.topo, line)
+			if err != nil {
+				r.fail("history", "%s is recorded as %s, which does not decode: %v", fsm.DescribeEvent(r.topo, ev), line, err)
+			}
+			if len(decodedLines) >= maxDecodedLines {
+				clear(decodedLines)
+			}
+			got = rec.Event
+			decodedLines[key] = got
 		}
-		if !reflect.DeepEqual(rec.Event, ev) {
-			r.fail("history", "%s decodes to %+v, recorded %+v", line, rec.Event, ev)
+		if !reflect.DeepEqual(got, ev) {
+			r.fail("history", "%s decodes to %+v, recorded %+v", line, got, ev)
+		}
+		if ev.Type == fsm.EvConfigPatch {
+			if len(roundTripped) >= maxDecodedLines {
+				clear(roundTripped)
+			}
+			roundTripped[ev] = true
 		}
 	}
 }
+
+// roundTripped holds the patch events whose round trip held (see roundTrip).
+var roundTripped = map[fsm.Event]bool{}
+
+// decodedKey is a line the strict decoder read for a job of so many regions.
+type decodedKey struct {
+	line    string
+	regions int
+}
+
+// decodedLines remembers what lines decoded to (see roundTrip), up to
+// maxDecodedLines of them; each fuzzing worker is one process running one
+// input at a time.
+var decodedLines = map[decodedKey]fsm.Event{}
+
+const maxDecodedLines = 1 << 14
+
+// runCore is one FuzzCore execution. The event slice is reused from run to
+// run (a fuzzing worker runs one input at a time): growing it was a tenth of
+// a run's cost.
+func runCore(t testing.TB, data []byte) {
+	r := newCoreRun(t, data)
+	for i := 0; i < maxFuzzEvents && !r.src.done(); i++ {
+		r.next()
+	}
+	r.roundTrip()
+	eventsBuf = r.evs[:0]
+}
+
+var eventsBuf = make([]fsm.Event, 0, maxFuzzEvents+2)
 
 // maxFuzzEvents bounds one run: longer histories add little coverage and
 // lower the rate of runs.
@@ -111,12 +163,13 @@ type coreRun struct {
 	evs      []fsm.Event
 	requests int64
 	key      []byte // the state's key before an invalid event (reused)
+	after    []byte // and after it
 }
 
 func newCoreRun(t testing.TB, data []byte) *coreRun {
-	r := &coreRun{t: t, src: &bytesSource{data: data}}
+	r := &coreRun{t: t, src: &bytesSource{data: data}, evs: eventsBuf[:0]}
 	r.spec = r.job()
-	topo, err := fsm.NewTopology(r.spec)
+	topo, err := topologyOf(r.spec)
 	if err != nil {
 		t.Fatalf("generated job refused: %v", err)
 	}
@@ -128,6 +181,23 @@ func newCoreRun(t testing.TB, data []byte) *coreRun {
 	r.chk = invariants.New(topo, r.cfg)
 	r.step(r.start())
 	return r
+}
+
+// topologies caches the jobs FuzzCore builds (a few hundred shapes; a
+// Topology is immutable and states only share it), keyed by the spec's
+// printed form.
+var topologies = map[string]*fsm.Topology{}
+
+func topologyOf(spec fsm.JobSpec) (*fsm.Topology, error) {
+	key := fmt.Sprint(spec)
+	if t, ok := topologies[key]; ok {
+		return t, nil
+	}
+	t, err := fsm.NewTopology(spec)
+	if err == nil {
+		topologies[key] = t
+	}
+	return t, err
 }
 
 // job: 1–3 vertices of parallelism 1–3, any coordinator, edges from earlier to
@@ -208,7 +278,7 @@ func (r *coreRun) next() {
 		ev.Type, ev.Kind = fsm.EvTrigger, pick(src, fsm.KindCheckpoint, fsm.KindCheckpoint, fsm.KindSavepoint, fsm.KindStopWithSavepoint)
 	case 3, 4, 5, 6, 7, 8, 9, 10: // acks go mostly to a pending checkpoint's waiting subtasks
 		ev.Type, ev.Checkpoint, ev.Task = fsm.EvAck, r.id(), r.task()
-		if p, ok := r.pending(false); ok {
+		r.pending(false, func(p fsm.PendingInfo) {
 			ev.Checkpoint = p.ID
 			for i, n := 0, r.topo.NumSubtasks(); i < n; i++ {
 				if t := fsm.TaskID((int(ev.Task) + i) % n); p.Triggered(t) && !p.Acked(t) {
@@ -216,20 +286,19 @@ func (r *coreRun) next() {
 					break
 				}
 			}
-		}
+		})
 	case 11, 12:
 		ev.Type, ev.Checkpoint, ev.Task = fsm.EvDecline, r.id(), r.task()
 		ev.Reason = pick(src, append([]fsm.Reason{"", ""}, fsm.DeclineReasons...)...)
-		if p, ok := r.pending(false); ok && src.bool() {
-			ev.Checkpoint = p.ID
+		var id int64
+		if r.pending(false, func(p fsm.PendingInfo) { id = p.ID }) && src.bool() {
+			ev.Checkpoint = id
 		}
 	case 13:
 		ev.Type, ev.Task = pick(src, fsm.EvTaskFailed, fsm.EvTaskFailed, fsm.EvTaskRunning, fsm.EvTaskFinished), r.task()
 	case 14, 15, 16:
 		ev.Type, ev.Checkpoint = pick(src, fsm.EvPersisted, fsm.EvPersisted, fsm.EvPersisted, fsm.EvPersistFailed), r.id()
-		if p, ok := r.pending(true); ok {
-			ev.Checkpoint = p.ID
-		}
+		r.pending(true, func(p fsm.PendingInfo) { ev.Checkpoint = p.ID })
 	case 17:
 		r.patch(&ev)
 	case 18:
@@ -251,18 +320,33 @@ func (r *coreRun) id() int64 { return 1 + int64(r.src.intn(int(min(r.s.NextID()+
 
 func (r *coreRun) task() fsm.TaskID { return fsm.TaskID(r.src.intn(r.topo.NumSubtasks())) }
 
-// pending returns a pending checkpoint (persisting or not), when there is one.
-func (r *coreRun) pending(persisting bool) (fsm.PendingInfo, bool) {
-	var ps []fsm.PendingInfo
-	for _, p := range r.s.Pending() {
+// pending calls use with one of the pending checkpoints (persisting or not),
+// when there is one, chosen by the next byte, and reports whether there was.
+// It walks the state's own sets (EachPending) rather than copies of them
+// (Pending): this is on the path of most events.
+func (r *coreRun) pending(persisting bool, use func(fsm.PendingInfo)) bool {
+	n := 0
+	r.s.EachPending(func(p fsm.PendingInfo) bool {
 		if p.Persisting == persisting {
-			ps = append(ps, p)
+			n++
 		}
+		return true
+	})
+	if n == 0 {
+		return false
 	}
-	if len(ps) == 0 {
-		return fsm.PendingInfo{}, false
-	}
-	return ps[r.src.intn(len(ps))], true
+	k := r.src.intn(n)
+	r.s.EachPending(func(p fsm.PendingInfo) bool {
+		if p.Persisting == persisting {
+			if k == 0 {
+				use(p)
+				return false
+			}
+			k--
+		}
+		return true
+	})
+	return true
 }
 
 // patch draws a FLIP-571 patch: valid values of §2 or values R60 rejects (the
@@ -358,7 +442,7 @@ func (r *coreRun) refuse(ev fsm.Event) {
 		r.fail("harness", "invalid event accepted: %s (%d effects)", fsm.DescribeEvent(r.topo, ev), len(effs))
 	case len(effs) != 0:
 		r.fail("harness", "invalid event %s returned %d effects with its error", fsm.DescribeEvent(r.topo, ev), len(effs))
-	case !bytes.Equal(r.s.AppendKey(nil), r.key):
+	case !bytes.Equal(r.s.AppendKey(r.after[:0]), r.key):
 		r.fail("harness", "invalid event %s (%v) changed the state: now %s",
 			fsm.DescribeEvent(r.topo, ev), err, Fingerprint(r.s))
 	}

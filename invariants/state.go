@@ -45,7 +45,8 @@ func (c *Checker) checkState(ev fsm.Event, s *fsm.State) {
 			}
 		}
 	}
-	for _, p := range s.Pending() {
+	// EachPending reads the core's own sets (no copies); nothing here steps.
+	s.EachPending(func(p fsm.PendingInfo) bool {
 		if p.Persisting {
 			for _, r := range p.Refs() {
 				alive[r.Checkpoint] = true
@@ -63,10 +64,19 @@ func (c *Checker) checkState(ev fsm.Event, s *fsm.State) {
 		if want := p.TriggerAt + s.Effective().TimeoutMs; p.Deadline != want {
 			c.fail(ConfigAtomic, "checkpoint %d: deadline %d, trigger time + timeout in force = %d", p.ID, p.Deadline, want)
 		}
+		return true
+	})
+	// Sorted (for a deterministic report) only when something leaked: this
+	// runs after every step.
+	leaked := false
+	for id := range c.owned {
+		leaked = leaked || !alive[id]
 	}
-	for _, id := range sortedIDs(c.owned) {
-		if !alive[id] {
-			c.fail(NoLeak, "checkpoint %d is neither retained nor referenced nor pending, and was not discarded", id)
+	if leaked {
+		for _, id := range sortedIDs(c.owned) {
+			if !alive[id] {
+				c.fail(NoLeak, "checkpoint %d is neither retained nor referenced nor pending, and was not discarded", id)
+			}
 		}
 	}
 	eff := s.Effective()
