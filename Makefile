@@ -9,7 +9,7 @@ STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # module's tree is named (./... ./cmd/ckpt/... ./driver/etcd/...).
 PKGS := $(patsubst $(CURDIR)%,.%/...,$(shell $(GO) list -m -f '{{.Dir}}'))
 
-.PHONY: etcd etcd-if-possible soak-ha chromium browser demo test vet lint unit mutants mutants-all nonatomic fuzz-ci examples fuzz fuzz-long explore explore-mutants explore-vs-tlc bench bench-porcupine soak sim sim-quick tla tla-check tla-trace tla-check-large tla-mutants tla-readme
+.PHONY: crash-meta etcd etcd-if-possible soak-ha chromium browser demo test vet lint unit mutants mutants-all nonatomic fuzz-ci examples fuzz fuzz-long explore explore-mutants explore-vs-tlc bench bench-porcupine soak sim sim-quick tla tla-check tla-trace tla-check-large tla-mutants tla-readme
 
 demo:
 	$(GO) run ./cmd/ckpt replay examples/regional-completion.jsonl
@@ -50,6 +50,11 @@ nonatomic:
 
 bench-porcupine:
 	$(GO) test -run '^$$' -bench BenchmarkPorcupineConfig -benchtime 3x -benchmem ./driver/linearizability/
+
+# Checkpoint storage under SIGKILL (issue 15 §1): 200 kills of a driver with a real
+# checkpoints directory (make test runs 8), and the long _metadata property run.
+crash-meta:
+	CKPTCORE_META_CRASH_KILLS=200 CKPT_META_LONG=1 $(GO) test -count=1 -run 'TestMetaCrashRecovery|TestMetadataProperty' -v -timeout=30m ./driver/
 
 # A longer robustness run of the driver's REST API under faults.
 soak:
