@@ -10,9 +10,12 @@ import (
 // producer that finds it full waits until the event loop takes the queued
 // items (back-pressure), so a flood of acks costs bounded memory — at most
 // two buffers of this size, the one producers fill and the one the loop
-// works through — and a batch is at most this long (the loop applies it in
-// about a millisecond).
-const ingestLimit = 8192
+// works through. It also bounds how far the loop can lag behind a caller:
+// the last ack of a checkpoint waits behind at most this many events (a
+// fifth of a millisecond at 5 million a second), which keeps notify_complete
+// within a millisecond of it; 8192 made that 2–5 ms under load for no
+// measurable gain in throughput (BENCHMARKS.md, driver section).
+const ingestLimit = 1024
 
 // item is one entry of the ingestion queue: an event of a subtask (fn == nil)
 // or a request to run fn on the event loop (the synchronous path: Status,
