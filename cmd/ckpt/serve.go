@@ -46,6 +46,7 @@ Exit status: 0 stopped (interrupt or --duration); 2 it could not start or serve
 // serveOptions are serve's flags.
 type serveOptions struct {
 	addr, stateDir, job, tokenFile string
+	checkpointsDir                 string
 	duration                       time.Duration
 	seed                           uint64
 	interval, timeout              int64
@@ -71,6 +72,7 @@ func (a *app) serveCmd() *cobra.Command {
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8081", "loopback `address` of the REST API (port 0 picks one)")
 	fs.StringVar(&o.stateDir, "state-dir", "", "state `directory`, created if missing and recovered from if not empty (default: a new directory under the user's cache directory)")
 	fs.StringVar(&o.job, "job", "demo", "job `id` in the REST paths")
+	fs.StringVar(&o.checkpointsDir, "checkpoints-dir", "", "checkpoint storage `directory`: each completed checkpoint's state handles in <dir>/<job>/chk-<id>/_metadata (ckpt metadata prints one), the simulated subtasks' state files beside it (default: <state-dir>/storage)")
 	fs.StringVar(&o.tokenFile, "token-file", "", "require the bearer token in this `file` on every request (or set "+tokenEnv+"; never on the command line, which other users can read)")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after this long (default: until interrupted)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the simulated subtasks' randomness")
@@ -169,8 +171,12 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	}
 	cfg.Regional.Enabled, cfg.Regional.MaxFailureRatio = o.regional, 0.5
 	sim := newSimExecutor(o.sim, o.seed, log)
+	if o.checkpointsDir == "" {
+		o.checkpointsDir = filepath.Join(o.stateDir, "storage") // not "checkpoints": the FileStore's pointers live there
+	}
 	d, err := driver.Open(o.stateDir, simJob(), cfg, driver.Options{Executor: sim,
-		FlightMaxBytes: o.flightMaxBytes, FlightMaxCheckpoints: o.flightMaxCheckpoints})
+		FlightMaxBytes: o.flightMaxBytes, FlightMaxCheckpoints: o.flightMaxCheckpoints,
+		CheckpointsDir: o.checkpointsDir, Job: o.job})
 	if err != nil {
 		return err
 	}
@@ -197,6 +203,8 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	}
 	log.printf("state directory (%s): %s", how, o.stateDir)
 	log.printf("  flight recorder: %s; to continue this run later: ckpt serve --state-dir %s", d.FlightFile(), shellQuote(o.stateDir))
+	log.printf("  checkpoint storage: %s (ckpt metadata %s prints a checkpoint's _metadata)", d.CheckpointStorage().JobDir(),
+		shellQuote(filepath.Join(d.CheckpointStorage().JobDir(), "chk-<id>")))
 	log.printf("%s", describeStart(st))
 	base := "http://" + ln.Addr().String() + "/jobs/" + o.job + "/checkpoints"
 	log.printf("REST API: GET %s  GET %s/config  PATCH %s/configuration", base, base, base)

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -96,7 +99,7 @@ func (s *simExecutor) stop() {
 
 // TriggerCheckpoint schedules every subtask's answer: an ack after a random
 // delay, or a decline, or a failure followed by its region's restart.
-func (s *simExecutor) TriggerCheckpoint(id int64, _ fsm.Kind, _ bool, tasks fsm.TaskSet, _ time.Time) {
+func (s *simExecutor) TriggerCheckpoint(id int64, kind fsm.Kind, _ bool, tasks fsm.TaskSet, _ time.Time) {
 	tasks.All(func(task fsm.TaskID) bool {
 		delay := s.p.ackMinMs + s.rnd.Int64N(s.p.ackMaxMs-s.p.ackMinMs+1)
 		switch r := s.rnd.Float64(); {
@@ -117,7 +120,9 @@ func (s *simExecutor) TriggerCheckpoint(id int64, _ fsm.Kind, _ bool, tasks fsm.
 		default:
 			// Sizes as a subtask would report them (not drawn: the run stays as it was).
 			state, uploaded := int64(64+task%8)<<20, int64(1+task%4)<<20
-			s.after(delay, func(d *driver.Driver) { d.AckWithSizes(id, task, state, uploaded) })
+			ack := driver.Ack{Checkpoint: id, Task: task, StateSize: state, CheckpointedSize: uploaded,
+				Handle: s.writeState(kind, id, task)}
+			s.after(delay, func(d *driver.Driver) { d.AckBatch([]driver.Ack{ack}) })
 		}
 		return true
 	})
@@ -146,4 +151,24 @@ func (p *printer) printf(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	io.WriteString(p.w, line)
+}
+
+// writeState is a simulated subtask taking its snapshot: a small state file
+// in the checkpoint's directory of checkpoint storage, whose handle its ack
+// carries (the _metadata file then names it). It runs on the effect worker,
+// before any abort of the checkpoint removes that directory, so no file
+// outlives its checkpoint. Without storage, or if the write fails, the ack
+// carries no state.
+func (s *simExecutor) writeState(kind fsm.Kind, id int64, task fsm.TaskID) driver.StateHandle {
+	st := s.d.CheckpointStorage()
+	if st == nil {
+		return driver.StateHandle{}
+	}
+	data := fmt.Appendf(nil, "simulated state of %s at %s %d\n", s.topo.TaskName(task), kind, id)
+	dir := st.Dir(kind, id)
+	path := filepath.Join(dir, strings.ReplaceAll(s.topo.TaskName(task), "/", "-"))
+	if os.MkdirAll(dir, 0o755) != nil || os.WriteFile(path, data, 0o644) != nil {
+		return driver.StateHandle{}
+	}
+	return driver.StateHandle{URI: "file://" + path, Size: int64(len(data))}
 }
