@@ -2,7 +2,6 @@ package invariants
 
 import (
 	"fmt"
-	"sort"
 
 	"github.com/ckptcore/ckptcore/fsm"
 )
@@ -37,26 +36,6 @@ func (v Violation) Error() string { return v.Invariant + ": " + v.Detail }
 
 func (c *Checker) fail(name, format string, args ...any) {
 	c.out = append(c.out, Violation{name, fmt.Sprintf(format, args...)})
-}
-
-// sortedIDs returns a map's keys in ascending order, so that violations come out
-// in the same order on every run.
-func sortedIDs[V any](m map[int64]V) []int64 {
-	ids := make([]int64, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(a, b int) bool { return ids[a] < ids[b] })
-	return ids
-}
-
-func sortedInts(m map[int]bool) []int {
-	out := make([]int, 0, len(m))
-	for r := range m {
-		out = append(out, r)
-	}
-	sort.Ints(out)
-	return out
 }
 
 // refOf is the checkpoint whose state region r uses, given the regions that

@@ -13,28 +13,20 @@ type Checker struct {
 	cfg  fsm.Config
 	out  []Violation
 
-	lastTrigger int64              // I-MonotonicIds
-	lastStored  int64              // I-MonotonicIds: last checkpoint that entered the store
-	kinds       map[int64]fsm.Kind // trigger kind per id
-	forced      map[int64]bool     // forced global at trigger (I-ConsecutiveBound)
-	triggerAt   map[int64]int64    // trigger time per id
-	healthy     map[int64][]bool   // completed id -> regions that hold their own state in it
-	discarded   map[int64]bool     // I-RetentionSafety
-	ended       map[int64]bool     // aborted ids (I-NotifySafety)
-	completed   map[int64]bool     // completed ids
-	notified    map[int64]map[fsm.TaskID]bool
-	failedOver  map[int64]map[int]bool // pending id -> regions failed over since its trigger (I-NoOrphanState)
-	owned       map[int64]bool         // completed state the job owns and must discard when unused (I-NoLeak)
-	restored    map[int64]bool         // the restored snapshot and the ids its refs name
-	noClaimIDs  map[int64]bool         // never discarded (R41)
-	latestRefs  []int64                // per region, its state in the latest completed checkpoint (R21)
+	lastTrigger int64 // I-MonotonicIds
+	lastStored  int64 // I-MonotonicIds: last checkpoint that entered the store
+	// recs is what the checker knows of each id, ascending (memory.go): trigger
+	// kind, forced, completed / aborted / discarded, health, notified
+	// subtasks, failed-over regions, owned / restored / no_claim, counted.
+	recs       []idRec
+	latestRefs []int64 // per region, its state in the latest completed checkpoint (R21)
 	// sourcesForceFrom is the first id triggered after all sources finished (0
 	// while some run): only it or a later checkpoint ends that forcing (R25).
 	sourcesForceFrom int64
 
-	// I-FailureAccounting, recomputed from Flink's rules.
+	// I-FailureAccounting, recomputed from Flink's rules (the counted ids
+	// are the records' fCounted).
 	failures      int
-	countedIDs    map[int64]bool
 	lastSucceeded int64
 
 	// I-ConfigAtomic, I-DurableOverrides.
@@ -49,12 +41,7 @@ type Checker struct {
 // New returns a checker for one history of a job with this topology and base
 // configuration.
 func New(t *fsm.Topology, cfg fsm.Config) *Checker {
-	return &Checker{topo: t, cfg: cfg,
-		kinds: map[int64]fsm.Kind{}, forced: map[int64]bool{}, triggerAt: map[int64]int64{},
-		healthy: map[int64][]bool{}, discarded: map[int64]bool{}, ended: map[int64]bool{},
-		completed: map[int64]bool{}, notified: map[int64]map[fsm.TaskID]bool{},
-		failedOver: map[int64]map[int]bool{}, owned: map[int64]bool{}, restored: map[int64]bool{},
-		noClaimIDs: map[int64]bool{}, countedIDs: map[int64]bool{}}
+	return &Checker{topo: t, cfg: cfg}
 }
 
 // Step checks one step: the event the core accepted, the effects it returned and
@@ -79,11 +66,11 @@ func (c *Checker) noteRestore(r *fsm.Restore) {
 		ids = append(ids, ref.Checkpoint)
 	}
 	for _, id := range ids {
-		c.restored[id] = true
+		c.set(id, fRestored)
 		if r.Mode == fsm.NoClaim {
-			c.noClaimIDs[id] = true
+			c.set(id, fNoClaim)
 		} else {
-			c.owned[id] = true
+			c.set(id, fOwned)
 		}
 	}
 	c.lastTrigger, c.lastStored, c.lastSucceeded = r.Checkpoint, r.Checkpoint, r.Checkpoint
@@ -100,10 +87,8 @@ func (c *Checker) noteRestore(r *fsm.Restore) {
 // checkpoint triggered before must not keep that region's acks (R19).
 func (c *Checker) noteFailover(task fsm.TaskID, s *fsm.State) {
 	r := c.topo.RegionOf(task)
-	for _, p := range s.Pending() {
-		if c.failedOver[p.ID] == nil {
-			c.failedOver[p.ID] = map[int]bool{}
-		}
-		c.failedOver[p.ID][r] = true
-	}
+	s.EachPending(func(p fsm.PendingInfo) bool {
+		c.addFailedOver(p.ID, r)
+		return true
+	})
 }

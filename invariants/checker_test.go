@@ -90,24 +90,25 @@ func TestViolationsAreNamed(t *testing.T) {
 		broken func(h *harness) []Violation
 	}{
 		{"discard twice", RetentionSafety, func(h *harness) []Violation {
-			h.c.discarded[7] = true
+			h.c.set(7, fDiscarded)
 			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvTick}, []fsm.Effect{{Type: fsm.EffDiscard, Checkpoint: 7}}, h.s)
 		}},
 		{"leak", NoLeak, func(h *harness) []Violation {
-			h.c.owned[3] = true
+			h.c.set(3, fOwned)
 			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvTick}, nil, h.s)
 		}},
 		{"notify before completion", NotifySafety, func(h *harness) []Violation {
 			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvTick}, []fsm.Effect{{Type: fsm.EffNotifyComplete, Checkpoint: 1}}, h.s)
 		}},
 		{"savepoint completes regionally", SavepointGlobal, func(h *harness) []Violation {
-			h.c.kinds[1] = fsm.KindSavepoint
+			r := h.c.recFor(1)
+			r.kind, r.flags = fsm.KindSavepoint, r.flags|fHasKind
 			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvPersisted, Checkpoint: 1}, []fsm.Effect{{Type: fsm.EffCompleted,
 				Checkpoint: 1, Kind: fsm.KindSavepoint, Mode: fsm.ModeRegional, Refs: []fsm.RegionRef{{Region: 1, Checkpoint: 1}}}}, h.s)
 		}},
 		{"forced completes regionally", ConsecutiveBound, func(h *harness) []Violation {
-			h.c.forced[5] = true
-			h.c.restored[4] = true
+			h.c.set(5, fHasForced|fForced)
+			h.c.set(4, fRestored)
 			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvPersisted, Checkpoint: 5}, []fsm.Effect{{Type: fsm.EffCompleted,
 				Checkpoint: 5, Mode: fsm.ModeRegional, Refs: []fsm.RegionRef{{Region: 1, Checkpoint: 4}}}}, h.s)
 		}},
@@ -117,13 +118,13 @@ func TestViolationsAreNamed(t *testing.T) {
 		}},
 		{"stale fallback", RegionConsistency, func(h *harness) []Violation {
 			// r1 was healthy in 2 and 3, yet 4 falls back to 2 (R21: latest completed).
-			h.c.healthy[2] = []bool{true, true, true}
+			h.c.recFor(2).healthy = []bool{true, true, true}
 			h.c.latestRefs = []int64{3, 3, 3}
 			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvPersisted, Checkpoint: 4}, []fsm.Effect{{Type: fsm.EffCompleted,
 				Checkpoint: 4, Mode: fsm.ModeRegional, Refs: []fsm.RegionRef{{Region: 1, Checkpoint: 2}}}}, h.s)
 		}},
 		{"orphan state", NoOrphanState, func(h *harness) []Violation {
-			h.c.failedOver[5] = map[int]bool{0: true}
+			h.c.addFailedOver(5, 0)
 			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvPersisted, Checkpoint: 5}, []fsm.Effect{{Type: fsm.EffCompleted, Checkpoint: 5}}, h.s)
 		}},
 		{"ids go back", MonotonicIds, func(h *harness) []Violation {
@@ -157,13 +158,14 @@ func TestViolationsAreNamed(t *testing.T) {
 				{Type: fsm.EffPersist, Checkpoint: 5, Mode: fsm.ModeRegional, Refs: []fsm.RegionRef{{Region: 1, Checkpoint: 4}}}}, h.s)
 		}},
 		{"a reason the spec does not count", FailureAccounting, func(h *harness) []Violation {
-			h.c.kinds[3] = fsm.KindCheckpoint
+			r := h.c.recFor(3)
+			r.kind, r.flags = fsm.KindCheckpoint, r.flags|fHasKind
 			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvTick}, []fsm.Effect{{Type: fsm.EffAbort, Checkpoint: 3,
 				Reason: "task_not_ready", Counted: true}}, h.s)
 		}},
 		{"no tier-two reset", TierTwoReset, func(h *harness) []Violation {
-			h.c.forced[2] = true
-			h.c.kinds[2] = fsm.KindCheckpoint
+			r := h.c.recFor(2)
+			r.kind, r.flags = fsm.KindCheckpoint, r.flags|fHasKind|fHasForced|fForced
 			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvTick}, []fsm.Effect{{Type: fsm.EffAbort, Checkpoint: 2, Reason: "region_failover"}},
 				withConsecutive(h, 1))
 		}},

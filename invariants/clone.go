@@ -1,9 +1,7 @@
 package invariants
 
 import (
-	"cmp"
 	"encoding/binary"
-	"maps"
 	"slices"
 
 	"github.com/ckptcore/ckptcore/fsm"
@@ -16,28 +14,10 @@ import (
 func (c *Checker) Clone() *Checker {
 	d := *c
 	d.out = nil
-	d.kinds = maps.Clone(c.kinds)
-	d.forced = maps.Clone(c.forced)
-	d.triggerAt = maps.Clone(c.triggerAt)
-	// The per-checkpoint healthy slices are written once (onCompleted) and
-	// never changed: the copies may share them.
-	d.healthy = maps.Clone(c.healthy)
-	d.discarded = maps.Clone(c.discarded)
-	d.ended = maps.Clone(c.ended)
-	d.completed = maps.Clone(c.completed)
-	d.notified = make(map[int64]map[fsm.TaskID]bool, len(c.notified))
-	for id, m := range c.notified {
-		d.notified[id] = maps.Clone(m)
-	}
-	d.failedOver = make(map[int64]map[int]bool, len(c.failedOver))
-	for id, m := range c.failedOver {
-		d.failedOver[id] = maps.Clone(m)
-	}
-	d.owned = maps.Clone(c.owned)
-	d.restored = maps.Clone(c.restored)
-	d.noClaimIDs = maps.Clone(c.noClaimIDs)
+	// A record's slices are never written in place (memory.go): the copies
+	// may share them.
+	d.recs = slices.Clone(c.recs)
 	d.latestRefs = slices.Clone(c.latestRefs)
-	d.countedIDs = maps.Clone(c.countedIDs)
 	if c.confirmed != nil {
 		e := *c.confirmed
 		d.confirmed = &e
@@ -56,25 +36,36 @@ func (c *Checker) AppendKey(b []byte, rl *fsm.Relabel) []byte {
 	b = binary.AppendVarint(b, c.lastTrigger)
 	b = binary.AppendVarint(b, c.sourcesForceFrom)
 	b = binary.AppendVarint(b, c.lastStored)
-	b = appendMap(b, c.kinds, func(b []byte, k fsm.Kind) []byte { return append(b, byte(k)) })
-	b = appendMap(b, c.forced, appendBool)
-	b = appendMap(b, c.triggerAt, func(b []byte, t int64) []byte { return binary.AppendVarint(b, rl.Time(t)) })
-	b = appendMap(b, c.healthy, func(b []byte, h []bool) []byte { return appendRegionBools(b, h, rl) })
-	b = appendMap(b, c.discarded, appendBool)
-	b = appendMap(b, c.ended, appendBool)
-	b = appendMap(b, c.completed, appendBool)
-	b = appendMap(b, c.notified, func(b []byte, m map[fsm.TaskID]bool) []byte {
-		return appendRenamedSet(b, m, func(t fsm.TaskID) int64 { return int64(rl.Task(t)) })
-	})
-	b = appendMap(b, c.failedOver, func(b []byte, m map[int]bool) []byte {
-		return appendRenamedSet(b, m, func(r int) int64 { return int64(rl.Region(r)) })
-	})
-	b = appendMap(b, c.owned, appendBool)
-	b = appendMap(b, c.restored, appendBool)
-	b = appendMap(b, c.noClaimIDs, appendBool)
+	// The records in id order (compact keeps no empty one): flags, then the
+	// values the flags say are there.
+	b = binary.AppendUvarint(b, uint64(len(c.recs)))
+	for i := range c.recs {
+		r := &c.recs[i]
+		b = binary.AppendVarint(b, r.id)
+		b = binary.AppendUvarint(b, uint64(r.flags))
+		if r.flags&fHasKind != 0 {
+			b = append(b, byte(r.kind))
+		}
+		if r.healthy == nil {
+			b = append(b, 0)
+		} else {
+			b = appendRegionBools(append(b, 1), r.healthy, rl)
+		}
+		if r.flags&fNotified != 0 {
+			b = appendRenamed(b, r.notified, func(t fsm.TaskID) int64 { return int64(rl.Task(t)) })
+		}
+		if r.flags&fFailedOver != 0 {
+			b = appendRenamed(b, r.failedOver, func(g int) int64 { return int64(rl.Region(g)) })
+		}
+	}
 	b = append(b, boolByte(c.latestRefs != nil))
 	if c.latestRefs != nil {
-		renamed := make([]int64, len(c.latestRefs))
+		var small [16]int64
+		renamed := small[:0]
+		if len(c.latestRefs) > len(small) {
+			renamed = make([]int64, 0, len(c.latestRefs))
+		}
+		renamed = renamed[:len(c.latestRefs)]
 		for r, id := range c.latestRefs {
 			renamed[rl.Region(r)] = id
 		}
@@ -83,7 +74,6 @@ func (c *Checker) AppendKey(b []byte, rl *fsm.Relabel) []byte {
 		}
 	}
 	b = binary.AppendVarint(b, int64(c.failures))
-	b = appendMap(b, c.countedIDs, appendBool)
 	b = binary.AppendVarint(b, c.lastSucceeded)
 	b = append(b, boolByte(c.confirmed != nil))
 	if e := c.confirmed; e != nil {
@@ -97,34 +87,13 @@ func (c *Checker) AppendKey(b []byte, rl *fsm.Relabel) []byte {
 	return binary.AppendVarint(b, int64(c.pruneAt))
 }
 
-// appendMap appends a map keyed by checkpoint id in ascending key order. The
-// entries are collected with their values in one pass (no second lookup).
-func appendMap[V any](b []byte, m map[int64]V, val func([]byte, V) []byte) []byte {
-	type entry struct {
-		k int64
-		v V
-	}
-	var small [16]entry
-	es := small[:0]
-	for k, v := range m {
-		es = append(es, entry{k, v})
-	}
-	slices.SortFunc(es, func(x, y entry) int { return cmp.Compare(x.k, y.k) })
-	b = binary.AppendUvarint(b, uint64(len(es)))
-	for _, e := range es {
-		b = val(binary.AppendVarint(b, e.k), e.v)
-	}
-	return b
-}
-
-// appendRenamedSet appends a set of subtasks or regions, renamed, in
-// ascending order of the new names; entries mapped to false count as absent
-// only if the checker never reads them, so they are kept.
-func appendRenamedSet[K comparable](b []byte, m map[K]bool, rename func(K) int64) []byte {
+// appendRenamed appends a set of subtasks or regions, renamed, in ascending
+// order of the new names.
+func appendRenamed[K any](b []byte, set []K, rename func(K) int64) []byte {
 	var small [16]int64
 	keys := small[:0]
-	for k, v := range m {
-		keys = append(keys, rename(k)<<1|int64(boolByte(v)))
+	for _, k := range set {
+		keys = append(keys, rename(k))
 	}
 	slices.Sort(keys)
 	b = binary.AppendUvarint(b, uint64(len(keys)))
@@ -154,8 +123,6 @@ func appendRegionBools(b []byte, h []bool, rl *fsm.Relabel) []byte {
 	return b
 }
 
-func appendBool(b []byte, v bool) []byte { return append(b, boolByte(v)) }
-
 func boolByte(v bool) byte {
 	if v {
 		return 1
@@ -167,10 +134,7 @@ func boolByte(v bool) byte {
 func (c *Timing) Clone() *Timing {
 	d := *c
 	d.out = nil
-	d.finished = make(map[int64]map[fsm.TaskID]bool, len(c.finished))
-	for id, m := range c.finished {
-		d.finished[id] = maps.Clone(m)
-	}
+	d.finished = slices.Clone(c.finished) // the task lists are never written in place
 	return &d
 }
 
@@ -178,8 +142,10 @@ func (c *Timing) Clone() *Timing {
 // Checker.AppendKey): the subtasks finished since each pending checkpoint's
 // trigger and the first periodic request's due time.
 func (c *Timing) AppendKey(b []byte, rl *fsm.Relabel) []byte {
-	b = appendMap(b, c.finished, func(b []byte, m map[fsm.TaskID]bool) []byte {
-		return appendRenamedSet(b, m, func(t fsm.TaskID) int64 { return int64(rl.Task(t)) })
-	})
+	b = binary.AppendUvarint(b, uint64(len(c.finished)))
+	for _, f := range c.finished {
+		b = binary.AppendVarint(b, f.id)
+		b = appendRenamed(b, f.tasks, func(t fsm.TaskID) int64 { return int64(rl.Task(t)) })
+	}
 	return binary.AppendVarint(b, rl.Time(c.startDue))
 }

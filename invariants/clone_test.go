@@ -126,6 +126,9 @@ func perturbChecker(v reflect.Value) bool {
 			return true
 		}
 		return perturbChecker(v.Index(0))
+	case reflect.Struct: // a record: perturb its first field
+		f := v.Field(0)
+		return perturbChecker(reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem())
 	case reflect.Pointer:
 		if v.IsNil() {
 			v.Set(reflect.New(v.Type().Elem()))

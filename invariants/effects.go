@@ -1,6 +1,8 @@
 package invariants
 
 import (
+	"slices"
+
 	"github.com/ckptcore/ckptcore/fsm"
 )
 
@@ -10,8 +12,8 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 	lastResolvedForced := false // I-TierTwoReset: the last counter-moving effect resolved a forced checkpoint
 	lastResolvedID := int64(0)
 	counterMoved := false
-	persistedSeen := map[int64]bool{}
-	fallbacks := map[int64][]fsm.Effect{} // R23: this step's coordinator_fallback effects per checkpoint
+	var persistedSeen []int64  // this step's persisted checkpoints
+	var fallbacks []fsm.Effect // R23: this step's coordinator_fallback effects
 	for i, e := range effs {
 		switch e.Type {
 		case fsm.EffTrigger:
@@ -23,18 +25,18 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 			}
 			c.onTrigger(e)
 		case fsm.EffCoordinatorFallback:
-			if persistedSeen[e.Checkpoint] {
+			if slices.Contains(persistedSeen, e.Checkpoint) {
 				c.fail(RuleCompletionOrder, "coordinator_fallback of checkpoint %d after its persist", e.Checkpoint)
 			}
-			fallbacks[e.Checkpoint] = append(fallbacks[e.Checkpoint], e)
+			fallbacks = append(fallbacks, e)
 		case fsm.EffPersist:
-			persistedSeen[e.Checkpoint] = true
-			c.checkFallbacks(e, fallbacks[e.Checkpoint])
+			persistedSeen = append(persistedSeen, e.Checkpoint)
+			c.checkFallbacks(e, fallbacksOf(fallbacks, e.Checkpoint))
 		case fsm.EffCompleted:
 			c.onCompleted(ev, e)
 			if e.Kind == fsm.KindCheckpoint {
 				counterMoved = true
-				lastResolvedForced, lastResolvedID = c.forced[e.Checkpoint], e.Checkpoint
+				lastResolvedForced, lastResolvedID = c.has(e.Checkpoint, fForced), e.Checkpoint
 			}
 		case fsm.EffNotifyComplete:
 			c.onNotifyComplete(e)
@@ -42,7 +44,7 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 			c.onAbort(e)
 			// A subsumed checkpoint ends because a later one completed; that
 			// completion sets the counter (R25), so it resolves no forcing by itself.
-			if c.forced[e.Checkpoint] && e.Reason != fsm.ReasonSubsumed {
+			if c.has(e.Checkpoint, fForced) && e.Reason != fsm.ReasonSubsumed {
 				counterMoved, lastResolvedForced, lastResolvedID = true, true, e.Checkpoint
 			}
 		case fsm.EffDiscard:
@@ -79,7 +81,8 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 			c.failures, c.cfg.TolerableFailures)
 	}
 	if ev.Type == fsm.EvRecover {
-		c.failures, c.countedIDs, c.lastSucceeded = 0, map[int64]bool{}, 0
+		c.failures, c.lastSucceeded = 0, 0
+		c.unsetAll(fCounted)
 	}
 	// The forcing starts (again) whenever the last source finishes, or at a
 	// recovery with every source finished; it lasts until a checkpoint
@@ -134,6 +137,17 @@ func (c *Checker) checkFallbacks(persist fsm.Effect, got []fsm.Effect) {
 	}
 }
 
+// fallbacksOf returns the coordinator_fallback effects of one checkpoint.
+func fallbacksOf(all []fsm.Effect, id int64) []fsm.Effect {
+	var out []fsm.Effect
+	for _, f := range all {
+		if f.Checkpoint == id {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 func sameRefs(a, b []fsm.RegionRef) bool {
 	if len(a) != len(b) {
 		return false
@@ -151,8 +165,14 @@ func (c *Checker) onTrigger(e fsm.Effect) {
 		c.fail(MonotonicIds, "checkpoint %d triggered after %d", e.Checkpoint, c.lastTrigger)
 	}
 	c.lastTrigger = e.Checkpoint
-	c.kinds[e.Checkpoint] = e.Kind
-	c.forced[e.Checkpoint] = e.ForcedGlobal
+	r := c.recFor(e.Checkpoint)
+	r.kind = e.Kind
+	r.flags |= fHasKind | fHasForced
+	if e.ForcedGlobal {
+		r.flags |= fForced
+	} else {
+		r.flags &^= fForced
+	}
 	if e.ForcedGlobal && e.Kind != fsm.KindCheckpoint {
 		c.fail(ConsecutiveBound, "%s %d is marked forced global", e.Kind, e.Checkpoint)
 	}
@@ -163,10 +183,10 @@ func (c *Checker) onCompleted(ev fsm.Event, e fsm.Effect) {
 	if ev.Type != fsm.EvPersisted || ev.Checkpoint != id {
 		c.fail(NotifySafety, "checkpoint %d completed on %s, not on its persisted event (R23)", id, ev.Type)
 	}
-	if c.ended[id] || c.completed[id] || c.finished(id) {
+	if c.has(id, fEnded|fCompleted) || c.finished(id) {
 		c.fail(NotifySafety, "checkpoint %d completed after it ended", id)
 	}
-	c.completed[id] = true
+	c.set(id, fCompleted)
 	if isSavepoint(e.Kind) {
 		if e.Mode != fsm.ModeGlobal || len(e.Refs) > 0 {
 			c.fail(SavepointGlobal, "%s %d completed %s with %d older refs", e.Kind, id, e.Mode, len(e.Refs))
@@ -176,8 +196,8 @@ func (c *Checker) onCompleted(ev fsm.Event, e fsm.Effect) {
 			c.fail(MonotonicIds, "checkpoint %d entered the store after %d", id, c.lastStored)
 		}
 		c.lastStored = id
-		c.owned[id] = true
-		if e.Mode == fsm.ModeRegional && c.forced[id] {
+		c.set(id, fOwned)
+		if e.Mode == fsm.ModeRegional && c.has(id, fForced) {
 			c.fail(ConsecutiveBound, "forced-global checkpoint %d completed regionally", id)
 		}
 	}
@@ -187,7 +207,7 @@ func (c *Checker) onCompleted(ev fsm.Event, e fsm.Effect) {
 		healthy[r] = ref == id
 		if ref > id {
 			c.fail(RegionConsistency, "checkpoint %d: region %s references later checkpoint %d", id, fsm.RegionName(r), ref)
-		} else if ref != id && !c.restored[ref] && !(c.healthyIn(ref, r)) {
+		} else if ref != id && !c.has(ref, fRestored) && !(c.healthyIn(ref, r)) {
 			c.fail(RegionConsistency, "checkpoint %d: region %s references %d, where it did not complete healthy", id, fsm.RegionName(r), ref)
 		}
 		// R21: a failed region uses exactly its state in the latest completed
@@ -196,14 +216,14 @@ func (c *Checker) onCompleted(ev fsm.Event, e fsm.Effect) {
 			c.fail(RegionConsistency, "checkpoint %d: region %s references %d, but its state in the latest completed checkpoint is %d",
 				id, fsm.RegionName(r), ref, c.latestRefs[r])
 		}
-		if healthy[r] && c.failedOver[id][r] {
+		if healthy[r] && c.failedOverHas(id, r) {
 			c.fail(NoOrphanState, "checkpoint %d holds state of region %s from before its failover", id, fsm.RegionName(r))
 		}
 	}
 	if (e.Mode == fsm.ModeRegional) != (len(e.Refs) > 0) {
 		c.fail(RegionConsistency, "checkpoint %d: mode %s with %d older refs", id, e.Mode, len(e.Refs))
 	}
-	c.healthy[id] = healthy
+	c.recFor(id).healthy = healthy
 	if !isSavepoint(e.Kind) {
 		if c.latestRefs == nil {
 			c.latestRefs = make([]int64, c.topo.NumRegions())
@@ -214,33 +234,29 @@ func (c *Checker) onCompleted(ev fsm.Event, e fsm.Effect) {
 	}
 	if id > c.lastSucceeded {
 		c.lastSucceeded = id
-		c.failures, c.countedIDs = 0, map[int64]bool{}
+		c.failures = 0
+		c.unsetAll(fCounted)
 	}
-	delete(c.failedOver, id)
+	c.unset(id, fFailedOver)
 }
 
 func (c *Checker) healthyIn(ref int64, r int) bool {
-	h, ok := c.healthy[ref]
-	return ok && h[r]
+	h := c.healthyOf(ref)
+	return h != nil && h[r]
 }
 
 func (c *Checker) onNotifyComplete(e fsm.Effect) {
 	id := e.Checkpoint
-	if !c.completed[id] {
+	if !c.has(id, fCompleted) {
 		c.fail(NotifySafety, "checkpoint %d notified complete before it completed (or after it ended)", id)
 		return
 	}
-	seen := c.notified[id]
-	if seen == nil {
-		seen = map[fsm.TaskID]bool{}
-		c.notified[id] = seen
-	}
-	healthy := c.healthy[id]
+	c.set(id, fNotified)
+	healthy := c.healthyOf(id)
 	e.Tasks.All(func(t fsm.TaskID) bool {
-		if seen[t] {
+		if c.addNotified(id, t) {
 			c.fail(NotifySafety, "subtask %s notified twice of checkpoint %d", c.topo.TaskName(t), id)
 		}
-		seen[t] = true
 		if !healthy[c.topo.RegionOf(t)] {
 			c.fail(NotifySafety, "subtask %s notified of checkpoint %d though its region uses older state",
 				c.topo.TaskName(t), id)
@@ -251,24 +267,24 @@ func (c *Checker) onNotifyComplete(e fsm.Effect) {
 
 func (c *Checker) onAbort(e fsm.Effect) {
 	id := e.Checkpoint
-	if c.completed[id] || c.finished(id) {
+	if c.has(id, fCompleted) || c.finished(id) {
 		c.fail(NotifySafety, "checkpoint %d aborted after it completed (or ended)", id)
 	}
-	c.ended[id] = true
-	delete(c.failedOver, id)
+	c.set(id, fEnded)
+	c.unset(id, fFailedOver)
 	// R30, recomputed from the checker's own table (never the core's):
 	// counted reasons; savepoints' job-level failures never, stop-with-savepoint
 	// never (it fails the job); ids at or below the last success never; each id
 	// once.
-	kind := c.kinds[id]
+	kind, _ := c.kindOf(id)
 	want := countedReasons[string(e.Reason)] && kind != fsm.KindStopWithSavepoint &&
 		!(kind == fsm.KindSavepoint && (e.Reason == "expired" || e.Reason == "finalize_failed")) &&
-		id > c.lastSucceeded && !c.countedIDs[id]
+		id > c.lastSucceeded && !c.has(id, fCounted)
 	if want != e.Counted {
 		c.fail(FailureAccounting, "abort of %d (%s, %s): counted = %t, R30 says %t", id, kind, e.Reason, e.Counted, want)
 	}
 	if e.Counted {
-		c.countedIDs[id] = true
+		c.set(id, fCounted)
 		c.failures++
 	}
 }
@@ -288,29 +304,31 @@ func (c *Checker) onFailJob(e fsm.Effect) {
 		c.fail(FailureAccounting, "job failed for tolerable failures with %d counted (tolerable %d)",
 			c.failures, c.cfg.TolerableFailures)
 	}
-	c.failures, c.countedIDs = 0, map[int64]bool{}
+	c.failures = 0
+	c.unsetAll(fCounted)
 }
 
 func (c *Checker) onDiscard(e fsm.Effect, s *fsm.State) {
 	id := e.Checkpoint
-	if c.discarded[id] || c.finished(id) {
+	if c.has(id, fDiscarded) || c.finished(id) {
 		c.fail(RetentionSafety, "checkpoint %d discarded twice (or after it ended)", id)
 	}
-	if c.noClaimIDs[id] {
+	if c.has(id, fNoClaim) {
 		c.fail(RetentionSafety, "no_claim snapshot %d discarded", id)
 	}
-	c.discarded[id] = true
-	delete(c.owned, id)
+	c.set(id, fDiscarded)
+	c.unset(id, fOwned)
 	for _, k := range s.Known() {
 		if k.Retained && (k.ID == id || refsName(k.Refs, id)) {
 			c.fail(RetentionSafety, "checkpoint %d discarded while retained checkpoint %d uses it", id, k.ID)
 		}
 	}
-	for _, p := range s.Pending() {
+	s.EachPending(func(p fsm.PendingInfo) bool {
 		if p.Persisting && refsName(p.Refs(), id) {
 			c.fail(RetentionSafety, "checkpoint %d discarded while persisting checkpoint %d uses it", id, p.ID)
 		}
-	}
+		return true
+	})
 }
 
 func (c *Checker) isSource(t fsm.TaskID) bool {

@@ -22,12 +22,12 @@ const pruneEvery = 256
 // checkpoints not yet discarded (I-NoLeak reports them every step), the
 // restored snapshot and its refs.
 func (c *Checker) prune(s *fsm.State) {
-	if len(c.kinds) < max(c.pruneAt, pruneEvery) {
+	if len(c.recs) < max(c.pruneAt, pruneEvery) || c.numKinds() < max(c.pruneAt, pruneEvery) {
 		return
 	}
 	// Next time only when the tracked set has doubled: when the core holds
 	// that many checkpoints, pruning at every step would only cost.
-	defer func() { c.pruneAt = 2 * len(c.kinds) }()
+	defer func() { c.pruneAt = 2 * c.numKinds() }()
 	floor := s.NextID()
 	for _, k := range s.Known() {
 		floor = min(floor, k.ID)
@@ -45,25 +45,16 @@ func (c *Checker) prune(s *fsm.State) {
 		return
 	}
 	c.floor = floor
-	below := func(id int64) bool { return id < floor }
-	deleteBelow(c.kinds, below)
-	deleteBelow(c.forced, below)
-	deleteBelow(c.triggerAt, below)
-	deleteBelow(c.healthy, below)
-	deleteBelow(c.discarded, below)
-	deleteBelow(c.ended, below)
-	deleteBelow(c.completed, below)
-	deleteBelow(c.notified, below)
-	deleteBelow(c.failedOver, below)
-	deleteBelow(c.countedIDs, below)
-}
-
-func deleteBelow[V any](m map[int64]V, below func(int64) bool) {
-	for id := range m {
-		if below(id) {
-			delete(m, id)
+	// Below the floor only what must outlive the checkpoint stays: owned,
+	// restored, no_claim.
+	const kept = fOwned | fRestored | fNoClaim
+	for i := range c.recs {
+		if r := &c.recs[i]; r.id < floor {
+			r.flags &= kept
+			r.kind, r.healthy, r.notified, r.failedOver = 0, nil, nil, nil
 		}
 	}
+	c.compact()
 }
 
 // finished reports whether checkpoint id ended (aborted, or completed and then

@@ -19,21 +19,22 @@ func (c *Checker) Resume(at int64, d fsm.Durable, effs []fsm.Effect, s *fsm.Stat
 		if !k.Restored || k.ID == d.RestoredID {
 			latest = k
 		}
-		c.kinds[k.ID] = fsm.KindCheckpoint
-		c.completed[k.ID] = true
+		rec := c.recFor(k.ID)
+		rec.kind = fsm.KindCheckpoint
+		rec.flags |= fHasKind | fCompleted
 		healthy := make([]bool, c.topo.NumRegions())
 		for r := range healthy {
 			healthy[r] = refOf(k.Refs, k.ID, r) == k.ID
 		}
-		c.healthy[k.ID] = healthy
+		rec.healthy = healthy
 		if k.Restored {
-			c.restored[k.ID] = true
+			rec.flags |= fRestored
 		}
 		switch {
 		case k.Owned:
-			c.owned[k.ID] = true
+			rec.flags |= fOwned
 		case k.Restored && d.NoClaim:
-			c.noClaimIDs[k.ID] = true
+			rec.flags |= fNoClaim
 		}
 		c.lastStored = max(c.lastStored, k.ID)
 	}

@@ -5,8 +5,8 @@ import "github.com/ckptcore/ckptcore/fsm"
 // Adopt starts checking from a core built from a full-state snapshot (a
 // history that starts with a snapshot record, HISTORY.md "Snapshot"): the
 // history before it is gone, so the checker takes what the state says
-// happened as given — its pending checkpoints as triggered (their kinds,
-// forced flags and trigger times; the regions failed for them as failed over
+// happened as given — its pending checkpoints as triggered (their kinds
+// and forced flags; the regions failed for them as failed over
 // since), its stored checkpoints as completed like Resume's, the failure
 // manager's counter, counted ids and last success, the sources' forcing
 // point, the overrides in force as confirmed (R63) and every id below the
@@ -17,21 +17,22 @@ func (c *Checker) Adopt(s *fsm.State) []Violation {
 	d := s.Durable()
 	for i := range d.Known {
 		k := &d.Known[i]
-		c.kinds[k.ID] = fsm.KindCheckpoint
-		c.completed[k.ID] = true
+		rec := c.recFor(k.ID)
+		rec.kind = fsm.KindCheckpoint
+		rec.flags |= fHasKind | fCompleted
 		healthy := make([]bool, c.topo.NumRegions())
 		for r := range healthy {
 			healthy[r] = refOf(k.Refs, k.ID, r) == k.ID
 		}
-		c.healthy[k.ID] = healthy
+		rec.healthy = healthy
 		if k.Restored {
-			c.restored[k.ID] = true
+			rec.flags |= fRestored
 		}
 		switch {
 		case k.Owned:
-			c.owned[k.ID] = true
+			rec.flags |= fOwned
 		case k.Restored && d.NoClaim:
-			c.noClaimIDs[k.ID] = true
+			rec.flags |= fNoClaim
 		}
 		c.lastStored = max(c.lastStored, k.ID)
 	}
@@ -49,13 +50,15 @@ func (c *Checker) Adopt(s *fsm.State) []Violation {
 		}
 	}
 	for _, p := range s.Pending() {
-		c.kinds[p.ID], c.forced[p.ID], c.triggerAt[p.ID] = p.Kind, p.ForcedGlobal, p.TriggerAt
+		rec := c.recFor(p.ID)
+		rec.kind = p.Kind
+		rec.flags |= fHasKind | fHasForced
+		if p.ForcedGlobal {
+			rec.flags |= fForced
+		}
 		for r := 0; r < c.topo.NumRegions(); r++ {
 			if p.RegionFailed(r) {
-				if c.failedOver[p.ID] == nil {
-					c.failedOver[p.ID] = map[int]bool{}
-				}
-				c.failedOver[p.ID][r] = true
+				c.addFailedOver(p.ID, r)
 			}
 		}
 		floor = min(floor, p.ID)
@@ -67,7 +70,7 @@ func (c *Checker) Adopt(s *fsm.State) []Violation {
 	counted, lastSucceeded := s.FailureAccounting()
 	c.failures, c.lastSucceeded = s.Failures(), lastSucceeded
 	for _, id := range counted {
-		c.countedIDs[id] = true
+		c.set(id, fCounted)
 	}
 	c.sourcesForceFrom = s.SourcesForceFrom()
 	if e := s.Effective(); e.OverridesActive {

@@ -1,6 +1,8 @@
 package invariants
 
 import (
+	"slices"
+
 	"github.com/ckptcore/ckptcore/fsm"
 )
 
@@ -22,61 +24,57 @@ func (c *Checker) checkState(ev fsm.Event, s *fsm.State) {
 		c.fail(MonotonicIds, "next id %d would reuse %d", s.NextID(), c.lastTrigger)
 	}
 	known := s.Known()
-	alive := map[int64]bool{}
+	var small [16]int64
+	alive := small[:0] // retained, referenced or persisting ids
 	for _, k := range known {
-		if c.discarded[k.ID] || c.finished(k.ID) {
+		if c.has(k.ID, fDiscarded) || c.finished(k.ID) {
 			c.fail(RetentionSafety, "checkpoint %d is kept after it was discarded", k.ID)
 		}
-		if kind, ok := c.kinds[k.ID]; ok && isSavepoint(kind) {
+		if kind, ok := c.kindOf(k.ID); ok && isSavepoint(kind) {
 			c.fail(SavepointGlobal, "%s %d is in the store", kind, k.ID)
 		}
 		if !k.Retained {
 			continue
 		}
-		alive[k.ID] = true
+		alive = append(alive, k.ID)
 		for _, r := range k.Refs {
-			alive[r.Checkpoint] = true
-			if c.discarded[r.Checkpoint] || c.finished(r.Checkpoint) {
+			alive = append(alive, r.Checkpoint)
+			if c.has(r.Checkpoint, fDiscarded) || c.finished(r.Checkpoint) {
 				c.fail(RetentionSafety, "retained checkpoint %d uses discarded checkpoint %d", k.ID, r.Checkpoint)
 			}
-			if r.Checkpoint >= k.ID || !(c.restored[r.Checkpoint] || c.healthyIn(r.Checkpoint, r.Region)) {
+			if r.Checkpoint >= k.ID || !(c.has(r.Checkpoint, fRestored) || c.healthyIn(r.Checkpoint, r.Region)) {
 				c.fail(RegionConsistency, "retained checkpoint %d: region %s references %d, where it did not complete healthy",
 					k.ID, fsm.RegionName(r.Region), r.Checkpoint)
 			}
 		}
 	}
 	// EachPending reads the core's own sets (no copies); nothing here steps.
+	timeout := s.Effective().TimeoutMs
 	s.EachPending(func(p fsm.PendingInfo) bool {
 		if p.Persisting {
 			for _, r := range p.Refs() {
-				alive[r.Checkpoint] = true
+				alive = append(alive, r.Checkpoint)
 			}
 		}
-		for _, r := range sortedInts(c.failedOver[p.ID]) {
-			for _, t := range c.topo.RegionTasks(r) {
-				if p.Acked(t) {
-					c.fail(NoOrphanState, "checkpoint %d keeps the ack of %s after region %s failed over",
-						p.ID, c.topo.TaskName(t), fsm.RegionName(r))
-					break
+		if rec := c.rec(p.ID); rec != nil {
+			for _, r := range rec.failedOver {
+				for _, t := range c.topo.RegionTasks(r) {
+					if p.Acked(t) {
+						c.fail(NoOrphanState, "checkpoint %d keeps the ack of %s after region %s failed over",
+							p.ID, c.topo.TaskName(t), fsm.RegionName(r))
+						break
+					}
 				}
 			}
 		}
-		if want := p.TriggerAt + s.Effective().TimeoutMs; p.Deadline != want {
+		if want := p.TriggerAt + timeout; p.Deadline != want {
 			c.fail(ConfigAtomic, "checkpoint %d: deadline %d, trigger time + timeout in force = %d", p.ID, p.Deadline, want)
 		}
 		return true
 	})
-	// Sorted (for a deterministic report) only when something leaked: this
-	// runs after every step.
-	leaked := false
-	for id := range c.owned {
-		leaked = leaked || !alive[id]
-	}
-	if leaked {
-		for _, id := range sortedIDs(c.owned) {
-			if !alive[id] {
-				c.fail(NoLeak, "checkpoint %d is neither retained nor referenced nor pending, and was not discarded", id)
-			}
+	for i := range c.recs {
+		if id := c.recs[i].id; c.recs[i].flags&fOwned != 0 && !slices.Contains(alive, id) {
+			c.fail(NoLeak, "checkpoint %d is neither retained nor referenced nor pending, and was not discarded", id)
 		}
 	}
 	eff := s.Effective()

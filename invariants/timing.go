@@ -2,6 +2,7 @@ package invariants
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/ckptcore/ckptcore/fsm"
 )
@@ -25,14 +26,21 @@ const (
 type Timing struct {
 	topo     *fsm.Topology
 	cfg      fsm.Config
-	finished map[int64]map[fsm.TaskID]bool // pending id -> subtasks finished since its trigger (R20)
-	startDue int64                         // the first periodic request's due time (start + initial delay)
+	finished []finishedSince // pending ids with subtasks finished since their trigger (R20), ascending
+	startDue int64           // the first periodic request's due time (start + initial delay)
 	out      []Violation
 }
 
 // NewTiming returns a timing checker for one history.
 func NewTiming(t *fsm.Topology, cfg fsm.Config) *Timing {
-	return &Timing{topo: t, cfg: cfg, finished: map[int64]map[fsm.TaskID]bool{}}
+	return &Timing{topo: t, cfg: cfg}
+}
+
+// finishedSince is a pending checkpoint and the subtasks that finished since
+// its trigger, ascending (never written in place: clones share it).
+type finishedSince struct {
+	id    int64
+	tasks []fsm.TaskID
 }
 
 // Step checks one accepted step and returns its violations.
@@ -41,33 +49,41 @@ func (c *Timing) Step(ev fsm.Event, effs []fsm.Effect, s *fsm.State) []Violation
 	if ev.Type == fsm.EvStart && ev.HasInitialDelay {
 		c.startDue = ev.At + ev.InitialDelayMs
 	}
-	live := map[int64]bool{}
-	for _, p := range s.Pending() {
-		live[p.ID] = true
+	// Keep the entries of the checkpoints still pending (both lists ascend).
+	kept := c.finished[:0:0]
+	i := 0
+	s.EachPending(func(p fsm.PendingInfo) bool {
+		for i < len(c.finished) && c.finished[i].id < p.ID {
+			i++
+		}
+		f := finishedSince{id: p.ID}
+		if i < len(c.finished) && c.finished[i].id == p.ID {
+			f = c.finished[i]
+		}
 		if ev.Type == fsm.EvTaskFinished {
-			if c.finished[p.ID] == nil {
-				c.finished[p.ID] = map[fsm.TaskID]bool{}
+			if j, ok := slices.BinarySearch(f.tasks, ev.Task); !ok {
+				f.tasks = slices.Insert(slices.Clip(slices.Clone(f.tasks)), j, ev.Task)
 			}
-			c.finished[p.ID][ev.Task] = true
 		}
-	}
-	for id := range c.finished {
-		if !live[id] {
-			delete(c.finished, id)
+		if f.tasks != nil {
+			kept = append(kept, f)
 		}
-	}
+		return true
+	})
+	c.finished = kept
 	now := s.Now()
 	swsp := false
-	for _, p := range s.Pending() {
+	s.EachPending(func(p fsm.PendingInfo) bool {
 		swsp = swsp || p.Kind == fsm.KindStopWithSavepoint
 		if p.Persisting || p.Deadline > now {
-			continue
+			return true
 		}
 		if t, ok := c.waitingFor(p); ok {
 			c.fail(RuleDueFirst, "after the step at %d checkpoint %d still waits for %s although its deadline %d has passed",
 				now, p.ID, c.topo.TaskName(t), p.Deadline)
 		}
-	}
+		return true
+	})
 	eff := s.Effective()
 	if eff.IntervalMs > 0 && s.Job() == fsm.JobRunning && !swsp {
 		period := max(eff.IntervalMs, c.cfg.MinPauseMs)
@@ -86,8 +102,14 @@ func (c *Timing) Step(ev fsm.Event, effs []fsm.Effect, s *fsm.State) []Violation
 // the trigger, has not acked, its region has not failed for the checkpoint,
 // and it has not finished since the trigger (R18, R20).
 func (c *Timing) waitingFor(p fsm.PendingInfo) (fsm.TaskID, bool) {
+	var fin []fsm.TaskID
+	for _, f := range c.finished {
+		if f.id == p.ID {
+			fin = f.tasks
+		}
+	}
 	for t := fsm.TaskID(0); int(t) < c.topo.NumSubtasks(); t++ {
-		if p.Triggered(t) && !p.Acked(t) && !p.RegionFailed(c.topo.RegionOf(t)) && !c.finished[p.ID][t] {
+		if p.Triggered(t) && !p.Acked(t) && !p.RegionFailed(c.topo.RegionOf(t)) && !slices.Contains(fin, t) {
 			return t, true
 		}
 	}
