@@ -114,12 +114,12 @@ func TestReductionIsExact(t *testing.T) {
 	m := ciModels()[1] // regional-2x1: two interchangeable regions
 	topo, _ := fsm.NewTopology(m.Job)
 	syms := topo.Symmetries(0)
-	canon := map[nodeID]bool{}
+	canon := map[Key]bool{}
 	var kb keyBuf
 	walk(t, m, 1<<30, func(s, first *fsm.State, chk *checkers, b Budget) {
 		if first == nil {
 			k, _ := kb.pairKey(s, chk, syms)
-			canon[nodeID{k, b}] = true
+			canon[nodeKey(k, b)] = true
 		}
 	})
 	res := Explore(m, Options{Symmetry: true, Workers: 2, Ignore: ignoreKnownIssues})

@@ -34,10 +34,16 @@ import (
 
 // coreEntry is an interned core state: its representative is never stepped
 // again (steps run on clones), so it and the effects taken from it stay valid.
+// Its steps are kept by move: trans[j] is the step of moves[j] once computed
+// (a patch's event depends on the budget too: those are kept in patches).
 type coreEntry struct {
-	id     uint32
-	s      *fsm.State
-	before before // what the rule checks need of this state as a step's "before"
+	id      uint32
+	s       *fsm.State
+	before  before // what the rule checks need of this state as a step's "before"
+	moves   []move // the events that may be tried from it (Model.moves)
+	trans   []atomic.Pointer[coreTrans]
+	mu      sync.Mutex
+	patches map[int64]*coreTrans // by request id
 }
 
 // chkEntry is an interned checkers' memory (never stepped: steps run on clones).
@@ -46,45 +52,34 @@ type chkEntry struct {
 	chk *checkers
 }
 
-// coreTrans is one memoized core step.
+// coreTrans is one memoized core step, and the checker steps computed over
+// it so far (a handful: one per checker memory that reached its state).
 type coreTrans struct {
-	id   uint32
 	ev   fsm.Event
 	to   *coreEntry
 	effs []fsm.Effect
 	fail *Counterexample // a panic or refusal (without its path), else nil
+	mu   sync.Mutex
+	chks []chkLink
 }
 
-// chkTrans is one memoized checker step.
+type chkLink struct {
+	from *chkEntry
+	r    *chkTrans
+}
+
+// chkTrans is one memoized checker step, with the canonical keys of the pair
+// it leads to.
 type chkTrans struct {
 	to   *chkEntry
 	fail *Counterexample // the violations of the step (without its path), else nil
+	pair pairInfo
 }
 
 // pairInfo is the canonical key of a (core, checkers) pair, without the
 // budget, and the canonical key of its core state alone.
 type pairInfo struct {
 	key, core Key
-}
-
-// evKey identifies an event among a state's successors: the time of every
-// tried event is the state's own (or, for a tick, its next due instant), so
-// it is left out.
-type evKey struct {
-	typ        fsm.EventType
-	kind       fsm.Kind
-	task       fsm.TaskID
-	checkpoint int64
-	request    int64
-}
-
-type coreTransKey struct {
-	core uint32
-	ev   evKey
-}
-
-type chkTransKey struct {
-	chk, trans uint32
 }
 
 const memoShards = 64
@@ -125,15 +120,13 @@ func (sm *shardedMap[K, V]) putIfAbsent(shard uint64, k K, v V) V {
 
 // memo holds the interned entries and memoized steps of one exploration.
 type memo struct {
-	m        *Model
-	opt      *Options
-	syms     []fsm.Relabel
-	cores    shardedMap[Key, *coreEntry]
-	chks     shardedMap[Key, *chkEntry]
-	coreStep shardedMap[coreTransKey, *coreTrans]
-	chkStep  shardedMap[chkTransKey, *chkTrans]
-	pairs    shardedMap[uint64, pairInfo]
-	ids      atomic.Uint32 // entry and core-step ids, from one counter
+	m     *Model
+	opt   *Options
+	syms  []fsm.Relabel
+	cores shardedMap[Key, *coreEntry]
+	chks  shardedMap[Key, *chkEntry]
+	pairs shardedMap[uint64, pairInfo]
+	ids   atomic.Uint32 // entry ids, from one counter
 }
 
 func newMemo(m *Model, opt *Options, syms []fsm.Relabel) *memo {
@@ -152,7 +145,9 @@ func (mm *memo) internCore(s *fsm.State, mb *memoBuf) *coreEntry {
 	if e, ok := mm.cores.get(k[0], k); ok {
 		return e
 	}
-	return mm.cores.putIfAbsent(k[0], k, &coreEntry{id: mm.ids.Add(1), s: s, before: snapshotBefore(s)})
+	moves := mm.m.moves(s.Topology(), s)
+	return mm.cores.putIfAbsent(k[0], k, &coreEntry{id: mm.ids.Add(1), s: s, before: snapshotBefore(s),
+		moves: moves, trans: make([]atomic.Pointer[coreTrans], len(moves))})
 }
 
 func (mm *memo) internChk(c *checkers, mb *memoBuf) *chkEntry {
@@ -164,36 +159,74 @@ func (mm *memo) internChk(c *checkers, mb *memoBuf) *chkEntry {
 	return mm.chks.putIfAbsent(k[0], k, &chkEntry{id: mm.ids.Add(1), chk: c})
 }
 
-// step returns the core step of event ev from entry from.
-func (mm *memo) step(from *coreEntry, ev fsm.Event, mb *memoBuf) *coreTrans {
-	k := coreTransKey{from.id, evKey{ev.Type, ev.Kind, ev.Task, ev.Checkpoint, ev.Request}}
-	shard := uint64(from.id)*0x9e3779b97f4a7c15 ^ uint64(ev.Type)<<40 ^ uint64(ev.Task)<<20 ^ uint64(ev.Checkpoint)
-	if t, ok := mm.coreStep.get(shard>>32, k); ok {
+// step returns the core step of successor sc (move sc.move) from entry from.
+func (mm *memo) step(from *coreEntry, sc *successor, mb *memoBuf) *coreTrans {
+	patch := from.moves[sc.move].spend == bPatches
+	if patch {
+		from.mu.Lock()
+		t := from.patches[sc.ev.Request]
+		from.mu.Unlock()
+		if t != nil {
+			return t
+		}
+	} else if t := from.trans[sc.move].Load(); t != nil {
 		return t
 	}
-	t := &coreTrans{ev: ev}
+	t := &coreTrans{ev: sc.ev}
 	s := from.s.Clone()
-	t.effs, t.fail = mm.m.stepCore(s, ev)
+	t.effs, t.fail = mm.m.stepCore(s, sc.ev)
 	if t.fail == nil {
 		t.to = mm.internCore(s, mb)
 	}
-	t.id = mm.ids.Add(1)
-	return mm.coreStep.putIfAbsent(shard>>32, k, t)
+	if !patch {
+		if from.trans[sc.move].CompareAndSwap(nil, t) {
+			return t
+		}
+		return from.trans[sc.move].Load() // another worker's equal step
+	}
+	from.mu.Lock()
+	defer from.mu.Unlock()
+	if old := from.patches[sc.ev.Request]; old != nil {
+		return old
+	}
+	if from.patches == nil {
+		from.patches = map[int64]*coreTrans{}
+	}
+	from.patches[sc.ev.Request] = t
+	return t
 }
 
 // check returns the checker step of chk over the core step t from entry from.
 func (mm *memo) check(chk *chkEntry, from *coreEntry, t *coreTrans, mb *memoBuf) *chkTrans {
-	k := chkTransKey{chk.id, t.id}
-	shard := (uint64(chk.id)<<32 | uint64(t.id)) * 0x9e3779b97f4a7c15 >> 32
-	if r, ok := mm.chkStep.get(shard, k); ok {
+	if r := t.lookup(chk); r != nil {
 		return r
 	}
 	c := chk.chk.clone()
 	r := &chkTrans{fail: mm.m.checkStep(c, t.ev, t.effs, t.to.s, &from.before, mm.opt)}
 	if r.fail == nil {
 		r.to = mm.internChk(c, mb)
+		r.pair = mm.pair(t.to, r.to, mb)
 	}
-	return mm.chkStep.putIfAbsent(shard, k, r)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, l := range t.chks {
+		if l.from == chk {
+			return l.r // another worker's equal step
+		}
+	}
+	t.chks = append(t.chks, chkLink{chk, r})
+	return r
+}
+
+func (t *coreTrans) lookup(chk *chkEntry) *chkTrans {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, l := range t.chks {
+		if l.from == chk {
+			return l.r
+		}
+	}
+	return nil
 }
 
 // pair returns the canonical keys of a (core, checkers) pair.

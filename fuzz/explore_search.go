@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"bytes"
+	"encoding/binary"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -16,14 +17,14 @@ import (
 // kept for every node so that a counterexample's path can be read back.
 type node struct {
 	parent *node
-	ev     fsm.Event
+	ev     *fsm.Event // the memoized step's event (coreTrans.ev), or the start
 	depth  int32
 }
 
 func (n *node) path() []fsm.Event {
 	var evs []fsm.Event
 	for ; n != nil; n = n.parent {
-		evs = append(evs, n.ev)
+		evs = append(evs, *n.ev)
 	}
 	slices.Reverse(evs)
 	return evs
@@ -39,11 +40,18 @@ type item struct {
 	budget Budget
 }
 
-// nodeID is a node's identity: the canonical key of its (core, checkers) pair
-// and its remaining budget.
-type nodeID struct {
-	pair   Key
-	budget Budget
+// nodeKey is a node's key: a 128-bit hash of the canonical key of its (core,
+// checkers) pair and its remaining budget.
+func nodeKey(pair Key, b Budget) Key {
+	var buf [16 + 10*binary.MaxVarintLen64]byte
+	binary.LittleEndian.PutUint64(buf[0:], pair[0])
+	binary.LittleEndian.PutUint64(buf[8:], pair[1])
+	e := buf[:16]
+	for _, v := range [...]int{b.Checkpoints, b.Savepoints, b.StopSavepoints, b.Declines, b.TaskFailures,
+		b.TaskFinishes, b.PersistFailures, b.Recovers, b.Patches, b.Advances} {
+		e = binary.AppendVarint(e, int64(v))
+	}
+	return Hash128(e)
 }
 
 // candidate is a successor found while expanding one depth: tag orders the
@@ -52,7 +60,7 @@ type nodeID struct {
 // the same for any number of workers.
 type candidate struct {
 	tag  uint64
-	id   nodeID
+	key  Key
 	core Key
 	it   item
 }
@@ -112,18 +120,18 @@ func Explore(m Model, opt Options) Result {
 		res.Group = len(syms)
 	}
 	chk := newCheckers(topo, m.Config)
-	root := &node{ev: m.Start}
+	root := &node{ev: &m.Start}
 	if v := m.stepChecked(s, chk, m.Start, &opt); v != nil {
 		v.Events = []fsm.Event{m.Start}
 		res.Violation = v
 		return res
 	}
-	e := &explorer{m: &m, opt: &opt, topo: topo, memo: newMemo(&m, &opt, syms), seen: map[nodeID]struct{}{},
-		cores: map[Key]struct{}{}, prog: newProgress(m.Name, opt, start)}
+	e := &explorer{m: &m, opt: &opt, topo: topo, memo: newMemo(&m, &opt, syms), prog: newProgress(m.Name, opt, start)}
 	var mb memoBuf
 	it := item{n: root, core: e.memo.internCore(s, &mb), chk: e.memo.internChk(chk, &mb), budget: m.Budget}
 	p := e.memo.pair(it.core, it.chk, &mb)
-	e.seen[nodeID{p.key, m.Budget}], e.cores[p.core] = struct{}{}, struct{}{}
+	e.seen.Add(nodeKey(p.key, m.Budget))
+	e.cores.Add(p.core)
 	frontier := []item{it}
 	defer e.prog.stop()
 	for len(frontier) > 0 {
@@ -138,12 +146,12 @@ func Explore(m Model, opt Options) Result {
 		if len(frontier) > 0 {
 			res.Depth = int(frontier[0].n.depth)
 		}
-		e.prog.depthDone(res.Depth, len(e.seen), len(e.cores), len(frontier))
+		e.prog.depthDone(res.Depth, e.seen.Len(), e.cores.Len(), len(frontier))
 		if !res.Complete {
 			break
 		}
 	}
-	res.Nodes, res.CoreStates = len(e.seen), len(e.cores)
+	res.Nodes, res.CoreStates = e.seen.Len(), e.cores.Len()
 	res.Elapsed = time.Since(start)
 	if res.Violation != nil && opt.Minimize {
 		res.Violation.minimize(topo)
@@ -156,8 +164,8 @@ type explorer struct {
 	opt   *Options
 	topo  *fsm.Topology
 	memo  *memo
-	seen  map[nodeID]struct{} // nodes of earlier depths: read-only while a depth expands
-	cores map[Key]struct{}
+	seen  keySet // node keys of earlier depths: read-only while a depth expands
+	cores keySet
 	prog  *progress
 }
 
@@ -177,6 +185,7 @@ func (e *explorer) expand(frontier []item, workers int) ([]candidate, int, *Coun
 		go func(w int) {
 			defer wg.Done()
 			var mb memoBuf
+			var succ []successor
 			for {
 				lo := int(next.Add(chunk)) - chunk
 				if lo >= len(frontier) {
@@ -187,10 +196,12 @@ func (e *explorer) expand(frontier []item, workers int) ([]candidate, int, *Coun
 						return // every later candidate loses to the violation found
 					}
 					it := &frontier[i]
-					for j, sc := range e.m.successors(e.topo, it.core.s, it.budget) {
+					succ = e.m.appendSuccessors(succ[:0], it.core.moves, it.budget)
+					for j := range succ {
+						sc := &succ[j]
 						trans[w]++
 						tag := uint64(i)<<32 | uint64(j)
-						t := e.memo.step(it.core, sc.ev, &mb)
+						t := e.memo.step(it.core, sc, &mb)
 						v := t.fail
 						var ct *chkTrans
 						if v == nil {
@@ -208,13 +219,12 @@ func (e *explorer) expand(frontier []item, workers int) ([]candidate, int, *Coun
 							}
 							continue
 						}
-						p := e.memo.pair(t.to, ct.to, &mb)
-						id := nodeID{p.key, sc.budget}
-						if _, dup := e.seen[id]; dup {
+						k := nodeKey(ct.pair.key, sc.budget)
+						if e.seen.Has(k) {
 							continue
 						}
-						outs[w] = append(outs[w], candidate{tag: tag, id: id, core: p.core,
-							it: item{n: &node{parent: it.n, ev: sc.ev, depth: it.n.depth + 1}, core: t.to, chk: ct.to, budget: sc.budget}})
+						outs[w] = append(outs[w], candidate{tag: tag, key: k, core: ct.pair.core,
+							it: item{n: &node{parent: it.n, ev: &t.ev, depth: it.n.depth + 1}, core: t.to, chk: ct.to, budget: sc.budget}})
 					}
 					e.prog.expanded()
 				}
@@ -255,13 +265,12 @@ func (e *explorer) merge(cands []candidate, res *Result) []item {
 	var frontier []item
 	for i := range cands {
 		c := &cands[i]
-		if _, dup := e.seen[c.id]; dup {
+		if !e.seen.Add(c.key) {
 			continue
 		}
-		e.seen[c.id] = struct{}{}
-		e.cores[c.core] = struct{}{}
+		e.cores.Add(c.core)
 		frontier = append(frontier, c.it)
-		if e.opt.MaxStates > 0 && len(e.seen) >= e.opt.MaxStates {
+		if e.opt.MaxStates > 0 && e.seen.Len() >= e.opt.MaxStates {
 			res.Complete = false
 			break
 		}

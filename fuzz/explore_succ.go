@@ -5,42 +5,86 @@ import "github.com/ckptcore/ckptcore/fsm"
 type successor struct {
 	ev     fsm.Event
 	budget Budget
+	move   int // the index of its move
 }
 
-// successors lists the events tried from a state with the remaining budget b,
-// in a fixed order. Every event happens at the state's own time except a
-// tick, which goes to the next due instant (Budget.Advances).
-func (m *Model) successors(topo *fsm.Topology, s *fsm.State, b Budget) []successor {
+// budgetField names one counter of a Budget.
+type budgetField int8
+
+const (
+	noBudget budgetField = iota - 1 // the event spends nothing
+	bCheckpoints
+	bSavepoints
+	bStopSavepoints
+	bDeclines
+	bTaskFailures
+	bTaskFinishes
+	bPersistFailures
+	bRecovers
+	bPatches
+	bAdvances
+)
+
+func (b *Budget) field(f budgetField) *int {
+	switch f {
+	case bCheckpoints:
+		return &b.Checkpoints
+	case bSavepoints:
+		return &b.Savepoints
+	case bStopSavepoints:
+		return &b.StopSavepoints
+	case bDeclines:
+		return &b.Declines
+	case bTaskFailures:
+		return &b.TaskFailures
+	case bTaskFinishes:
+		return &b.TaskFinishes
+	case bPersistFailures:
+		return &b.PersistFailures
+	case bRecovers:
+		return &b.Recovers
+	case bPatches:
+		return &b.Patches
+	}
+	return &b.Advances
+}
+
+// fault reports whether a counter is a fault budget, which may be Unbounded.
+func (f budgetField) fault() bool {
+	return f == bDeclines || f == bTaskFailures || f == bPersistFailures || f == bRecovers
+}
+
+// move is an event that may be tried from a state and the budget counter it
+// spends. A state's moves do not depend on the budget, so the explorer
+// computes them once per core state and filters them per node.
+type move struct {
+	ev    fsm.Event
+	spend budgetField
+}
+
+// moves lists, in a fixed order, the events tried from a state when the
+// budget allows every kind. Every event happens at the state's own time
+// except a tick, which goes to the next due instant (Budget.Advances); a
+// patch's request id is set from the budget (successor).
+func (m *Model) moves(topo *fsm.Topology, s *fsm.State) []move {
 	now := s.Now()
-	out := make([]successor, 0, 16)
-	add := func(ev fsm.Event, nb Budget) {
+	out := make([]move, 0, 16)
+	add := func(ev fsm.Event, f budgetField) {
 		if ev.At == 0 {
 			ev.At = now
 		}
-		out = append(out, successor{ev, nb})
+		out = append(out, move{ev, f})
 	}
-	for _, t := range [...]struct {
-		left *int
-		kind fsm.Kind
-	}{{&b.Checkpoints, fsm.KindCheckpoint}, {&b.Savepoints, fsm.KindSavepoint}, {&b.StopSavepoints, fsm.KindStopWithSavepoint}} {
-		if *t.left > 0 {
-			*t.left--
-			nb := b
-			*t.left++
-			add(fsm.Event{Type: fsm.EvTrigger, Kind: t.kind}, nb)
-		}
-	}
+	add(fsm.Event{Type: fsm.EvTrigger, Kind: fsm.KindCheckpoint}, bCheckpoints)
+	add(fsm.Event{Type: fsm.EvTrigger, Kind: fsm.KindSavepoint}, bSavepoints)
+	add(fsm.Event{Type: fsm.EvTrigger, Kind: fsm.KindStopWithSavepoint}, bStopSavepoints)
 	tasks := topo.NumSubtasks()
 	var declined, failed []bool
-	for _, p := range s.Pending() {
+	s.EachPending(func(p fsm.PendingInfo) bool {
 		if p.Persisting {
-			add(fsm.Event{Type: fsm.EvPersisted, Checkpoint: p.ID}, b)
-			if b.PersistFailures != 0 {
-				nb := b
-				nb.PersistFailures = spend(nb.PersistFailures)
-				add(fsm.Event{Type: fsm.EvPersistFailed, Checkpoint: p.ID}, nb)
-			}
-			continue
+			add(fsm.Event{Type: fsm.EvPersisted, Checkpoint: p.ID}, noBudget)
+			add(fsm.Event{Type: fsm.EvPersistFailed, Checkpoint: p.ID}, bPersistFailures)
+			return true
 		}
 		clear(declined)
 		for id := fsm.TaskID(0); int(id) < tasks; id++ {
@@ -48,68 +92,79 @@ func (m *Model) successors(topo *fsm.Topology, s *fsm.State, b Budget) []success
 			if !p.Triggered(id) || p.Acked(id) || p.RegionFailed(r) || s.TaskFinished(id) {
 				continue
 			}
-			add(fsm.Event{Type: fsm.EvAck, Checkpoint: p.ID, Task: id}, b)
-			if b.Declines != 0 {
-				if declined == nil {
-					declined = make([]bool, topo.NumRegions())
-				}
-				if !declined[r] {
-					declined[r] = true
-					nb := b
-					nb.Declines = spend(nb.Declines)
-					add(fsm.Event{Type: fsm.EvDecline, Checkpoint: p.ID, Task: id}, nb)
-				}
+			add(fsm.Event{Type: fsm.EvAck, Checkpoint: p.ID, Task: id}, noBudget)
+			// Every subtask of a region declines alike (R17, R18): one per region.
+			if declined == nil {
+				declined = make([]bool, topo.NumRegions())
+			}
+			if !declined[r] {
+				declined[r] = true
+				add(fsm.Event{Type: fsm.EvDecline, Checkpoint: p.ID, Task: id}, bDeclines)
 			}
 		}
-	}
+		return true
+	})
 	for id := fsm.TaskID(0); int(id) < tasks; id++ {
 		switch {
 		case s.TaskRunning(id):
-			if r := topo.RegionOf(id); b.TaskFailures != 0 {
+			// The whole region fails over (R19): one failure per region.
+			if r := topo.RegionOf(id); true {
 				if failed == nil {
 					failed = make([]bool, topo.NumRegions())
 				}
 				if !failed[r] {
 					failed[r] = true
-					nb := b
-					nb.TaskFailures = spend(nb.TaskFailures)
-					add(fsm.Event{Type: fsm.EvTaskFailed, Task: id}, nb)
+					add(fsm.Event{Type: fsm.EvTaskFailed, Task: id}, bTaskFailures)
 				}
 			}
-			if b.TaskFinishes > 0 {
-				nb := b
-				nb.TaskFinishes--
-				add(fsm.Event{Type: fsm.EvTaskFinished, Task: id}, nb)
-			}
+			add(fsm.Event{Type: fsm.EvTaskFinished, Task: id}, bTaskFinishes)
 		case !s.TaskFinished(id):
-			add(fsm.Event{Type: fsm.EvTaskRunning, Task: id}, b)
+			add(fsm.Event{Type: fsm.EvTaskRunning, Task: id}, noBudget)
 		}
 	}
-	if b.Recovers != 0 {
-		nb := b
-		nb.Recovers = spend(nb.Recovers)
-		add(fsm.Event{Type: fsm.EvRecover}, nb)
-	}
-	if b.Patches > 0 {
-		nb := b
-		nb.Patches--
-		ev := m.Patch
-		ev.Type, ev.At = fsm.EvConfigPatch, now
-		ev.Request = int64(m.Budget.Patches - b.Patches + 1)
-		add(ev, nb)
-	}
+	add(fsm.Event{Type: fsm.EvRecover}, bRecovers)
+	ev := m.Patch
+	ev.Type, ev.At = fsm.EvConfigPatch, now
+	add(ev, bPatches)
 	for _, req := range s.PendingPatches() {
-		add(fsm.Event{Type: fsm.EvConfigPersisted, Request: req}, b)
+		add(fsm.Event{Type: fsm.EvConfigPersisted, Request: req}, noBudget)
 	}
-	if due, ok := s.NextDeadline(); ok && b.Advances > 0 {
-		nb := b
-		nb.Advances--
-		add(fsm.Event{Type: fsm.EvTick, At: max(due, now)}, nb)
+	if due, ok := s.NextDeadline(); ok {
+		add(fsm.Event{Type: fsm.EvTick, At: max(due, now)}, bAdvances)
 	}
 	return out
 }
 
-// spend uses one event of a fault budget; Unbounded stays unbounded.
+// appendSuccessors appends the moves the remaining budget b allows, each with
+// the budget left after it. A fault budget allows its event while it is not 0
+// (Unbounded stays unbounded); every other counter while it is positive.
+func (m *Model) appendSuccessors(out []successor, moves []move, b Budget) []successor {
+	for j, mv := range moves {
+		if mv.spend == noBudget {
+			out = append(out, successor{mv.ev, b, j})
+			continue
+		}
+		left := *b.field(mv.spend)
+		if left == 0 || left < 0 && !mv.spend.fault() {
+			continue
+		}
+		nb := b
+		*nb.field(mv.spend) = spend(left)
+		if mv.spend == bPatches {
+			mv.ev.Request = int64(m.Budget.Patches - b.Patches + 1)
+		}
+		out = append(out, successor{mv.ev, nb, j})
+	}
+	return out
+}
+
+// successors lists the events tried from a state with the remaining budget b,
+// in a fixed order, each with the budget left after it.
+func (m *Model) successors(topo *fsm.Topology, s *fsm.State, b Budget) []successor {
+	return m.appendSuccessors(nil, m.moves(topo, s), b)
+}
+
+// spend uses one event of a budget; Unbounded stays unbounded.
 func spend(n int) int {
 	if n > 0 {
 		return n - 1

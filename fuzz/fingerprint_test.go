@@ -37,3 +37,26 @@ func TestStateKeyOfClone(t *testing.T) {
 		t.Log("reflect.DeepEqual now holds between a state and its clone; StateKey is still the stricter check")
 	}
 }
+
+// TestKeySet: the open-addressing set agrees with a map over many keys,
+// including the zero key and keys that collide in the low bits.
+func TestKeySet(t *testing.T) {
+	var s keySet
+	ref := map[Key]bool{}
+	for i := uint64(0); i < 20000; i++ {
+		k := Key{i % 7 << 20, i * 0x9e3779b97f4a7c15}
+		if i%1000 == 0 {
+			k = Key{}
+		}
+		if got, want := s.Add(k), !ref[k]; got != want {
+			t.Fatalf("Add(%v) = %t, want %t", k, got, want)
+		}
+		ref[k] = true
+		if !s.Has(k) || s.Has(Key{k[0], k[1] + 1}) != ref[Key{k[0], k[1] + 1}] {
+			t.Fatalf("Has after Add(%v) disagrees with a map", k)
+		}
+	}
+	if s.Len() != len(ref) {
+		t.Fatalf("Len %d, want %d", s.Len(), len(ref))
+	}
+}
