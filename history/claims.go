@@ -129,7 +129,7 @@ func parseClaim(line []byte) (Claim, *Error) {
 		return bad("%s wants one checkpoint id, got %q", f[0], strings.Join(args, " "))
 	}
 	id, err := strconv.ParseInt(args[0], 10, 64)
-	if err != nil || id < 1 || id >= 1<<53 {
+	if err != nil || id < 1 || id > fsm.MaxSafeInt {
 		return bad("checkpoint id %q is not a positive integer below 2^53", args[0])
 	}
 	c.Checkpoint = id

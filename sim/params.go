@@ -105,9 +105,9 @@ func (p *Params) validate() error {
 		return fmt.Errorf("sim: job restart %d ms, must be >= 0", p.JobRestartMs)
 	case p.Restore != nil && (p.Restore.Checkpoint < 1 || p.Restore.Checkpoint > 1<<30):
 		return fmt.Errorf("sim: restore checkpoint %d, must be in [1, 2^30]", p.Restore.Checkpoint)
-	case p.AckStateBytes < 0 || p.AckStateBytes > 1<<53-1:
+	case p.AckStateBytes < 0 || p.AckStateBytes > fsm.MaxSafeInt:
 		return fmt.Errorf("sim: ack state size %d bytes, must be in [0, 2^53)", p.AckStateBytes)
-	case p.AckCheckpointedBytes < 0 || p.AckCheckpointedBytes > 1<<53-1:
+	case p.AckCheckpointedBytes < 0 || p.AckCheckpointedBytes > fsm.MaxSafeInt:
 		return fmt.Errorf("sim: ack checkpointed size %d bytes, must be in [0, 2^53)", p.AckCheckpointedBytes)
 	case p.DeclineAs != "" && !fsm.ValidDeclineReason(p.DeclineAs):
 		return fmt.Errorf("sim: %q is not a decline reason", p.DeclineAs)
