@@ -40,6 +40,16 @@ a loopback address only:
        -H 'Content-Type: application/json' -d '{"checkpointInterval": 500, "checkpointTimeout": 2000}'
   curl -s localhost:8081/jobs/demo/checkpoints
 
+High availability: with --etcd, the durable state goes to etcd instead, and
+several processes share the jobs of --jobs: each campaigns for every job, leads
+some and stands by for the others; a request for a job another process leads
+gets 307 to it (503 while no leader is ready); GET /ha/status lists the leaders.
+A standby takes over within --lease-ttl when the leader dies (README, "High
+availability (etcd)"):
+
+  ckpt serve --etcd 127.0.0.1:2379 --node a --jobs j1,j2 --addr 127.0.0.1:8081
+  ckpt serve --etcd 127.0.0.1:2379 --node b --jobs j1,j2 --addr 127.0.0.1:8082
+
 Exit status: 0 stopped (interrupt or --duration); 2 it could not start or serve
 (bad flags, address in use, unreadable state directory).`
 
@@ -56,6 +66,7 @@ type serveOptions struct {
 	sim                            simParams
 	flightMaxBytes                 int64
 	flightMaxCheckpoints           int
+	ha                             haOptions
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -88,6 +99,10 @@ func (a *app) serveCmd() *cobra.Command {
 	fs.Float64Var(&o.sim.decline, "decline", 0.02, "probability that a subtask declines a checkpoint")
 	fs.Float64Var(&o.sim.fail, "fail", 0.005, "probability that a subtask fails during a checkpoint")
 	fs.Int64Var(&o.sim.restartMs, "restart", 800, "how long a failed region takes to restart, in `ms`")
+	fs.StringVar(&o.ha.endpoints, "etcd", "", "high availability: etcd `endpoints` (host:port[,host:port...]); the durable state goes to etcd, this process leads some --jobs and stands by for the others")
+	fs.StringVar(&o.ha.node, "node", "", "with --etcd: this process's `name` in elections and in every value it writes")
+	fs.StringVar(&o.ha.jobs, "jobs", "", "with --etcd: the `ids` of the jobs to campaign for, comma-separated (default: --job)")
+	fs.DurationVar(&o.ha.leaseTTL, "lease-ttl", 5*time.Second, "with --etcd: the session lease's time-to-live, which bounds a takeover (whole seconds)")
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		if err := o.check(); err != nil {
 			return usageErrorf("%v", err)
@@ -103,6 +118,9 @@ func (a *app) serveCmd() *cobra.Command {
 // check refuses flag values the simulation cannot honour.
 func (o serveOptions) check() error {
 	if err := checkLoopback(o.addr); err != nil {
+		return err
+	}
+	if err := o.checkHA(); err != nil {
 		return err
 	}
 	if o.sim.ackMinMs < 0 || o.sim.ackMaxMs < o.sim.ackMinMs || o.sim.restartMs < 0 {
@@ -149,16 +167,6 @@ func newStateDir() (string, error) {
 
 func (a *app) serve(ctx context.Context, o serveOptions) error {
 	log := newPrinter(a.stdout)
-	fresh := true
-	if o.stateDir == "" {
-		dir, err := newStateDir()
-		if err != nil {
-			return fmt.Errorf("state directory: %w (choose one with --state-dir)", err)
-		}
-		o.stateDir = dir
-	} else if entries, err := os.ReadDir(o.stateDir); err == nil && len(entries) > 0 {
-		fresh = false // driver.Open recovers from what is there
-	}
 	cfg := fsm.DefaultConfig()
 	cfg.IntervalMs, cfg.TimeoutMs, cfg.TolerableFailures = o.interval, o.timeout, o.tolerable
 	cfg.MaxTimeoutMs = o.maxTimeout
@@ -170,6 +178,19 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	cfg.Regional.Enabled, cfg.Regional.MaxFailureRatio = o.regional, 0.5
+	if o.ha.endpoints != "" {
+		return a.serveHA(ctx, o, cfg, token)
+	}
+	fresh := true
+	if o.stateDir == "" {
+		dir, err := newStateDir()
+		if err != nil {
+			return fmt.Errorf("state directory: %w (choose one with --state-dir)", err)
+		}
+		o.stateDir = dir
+	} else if entries, err := os.ReadDir(o.stateDir); err == nil && len(entries) > 0 {
+		fresh = false // driver.Open recovers from what is there
+	}
 	sim := newSimExecutor(o.sim, o.seed, log)
 	if o.checkpointsDir == "" {
 		o.checkpointsDir = filepath.Join(o.stateDir, "storage") // not "checkpoints": the FileStore's pointers live there

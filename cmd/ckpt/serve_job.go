@@ -140,17 +140,29 @@ func (s *simExecutor) FailJob(reason fsm.Reason, _ string) {
 
 // printer writes timestamped lines; several goroutines print.
 type printer struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu     *sync.Mutex // shared with the printers made by withPrefix
+	w      io.Writer
+	prefix string
 }
 
-func newPrinter(w io.Writer) *printer { return &printer{w: w} }
+func newPrinter(w io.Writer) *printer { return &printer{mu: new(sync.Mutex), w: w} }
+
+// withPrefix returns a printer to the same output whose lines start with
+// prefix after the time (a job's lines when one process runs several).
+func (p *printer) withPrefix(prefix string) *printer {
+	return &printer{mu: p.mu, w: p.w, prefix: p.prefix + prefix}
+}
 
 func (p *printer) printf(format string, args ...any) {
-	line := time.Now().Format("15:04:05.000") + "  " + fmt.Sprintf(format, args...) + "\n"
+	p.line(time.Now().Format("15:04:05.000") + "  " + p.prefix + fmt.Sprintf(format, args...))
+}
+
+// line writes one line as it is, without the time (lines that other
+// programs parse, e.g. serve --etcd's "ha: " lines).
+func (p *printer) line(s string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	io.WriteString(p.w, line)
+	io.WriteString(p.w, s+"\n")
 }
 
 // writeState is a simulated subtask taking its snapshot: a small state file

@@ -3,20 +3,17 @@ package etcd
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
-	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 
 	"github.com/ckptcore/ckptcore/driver"
+	"github.com/ckptcore/ckptcore/driver/etcd/etcdtest"
 	"github.com/ckptcore/ckptcore/fsm"
 )
 
@@ -25,9 +22,7 @@ import (
 var endpoint string
 
 // TestMain starts a real etcd in-process (embed) on free loopback ports with a
-// temporary data directory. Its raft ticks are short (10 ms, election 100 ms)
-// so that its minimum lease TTL is 1 s, not 2 s: takeovers in the tests take
-// about a second.
+// temporary data directory (etcdtest: 1 s leases are allowed).
 func TestMain(m *testing.M) {
 	os.Exit(func() int {
 		dir, err := os.MkdirTemp("", "ckpt-etcd-test-")
@@ -36,54 +31,15 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		e, err := startEtcd(dir)
+		e, err := etcdtest.Start(dir)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "embedded etcd:", err)
 			return 1
 		}
 		defer e.Close()
-		endpoint = e.Clients[0].Addr().String()
+		endpoint = etcdtest.Endpoint(e)
 		return m.Run()
 	}())
-}
-
-func freeURL() (url.URL, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return url.URL{}, err
-	}
-	defer ln.Close()
-	return url.URL{Scheme: "http", Host: ln.Addr().String()}, nil
-}
-
-func startEtcd(dir string) (*embed.Etcd, error) {
-	cfg := embed.NewConfig()
-	cfg.Dir = filepath.Join(dir, "data")
-	cfg.LogLevel = "error"
-	cfg.LogOutputs = []string{filepath.Join(dir, "etcd.log")}
-	cfg.TickMs, cfg.ElectionMs = 10, 100
-	client, err := freeURL()
-	if err != nil {
-		return nil, err
-	}
-	peer, err := freeURL()
-	if err != nil {
-		return nil, err
-	}
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		return nil, err
-	}
-	select {
-	case <-e.Server.ReadyNotify():
-		return e, nil
-	case <-time.After(30 * time.Second):
-		e.Close()
-		return nil, fmt.Errorf("not ready after 30s")
-	}
 }
 
 func newClient(t *testing.T) *clientv3.Client {
