@@ -57,6 +57,13 @@ type Options struct {
 	CheckpointsDir string
 	// Job names the job in checkpoint storage; "" means "job".
 	Job string
+	// RestoreMetadata is the _metadata file of the Restore snapshot (a
+	// checkpoint or savepoint of this job, possibly written under another
+	// job name): a regional completion whose failed regions fall back to the
+	// snapshot copies their handles from it, and the store keeps it as the
+	// snapshot's pointer. It needs CheckpointsDir and Restore, and must agree
+	// with them (id, refs, job shape).
+	RestoreMetadata string
 }
 
 // Driver embeds the decision core for real use: one goroutine (the event loop)
@@ -195,6 +202,9 @@ func (d *Driver) start(opt Options) error {
 		return fmt.Errorf("driver: start: %w", err)
 	}
 	effs = copyEffects(effs)
+	if err := d.readRestoreMetadata(opt); err != nil {
+		return err
+	}
 	if opt.Restore != nil {
 		if err := d.saveRestored(); err != nil {
 			return err
@@ -222,6 +232,9 @@ func (d *Driver) saveRestored() error {
 	for _, k := range dur.Known {
 		m := Metadata{ID: k.ID, Kind: fsm.KindCheckpoint, Mode: k.Mode, Refs: k.Refs,
 			Consecutive: k.Consecutive, Owned: k.Owned, Restored: k.Restored}
+		if d.fx.meta != nil {
+			m.External = d.fx.meta.pointers[k.ID]
+		}
 		if err := d.store.Save(m); err != nil {
 			return err
 		}

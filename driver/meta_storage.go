@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/ckptcore/ckptcore/driver/checkpointstorage"
@@ -242,4 +243,62 @@ func (d *Driver) CheckpointStorage() *checkpointstorage.Storage {
 		return nil
 	}
 	return d.fx.meta.st
+}
+
+// readRestoreMetadata reads Options.RestoreMetadata at a fresh start: the
+// restored snapshot becomes the checkpoint failed regions copy their handles
+// from until the job completes one of its own, and its path the store's
+// pointer for it (saveRestored).
+func (d *Driver) readRestoreMetadata(opt Options) error {
+	if opt.RestoreMetadata == "" {
+		return nil
+	}
+	if d.fx.meta == nil || opt.Restore == nil {
+		return errors.New("driver: Options.RestoreMetadata needs CheckpointsDir and Restore")
+	}
+	m, err := checkpointstorage.ReadMetadata(opt.RestoreMetadata)
+	if err != nil {
+		return fmt.Errorf("driver: restore: %w", err)
+	}
+	if err := checkRestoreMetadata(d.topo, opt.Restore, m); err != nil {
+		return fmt.Errorf("driver: restore: %s: %w", opt.RestoreMetadata, err)
+	}
+	w := d.fx.meta
+	w.latest, w.latestID = m, m.Checkpoint
+	w.pointers[m.Checkpoint] = opt.RestoreMetadata
+	return nil
+}
+
+// checkRestoreMetadata checks that a snapshot's file is the one Restore
+// names, for this job: the same id, the same vertices and regions, and each
+// region's state in the checkpoint Restore's refs say (R21).
+func checkRestoreMetadata(topo *fsm.Topology, r *fsm.Restore, m *checkpointstorage.CheckpointMetadata) error {
+	if m.Checkpoint != r.Checkpoint {
+		return fmt.Errorf("the file is checkpoint %d, the restore names %d", m.Checkpoint, r.Checkpoint)
+	}
+	vs := topo.Vertices()
+	if len(vs) != len(m.Vertices) {
+		return fmt.Errorf("the file's job has %d vertices, this job %d", len(m.Vertices), len(vs))
+	}
+	for i, v := range vs {
+		if m.Vertices[i].ID != v.ID || m.Vertices[i].Parallelism != v.Parallelism {
+			return fmt.Errorf("vertex %d is %s(%d) in the file, %s(%d) in this job", i, m.Vertices[i].ID, m.Vertices[i].Parallelism, v.ID, v.Parallelism)
+		}
+	}
+	for i, s := range m.Subtasks {
+		reg := topo.RegionOf(fsm.TaskID(i))
+		if s.Region != reg {
+			return fmt.Errorf("%s is in region %d in the file, %s in this job", s.Task, s.Region, fsm.RegionName(reg))
+		}
+		want := r.Checkpoint
+		for _, ref := range r.Refs {
+			if ref.Region == reg {
+				want = ref.Checkpoint
+			}
+		}
+		if s.Ref != want {
+			return fmt.Errorf("%s's state is checkpoint %d's in the file, %d's by the restore's refs", s.Task, s.Ref, want)
+		}
+	}
+	return nil
 }

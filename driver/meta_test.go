@@ -2,8 +2,10 @@ package driver
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -168,5 +170,86 @@ func TestOpenRepairsStorage(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(exec.warnings, "\n"), CodeStorageRepaired) {
 		t.Fatalf("no %s warning: %v", CodeStorageRepaired, exec.warnings)
+	}
+}
+
+// A job restored from a snapshot's _metadata (another job's checkpoint 10,
+// whose region r1 uses checkpoint 7's state): a regional completion that falls
+// back to the snapshot copies its handles from that file, also after a
+// restart; a file that does not match the restore is refused at Open.
+func TestRestoreMetadata(t *testing.T) {
+	root := t.TempDir()
+	old, err := checkpointstorage.Open(root, "old-job")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := &checkpointstorage.CheckpointMetadata{Job: "old-job", Checkpoint: 10, Kind: fsm.KindCheckpoint, Mode: fsm.ModeRegional,
+		TriggeredMs: 1, CompletedMs: 2, Consecutive: 1,
+		Vertices: []checkpointstorage.Vertex{{ID: "src", Parallelism: 2}, {ID: "sink", Parallelism: 2}},
+		Subtasks: []checkpointstorage.SubtaskState{
+			{Task: "src/0", Region: 0, Ref: 10, Handle: StateHandle{URI: "s3://b/10/src-0", Size: 1}},
+			{Task: "src/1", Region: 1, Ref: 7, Handle: StateHandle{URI: "s3://b/7/src-1", Size: 2}},
+			{Task: "sink/0", Region: 0, Ref: 10, Handle: StateHandle{Inline: []byte("s0"), Size: 2}},
+			{Task: "sink/1", Region: 1, Ref: 7, Handle: StateHandle{Inline: []byte("s1@7"), Size: 4}},
+		}}
+	snapPath, err := old.WriteMetadata(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore := &fsm.Restore{Checkpoint: 10, Mode: fsm.NoClaim, Refs: []fsm.RegionRef{{Region: 1, Checkpoint: 7}}}
+	dir, clock := t.TempDir(), newFakeClock()
+	open := func(restore *fsm.Restore, path string) (*Driver, *recExec, error) {
+		exec := newRecExec()
+		d, err := Open(dir, twoRegions(), regionalConfig(3_600_000), Options{Clock: clock, Executor: exec,
+			CheckpointsDir: root, Job: "new-job", Restore: restore, RestoreMetadata: path})
+		return d, exec, err
+	}
+	if _, _, err := open(&fsm.Restore{Checkpoint: 10, Mode: fsm.NoClaim}, snapPath); err == nil ||
+		!strings.Contains(err.Error(), "src/1's state is checkpoint 7's in the file, 10's by the restore's refs") {
+		t.Fatalf("a file that disagrees with the restore: %v", err)
+	}
+	// A regional completion: region r1 (src/1, sink/1) fails in checkpoint id.
+	regional := func(d *Driver, exec *recExec, id int64) *checkpointstorage.CheckpointMetadata {
+		t.Helper()
+		if err := d.Trigger(fsm.KindCheckpoint); err != nil {
+			t.Fatal(err)
+		}
+		exec.wait(t, "trigger", isEffect(fsm.EffTrigger, id))
+		d.Decline(id, 1, "")
+		d.AckBatch([]Ack{{Checkpoint: id, Task: 0, Handle: StateHandle{URI: fmt.Sprint("s3://b/", id, "/src-0"), Size: 5}}, {Checkpoint: id, Task: 2}})
+		if e := exec.wait(t, "completed", isEffect(fsm.EffCompleted, id)); e.Mode != fsm.ModeRegional {
+			t.Fatalf("checkpoint %d completed %s", id, e.Mode)
+		}
+		m, err := checkpointstorage.ReadMetadata(filepath.Join(root, "new-job", fmt.Sprint("chk-", id), "_metadata"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	d, exec, err := open(restore, snapPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regional(d, exec, 11)
+	for _, i := range []int{1, 3} {
+		if !reflect.DeepEqual(m.Subtasks[i], snap.Subtasks[i]) {
+			t.Fatalf("checkpoint 11 %s: %+v, want the snapshot's %+v", m.Subtasks[i].Task, m.Subtasks[i], snap.Subtasks[i])
+		}
+	}
+	if m.Subtasks[0].Ref != 11 || m.Subtasks[0].Handle.URI != "s3://b/11/src-0" {
+		t.Fatalf("checkpoint 11 src/0: %+v", m.Subtasks[0])
+	}
+	d.Close()
+	d, exec, err = open(nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	m = regional(d, exec, 12)
+	if !reflect.DeepEqual(m.Subtasks[3], snap.Subtasks[3]) || m.Subtasks[0].Handle.URI != "s3://b/12/src-0" {
+		t.Fatalf("after a restart, checkpoint 12: %+v", m.Subtasks)
+	}
+	if _, err := os.Stat(snapPath); err != nil {
+		t.Fatalf("the restored snapshot's file (no_claim) is gone: %v", err)
 	}
 }
