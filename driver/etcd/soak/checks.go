@@ -76,12 +76,13 @@ type electionKey struct {
 // node holding the job's first election key (the lowest create revision, the
 // one concurrency.Election makes leader) at the write's revision.
 type fencingChecker struct {
-	keys map[string]map[string]electionKey // job -> election key -> holder
-	rep  fenceReport
+	keys      map[string]map[string]electionKey // job -> election key -> holder
+	overrides map[string]map[patchField]bool    // job -> every interval and timeout its overrides key ever held
+	rep       fenceReport
 }
 
 func newFencingChecker() *fencingChecker {
-	return &fencingChecker{keys: map[string]map[string]electionKey{}}
+	return &fencingChecker{keys: map[string]map[string]electionKey{}, overrides: map[string]map[patchField]bool{}}
 }
 
 // splitKey returns the job of a key under keyRoot and the rest of the key.
@@ -141,6 +142,13 @@ func (fc *fencingChecker) event(ev *clientv3.Event) {
 		return
 	}
 	viol.Writer, viol.LeaderRev = *env.Writer, *env.LeaderRev
+	if key == jobPrefix(job)+"overrides" && env.Overrides != nil {
+		if fc.overrides[job] == nil {
+			fc.overrides[job] = map[patchField]bool{}
+		}
+		fc.overrides[job][patchField{false, env.Overrides.IntervalMs}] = true
+		fc.overrides[job][patchField{true, env.Overrides.TimeoutMs}] = true
+	}
 	h, ok := fc.holder(job)
 	if ok {
 		viol.Holder, viol.HolderRev = h.node, h.createRev
@@ -165,10 +173,10 @@ const endMarkerKey = keyRoot + "~soak/end"
 // checkFencing reads etcd's whole revision history of the job keys (a watch
 // from revision 1: etcd keeps it, nothing compacts during the soak) and
 // checks every write against the election key holder at its revision.
-func checkFencing(ctx context.Context, cli *clientv3.Client) (fenceReport, error) {
+func checkFencing(ctx context.Context, cli *clientv3.Client) (*fencingChecker, error) {
 	put, err := cli.Put(ctx, endMarkerKey, time.Now().UTC().Format(time.RFC3339Nano))
 	if err != nil {
-		return fenceReport{}, fmt.Errorf("end marker: %w", err)
+		return nil, fmt.Errorf("end marker: %w", err)
 	}
 	end := put.Header.Revision
 	fc := newFencingChecker()
@@ -176,16 +184,37 @@ func checkFencing(ctx context.Context, cli *clientv3.Client) (fenceReport, error
 	defer cancel()
 	for wr := range cli.Watch(wctx, keyRoot, clientv3.WithPrefix(), clientv3.WithRev(1)) {
 		if err := wr.Err(); err != nil {
-			return fc.rep, fmt.Errorf("reading etcd's history: %w", err)
+			return nil, fmt.Errorf("reading etcd's history: %w", err)
 		}
 		for _, ev := range wr.Events {
 			if ev.Kv.ModRevision >= end {
-				return fc.rep, nil
+				return fc, nil
 			}
 			fc.event(ev)
 		}
 	}
-	return fc.rep, fmt.Errorf("reading etcd's history: the watch ended before revision %d", end)
+	return nil, fmt.Errorf("reading etcd's history: the watch ended before revision %d", end)
+}
+
+// notInEtcd returns the acknowledged patches (200) of ops that etcd never
+// held: a field value the patch set that no write of the job's overrides key
+// in etcd's whole history carries (values are unique per patch). Such a
+// patch was acknowledged without being durable.
+func notInEtcd(ops []porcupine.Operation, held map[patchField]bool) []lostPatch {
+	var lost []lostPatch
+	for _, op := range ops {
+		in, out := op.Input.(linearizability.ConfigInput), op.Output.(linearizability.ConfigOutput)
+		if in.Op != linearizability.ConfigPatch || out.Outcome != linearizability.OutcomeOK {
+			continue
+		}
+		for _, f := range patchFields(in) {
+			if !held[f] {
+				lost = append(lost, lostPatch{Call: op.Call, Return: op.Return, Field: f.name(), Value: f.value})
+				break
+			}
+		}
+	}
+	return lost
 }
 
 // finalStore is what etcd holds for a job at the end.
@@ -282,14 +311,15 @@ type lostPatch struct {
 	ReadShow int64  `json:"read_shows"`
 }
 
-// lostOverrides returns the acknowledged patches (200) that some read begun
+// contradicted returns the acknowledged patches (200) that some read begun
 // after the patch's answer contradicts: for a field the patch set to v, the
 // read shows a value w ≠ v that no patch could have written after this one —
 // every patch writing w returned before this one was called, or none wrote it
 // (the configured default). With values unique per patch (values) this is an
-// acknowledged write lost, or rolled back by a takeover. Porcupine's check
-// covers this and more; this count is the one a reader asks for.
-func lostOverrides(base linearizability.ConfigBase, ops []porcupine.Operation) []lostPatch {
+// acknowledged write lost or rolled back by a takeover, or a stale read (a
+// deposed leader answering from memory). Porcupine's check covers this and
+// more; this count and notInEtcd's are the ones a reader asks for.
+func contradicted(base linearizability.ConfigBase, ops []porcupine.Operation) []lostPatch {
 	type field = patchField
 	// The latest return of a patch that may have written each value
 	// (unknown outcomes end at +∞).
@@ -331,11 +361,7 @@ func lostOverrides(base linearizability.ConfigBase, ops []porcupine.Operation) [
 				if ret, ok := latestWriter[field{f.timeout, shown}]; ok && ret > p.Call {
 					continue // a patch concurrent with or after p wrote it
 				}
-				name := fieldInterval
-				if f.timeout {
-					name = fieldTimeout
-				}
-				lost = append(lost, lostPatch{Call: p.Call, Return: p.Return, Field: name, Value: f.value,
+				lost = append(lost, lostPatch{Call: p.Call, Return: p.Return, Field: f.name(), Value: f.value,
 					ReadAt: g.Call, ReadShow: shown})
 				break reads
 			}
@@ -347,6 +373,14 @@ func lostOverrides(base linearizability.ConfigBase, ops []porcupine.Operation) [
 type patchField struct {
 	timeout bool
 	value   int64
+}
+
+// name is the field's name in a PATCH body.
+func (f patchField) name() string {
+	if f.timeout {
+		return fieldTimeout
+	}
+	return fieldInterval
 }
 
 func patchFields(in linearizability.ConfigInput) []patchField {

@@ -129,16 +129,16 @@ func getOp(client int, call, ret int64, interval, timeout int64) porcupine.Opera
 
 var testBase = linearizability.ConfigBase{IntervalMs: baseIntervalMs, TimeoutMs: baseTimeoutMs, MaxTimeoutMs: maxTimeoutMs}
 
-// TestLostOverrides: a read after an acknowledged patch showing an older
+// TestContradicted: a read after an acknowledged patch showing an older
 // value (a rolled-back takeover) counts the patch lost; a value of a
 // concurrent, later or unknown patch does not.
-func TestLostOverrides(t *testing.T) {
+func TestContradicted(t *testing.T) {
 	ops := []porcupine.Operation{
 		patchOp(0, 0, 10, ptr(100), ptr(500), linearizability.OutcomeOK),
 		patchOp(1, 20, 30, ptr(200), ptr(600), linearizability.OutcomeOK),
 		getOp(2, 40, 50, 100, 500), // shows the first patch after the second was acknowledged: lost
 	}
-	lost := lostOverrides(testBase, ops)
+	lost := contradicted(testBase, ops)
 	if len(lost) != 1 || lost[0].Value != 200 || lost[0].ReadShow != 100 {
 		t.Fatalf("lost %+v", lost)
 	}
@@ -165,17 +165,17 @@ func TestLostOverrides(t *testing.T) {
 		},
 	}
 	for i, ops := range fine {
-		if lost := lostOverrides(testBase, ops); len(lost) != 0 {
+		if lost := contradicted(testBase, ops); len(lost) != 0 {
 			t.Errorf("case %d: lost %+v", i, lost)
 		}
 	}
 }
 
-// TestLostOverridesAgreesWithPorcupine: on random single-client histories (no
+// TestContradictedAgreesWithPorcupine: on random single-client histories (no
 // concurrency: every patch is acknowledged), a history has a lost patch
 // exactly when porcupine finds it not linearizable, for a register where every
 // read shows the latest value or, with a fault, an older one.
-func TestLostOverridesAgreesWithPorcupine(t *testing.T) {
+func TestContradictedAgreesWithPorcupine(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(1, 2))
 	seen := map[bool]int{}
 	for iter := range 300 {
@@ -197,7 +197,7 @@ func TestLostOverridesAgreesWithPorcupine(t *testing.T) {
 			}
 			now += 2
 		}
-		lost := len(lostOverrides(testBase, ops)) > 0
+		lost := len(contradicted(testBase, ops)) > 0
 		lin := porcupine.CheckOperations(linearizability.ConfigModel(testBase), ops)
 		if lost == lin {
 			t.Fatalf("history %d: lost %v but linearizable %v: %+v", iter, lost, lin, ops)
@@ -261,5 +261,29 @@ func TestKeyLayout(t *testing.T) {
 	job, rest, ok := splitKey(ckptetcd.ElectionPrefix("j7") + "abc")
 	if !ok || job != "j7" || rest != "leader/abc" || ckptetcd.Prefix("j7") != keyRoot+"j7/" {
 		t.Fatalf("split %q %q %v; prefix %q", job, rest, ok, ckptetcd.Prefix("j7"))
+	}
+}
+
+// TestNotInEtcd: an acknowledged patch is durable when etcd's overrides key
+// once held each value it set.
+func TestNotInEtcd(t *testing.T) {
+	var h history
+	a := h.put("/ckpt/j1/leader/a", elect("n1"), 0)
+	h.put("/ckpt/j1/overrides", fmt.Sprintf(`{"writer":"n1","leader_rev":%d,"overrides":{"interval_ms":100,"timeout_ms":500}}`, a), 0)
+	h.put("/ckpt/j1/overrides", fmt.Sprintf(`{"writer":"n1","leader_rev":%d,"overrides":{"interval_ms":200,"timeout_ms":500}}`, a), 0)
+	fc := newFencingChecker()
+	for _, ev := range h.events {
+		fc.event(ev)
+	}
+	ops := []porcupine.Operation{
+		patchOp(0, 0, 1, ptr(100), ptr(500), linearizability.OutcomeOK),
+		patchOp(0, 2, 3, ptr(200), nil, linearizability.OutcomeOK),
+		patchOp(0, 4, 5, ptr(300), nil, linearizability.OutcomeUnknown),  // unknown: may be lost
+		patchOp(0, 6, 7, ptr(400), ptr(500), linearizability.OutcomeOK),  // acknowledged, never in etcd
+		patchOp(0, 8, 9, nil, ptr(600), linearizability.OutcomeRejected), // rejected
+	}
+	lost := notInEtcd(ops, fc.overrides["j1"])
+	if len(lost) != 1 || lost[0].Value != 400 || lost[0].Field != fieldInterval {
+		t.Fatalf("lost %+v", lost)
 	}
 }

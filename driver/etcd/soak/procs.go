@@ -80,13 +80,20 @@ func newFleet(bin, dir, endpoints string, n int, jobs []string, leaseTTL time.Du
 		return nil, err
 	}
 	f := &fleet{bin: bin, leaders: map[string]string{}, notify: make(chan struct{})}
+	// Checkpoint storage (one _metadata file per completed checkpoint) is
+	// shared by every node, as a distributed file system would be; a ckpt
+	// without it keeps metadata in the store alone.
+	help, _ := exec.Command(bin, "serve", "--help").CombinedOutput()
+	storage := strings.Contains(string(help), "--checkpoints-dir")
 	for i := range n {
 		nd := &node{name: fmt.Sprintf("n%d", i+1), addr: fmt.Sprintf("127.0.0.1:%d", ports[i])}
 		nd.stateDir = filepath.Join(dir, nd.name+".state")
 		nd.logFile = filepath.Join(dir, nd.name+".log")
 		nd.args = append([]string{"serve", "--etcd", endpoints, "--node", nd.name, "--jobs", strings.Join(jobs, ","),
-			"--addr", nd.addr, "--lease-ttl", leaseTTL.String(), "--state-dir", nd.stateDir,
-			"--checkpoints-dir", filepath.Join(dir, "checkpoints")}, extra...)
+			"--addr", nd.addr, "--lease-ttl", leaseTTL.String(), "--state-dir", nd.stateDir}, extra...)
+		if storage {
+			nd.args = append(nd.args, "--checkpoints-dir", filepath.Join(dir, "checkpoints"))
+		}
 		f.nodes = append(f.nodes, nd)
 	}
 	return f, nil

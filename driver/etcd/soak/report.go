@@ -51,7 +51,10 @@ func (r *result) violations() []string {
 			v = append(v, fmt.Sprintf("job %s not linearizable (%s)", j.Job, j.Check))
 		}
 		if n := len(j.LostOverrides); n > 0 {
-			v = append(v, fmt.Sprintf("job %s: %d acknowledged overrides lost", j.Job, n))
+			v = append(v, fmt.Sprintf("job %s: %d acknowledged overrides never held by etcd (first %+v)", j.Job, n, j.LostOverrides[0]))
+		}
+		if n := len(j.StaleReads); n > 0 {
+			v = append(v, fmt.Sprintf("job %s: %d acknowledged overrides contradicted by a later read (first %+v)", j.Job, n, j.StaleReads[0]))
 		}
 		if j.OverridesMismatch {
 			v = append(v, fmt.Sprintf("job %s: etcd's overrides (%s) differ from the last read", j.Job, j.FinalOverrides))
@@ -96,11 +99,12 @@ func (r *result) print(out io.Writer) {
 	row("PATCH ok / rejected / unknown", fmt.Sprintf("%d / %d / %d", q.PatchOK, q.PatchRejected, q.PatchUnknown))
 	row("GET ok / failed", fmt.Sprintf("%d / %d", q.Gets-q.GetFailed, q.GetFailed))
 	row("redirects followed / 503s", fmt.Sprintf("%d / %d", q.Redirects, q.Unavailable))
-	lost, lostCk, completed, mismatch := 0, 0, 0, 0
+	lost, stale, lostCk, completed, mismatch := 0, 0, 0, 0, 0
 	for _, j := range r.JobResults {
 		row("job "+j.Job+" linearizable", j.Linearizable)
 		row("job "+j.Job+" checkpoints completed (read) / latest in etcd", fmt.Sprintf("%d / %d", j.Completed, j.LatestCompleted))
 		lost += len(j.LostOverrides)
+		stale += len(j.StaleReads)
 		lostCk += len(j.LostCheckpoints)
 		completed += j.Completed
 		if j.OverridesMismatch {
@@ -108,7 +112,8 @@ func (r *result) print(out io.Writer) {
 		}
 	}
 	row("checkpoints completed (read by clients)", completed)
-	row("acknowledged overrides lost (must be 0)", lost)
+	row("acknowledged overrides lost: never in etcd (must be 0)", lost)
+	row("acknowledged overrides contradicted by a later read (must be 0)", stale)
 	row("final overrides differing from etcd (must be 0)", mismatch)
 	row("completed checkpoints lost (must be 0)", lostCk)
 	row("etcd writes checked / discards / elections", fmt.Sprintf("%d / %d / %d", r.Fencing.Writes, r.Fencing.Deletes, r.Fencing.Elections))

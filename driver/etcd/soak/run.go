@@ -293,8 +293,9 @@ type jobResult struct {
 	Check              string      `json:"check"`        // its summary
 	ConfigOps          int         `json:"config_ops"`
 	ProgressReads      int         `json:"progress_reads"`
-	LostOverrides      []lostPatch `json:"lost_overrides"`
-	FinalOverrides     string      `json:"final_overrides"` // etcd's against the last read
+	LostOverrides      []lostPatch `json:"acknowledged_overrides_lost"`         // acknowledged, never held by etcd
+	StaleReads         []lostPatch `json:"acknowledged_overrides_contradicted"` // a later read showed an older value
+	FinalOverrides     string      `json:"final_overrides"`                     // etcd's against the last read
 	OverridesMismatch  bool        `json:"overrides_mismatch"`
 	Completed          int         `json:"checkpoints_completed"` // distinct ids reads reported completed
 	LatestCompleted    int64       `json:"latest_completed"`      // in etcd at the end
@@ -333,6 +334,11 @@ func (w *world) check(ran time.Duration, epochs int) (*result, error) {
 		PatchRejected: w.stats.patchRejected.Load(), PatchUnknown: w.stats.patchUnknown.Load(),
 		Gets: w.stats.gets.Load(), GetFailed: w.stats.getFailed.Load(), Redirects: w.stats.redirects.Load(),
 		Unavailable: w.stats.unavailable.Load()}
+	fc, err := checkFencing(ctx, w.etcd)
+	if err != nil {
+		return nil, err
+	}
+	res.Fencing = fc.rep
 	base := linearizability.ConfigBase{IntervalMs: baseIntervalMs, TimeoutMs: baseTimeoutMs, MaxTimeoutMs: maxTimeoutMs}
 	for _, jc := range w.jobs {
 		h, err := jc.rec.History(base)
@@ -350,7 +356,8 @@ func (w *world) check(ran time.Duration, epochs int) (*result, error) {
 			}
 			jr.KeptHistory = paths
 		}
-		jr.LostOverrides = lostOverrides(base, h.ConfigOps)
+		jr.LostOverrides = notInEtcd(h.ConfigOps, fc.overrides[jc.job])
+		jr.StaleReads = contradicted(base, h.ConfigOps)
 		fs, err := readFinalStore(ctx, w.etcd, jc.job)
 		if err != nil {
 			return nil, fmt.Errorf("job %s: reading etcd: %w", jc.job, err)
@@ -375,11 +382,6 @@ func (w *world) check(ran time.Duration, epochs int) (*result, error) {
 		jr.LostCheckpoints = lostCheckpoints(reported, final, fs.checkpoints)
 		res.JobResults = append(res.JobResults, jr)
 	}
-	fr, err := checkFencing(ctx, w.etcd)
-	if err != nil {
-		return nil, err
-	}
-	res.Fencing = fr
 	return res, nil
 }
 
