@@ -51,7 +51,21 @@ func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			r.URL.Path, strings.Join(m.opt.Jobs, ", ")))
 		return
 	}
-	if led, _ := m.led(job); led != nil {
+	if led, lead := m.leading(job); led != nil {
+		// A node paused past its lease (SIGSTOP, a long stall) still holds the
+		// job in memory until its session notices, and a standby may already
+		// lead and have acknowledged newer writes: answering from memory would
+		// be a stale read (found by the HA soak). Confirm the election key
+		// first, with a linearizable read: the answer is then the leader's as
+		// of that read.
+		ctx, cancel := context.WithTimeout(r.Context(), leaderLookupTimeout)
+		still, err := m.stillLeads(ctx, lead)
+		cancel()
+		if err != nil || !still {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("job %s: this node's leadership (rev %d) is not confirmed by etcd", job, lead.Rev))
+			return
+		}
 		led.ServeHTTP(w, r)
 		return
 	}
@@ -90,4 +104,26 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, reason string) {
 	writeJSON(w, status, map[string][]string{"errors": {reason}})
+}
+
+// leading returns the job this node leads and its leadership (nil when it
+// does not lead it).
+func (m *Manager) leading(job string) (LedJob, Leadership) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, ok := m.jobs[job]
+	if !ok {
+		return nil, Leadership{}
+	}
+	return st.led, st.lead
+}
+
+// stillLeads reports whether lead's election key still exists in etcd with its
+// create revision: while it does, no other node can lead the job.
+func (m *Manager) stillLeads(ctx context.Context, lead Leadership) (bool, error) {
+	resp, err := m.cli.Get(ctx, lead.Key)
+	if err != nil {
+		return false, err
+	}
+	return len(resp.Kvs) == 1 && resp.Kvs[0].CreateRevision == lead.Rev, nil
 }
