@@ -6,9 +6,12 @@
 // # Threads
 //
 // The event loop is the only goroutine that touches the core. Callers submit
-// events through Driver methods (Ack, Decline, TaskFailed, Trigger,
-// PatchConfig, …), which send a request to the loop and wait for its answer.
-// After every step the loop re-arms one timer for the core's next deadline
+// events through Driver methods into one bounded FIFO (ingest.go) that the loop
+// drains in batches, one wake-up per batch: a subtask's messages (Ack,
+// AckBatch, Decline, TaskFailed, …) are queued without waiting for the core,
+// as Flink's RPCs are one-way — a refused one goes to Options.OnRefused — while
+// Trigger, PatchConfig, Status and Sync wait for the loop's answer. After every
+// batch the loop re-arms one timer for the core's next deadline
 // (State.NextDeadline), so it wakes exactly when something is due and never
 // polls; a wake-up is a tick event. Times fed to the core are Unix milliseconds
 // from an injectable Clock, clamped so they never go backwards (R10).
@@ -60,7 +63,10 @@
 // `replay` reproduces every file exactly, on its own, and a restart reads no
 // earlier file. CheckFlightChain checks that a job's files chain up to its
 // store: each one's end, with what a crash can leave undone, is the next one's
-// beginning.
+// beginning. Lines are buffered and written whole at the end of each batch and
+// before any step's effects are carried out; a process crash loses at most
+// steps without effects, and nothing is fsync'd before Close: the store, not
+// the flight file, is what recovery rests on (recorder).
 //
 // # Shutdown
 //
