@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ckptcore/ckptcore/fsm"
 	"github.com/ckptcore/ckptcore/history"
@@ -52,20 +53,25 @@ type recorder struct {
 	topo     *fsm.Topology
 	path     string
 	enc      *history.LineEncoder
-	buf      []byte // whole lines not yet written
+	buf      []byte  // whole lines not yet written; nil between batches
+	bufp     *[]byte // buf's pool entry
 	err      error
 	reported bool
 	rot      *rotation // nil: the file is never rotated (rotate.go)
 }
 
 // recorderFlushAt is the buffered size at which the recorder writes without
-// waiting for the end of the batch; recorderKeep is the buffer capacity kept
-// across a flush that wrote less than an eighth of it (an idle job does not
-// hold a large buffer).
-const (
-	recorderFlushAt = 64 << 10
-	recorderKeep    = 4 << 10
-)
+// waiting for the end of the batch.
+const recorderFlushAt = 64 << 10
+
+// lineBuffers holds the recorders' line buffers between batches: a recorder
+// takes one for a batch and gives it back when it flushes, so a busy job
+// reuses one buffer without allocating and an idle job holds none (many jobs
+// share a handful; BenchmarkIdleJobs).
+var lineBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, recorderFlushAt+4<<10)
+	return &b
+}}
 
 // flightTmp is the name a flight file is written under until its first line
 // is in it.
@@ -181,6 +187,7 @@ func (r *recorder) write(ev fsm.Event, h history.StateHandle, effs []fsm.Effect)
 			effs = []fsm.Effect{} // record "no effect", not "not recorded"
 		}
 		start := len(r.buf)
+		r.grab()
 		if r.buf, r.err = r.enc.AppendState(r.buf, ev, h, effs); r.err == nil {
 			r.buf = append(r.buf, '\n')
 			// Rotation (rotate.go): a full file is flushed and the next one
@@ -203,6 +210,7 @@ func (r *recorder) comment(text string) {
 	if r == nil || r.err != nil {
 		return
 	}
+	r.grab()
 	r.buf = append(r.buf, "// "...)
 	for i := 0; i < len(text); i++ {
 		c := text[i]
@@ -222,13 +230,23 @@ func (r *recorder) flush() error {
 	}
 	if r.err == nil && len(r.buf) > 0 {
 		_, r.err = r.f.Write(r.buf)
-		if cap(r.buf) > recorderKeep && len(r.buf) < cap(r.buf)/8 {
-			r.buf = nil
-		} else {
-			r.buf = r.buf[:0]
+	}
+	if r.bufp != nil {
+		if cap(r.buf) <= 2*recorderFlushAt { // a huge line's buffer is not kept
+			*r.bufp = r.buf[:0]
+			lineBuffers.Put(r.bufp)
 		}
+		r.buf, r.bufp = nil, nil
 	}
 	return r.err
+}
+
+// grab takes a line buffer from the pool if the recorder holds none.
+func (r *recorder) grab() {
+	if r.bufp == nil {
+		r.bufp = lineBuffers.Get().(*[]byte)
+		r.buf = (*r.bufp)[:0]
+	}
 }
 
 func (r *recorder) close() error {
