@@ -83,8 +83,10 @@ type found struct {
 // With Options.Symmetry the encodings are taken under every symmetry of the
 // job and the smallest is the key, so a node stands for its whole orbit.
 //
-// Expansion. The queue holds states, not paths: each item keeps its core state
-// and a Clone of its checker, so a successor costs one Step and one check. A
+// Expansion. The queue holds states, not paths: each item is an interned core
+// state, an interned checkers' memory and a budget, and each core step and
+// checker step is computed once and shared by every node that reaches it
+// (explore_memo.go), so a successor costs at most one Step and one check. A
 // depth's items are expanded by Options.Workers goroutines; the new nodes of
 // the depth are then merged in a fixed order (candidate.tag).
 //

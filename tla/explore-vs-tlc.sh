@@ -17,14 +17,24 @@ trap 'rm -rf "$work"' EXIT
 TIMEFORMAT='%R %U %S'
 
 go build -o "$work/ckpt" ./cmd/ckpt || exit 2
-{ time "$work/ckpt" explore --model tlc-2x1 --symmetry --workers 1 -o json >"$work/explore.json"; } 2>"$work/explore.time" || {
-	echo "explore-vs-tlc: the explorer failed"
-	cat "$work/explore.json"
-	exit 1
-}
+# The explorer's run takes a fraction of a second, so on a shared machine one
+# run is mostly noise: it runs three times and the row is the run with the
+# least CPU time (TLC's single run takes minutes).
+best=""
+for i in 1 2 3; do
+	{ time "$work/ckpt" explore --model tlc-2x1 --symmetry --workers 1 -o json >"$work/explore.json"; } 2>"$work/explore.time.$i" || {
+		echo "explore-vs-tlc: the explorer failed"
+		cat "$work/explore.json"
+		exit 1
+	}
+	read -r w u y <"$work/explore.time.$i"
+	if [ -z "$best" ] || awk -v a="$u $y" -v b="$best" 'BEGIN { split(a, x, " "); split(b, z, " "); exit !(x[1] + x[2] < z[2] + z[3]) }'; then
+		best="$w $u $y"
+	fi
+done
 e_states=$(sed -n 's/.*"nodes": \([0-9]*\).*/\1/p' "$work/explore.json")
 e_core=$(sed -n 's/.*"core_states": \([0-9]*\).*/\1/p' "$work/explore.json")
-read -r e_wall e_user e_sys <"$work/explore.time"
+read -r e_wall e_user e_sys <<<"$best"
 
 row() { # name states wall user sys
 	awk -v n="$1" -v s="$2" -v w="$3" -v u="$4" -v y="$5" 'BEGIN {
@@ -64,13 +74,13 @@ cat <<'NOTE'
 How the models correspond: both are two interchangeable one-subtask regions in regional
 mode (max_failure_ratio 1/2, max_consecutive 1), one checkpoint at a time, retained 1,
 tolerable 0, checkpoints only, no patches, a fresh start, four checkpoint ids, declines,
-task failures and restarts, persist failures, expiries and a recover, symmetry on.
+task failures and restarts, persist failures, expiries and recovers, symmetry on.
 Why the counts differ: TLC's states are the spec's variables, which keep every ended
-checkpoint's record (its history variables for the §10 invariants) and let faults repeat
-without bound within the four ids; the explorer's nodes are (core state, checkers'
-memory, remaining budget), with at most two declines, failures and persist failures and
-one recover per path, time abstracted to the next due instant (TLC lets an expiry happen
-at any moment), and its core states are the implementation's own state (fsm keys), at
-the level of the Go core rather than of the spec. The TLC time includes starting the JVM
-and parsing the spec (a few seconds), as the explorer's includes starting the binary.
+checkpoint's record (its history variables for the §10 invariants) and let an expiry
+happen at any moment; the explorer's nodes are (core state, checkers' memory, remaining
+budget) with time abstracted to the next due instant (at most three ticks), and its core
+states are the implementation's own state (fsm keys), at the level of the Go core rather
+than of the spec. Both let faults repeat without bound within the four ids. The TLC time
+includes starting the JVM and parsing the spec (a few seconds), as the explorer's includes
+starting the binary. The explorer row is the least-CPU of three runs.
 NOTE
