@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,13 @@ import (
 	"github.com/ckptcore/ckptcore/driver/etcd/etcdtest"
 	"github.com/ckptcore/ckptcore/fsm"
 )
+
+// jobSeq numbers the jobs of the tests: the etcd lives as long as the test
+// binary, so each run of a test (-count) gets jobs of its own.
+var jobSeq atomic.Int64
+
+// freshJob returns a job id no earlier test of this process used.
+func freshJob(base string) string { return fmt.Sprintf("%s-%d", base, jobSeq.Add(1)) }
 
 // endpoint is the client URL of the one etcd server every test of the package
 // shares (TestMain); tests keep apart by job name.

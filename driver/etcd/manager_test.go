@@ -129,7 +129,7 @@ func patch(t *testing.T, n *node, job string, interval int64) {
 // exactly what the leader acknowledged: the last PATCH it answered 200 and
 // every checkpoint it had notified complete.
 func TestFailover(t *testing.T) {
-	const job = "failover"
+	job := freshJob("failover")
 	a := startNode(t, "a", []string{job})
 	eventually(t, 10*time.Second, "a leads", func() bool { return a.leads(job) })
 	b := startNode(t, "b", []string{job})
@@ -170,7 +170,7 @@ func TestFailover(t *testing.T) {
 	b.mu.Lock()
 	lines := strings.Join(b.lines, "\n")
 	b.mu.Unlock()
-	if !strings.Contains(lines, "ha: job failover: leader b (rev ") {
+	if !strings.Contains(lines, "ha: job "+job+": leader b (rev ") {
 		t.Errorf("b's lines do not announce its leadership:\n%s", lines)
 	}
 }
@@ -180,23 +180,24 @@ func TestFailover(t *testing.T) {
 // through redirects, and when one manager stops gracefully (revoking its
 // leases) the other takes its jobs at once.
 func TestManyJobs(t *testing.T) {
-	jobs := []string{"many-1", "many-2", "many-3", "many-4"}
+	m := freshJob("many")
+	jobs := []string{m + "-1", m + "-2", m + "-3", m + "-4"}
 	a := startNode(t, "a", jobs[:3]) // many-4 is b's alone
 	eventually(t, 10*time.Second, "a leads its jobs", func() bool {
-		return a.leads("many-1") && a.leads("many-2") && a.leads("many-3")
+		return a.leads(jobs[0]) && a.leads(jobs[1]) && a.leads(jobs[2])
 	})
 	b := startNode(t, "b", jobs[1:]) // many-1 is a's alone
-	eventually(t, 10*time.Second, "b leads many-4", func() bool { return b.leads("many-4") })
+	eventually(t, 10*time.Second, "b leads many-4", func() bool { return b.leads(jobs[3]) })
 	for _, j := range jobs {
 		if a.leads(j) && b.leads(j) {
 			t.Fatalf("two leaders of %s", j)
 		}
 	}
-	if w := b.request(http.MethodGet, "/jobs/many-2/checkpoints", ""); w.Code != http.StatusTemporaryRedirect ||
-		!strings.HasPrefix(w.Header().Get("Location"), "http://a.invalid:8081/jobs/many-2/") {
+	if w := b.request(http.MethodGet, "/jobs/"+jobs[1]+"/checkpoints", ""); w.Code != http.StatusTemporaryRedirect ||
+		!strings.HasPrefix(w.Header().Get("Location"), "http://a.invalid:8081/jobs/"+jobs[1]+"/") {
 		t.Fatalf("b on many-2 (led by a): %d %v", w.Code, w.Header())
 	}
-	if w := b.request(http.MethodGet, "/jobs/many-1/checkpoints", ""); w.Code != http.StatusNotFound {
+	if w := b.request(http.MethodGet, "/jobs/"+jobs[0]+"/checkpoints", ""); w.Code != http.StatusNotFound {
 		t.Fatalf("b on many-1 (not its job): %d", w.Code)
 	}
 	var st struct {
@@ -208,25 +209,25 @@ func TestManyJobs(t *testing.T) {
 		t.Fatalf("/ha/status: %d %s %v", w.Code, w.Body, err)
 	}
 	for _, js := range st.Jobs {
-		want := map[bool]string{true: "b", false: "a"}[js.Job == "many-4"]
+		want := map[bool]string{true: "b", false: "a"}[js.Job == jobs[3]]
 		if js.Leader == nil || js.Leader.Node != want || js.Leader.Rev <= 0 || js.Leader.Lease == 0 ||
 			(js.Role == "leader") != (want == "b") {
 			t.Errorf("/ha/status %s: %+v, want leader %s", js.Job, js, want)
 		}
 	}
-	patch(t, a, "many-3", 80)
+	patch(t, a, jobs[2], 80)
 	start := time.Now()
 	a.stop() // graceful: a closes its jobs and revokes its leases
 	<-a.done
-	eventually(t, 5*time.Second, "b takes many-2 and many-3", func() bool { return b.leads("many-2") && b.leads("many-3") })
+	eventually(t, 5*time.Second, "b takes many-2 and many-3", func() bool { return b.leads(jobs[1]) && b.leads(jobs[2]) })
 	t.Logf("graceful handover of two jobs in %v", time.Since(start).Round(time.Millisecond))
 	b.mu.Lock()
-	got := b.recovered["many-3"]
+	got := b.recovered[jobs[2]]
 	b.mu.Unlock()
 	if got.Overrides == nil || got.Overrides.IntervalMs != 80 {
 		t.Fatalf("many-3 recovered overrides %+v, want interval 80", got.Overrides)
 	}
-	if w := b.request(http.MethodGet, "/jobs/many-1/checkpoints", ""); w.Code != http.StatusNotFound {
+	if w := b.request(http.MethodGet, "/jobs/"+jobs[0]+"/checkpoints", ""); w.Code != http.StatusNotFound {
 		t.Fatalf("b on many-1: %d", w.Code)
 	}
 }
@@ -235,7 +236,7 @@ func TestManyJobs(t *testing.T) {
 // node that campaigns but has not won (another node's stale key is first)
 // answers 503 with Retry-After.
 func TestNoLeaderIs503(t *testing.T) {
-	const job = "noleader"
+	job := freshJob("noleader")
 	cli := newClient(t)
 	// A stale leader key without a URL stands first in line until its lease ends.
 	sess, _ := campaign(t, cli, job, "ghost", 5)
@@ -252,7 +253,7 @@ func TestNoLeaderIs503(t *testing.T) {
 // was deleted behind its back), the manager closes the job's driver at once and
 // campaigns again; the job comes back under a new election key.
 func TestFencedLeaderStepsDown(t *testing.T) {
-	const job = "stepdown"
+	job := freshJob("stepdown")
 	a := startNode(t, "a", []string{job})
 	eventually(t, 10*time.Second, "a leads", func() bool { return a.leads(job) })
 	a.mgr.mu.Lock()
@@ -295,7 +296,7 @@ func leaderOf(job string, nodes []*node) *node {
 // checkpoints; every takeover recovers the last acknowledged PATCH and every
 // checkpoint the dead leader notified complete, and never are there two leaders.
 func TestRepeatedLeaderKills(t *testing.T) {
-	const job = "kills"
+	job := freshJob("kills")
 	nodes := []*node{startNode(t, "n1", []string{job}), startNode(t, "n2", []string{job}), startNode(t, "n3", []string{job})}
 	interval := int64(100)
 	var takeovers []time.Duration

@@ -20,7 +20,8 @@ var _ driver.Store = (*Store)(nil)
 // The contract of driver.Store, as the FileStore's TestStoreRoundTrip states it.
 func TestStoreRoundTrip(t *testing.T) {
 	cli := newClient(t)
-	s, _ := leaderStore(t, cli, "roundtrip", "n1")
+	job := freshJob("roundtrip")
+	s, _ := leaderStore(t, cli, job, "n1")
 	if d, err := s.Load(); err != nil || !reflect.DeepEqual(d, fsm.Durable{NextID: 1}) {
 		t.Fatalf("empty store: %+v %v", d, err)
 	}
@@ -63,7 +64,7 @@ func TestStoreRoundTrip(t *testing.T) {
 		t.Fatalf("known %v next %d", ids, got.NextID)
 	}
 	// Every value names its writer and the writer's election key revision.
-	resp, err := cli.Get(context.Background(), Prefix("roundtrip")+"checkpoints/", clientv3.WithPrefix())
+	resp, err := cli.Get(context.Background(), Prefix(job)+"checkpoints/", clientv3.WithPrefix())
 	must(err)
 	for _, kv := range resp.Kvs {
 		var v struct {
@@ -86,7 +87,7 @@ func knownIDs(d fsm.Durable) []int64 {
 }
 
 func TestStoreDeleteIsIdempotent(t *testing.T) {
-	s, _ := leaderStore(t, newClient(t), "delete", "n1")
+	s, _ := leaderStore(t, newClient(t), freshJob("delete"), "n1")
 	if err := s.Save(driver.Metadata{ID: 1, Kind: fsm.KindCheckpoint, Owned: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -191,9 +192,9 @@ func TestLoadRejectsMalformedKeys(t *testing.T) {
 		{"savepoint under checkpoints", "checkpoints/00000000000000000004", meta(4, `"Kind":1`), "kind"},
 		{"stray key", "something", ok(`"next_id":4`), "unexpected key"},
 	}
-	for i, c := range cases {
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			job := "malformed-" + string(rune('a'+i))
+			job := freshJob("malformed")
 			s, _ := leaderStore(t, cli, job, "n1")
 			key := Prefix(job) + c.key
 			if _, err := cli.Put(context.Background(), key, c.value); err != nil {
@@ -229,11 +230,12 @@ func storedKeys(t *testing.T, cli *clientv3.Client, job string) map[string]strin
 // it is fenced.
 func TestFencingRevokedLease(t *testing.T) {
 	cli := newClient(t)
-	s, sess := leaderStore(t, cli, "fence-revoke", "old")
+	job := freshJob("fence-revoke")
+	s, sess := leaderStore(t, cli, job, "old")
 	if err := s.SaveNextID(5); err != nil {
 		t.Fatal(err)
 	}
-	before := storedKeys(t, cli, "fence-revoke")
+	before := storedKeys(t, cli, job)
 	if _, err := cli.Revoke(context.Background(), sess.Lease()); err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +257,7 @@ func TestFencingRevokedLease(t *testing.T) {
 	default:
 		t.Error("Fenced() not closed")
 	}
-	if after := storedKeys(t, cli, "fence-revoke"); !reflect.DeepEqual(after, before) {
+	if after := storedKeys(t, cli, job); !reflect.DeepEqual(after, before) {
 		t.Fatalf("a deposed leader's write got through:\nbefore %v\nafter  %v", before, after)
 	}
 }
@@ -264,7 +266,7 @@ func TestFencingRevokedLease(t *testing.T) {
 // process: no keep-alive), a second node wins the election; the old Store's
 // writes fail and the new leader's values are the ones in etcd.
 func TestFencingSecondCampaignerWins(t *testing.T) {
-	const job = "fence-second"
+	job := freshJob("fence-second")
 	oldCli := newClient(t)
 	old, sess := leaderStore(t, oldCli, job, "old")
 	if err := old.SaveOverrides(1000, 10000); err != nil {
