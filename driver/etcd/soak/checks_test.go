@@ -287,3 +287,30 @@ func TestNotInEtcd(t *testing.T) {
 		t.Fatalf("lost %+v", lost)
 	}
 }
+
+// TestViolations: each count that must be 0 fails the soak on its own; an
+// inconclusive porcupine check (a timeout) does not.
+func TestViolations(t *testing.T) {
+	clean := func() *result {
+		return &result{JobResults: []jobResult{{Job: "j1", Linearizable: "config Unknown, progress Ok"}}}
+	}
+	if v := clean().violations(); len(v) != 0 {
+		t.Fatalf("clean result: %v", v)
+	}
+	breaks := map[string]func(r *result){
+		"illegal":          func(r *result) { r.JobResults[0].Illegal = true },
+		"not in etcd":      func(r *result) { r.JobResults[0].LostOverrides = []lostPatch{{}} },
+		"contradicted":     func(r *result) { r.JobResults[0].StaleReads = []lostPatch{{}} },
+		"final mismatch":   func(r *result) { r.JobResults[0].OverridesMismatch = true },
+		"checkpoint lost":  func(r *result) { r.JobResults[0].LostCheckpoints = []int64{3} },
+		"two leaders":      func(r *result) { r.Fencing.Violations = []fenceViolation{{}} },
+		"missing takeover": func(r *result) { r.MissingTakeovers = []takeover{{}} },
+	}
+	for name, brk := range breaks {
+		r := clean()
+		brk(r)
+		if v := r.violations(); len(v) != 1 {
+			t.Errorf("%s: violations %v", name, v)
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strings"
 	"text/tabwriter"
 )
 
@@ -47,7 +46,7 @@ type requestCounts struct {
 func (r *result) violations() []string {
 	var v []string
 	for _, j := range r.JobResults {
-		if !strings.HasPrefix(j.Linearizable, "config Ok, progress Ok") {
+		if j.Illegal {
 			v = append(v, fmt.Sprintf("job %s not linearizable (%s)", j.Job, j.Check))
 		}
 		if n := len(j.LostOverrides); n > 0 {

@@ -290,6 +290,7 @@ func (w *world) settle() error {
 type jobResult struct {
 	Job                string      `json:"job"`
 	Linearizable       string      `json:"linearizable"` // porcupine's verdict on both objects
+	Illegal            bool        `json:"illegal"`      // either verdict is Illegal (a timeout is Unknown: reported, not a violation)
 	Check              string      `json:"check"`        // its summary
 	ConfigOps          int         `json:"config_ops"`
 	ProgressReads      int         `json:"progress_reads"`
@@ -348,7 +349,7 @@ func (w *world) check(ran time.Duration, epochs int) (*result, error) {
 		jr := jobResult{Job: jc.job, ConfigOps: len(h.ConfigOps), ProgressReads: len(h.ProgressOps)}
 		chk := linearizability.CheckClientHistory(h, w.p.checkTimeout)
 		jr.Linearizable = fmt.Sprintf("config %s, progress %s", chk.Config, chk.Progress)
-		jr.Check = chk.String()
+		jr.Check, jr.Illegal = chk.String(), chk.Illegal()
 		if chk.Config != porcupine.Ok || chk.Progress != porcupine.Ok {
 			paths, err := chk.Keep(filepath.Join(w.dir, "history-"+jc.job))
 			if err != nil {
