@@ -154,7 +154,9 @@ func TestServerTimeoutsAndConnectionCap(t *testing.T) {
 	}
 	idle.Close()
 
-	// Two silent connections take both slots; a third waits for one.
+	// Two silent connections take both slots; a third waits for one. Their
+	// header timeout runs from their accept, which is after heldAt.
+	heldAt := time.Now()
 	var held []net.Conn
 	for range 2 {
 		c, err := net.Dial("tcp", addr)
@@ -166,16 +168,17 @@ func TestServerTimeoutsAndConnectionCap(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // let the server accept both
 	third, _ := net.Dial("tcp", addr) // the kernel completes the handshake; the server does not accept
 	defer third.Close()
-	start := time.Now()
 	fmt.Fprint(third, get)
 	third.SetReadDeadline(time.Now().Add(5 * time.Second))
 	resp, err = http.ReadResponse(bufio.NewReader(third), nil)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("third connection: %v %v", resp, err)
 	}
-	// It was answered only once the header timeout had closed a held one.
-	if waited := time.Since(start); waited < 200*time.Millisecond {
-		t.Fatalf("the third connection was served after %v, past the cap of 2", waited)
+	// It was answered only once the header timeout (300 ms) had closed a held
+	// one. Measured from before the held ones were dialled, so that a slow
+	// machine (a long sleep above) can only make the wait longer, never shorter.
+	if waited := time.Since(heldAt); waited < 250*time.Millisecond {
+		t.Fatalf("the third connection was served %v after the two held ones were opened, past the cap of 2", waited)
 	}
 	for _, c := range held {
 		c.Close()
