@@ -304,13 +304,14 @@ func forgotten(stored, kept fsm.Durable, effs []fsm.Effect) []fxItem {
 // Topology returns the job. It is immutable and safe to use from any goroutine.
 func (d *Driver) Topology() *fsm.Topology { return d.topo }
 
-// FlightFile returns the path of this incarnation's flight-recorder file, or ""
-// when nothing is recorded.
+// FlightFile returns the path of the flight-recorder file being written (the
+// latest of this incarnation's files when it rotates), or "" when nothing is
+// recorded.
 func (d *Driver) FlightFile() string {
 	if d.rec == nil {
 		return ""
 	}
-	return d.rec.path
+	return d.rec.currentPath()
 }
 
 // Close stops the driver and waits for its goroutines. Effects the worker has

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/ckptcore/ckptcore/fsm"
 	"github.com/ckptcore/ckptcore/history"
@@ -41,6 +42,19 @@ type rotation struct {
 	n              int    // the current file's number
 	header         []byte // the v1.3 header line of every rotated file, with its newline
 	core           func() *fsm.State
+	// mu guards the recorder's path, which the event loop changes when it
+	// rotates and FlightFile reads from any goroutine.
+	mu sync.Mutex
+}
+
+// currentPath is the path of the file being written.
+func (r *recorder) currentPath() string {
+	if r.rot == nil {
+		return r.path
+	}
+	r.rot.mu.Lock()
+	defer r.rot.mu.Unlock()
+	return r.path
 }
 
 // newRotation returns the limits of opt for a recorder whose first file is
@@ -99,7 +113,9 @@ func (r *recorder) rotate() error {
 		return err
 	}
 	old := r.f
+	rot.mu.Lock()
 	r.f, r.path = f, path
+	rot.mu.Unlock()
 	rot.n++
 	rot.bytes, rot.checkpoints = 0, 0
 	if err := old.Sync(); err != nil {

@@ -41,6 +41,21 @@ func TestFlightRotation(t *testing.T) {
 				t.Fatal(err)
 			}
 			h.d = d
+			// FlightFile is safe while the loop rotates (go test -race).
+			stop := make(chan struct{})
+			seen := make(chan string, 1)
+			go func() {
+				last := ""
+				for {
+					select {
+					case <-stop:
+						seen <- last
+						return
+					default:
+						last = d.FlightFile()
+					}
+				}
+			}()
 			for id := int64(1); id <= 7; id++ {
 				h.clock.Advance(time.Second)
 				h.exec.wait(t, "trigger", isEffect(fsm.EffTrigger, id))
@@ -60,6 +75,8 @@ func TestFlightRotation(t *testing.T) {
 					}
 				}
 			}
+			close(stop)
+			last := <-seen
 			if err := d.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -74,6 +91,9 @@ func TestFlightRotation(t *testing.T) {
 			paths, err := flightPaths(flight)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if last != paths[len(paths)-1] {
+				t.Errorf("FlightFile %s at the end, the last file is %s", last, paths[len(paths)-1])
 			}
 			for i, path := range paths {
 				replayFile(t, path)
