@@ -325,6 +325,11 @@ func (d *snapReader) state(topo *Topology) (*State, error) {
 			p.timeoutMs = d.int(f+".timeout_ms", 1, MaxSafeInt)
 		}
 	}
+	// Periodic triggering runs only on a positive period (R11; a patch to
+	// interval 0 turns it off), which the decider divides by.
+	if d.err == nil && s.periodicOn && s.period() <= 0 {
+		d.fail("periodic_on", "periodic triggering is on, but the interval in force is 0 (R11)")
+	}
 	if d.err != nil {
 		return nil, d.err
 	}
