@@ -46,6 +46,11 @@ type ManagerOptions struct {
 	// RetryDelay is how long a job waits before campaigning again after an
 	// error (etcd unreachable, Open failed); 0 means one second.
 	RetryDelay time.Duration
+	// BalanceInterval is how often the Manager checks whether it leads more
+	// than its share of the jobs and hands one over (balance.go); 0 means
+	// DefaultBalanceInterval, a negative value turns balancing off (every
+	// node then leads whatever it wins).
+	BalanceInterval time.Duration
 }
 
 // Manager campaigns for every job of its options, runs the jobs it wins (Open)
@@ -53,11 +58,15 @@ type ManagerOptions struct {
 // Store was fenced, is closed at once and campaigned for again. Its ServeHTTP
 // routes a job's REST requests to the job when this node leads it, and
 // otherwise redirects them to the leader (307) or answers 503 when no leader is
-// known; GET /ha/status lists every job's leader.
+// known; GET /ha/status lists every job's leader. It registers itself as a live
+// node and hands over a job it leads beyond its share when another node waits
+// for it (balance.go), so jobs spread over the processes.
 type Manager struct {
 	cli *clientv3.Client
 	opt ManagerOptions
 	ttl int // seconds
+
+	won chan struct{} // a job was won: balance now (capacity 1)
 
 	mu   sync.Mutex
 	jobs map[string]*jobState
@@ -69,6 +78,8 @@ type jobState struct {
 	lead  Leadership
 	lease clientv3.LeaseID
 	since time.Time
+	// handover asks the term to resign the job (balancing); capacity 1.
+	handover chan string
 }
 
 // electionValue is the value of an election key: who campaigns and where its
@@ -86,7 +97,7 @@ func NewManager(cli *clientv3.Client, opt ManagerOptions) (*Manager, error) {
 	if len(opt.Jobs) == 0 {
 		return nil, errors.New("etcd: manager: no jobs")
 	}
-	m := &Manager{cli: cli, opt: opt, jobs: map[string]*jobState{}}
+	m := &Manager{cli: cli, opt: opt, jobs: map[string]*jobState{}, won: make(chan struct{}, 1)}
 	for _, j := range opt.Jobs {
 		if err := CheckJobID(j); err != nil {
 			return nil, fmt.Errorf("etcd: manager: %w", err)
@@ -100,6 +111,9 @@ func NewManager(cli *clientv3.Client, opt ManagerOptions) (*Manager, error) {
 	if m.opt.RetryDelay <= 0 {
 		m.opt.RetryDelay = time.Second
 	}
+	if m.opt.BalanceInterval == 0 {
+		m.opt.BalanceInterval = DefaultBalanceInterval
+	}
 	if m.opt.Logf == nil {
 		m.opt.Logf = func(string, ...any) {}
 	}
@@ -110,6 +124,13 @@ func NewManager(cli *clientv3.Client, opt ManagerOptions) (*Manager, error) {
 // and resigns (revoking its leases, so that a standby takes over at once).
 func (m *Manager) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	if m.opt.BalanceInterval > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.balancer(ctx)
+		}()
+	}
 	for _, job := range m.opt.Jobs {
 		wg.Add(1)
 		go func() {
@@ -171,19 +192,45 @@ func (m *Manager) leadOnce(ctx context.Context, job string) error {
 	if err != nil {
 		return fmt.Errorf("open as leader (rev %d): %w", lead.Rev, err)
 	}
-	m.setLed(job, led, lead, sess.Lease())
+	handover := make(chan string, 1)
+	m.setLed(job, led, lead, sess.Lease(), handover)
 	m.opt.Logf("ha: job %s: leader %s (rev %d) at %s", job, m.opt.Node, lead.Rev, time.Now().UTC().Format(time.RFC3339Nano))
-	var why string
 	select {
-	case <-sess.Done():
-		why = "session lease expired or lost"
-	case <-store.Fenced():
-		why = "a write failed its leader guard (fenced)"
-	case <-ctx.Done():
-		why = "shutting down"
+	case m.won <- struct{}{}:
+	default: // a balancing round is already due
 	}
-	m.setLed(job, nil, Leadership{}, 0)
+	var why string
+	resign := false
+	for why == "" {
+		select {
+		case <-sess.Done():
+			why = "session lease expired or lost"
+		case <-store.Fenced():
+			why = "a write failed its leader guard (fenced)"
+		case <-ctx.Done():
+			why = "shutting down"
+		case share := <-handover:
+			// Never leave the job without a leader: hand it over only if
+			// another candidate still waits.
+			if q, err := m.queue(ctx, job); err == nil && len(q) > 1 {
+				why, resign = "handed over to balance", true
+				m.opt.Logf("ha: job %s: handed over to balance (%s)", job, share)
+			}
+		}
+	}
+	m.setLed(job, nil, Leadership{}, 0, nil)
 	cerr := led.Close()
+	if resign {
+		// The driver is closed, so every write of this term is done: now the
+		// next candidate may take over. The deferred sess.Close would delete
+		// the key too; Resign does it before a new term campaigns again (at
+		// the back of the line).
+		rctx, rcancel := context.WithTimeout(context.Background(), DefaultOpTimeout)
+		if err := el.Resign(rctx); err != nil {
+			m.opt.Logf("ha: job %s: resign: %v", job, err)
+		}
+		rcancel()
+	}
 	m.opt.Logf("ha: job %s: lost leadership (%s) at %s", job, why, time.Now().UTC().Format(time.RFC3339Nano))
 	if cerr != nil {
 		m.opt.Logf("ha: job %s: close: %v", job, cerr)
@@ -191,10 +238,10 @@ func (m *Manager) leadOnce(ctx context.Context, job string) error {
 	return nil
 }
 
-func (m *Manager) setLed(job string, led LedJob, lead Leadership, lease clientv3.LeaseID) {
+func (m *Manager) setLed(job string, led LedJob, lead Leadership, lease clientv3.LeaseID, handover chan string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.jobs[job] = &jobState{led: led, lead: lead, lease: lease, since: time.Now()}
+	m.jobs[job] = &jobState{led: led, lead: lead, lease: lease, since: time.Now(), handover: handover}
 }
 
 // led returns the job this node leads, or nil.

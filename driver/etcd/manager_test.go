@@ -35,7 +35,14 @@ type node struct {
 	execs     map[string]*ackingExecutor // job -> the executor of the driver it runs
 }
 
+// startNode starts a node that does not balance: it leads whatever it wins.
 func startNode(t *testing.T, name string, jobs []string) *node {
+	t.Helper()
+	return startNodeBalancing(t, name, jobs, -1)
+}
+
+// startNodeBalancing starts a node that balances every period (negative: off).
+func startNodeBalancing(t *testing.T, name string, jobs []string, period time.Duration) *node {
 	t.Helper()
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
@@ -45,7 +52,7 @@ func startNode(t *testing.T, name string, jobs []string) *node {
 		recovered: map[string]fsm.Durable{}, execs: map[string]*ackingExecutor{}}
 	n.mgr, err = NewManager(cli, ManagerOptions{
 		Node: name, URL: "http://" + name + ".invalid:8081", Jobs: jobs, LeaseTTL: time.Second,
-		RetryDelay: 50 * time.Millisecond, Open: n.open, Logf: n.logf,
+		RetryDelay: 50 * time.Millisecond, Open: n.open, Logf: n.logf, BalanceInterval: period,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,245 @@
+package etcd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// TestBalancingSpreadsJobs: a node alone leads all four jobs; a second node
+// starts and, by handovers, each ends up leading two, and stays so. No job is
+// ever led by both nodes, none is without a leader for longer than a bound
+// far below the lease TTL (a handover is a clean resign, not an expiry), and
+// etcd's revision history shows that every write was made by the job's leader
+// of the moment.
+func TestBalancingSpreadsJobs(t *testing.T) {
+	m := freshJob("spread")
+	jobs := []string{m + "-1", m + "-2", m + "-3", m + "-4"}
+	const period = 300 * time.Millisecond
+	a := startNodeBalancing(t, "a", jobs, period)
+	eventually(t, 10*time.Second, "a leads all four jobs", func() bool {
+		for _, j := range jobs {
+			if !a.leads(j) {
+				return false
+			}
+		}
+		return true
+	})
+	nodes := []*node{a}
+	// The monitor: per job, the longest time with no leader, and any moment
+	// with two.
+	var (
+		mu      sync.Mutex
+		maxGap  time.Duration
+		doubles []string
+	)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	var b *node
+	var bMu sync.Mutex
+	go func() {
+		defer close(done)
+		noLeaderSince := map[string]time.Time{}
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+			bMu.Lock()
+			ns := append([]*node(nil), nodes...)
+			bMu.Unlock()
+			now := time.Now()
+			for _, j := range jobs {
+				count := 0
+				for _, n := range ns {
+					if n.leads(j) {
+						count++
+					}
+				}
+				mu.Lock()
+				switch {
+				case count > 1:
+					doubles = append(doubles, fmt.Sprintf("%s at %v", j, now))
+				case count == 0 && noLeaderSince[j].IsZero():
+					noLeaderSince[j] = now
+				case count == 1 && !noLeaderSince[j].IsZero():
+					maxGap = max(maxGap, now.Sub(noLeaderSince[j]))
+					noLeaderSince[j] = time.Time{}
+				}
+				mu.Unlock()
+			}
+		}
+	}()
+	start := time.Now()
+	b = startNodeBalancing(t, "b", jobs, period)
+	bMu.Lock()
+	nodes = append(nodes, b)
+	bMu.Unlock()
+	count := func(n *node) int {
+		c := 0
+		for _, j := range jobs {
+			if n.leads(j) {
+				c++
+			}
+		}
+		return c
+	}
+	eventually(t, 8*time.Second, "each node leads two jobs", func() bool { return count(a) == 2 && count(b) == 2 })
+	spread := time.Since(start)
+	// Stable: several more periods change nothing.
+	time.Sleep(4 * period)
+	close(stop)
+	<-done
+	if count(a) != 2 || count(b) != 2 {
+		t.Fatalf("after %v more: a leads %d, b leads %d (flapping)", 4*period, count(a), count(b))
+	}
+	handovers := func(n *node) []string {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		var out []string
+		for _, l := range n.lines {
+			if strings.Contains(l, ": handed over to balance (") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	ha, hb := handovers(a), handovers(b)
+	if len(ha) != 2 || len(hb) != 0 ||
+		!strings.HasSuffix(ha[0], "(leading 4 of 4 jobs, 2 live nodes)") || !strings.HasSuffix(ha[1], "(leading 3 of 4 jobs, 2 live nodes)") {
+		t.Fatalf("handover lines: a %q, b %q; want two on a (leading 4, then 3, of 4 jobs, 2 live nodes) and none on b", ha, hb)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(doubles) > 0 {
+		t.Fatalf("two leaders at once: %v", doubles)
+	}
+	// A handover closes the driver, then resigns: the next candidate's
+	// campaign ends at once: within the 1 s lease TTL an expiry would take.
+	if maxGap > time.Second {
+		t.Fatalf("a job was without a leader for %v during balancing", maxGap)
+	}
+	t.Logf("spread 2+2 in %v after the second node started (balance period %v); longest time without a leader %v",
+		spread.Round(time.Millisecond), period, maxGap.Round(time.Millisecond))
+	writes := checkWritesByLeader(t, a.cli, m, jobs)
+	for _, j := range jobs {
+		if writes[j] == 0 {
+			t.Fatalf("no write of %s in etcd's history: the check checked nothing", j)
+		}
+	}
+}
+
+// checkWritesByLeader replays etcd's revision history of the jobs' keys (a
+// watch from revision 1 up to a marker written now) and fails the test if a
+// write names, in "writer" and "leader_rev", anyone but the holder of the
+// job's first election key at the write's revision. It returns the writes
+// checked per job.
+func checkWritesByLeader(t *testing.T, cli *clientv3.Client, base string, jobs []string) map[string]int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	marker := "/ckpt/" + base + "-~end" // under the watched prefix, in no job's keys
+	put, err := cli.Put(ctx, marker, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type key struct {
+		rev  int64
+		node string
+	}
+	live := map[string]map[string]key{} // job -> election key -> holder
+	writes := map[string]int{}
+	for wr := range cli.Watch(ctx, "/ckpt/"+base+"-", clientv3.WithPrefix(), clientv3.WithRev(1)) {
+		if err := wr.Err(); err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range wr.Events {
+			k := string(ev.Kv.Key)
+			if ev.Kv.ModRevision >= put.Header.Revision {
+				return writes
+			}
+			job := ""
+			for _, j := range jobs {
+				if strings.HasPrefix(k, Prefix(j)) {
+					job = j
+				}
+			}
+			if job == "" {
+				t.Fatalf("key %s is no job's", k)
+			}
+			if strings.HasPrefix(k, ElectionPrefix(job)) {
+				if live[job] == nil {
+					live[job] = map[string]key{}
+				}
+				if ev.Type == mvccpb.DELETE {
+					delete(live[job], k)
+					continue
+				}
+				var v electionValue
+				if err := json.Unmarshal(ev.Kv.Value, &v); err != nil {
+					t.Fatalf("election key %s: %v", k, err)
+				}
+				live[job][k] = key{ev.Kv.CreateRevision, v.Node}
+				continue
+			}
+			if ev.Type == mvccpb.DELETE {
+				continue // a discard carries no writer
+			}
+			var w struct {
+				Writer    string `json:"writer"`
+				LeaderRev int64  `json:"leader_rev"`
+			}
+			if err := json.Unmarshal(ev.Kv.Value, &w); err != nil {
+				t.Fatalf("rev %d %s: %v", ev.Kv.ModRevision, k, err)
+			}
+			var holder key
+			for _, h := range live[job] {
+				if holder.rev == 0 || h.rev < holder.rev {
+					holder = h
+				}
+			}
+			if holder.rev == 0 || w.LeaderRev != holder.rev || w.Writer != holder.node {
+				t.Fatalf("rev %d %s written by %s (leader rev %d); the leader then was %+v", ev.Kv.ModRevision, k, w.Writer, w.LeaderRev, holder)
+			}
+			writes[job]++
+		}
+	}
+	t.Fatalf("the watch of etcd's history ended before revision %d", put.Header.Revision)
+	return nil
+}
+
+// TestBalancingKeepsJobsNobodyWaitsFor: a node over its share (4 jobs, 2 live
+// nodes) keeps every job no other node campaigns for: balancing never leaves a
+// job without a leader.
+func TestBalancingKeepsJobsNobodyWaitsFor(t *testing.T) {
+	m := freshJob("keep")
+	jobs := []string{m + "-1", m + "-2", m + "-3", m + "-4"}
+	const period = 200 * time.Millisecond
+	a := startNodeBalancing(t, "a", jobs, period)
+	b := startNodeBalancing(t, "b", []string{m + "-5"}, period) // live, but waits for none of a's jobs
+	eventually(t, 10*time.Second, "a leads its four jobs, b its one", func() bool {
+		return a.leads(jobs[0]) && a.leads(jobs[1]) && a.leads(jobs[2]) && a.leads(jobs[3]) && b.leads(m+"-5")
+	})
+	start := time.Now()
+	for time.Since(start) < 5*period {
+		for _, j := range jobs {
+			if !a.leads(j) {
+				t.Fatalf("a let %s go with nobody waiting for it", j)
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if l := strings.Join(a.lines, "\n"); strings.Contains(l, "handed over") {
+		t.Fatalf("a's lines:\n%s", l)
+	}
+}
