@@ -142,21 +142,30 @@ func (m *Manager) balanceOnce(ctx context.Context) error {
 			}
 		}
 	}
-	k := leads[m.opt.Node]
+	if job, ok := pickHandover(m.opt.Node, share, mine, next, leads, nodes); ok {
+		m.handOver(job, fmt.Sprintf("leading %d of %d jobs, %d live nodes", leads[m.opt.Node], n, len(nodes)))
+	}
+	return nil
+}
+
+// pickHandover is balanceOnce's choice: the first of the jobs self leads
+// (mine) to hand over, if self leads more than share; next is each job's next
+// candidate, leads the jobs each node leads, nodes the live nodes.
+func pickHandover(self string, share int, mine []string, next map[string]string, leads map[string]int, nodes map[string]bool) (string, bool) {
+	k := leads[self]
 	if k <= share {
-		return nil
+		return "", false
 	}
 	for _, job := range mine {
 		to, ok := next[job]
 		// The next candidate must be a live node (a crashed one's keys wait
 		// for their leases to expire) that gains less than this node loses.
-		if !ok || to == m.opt.Node || !nodes[to] || leads[to] > k-2 {
+		if !ok || to == self || !nodes[to] || leads[to] > k-2 {
 			continue
 		}
-		m.handOver(job, fmt.Sprintf("leading %d of %d jobs, %d live nodes", k, n, len(nodes)))
-		return nil
+		return job, true
 	}
-	return nil
+	return "", false
 }
 
 // handOver asks the job's term to resign, saying why; nothing if this node

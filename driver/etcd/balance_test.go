@@ -243,3 +243,87 @@ func TestBalancingKeepsJobsNobodyWaitsFor(t *testing.T) {
 		t.Fatalf("a's lines:\n%s", l)
 	}
 }
+
+// TestPickHandoverConverges replays the balancing policy over every way to
+// lead 5 jobs by 3 nodes (each job's line: its leader, then the others in
+// every order): every handover it picks goes to a live waiting node and
+// strictly lowers the sum of squares of the lead counts, so any sequence of
+// handovers ends (no flapping); and a job whose line holds only its leader is
+// never picked.
+func TestPickHandoverConverges(t *testing.T) {
+	names := []string{"a", "b", "c"}
+	orders := [][]int{{1, 2}, {2, 1}}
+	const jobs = 5
+	checked := 0
+	// c is live, or crashed (its election keys still wait until their leases
+	// expire, but it is not a live node): never handed a job then.
+	for _, nodes := range []map[string]bool{{"a": true, "b": true, "c": true}, {"a": true, "b": true}} {
+		checked += checkPicks(t, jobs, names, orders, nodes)
+	}
+	if checked == 0 {
+		t.Fatal("no handover picked: the check checked nothing")
+	}
+	t.Logf("%d handovers checked", checked)
+}
+
+// checkPicks is TestPickHandoverConverges for one set of live nodes.
+func checkPicks(t *testing.T, jobs int, names []string, orders [][]int, nodes map[string]bool) int {
+	share := (jobs + len(nodes) - 1) / len(nodes)
+	checked := 0
+	// Each job: a leader (3 ways) and an order of the two others behind it
+	// (2 ways), or nobody behind it (1 way): 9 ways a job, 9^5 configurations.
+	total := 1
+	for range jobs {
+		total *= 9
+	}
+	for c := 0; c < total; c++ {
+		lines := make([][]string, jobs)
+		leads := map[string]int{}
+		x := c
+		for j := range lines {
+			w := x % 9
+			x /= 9
+			l := w / 3
+			lines[j] = []string{names[l]}
+			if o := w % 3; o < 2 {
+				for _, d := range orders[o] {
+					lines[j] = append(lines[j], names[(l+d)%3])
+				}
+			}
+			leads[names[l]]++
+		}
+		for _, self := range names {
+			var mine []string
+			next := map[string]string{}
+			for j, line := range lines {
+				if line[0] == self {
+					mine = append(mine, fmt.Sprint(j))
+					if len(line) > 1 {
+						next[fmt.Sprint(j)] = line[1]
+					}
+				}
+			}
+			job, ok := pickHandover(self, share, mine, next, leads, nodes)
+			if !ok {
+				// Nothing picked: then no job self leads beyond its share has a
+				// live node waiting next that leads two fewer.
+				for _, j := range mine {
+					if to, waits := next[j]; leads[self] > share && waits && nodes[to] && leads[to] <= leads[self]-2 {
+						t.Fatalf("%v: %s leads %d (share %d), none picked though %s waits for job %s leading %d", lines, self, leads[self], share, to, j, leads[to])
+					}
+				}
+				continue
+			}
+			checked++
+			to, waits := next[job]
+			if !waits || !nodes[to] || to == self {
+				t.Fatalf("%v: %s hands job %s to %q (waiting: %v)", lines, self, job, to, waits)
+			}
+			k, r := leads[self], leads[to]
+			if before, after := k*k+r*r, (k-1)*(k-1)+(r+1)*(r+1); after >= before || leads[self] <= share {
+				t.Fatalf("%v: %s (leads %d, share %d) hands job %s to %s (leads %d): not strictly more even", lines, self, k, share, job, to, r)
+			}
+		}
+	}
+	return checked
+}
