@@ -24,6 +24,7 @@ TARGETS=(
 	"./history/ FuzzDecodeReplay"
 	"./history/ FuzzFastEventAgrees"
 	"./flinklog/ FuzzImportLog"
+	"./driver/checkpointstorage/ FuzzDecodeMetadata"
 )
 
 # Each target's log stays in FUZZLOGDIR (default: a new temporary directory, printed).

@@ -6,11 +6,11 @@ import (
 	"testing"
 )
 
-// FuzzDecode: no input makes the reader panic, and whatever it accepts
+// FuzzDecodeMetadata: no input makes the reader panic, and whatever it accepts
 // encodes again and decodes to the same metadata (the reader accepts only
 // what the writer can write). go test runs the seeds; go test -fuzz
-// FuzzDecode ./driver/checkpointstorage/ explores.
-func FuzzDecode(f *testing.F) {
+// FuzzDecodeMetadata ./driver/checkpointstorage/ explores.
+func FuzzDecodeMetadata(f *testing.F) {
 	good, err := Encode(sample())
 	if err != nil {
 		f.Fatal(err)
