@@ -19,24 +19,7 @@ func (c *Checker) Resume(at int64, d fsm.Durable, effs []fsm.Effect, s *fsm.Stat
 		if !k.Restored || k.ID == d.RestoredID {
 			latest = k
 		}
-		rec := c.recFor(k.ID)
-		rec.kind = fsm.KindCheckpoint
-		rec.flags |= fHasKind | fCompleted
-		healthy := make([]bool, c.topo.NumRegions())
-		for r := range healthy {
-			healthy[r] = refOf(k.Refs, k.ID, r) == k.ID
-		}
-		rec.healthy = healthy
-		if k.Restored {
-			rec.flags |= fRestored
-		}
-		switch {
-		case k.Owned:
-			rec.flags |= fOwned
-		case k.Restored && d.NoClaim:
-			rec.flags |= fNoClaim
-		}
-		c.lastStored = max(c.lastStored, k.ID)
+		c.adoptStored(k, d.NoClaim)
 	}
 	if latest != nil {
 		c.latestRefs = make([]int64, c.topo.NumRegions())
@@ -50,4 +33,28 @@ func (c *Checker) Resume(at int64, d fsm.Durable, effs []fsm.Effect, s *fsm.Stat
 		c.confirmed = &e
 	}
 	return c.Step(fsm.Event{At: at, Type: fsm.EvRecover}, effs, s)
+}
+
+// adoptStored records a checkpoint the store holds as completed, with the
+// regions that use its own state, its ownership (R41) and whether it is the
+// restored snapshot — what Resume and Adopt both learn from fsm.Durable.
+func (c *Checker) adoptStored(k *fsm.StoredCheckpoint, noClaim bool) {
+	rec := c.recFor(k.ID)
+	rec.kind = fsm.KindCheckpoint
+	rec.flags |= fHasKind | fCompleted
+	healthy := make([]bool, c.topo.NumRegions())
+	for r := range healthy {
+		healthy[r] = refOf(k.Refs, k.ID, r) == k.ID
+	}
+	rec.healthy = healthy
+	if k.Restored {
+		rec.flags |= fRestored
+	}
+	switch {
+	case k.Owned:
+		rec.flags |= fOwned
+	case k.Restored && noClaim:
+		rec.flags |= fNoClaim
+	}
+	c.lastStored = max(c.lastStored, k.ID)
 }

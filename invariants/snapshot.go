@@ -17,24 +17,7 @@ func (c *Checker) Adopt(s *fsm.State) []Violation {
 	d := s.Durable()
 	for i := range d.Known {
 		k := &d.Known[i]
-		rec := c.recFor(k.ID)
-		rec.kind = fsm.KindCheckpoint
-		rec.flags |= fHasKind | fCompleted
-		healthy := make([]bool, c.topo.NumRegions())
-		for r := range healthy {
-			healthy[r] = refOf(k.Refs, k.ID, r) == k.ID
-		}
-		rec.healthy = healthy
-		if k.Restored {
-			rec.flags |= fRestored
-		}
-		switch {
-		case k.Owned:
-			rec.flags |= fOwned
-		case k.Restored && d.NoClaim:
-			rec.flags |= fNoClaim
-		}
-		c.lastStored = max(c.lastStored, k.ID)
+		c.adoptStored(k, d.NoClaim)
 	}
 	if l, ok := s.LatestCompleted(); ok {
 		c.latestRefs = make([]int64, c.topo.NumRegions())
