@@ -205,14 +205,10 @@ func (c *client) patch() error {
 // for Retry-After: 1; a shorter wait keeps takeovers busy with requests).
 func (c *client) backOff() { time.Sleep(time.Duration(50+c.rnd.IntN(150)) * time.Millisecond) }
 
-// getConfig reads the configuration; a failed read tells nothing and is dropped.
-func (c *client) getConfig() (ok bool, err error) {
-	c.stats.gets.Add(1)
-	call, err := c.jc.rec.Call(c.id, linearizability.ConfigInput{Op: linearizability.ConfigGet})
-	if err != nil {
-		return false, err
-	}
-	status, resp, err := c.do(http.MethodGet, "/jobs/"+c.jc.job+"/checkpoints/config", nil)
+// get sends a GET; a failed one tells nothing, so its call is dropped from
+// the history, counted, and the client backs off before its next request.
+func (c *client) get(path string, call *linearizability.Call) ([]byte, bool) {
+	status, resp, err := c.do(http.MethodGet, path, nil)
 	if err != nil || status != http.StatusOK {
 		c.jc.rec.Drop(call)
 		c.stats.getFailed.Add(1)
@@ -220,6 +216,20 @@ func (c *client) getConfig() (ok bool, err error) {
 			c.stats.unavailable.Add(1)
 		}
 		c.backOff()
+		return nil, false
+	}
+	return resp, true
+}
+
+// getConfig reads the configuration; a failed read tells nothing and is dropped.
+func (c *client) getConfig() (ok bool, err error) {
+	c.stats.gets.Add(1)
+	call, err := c.jc.rec.Call(c.id, linearizability.ConfigInput{Op: linearizability.ConfigGet})
+	if err != nil {
+		return false, err
+	}
+	resp, ok := c.get("/jobs/"+c.jc.job+"/checkpoints/config", call)
+	if !ok {
 		return false, nil
 	}
 	out, err := decodeConfig(resp)
@@ -236,14 +246,8 @@ func (c *client) getProgress() (ok bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	status, resp, err := c.do(http.MethodGet, "/jobs/"+c.jc.job+"/checkpoints", nil)
-	if err != nil || status != http.StatusOK {
-		c.jc.rec.Drop(call)
-		c.stats.getFailed.Add(1)
-		if status == http.StatusServiceUnavailable {
-			c.stats.unavailable.Add(1)
-		}
-		c.backOff()
+	resp, ok := c.get("/jobs/"+c.jc.job+"/checkpoints", call)
+	if !ok {
 		return false, nil
 	}
 	out, err := decodeProgress(resp)
