@@ -85,23 +85,45 @@ func LoopbackHosts(addr string) []string {
 	return hosts
 }
 
+// Guard returns next behind the checks every endpoint of the job API makes
+// before it routes (NewHandler's): a missing or wrong bearer token when
+// opts.Token is set (401), a Host outside opts.Hosts when it is not (403), a
+// body not declared JSON (415); refusals in Flink's error shape. Only Token and
+// Hosts of opts are read. A front that routes to job handlers (the HA manager:
+// /ha/status, its redirects and 503s) uses it so that no endpoint of the
+// process answers without the token.
+func Guard(next http.Handler, opts HandlerOptions) http.Handler {
+	g := access{token: opts.Token, hosts: opts.Hosts}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.admit(w, r) {
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// access is the request guard's configuration: the handler's and Guard's.
+type access struct {
+	token string
+	hosts []string
+}
+
 // authorized checks "Authorization: Bearer <token>"; the scheme name is
 // case-insensitive (RFC 7235 §2.1), the token compared in constant time.
-func (h *handler) authorized(r *http.Request) bool {
+func (g access) authorized(r *http.Request) bool {
 	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	return ok && strings.EqualFold(scheme, "Bearer") &&
-		subtle.ConstantTimeCompare([]byte(strings.TrimLeft(got, " ")), []byte(h.opts.Token)) == 1
+		subtle.ConstantTimeCompare([]byte(strings.TrimLeft(got, " ")), []byte(g.token)) == 1
 }
 
 // hostAllowed guards a server without a token against DNS rebinding: a page
 // on evil.example that resolves its name to 127.0.0.1 reaches the API, but
 // its requests carry Host: evil.example. Only the hosts the server is bound
 // to pass (HandlerOptions.Hosts; none listed means no check).
-func (h *handler) hostAllowed(r *http.Request) bool {
-	if h.opts.Token != "" || len(h.opts.Hosts) == 0 {
+func (g access) hostAllowed(r *http.Request) bool {
+	if g.token != "" || len(g.hosts) == 0 {
 		return true
 	}
-	for _, a := range h.opts.Hosts {
+	for _, a := range g.hosts {
 		if strings.EqualFold(r.Host, a) {
 			return true
 		}
@@ -109,18 +131,18 @@ func (h *handler) hostAllowed(r *http.Request) bool {
 	return false
 }
 
-// guard refuses what no endpoint accepts: a missing or wrong token (401), a
+// admit refuses what no endpoint accepts: a missing or wrong token (401), a
 // Host the server is not bound to (403), a body that is not declared JSON
 // (415). It writes the answer and returns false when it refuses.
-func (h *handler) guard(w http.ResponseWriter, r *http.Request) bool {
-	if h.opts.Token != "" && !h.authorized(r) {
+func (g access) admit(w http.ResponseWriter, r *http.Request) bool {
+	if g.token != "" && !g.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ckptcore"`)
 		writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 		return false
 	}
-	if !h.hostAllowed(r) {
+	if !g.hostAllowed(r) {
 		writeError(w, http.StatusForbidden, fmt.Sprintf("host %q is not this server's (allowed: %s): "+
-			"requests must name the address the server is bound to (DNS rebinding protection)", r.Host, strings.Join(h.opts.Hosts, ", ")))
+			"requests must name the address the server is bound to (DNS rebinding protection)", r.Host, strings.Join(g.hosts, ", ")))
 		return false
 	}
 	if hasBody(r) {
@@ -131,6 +153,11 @@ func (h *handler) guard(w http.ResponseWriter, r *http.Request) bool {
 		}
 	}
 	return true
+}
+
+// guard is admit with the handler's options.
+func (h *handler) guard(w http.ResponseWriter, r *http.Request) bool {
+	return access{token: h.opts.Token, hosts: h.opts.Hosts}.admit(w, r)
 }
 
 // hasBody reports whether a request that may carry a body does.

@@ -103,7 +103,9 @@ func (a *app) serveHA(ctx context.Context, o serveOptions, cfg fsm.Config, token
 		return &etcd.DriverJob{Driver: d, Handler: h, Stop: sim.stop}, nil
 	}
 	mgr, err := etcd.NewManager(cli, etcd.ManagerOptions{Node: o.ha.node, URL: "http://" + addr, Jobs: jobs,
-		LeaseTTL: o.ha.leaseTTL, Open: open, Logf: func(format string, args ...any) { log.line(fmt.Sprintf(format, args...)) }})
+		LeaseTTL: o.ha.leaseTTL, Open: open, Logf: func(format string, args ...any) { log.line(fmt.Sprintf(format, args...)) },
+		// /ha/status, the redirects and the 503s pass the job API's guard too.
+		Token: token, Hosts: hosts})
 	if err != nil {
 		ln.Close()
 		return err

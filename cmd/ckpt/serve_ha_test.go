@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -327,5 +328,117 @@ func TestServeHAFlagErrors(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, c.want) {
 			t.Errorf("serve %v: exit %d, stderr %q, want 2 and %q", c.args, code, errOut, c.want)
 		}
+	}
+}
+
+// haDo sends one request to an HA serve without following redirects and
+// returns its status, Location and body.
+func haDo(t *testing.T, url, host, auth string) (int, string, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host != "" {
+		req.Host = host
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	client := &http.Client{Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Location"), string(body)
+}
+
+// `ckpt serve --etcd --token-file` guards every endpoint with the token, as
+// the one-process serve guards the job API: /ha/status and a standby's 307
+// answer 401 in Flink's shape without it, and with it (any case of "Bearer")
+// answer as before. Without a token, a foreign Host gets 403 on them.
+func TestServeHAGuardsEveryEndpoint(t *testing.T) {
+	e, err := etcdtest.Start(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ep := etcdtest.Endpoint(e)
+	t.Setenv(tokenEnv, "")
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	common := []string{"--etcd", ep, "--jobs", "j1", "--lease-ttl", "1s", "--interval", "100", "--decline", "0", "--fail", "0"}
+	addr1, done1 := startServe(ctx, t, append([]string{"--node", "n1", "--token-file", file}, common...)...)
+	addr2, done2 := startServe(ctx, t, append([]string{"--node", "n2", "--token-file", file}, common...)...)
+	addr3, done3 := startServe(ctx, t, append([]string{"--node", "n3"}, common...)...) // no token: Host check
+	defer func() { cancel(); waitServe(t, done1); waitServe(t, done2); waitServe(t, done3) }()
+
+	// Which of n1, n2 leads j1 (n3 may lead too: then both are standbys).
+	var status struct {
+		Node string `json:"node"`
+		Jobs []struct {
+			Role   string `json:"role"`
+			Leader *struct {
+				Node string `json:"node"`
+			} `json:"leader"`
+		} `json:"jobs"`
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		code, _, body := haDo(t, "http://"+addr1+"/ha/status", "", "Bearer s3cret")
+		if code != 200 {
+			t.Fatalf("/ha/status with the token: %d %s", code, body)
+		}
+		if err := json.Unmarshal([]byte(body), &status); err != nil {
+			t.Fatal(err)
+		}
+		ready := len(status.Jobs) == 1 && status.Jobs[0].Leader != nil
+		for _, addr := range []string{addr1, addr2} { // not 503: the leader has opened the job
+			if code, _, _ := haDo(t, "http://"+addr+"/jobs/j1/checkpoints", "", "Bearer s3cret"); code != 200 && code != 307 {
+				ready = false
+			}
+		}
+		if ready {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no leader of j1 after 20s: %s", body)
+		}
+	}
+	standby := addr1
+	if status.Jobs[0].Role == "leader" {
+		standby = addr2
+	}
+	for _, addr := range []string{addr1, addr2} {
+		for _, path := range []string{"/ha/status", "/v1/ha/status", "/jobs/j1/checkpoints"} {
+			for _, auth := range []string{"", "Bearer wrong", "s3cret"} {
+				code, loc, body := haDo(t, "http://"+addr+path, "", auth)
+				if code != 401 || loc != "" || !strings.Contains(body, `{"errors":["missing or wrong bearer token"]}`) {
+					t.Errorf("%s GET %s, Authorization %q: %d Location %q %s; want 401 in Flink's shape", addr, path, auth, code, loc, body)
+				}
+			}
+			if code, _, body := haDo(t, "http://"+addr+path, "rebind.example", "bearer s3cret"); code != 200 && code != 307 {
+				t.Errorf("%s GET %s with the token: %d %s", addr, path, code, body)
+			}
+		}
+	}
+	// The standby's redirect, with the token, names the leader.
+	code, loc, body := haDo(t, "http://"+standby+"/jobs/j1/checkpoints", "", "BEARER s3cret")
+	if code != 307 || !strings.HasSuffix(loc, "/jobs/j1/checkpoints") {
+		t.Errorf("standby with the token: %d Location %q %s", code, loc, body)
+	}
+	// n3 has no token: the Host decides.
+	for _, path := range []string{"/ha/status", "/jobs/j1/checkpoints"} {
+		if code, _, body := haDo(t, "http://"+addr3+path, "rebind.example:8081", ""); code != 403 || !strings.Contains(body, "DNS rebinding") {
+			t.Errorf("n3 GET %s from a foreign Host: %d %s", path, code, body)
+		}
+	}
+	if code, _, body := haDo(t, "http://"+addr3+"/ha/status", "", ""); code != 200 {
+		t.Errorf("n3 /ha/status from its own Host: %d %s", code, body)
 	}
 }

@@ -12,6 +12,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+
+	"github.com/ckptcore/ckptcore/driver"
 )
 
 // LedJob is what a Manager runs for a job while this node leads it: the job's
@@ -51,6 +53,12 @@ type ManagerOptions struct {
 	// DefaultBalanceInterval, a negative value turns balancing off (every
 	// node then leads whatever it wins).
 	BalanceInterval time.Duration
+	// Token and Hosts guard every endpoint of ServeHTTP as they guard the job
+	// API (driver.Guard, driver.HandlerOptions): with a Token, /ha/status, the
+	// 307s and the 503s answer 401 without "Authorization: Bearer <Token>";
+	// without one, a Host outside Hosts (when listed) gets 403.
+	Token string
+	Hosts []string
 }
 
 // Manager campaigns for every job of its options, runs the jobs it wins (Open)
@@ -67,6 +75,8 @@ type Manager struct {
 	ttl int // seconds
 
 	won chan struct{} // a job was won: balance now (capacity 1)
+
+	front http.Handler // route behind driver.Guard (manager_http.go)
 
 	mu   sync.Mutex
 	jobs map[string]*jobState
@@ -117,6 +127,7 @@ func NewManager(cli *clientv3.Client, opt ManagerOptions) (*Manager, error) {
 	if m.opt.Logf == nil {
 		m.opt.Logf = func(string, ...any) {}
 	}
+	m.front = driver.Guard(http.HandlerFunc(m.route), driver.HandlerOptions{Token: opt.Token, Hosts: opt.Hosts})
 	return m, nil
 }
 

@@ -23,8 +23,16 @@ const leaderLookupTimeout = 2 * time.Second
 //
 // {job} may be the job id or its Flink form (flinkapi.HexID). Other paths and
 // jobs this node does not campaign for get 404. Errors are Flink's shape,
-// {"errors": ["reason"]}.
+// {"errors": ["reason"]}. Every request, whatever its path, first passes the
+// job API's guard (ManagerOptions.Token and Hosts, driver.Guard): a standby's
+// redirect names the leader's address and /ha/status its lease and revision,
+// which only a client holding the token may learn.
 func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m.front.ServeHTTP(w, r)
+}
+
+// route answers a request that passed the guard.
+func (m *Manager) route(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	if p, ok := strings.CutPrefix(path, "/v1/"); ok {
 		path = "/" + p

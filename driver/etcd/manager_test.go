@@ -44,6 +44,12 @@ func startNode(t *testing.T, name string, jobs []string) *node {
 // startNodeBalancing starts a node that balances every period (negative: off).
 func startNodeBalancing(t *testing.T, name string, jobs []string, period time.Duration) *node {
 	t.Helper()
+	return startNodeWith(t, name, jobs, ManagerOptions{BalanceInterval: period})
+}
+
+// startNodeWith starts a node with opt's BalanceInterval, Token and Hosts.
+func startNodeWith(t *testing.T, name string, jobs []string, opt ManagerOptions) *node {
+	t.Helper()
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +58,8 @@ func startNodeBalancing(t *testing.T, name string, jobs []string, period time.Du
 		recovered: map[string]fsm.Durable{}, execs: map[string]*ackingExecutor{}}
 	n.mgr, err = NewManager(cli, ManagerOptions{
 		Node: name, URL: "http://" + name + ".invalid:8081", Jobs: jobs, LeaseTTL: time.Second,
-		RetryDelay: 50 * time.Millisecond, Open: n.open, Logf: n.logf, BalanceInterval: period,
+		RetryDelay: 50 * time.Millisecond, Open: n.open, Logf: n.logf, BalanceInterval: opt.BalanceInterval,
+		Token: opt.Token, Hosts: opt.Hosts,
 	})
 	if err != nil {
 		t.Fatal(err)
