@@ -257,7 +257,10 @@ func (c *checkers) appendKey(b []byte, rl *fsm.Relabel) []byte {
 func (c *checkers) step(ev fsm.Event, effs []fsm.Effect, s *fsm.State, b *before) []invariants.Violation {
 	vs := c.inv.Step(ev, effs, s)
 	vs = append(vs, c.tim.Step(ev, effs, s)...)
-	return append(vs, c.rules.step(ev, effs, s, b)...)
+	vs = append(vs, c.rules.step(ev, effs, s, b)...)
+	c.inv.Forget(s)
+	c.tim.Forget(s)
+	return vs
 }
 
 // stepChecked applies one event and checks it; a panic, a refusal or a

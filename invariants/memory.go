@@ -27,6 +27,7 @@ const (
 	fCounted                       // counted as a failure since the last success (R30)
 	fNotified                      // notified holds the subtasks notified of its completion
 	fFailedOver                    // failedOver holds the regions failed over since its trigger (I-NoOrphanState)
+	fOver                          // over and forgotten (forget.go): reads as finished
 )
 
 // idRec is what the checker knows of one checkpoint id. Its slices are never

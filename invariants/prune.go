@@ -58,5 +58,6 @@ func (c *Checker) prune(s *fsm.State) {
 }
 
 // finished reports whether checkpoint id ended (aborted, or completed and then
-// discarded) and was forgotten by prune.
-func (c *Checker) finished(id int64) bool { return id < c.floor }
+// discarded) and was forgotten by prune, or is over and was forgotten by
+// Forget.
+func (c *Checker) finished(id int64) bool { return id < c.floor || c.has(id, fOver) }
