@@ -54,7 +54,7 @@ type configPatch struct {
 }
 
 // State is the whole state of the decision core. Create it with New, advance it
-// with Step, copy it with Clone. It is not safe for concurrent use.
+// with Step, copy it with Clone or CloneInto. It is not safe for concurrent use.
 type State struct {
 	topo         *Topology
 	cfg          Config
@@ -111,6 +111,9 @@ type State struct {
 	lastRequest int64
 
 	effects []Effect
+	// block is the storage of a clone's pointer-free slices (fsm/clone.go),
+	// kept so that CloneInto can reuse it.
+	block []uint64
 }
 
 // New returns the state of a job that has not started. The configuration is
@@ -140,29 +143,6 @@ func New(topo *Topology, cfg Config) (*State, error) {
 	s.unfinished = n
 	s.sourcesUnfinished = len(topo.Sources())
 	return s, nil
-}
-
-// Clone returns a deep copy that shares only the immutable Topology.
-func (s *State) Clone() *State {
-	c := *s
-	c.status = append([]taskStatus(nil), s.status...)
-	c.running = s.running.clone()
-	c.regionDown = append([]int32(nil), s.regionDown...)
-	c.regionUnfinished = append([]int32(nil), s.regionUnfinished...)
-	c.pending = make([]pendingCheckpoint, len(s.pending))
-	for i := range s.pending {
-		c.pending[i] = s.pending[i].clone()
-	}
-	c.countedIDs = append([]int64(nil), s.countedIDs...)
-	c.known = make([]knownCheckpoint, len(s.known))
-	for i, k := range s.known {
-		k.refs = append([]RegionRef(nil), k.refs...)
-		c.known[i] = k
-	}
-	c.skipped = append([]skipNotice(nil), s.skipped...)
-	c.patches = append([]configPatch(nil), s.patches...)
-	c.effects = nil
-	return &c
 }
 
 // Topology returns the job.

@@ -1,0 +1,137 @@
+package fsm
+
+import "unsafe"
+
+// Cloning (issue 17). The exhaustive explorer clones a stored state for every
+// core step it computes, so a clone costs few allocations: every pointer-free
+// slice of the state — subtask statuses, the running set, the per-region
+// counters, each pending checkpoint's sets, refs and ack sizes, the counted
+// ids, each known checkpoint's refs, the skipped notices and the patches —
+// is carved out of one block of words sized from the source, and the pending
+// and known records take one array each. A clone is then the State, the
+// block and at most two arrays; CloneInto into a state that has enough room
+// takes none.
+//
+// Every carved slice has its capacity equal to its length (s[a:b:b]), so an
+// append in Step reallocates it rather than writing over its neighbour in the
+// block; the code that shrinks a slice in place (kept := x[:0]) stays inside
+// the slice's own part.
+
+// pod is the element types the block holds: each is free of pointers (the
+// block is scanned by no garbage collector), has alignment at most 8, and is
+// laid out at a word boundary. TestClonePodTypesHoldNoPointers checks the
+// struct types, so that a pointer field added to one of them fails a test.
+type pod interface {
+	~uint8 | ~int32 | ~int64 | ~uint64 | RegionRef | ackSizes | skipNotice | configPatch
+}
+
+// wordsFor returns how many 8-byte words n values of T take in the block.
+func wordsFor[T pod](n int) int {
+	var zero T
+	return (n*int(unsafe.Sizeof(zero)) + 7) / 8
+}
+
+// carve copies src into the front of the block, advances the block past it,
+// and returns the copy with capacity = length. nil stays nil and empty stays
+// empty (the key tells a nil regionSizes from an allocated one).
+func carve[T pod](block *[]uint64, src []T) []T {
+	switch {
+	case src == nil:
+		return nil
+	case len(src) == 0:
+		return []T{}
+	}
+	w := wordsFor[T](len(src))
+	words := (*block)[:w:w]
+	*block = (*block)[w:]
+	// The words are a fresh, suitably aligned part of one allocation that
+	// holds no pointers, and T holds none either: viewing them as []T is the
+	// reinterpretation unsafe.Pointer's rule (1) allows.
+	dst := unsafe.Slice((*T)(unsafe.Pointer(&words[0])), len(src))
+	copy(dst, src)
+	return dst
+}
+
+// cloneWords returns the size of the block a clone of s needs.
+func (s *State) cloneWords() int {
+	n := wordsFor[taskStatus](len(s.status)) + wordsFor[uint64](len(s.running)) +
+		wordsFor[int32](len(s.regionDown)) + wordsFor[int32](len(s.regionUnfinished)) +
+		wordsFor[int64](len(s.countedIDs)) + wordsFor[skipNotice](len(s.skipped)) +
+		wordsFor[configPatch](len(s.patches))
+	for i := range s.pending {
+		p := &s.pending[i]
+		n += wordsFor[uint64](len(p.triggered)) + wordsFor[uint64](len(p.waiting)) +
+			wordsFor[uint64](len(p.acked)) + wordsFor[uint64](len(p.failed)) +
+			wordsFor[RegionRef](len(p.refs)) + wordsFor[ackSizes](len(p.regionSizes))
+	}
+	for i := range s.known {
+		n += wordsFor[RegionRef](len(s.known[i].refs))
+	}
+	return n
+}
+
+// Clone returns a deep copy that shares only the immutable Topology. It
+// takes at most four allocations (the State, one block for every
+// pointer-free slice, the pending and the known records), whatever the
+// state holds.
+func (s *State) Clone() *State {
+	c := new(State)
+	s.CloneInto(c)
+	return c
+}
+
+// CloneInto makes dst a deep copy of s that shares only the immutable
+// Topology, reusing dst's storage where it is large enough: once dst has held
+// a state at least as large, CloneInto allocates nothing. Everything dst held
+// before is overwritten, including the effects its last Step returned (their
+// buffer is reused): a caller that keeps effects must not CloneInto the state
+// that returned them. CloneInto(s) is a no-op.
+func (s *State) CloneInto(dst *State) {
+	if dst == s {
+		return
+	}
+	block, pending, known, effects := dst.block, dst.pending, dst.known, dst.effects
+	*dst = *s
+	if n := s.cloneWords(); cap(block) >= n {
+		block = block[:n]
+	} else {
+		block = make([]uint64, n)
+	}
+	dst.block, dst.effects = block, effects[:0]
+	b := block
+	dst.status = carve(&b, s.status)
+	dst.running = carve(&b, s.running)
+	dst.regionDown = carve(&b, s.regionDown)
+	dst.regionUnfinished = carve(&b, s.regionUnfinished)
+	dst.countedIDs = carve(&b, s.countedIDs)
+	dst.skipped = carve(&b, s.skipped)
+	dst.patches = carve(&b, s.patches)
+	dst.pending = reuse(pending, s.pending)
+	for i := range s.pending {
+		p, c := &s.pending[i], &dst.pending[i]
+		*c = *p
+		c.triggered = carve(&b, p.triggered)
+		c.waiting = carve(&b, p.waiting)
+		c.acked = carve(&b, p.acked)
+		c.failed = carve(&b, p.failed)
+		c.refs = carve(&b, p.refs)
+		c.regionSizes = carve(&b, p.regionSizes)
+	}
+	dst.known = reuse(known, s.known)
+	for i := range s.known {
+		dst.known[i] = s.known[i]
+		dst.known[i].refs = carve(&b, s.known[i].refs)
+	}
+}
+
+// reuse returns a slice of len(src) backed by old when it has room, else a
+// new one; nil for a nil src. The caller fills it.
+func reuse[T any](old, src []T) []T {
+	switch {
+	case src == nil:
+		return nil
+	case cap(old) >= len(src):
+		return old[:len(src)]
+	}
+	return make([]T, len(src))
+}

@@ -1,0 +1,254 @@
+package fsm
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+)
+
+// cloneSpecs are the jobs of the clone property test (those of the snapshot
+// property test): regions of two subtasks with a fallback coordinator, an
+// all-to-all job (one region) with a plain coordinator, and 70 one-subtask
+// regions (sets of two words).
+var cloneSpecs = []JobSpec{
+	{Vertices: []VertexSpec{{ID: "a", Parallelism: 2, Coordinator: CoordinatorFallback}, {ID: "b", Parallelism: 2}},
+		Edges: []EdgeSpec{{From: "a", To: "b"}}},
+	{Vertices: []VertexSpec{{ID: "a", Parallelism: 3, Coordinator: CoordinatorPlain}, {ID: "b", Parallelism: 1}},
+		Edges: []EdgeSpec{{From: "a", To: "b", Pattern: AllToAll}}},
+	{Vertices: []VertexSpec{{ID: "a", Parallelism: 70}}},
+}
+
+// randomConfig draws a configuration the way the snapshot property test does.
+func randomConfig(rnd *rand.Rand) Config {
+	cfg := DefaultConfig()
+	cfg.IntervalMs = []int64{0, 100, 1000}[rnd.IntN(3)]
+	cfg.TimeoutMs = 500 + rnd.Int64N(3000)
+	cfg.MinPauseMs = []int64{0, 50}[rnd.IntN(2)]
+	cfg.MaxConcurrent, cfg.TolerableFailures, cfg.Retained = 1+rnd.IntN(3), rnd.IntN(3), 1+rnd.IntN(3)
+	cfg.Regional.Enabled = rnd.IntN(4) > 0
+	cfg.Regional.MaxRefAge = rnd.Int64N(4)
+	cfg.Regional.MaxFailureRatio = []float64{0.3, 0.5, 1}[rnd.IntN(3)]
+	return cfg
+}
+
+// TestCloneStepsLikeOriginal is the property of Clone and CloneInto: for
+// random histories and every prefix, a Clone and a CloneInto into a state
+// that held another state equal the original field by field, have capped
+// slices (an append cannot write over a neighbour in the clone block), and,
+// stepped with the same random events, give the effects and states (the
+// snapshot at every step, every field at the end) of an independent copy
+// (the decoded snapshot); meanwhile the
+// original's key and snapshot do not change, and stepping the original
+// afterwards does not change the clones.
+func TestCloneStepsLikeOriginal(t *testing.T) {
+	variety := map[string]bool{}
+	for seed := uint64(0); seed < 30; seed++ {
+		rnd := rand.New(rand.NewPCG(seed, 13))
+		topo, err := NewTopology(cloneSpecs[seed%uint64(len(cloneSpecs))])
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(topo, randomConfig(rnd))
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs := randomHistory(rnd, s.Clone(), 120)
+		// cur is itself a clone of a clone…: states that live in a clone
+		// block are stepped too. scratch is CloneInto's reused target.
+		cur, scratch := s.Clone(), s.Clone()
+		for k := 0; k <= len(evs); k++ {
+			noteVariety(variety, cur)
+			checkClone(t, rnd, cur, scratch)
+			if t.Failed() {
+				t.Fatalf("seed %d, after %d events", seed, k)
+			}
+			if k < len(evs) {
+				if _, err := cur.Step(evs[k]); err != nil {
+					t.Fatal(err)
+				}
+				if rnd.IntN(3) == 0 {
+					cur = cur.Clone()
+				}
+			}
+		}
+	}
+	for _, what := range []string{"pending", "persisting", "failed region", "region sizes", "patches",
+		"counted ids", "skipped", "refs", "queued", "overrides", "restarting", "finished", "job ended"} {
+		if !variety[what] {
+			t.Errorf("no prefix had %s: the random histories are too weak", what)
+		}
+	}
+}
+
+// checkClone checks Clone and CloneInto(scratch) of orig (see
+// TestCloneStepsLikeOriginal); scratch is left holding a stepped clone.
+func checkClone(t *testing.T, rnd *rand.Rand, orig, scratch *State) {
+	t.Helper()
+	key, snap := orig.AppendKey(nil), orig.AppendSnapshot(nil)
+	c := orig.Clone()
+	orig.CloneInto(scratch)
+	for name, x := range map[string]*State{"Clone": c, "CloneInto": scratch} {
+		if d := stateDiff(orig, x); d != "" {
+			t.Errorf("%s: %s", name, d)
+		}
+		if err := checkCapped(x); err != "" {
+			t.Errorf("%s: %s", name, err)
+		}
+	}
+	oracle, err := DecodeSnapshot(orig.topo, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	more := randomHistory(rnd, orig.Clone(), 8)
+	for _, ev := range more {
+		want, err := oracle.Step(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := describeAll(orig.topo, want)
+		for name, x := range map[string]*State{"Clone": c, "CloneInto": scratch} {
+			got, err := x.Step(ev)
+			if err != nil {
+				t.Fatalf("%s: %s refused: %v", name, DescribeEvent(orig.topo, ev), err)
+			}
+			if g := describeAll(orig.topo, got); !slicesEqual(g, w) {
+				t.Fatalf("%s: %s: effects %v, an independent copy's %v", name, DescribeEvent(orig.topo, ev), g, w)
+			}
+			if !bytes.Equal(x.AppendSnapshot(nil), oracle.AppendSnapshot(nil)) {
+				t.Fatalf("%s: after %s: the state differs from an independent copy's", name, DescribeEvent(orig.topo, ev))
+			}
+		}
+	}
+	for name, x := range map[string]*State{"Clone": c, "CloneInto": scratch} {
+		if d := stateDiff(x, oracle); d != "" { // the derived counters too
+			t.Fatalf("%s: after %d more events: %s", name, len(more), d)
+		}
+	}
+	if !bytes.Equal(orig.AppendKey(nil), key) || !bytes.Equal(orig.AppendSnapshot(nil), snap) {
+		t.Fatal("stepping the clones changed the original")
+	}
+	ck, sk := c.AppendSnapshot(nil), scratch.AppendSnapshot(nil)
+	o := orig.Clone()
+	randomHistory(rnd, o, 6)
+	o.CloneInto(orig) // the original overwritten in place: its old block is reused
+	randomHistory(rnd, orig, 6)
+	if !bytes.Equal(c.AppendSnapshot(nil), ck) || !bytes.Equal(scratch.AppendSnapshot(nil), sk) {
+		t.Fatal("stepping the original changed a clone")
+	}
+	// Leave orig as it was for the caller.
+	restored, err := DecodeSnapshot(orig.topo, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored.CloneInto(orig)
+}
+
+// checkCapped reports a carved slice whose capacity exceeds its length: an
+// append to it would write into the next part of the clone block.
+func checkCapped(s *State) string {
+	type part struct {
+		name     string
+		len, cap int
+	}
+	parts := []part{{"status", len(s.status), cap(s.status)}, {"running", len(s.running), cap(s.running)},
+		{"regionDown", len(s.regionDown), cap(s.regionDown)},
+		{"regionUnfinished", len(s.regionUnfinished), cap(s.regionUnfinished)},
+		{"countedIDs", len(s.countedIDs), cap(s.countedIDs)}, {"skipped", len(s.skipped), cap(s.skipped)},
+		{"patches", len(s.patches), cap(s.patches)}}
+	for i := range s.pending {
+		p := &s.pending[i]
+		parts = append(parts, part{"pending.triggered", len(p.triggered), cap(p.triggered)},
+			part{"pending.waiting", len(p.waiting), cap(p.waiting)}, part{"pending.acked", len(p.acked), cap(p.acked)},
+			part{"pending.failed", len(p.failed), cap(p.failed)}, part{"pending.refs", len(p.refs), cap(p.refs)},
+			part{"pending.regionSizes", len(p.regionSizes), cap(p.regionSizes)})
+	}
+	for i := range s.known {
+		parts = append(parts, part{"known.refs", len(s.known[i].refs), cap(s.known[i].refs)})
+	}
+	for _, p := range parts {
+		if p.cap != p.len {
+			return p.name + ": capacity above length in the clone block"
+		}
+	}
+	return ""
+}
+
+// TestCloneAppendsStayApart appends to every carved slice of a clone, one
+// after another, and checks that no other part of the clone changed: the
+// capacity rule at work, whatever the layout of the block.
+func TestCloneAppendsStayApart(t *testing.T) {
+	s := benchMidway(t, benchJobs[1].spec)
+	snap := s.AppendSnapshot(nil)
+	c := s.Clone()
+	appends := []func(*State){
+		func(x *State) { x.status = append(x.status, taskRunning) },
+		func(x *State) { x.running = append(x.running, ^uint64(0)) },
+		func(x *State) { x.regionDown = append(x.regionDown, 7) },
+		func(x *State) { x.regionUnfinished = append(x.regionUnfinished, 7) },
+		func(x *State) { x.countedIDs = append(x.countedIDs, 99) },
+		func(x *State) { x.skipped = append(x.skipped, skipNotice{99, 1}) },
+		func(x *State) { x.patches = append(x.patches, configPatch{99, 1, 1}) },
+		func(x *State) { x.pending[0].triggered = append(x.pending[0].triggered, ^uint64(0)) },
+		func(x *State) { x.pending[0].waiting = append(x.pending[0].waiting, ^uint64(0)) },
+		func(x *State) { x.pending[0].acked = append(x.pending[0].acked, ^uint64(0)) },
+		func(x *State) { x.pending[0].failed = append(x.pending[0].failed, ^uint64(0)) },
+		func(x *State) { x.pending[0].refs = append(x.pending[0].refs, RegionRef{99, 99}) },
+		func(x *State) { x.known[len(x.known)-1].refs = append(x.known[len(x.known)-1].refs, RegionRef{99, 99}) },
+	}
+	want := s.Clone()
+	for i, f := range appends {
+		f(c)
+		f(want)
+		if d := stateDiff(c, want); d != "" {
+			t.Fatalf("append %d wrote over another part of the clone: %s", i, d)
+		}
+		if !bytes.Equal(s.AppendSnapshot(nil), snap) {
+			t.Fatalf("append %d to the clone changed the original", i)
+		}
+	}
+}
+
+// TestClonePodTypesHoldNoPointers: the struct types the clone block holds
+// (pod) are made of numbers only, so the block can stay unscanned.
+func TestClonePodTypesHoldNoPointers(t *testing.T) {
+	var check func(reflect.Type) bool
+	check = func(ty reflect.Type) bool {
+		switch ty.Kind() {
+		case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+			return true
+		case reflect.Array:
+			return check(ty.Elem())
+		case reflect.Struct:
+			for i := 0; i < ty.NumField(); i++ {
+				if !check(ty.Field(i).Type) {
+					return false
+				}
+			}
+			return true
+		}
+		return false
+	}
+	for _, v := range []any{taskStatus(0), RegionRef{}, ackSizes{}, skipNotice{}, configPatch{}} {
+		if ty := reflect.TypeOf(v); !check(ty) || ty.Align() > 8 {
+			t.Errorf("%s cannot live in the clone block: it holds a pointer or needs alignment %d", ty, ty.Align())
+		}
+	}
+}
+
+// TestCloneAllocations: a Clone takes at most four allocations (the State,
+// the block, the pending and the known records) on the 2×1 and the 50-region
+// job alike, and CloneInto into a state that held one as large takes none.
+func TestCloneAllocations(t *testing.T) {
+	for _, j := range benchJobs {
+		s := benchMidway(t, j.spec)
+		if n := testing.AllocsPerRun(100, func() { s.Clone() }); n > 4 {
+			t.Errorf("%s: Clone takes %.0f allocations, want at most 4", j.name, n)
+		}
+		dst := s.Clone()
+		if n := testing.AllocsPerRun(100, func() { s.CloneInto(dst) }); n != 0 {
+			t.Errorf("%s: CloneInto a state that held as much takes %.0f allocations, want 0", j.name, n)
+		}
+	}
+}
