@@ -23,6 +23,7 @@ TARGETS=(
 	"./fsm/ FuzzDecodeSnapshot"
 	"./history/ FuzzDecodeReplay"
 	"./history/ FuzzFastEventAgrees"
+	"./history/ FuzzDecodeBinary"
 	"./flinklog/ FuzzImportLog"
 	"./driver/checkpointstorage/ FuzzDecodeMetadata"
 )

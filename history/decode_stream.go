@@ -35,27 +35,78 @@ type Reader struct {
 	prevLine   int
 	claims     []Claim // read since the last TakeClaims
 	err        error   // sticky: once reading failed, Next keeps returning it
+	// bin is set on a binary history (binary.go); pre then holds the event of
+	// a run record that readBinary handed out, already decoded (hasPre).
+	bin    *binReader
+	pre    Record
+	hasPre bool
+	// onLine, when set, sees every physical line as read, without its
+	// newline (a run's events as their NDJSON lines): the converters use it.
+	onLine  func(line []byte)
+	lineBuf []byte
 }
 
 // NewReader reads up to and including the header of the history in r and
 // returns a Reader positioned before its first event. file names the input in
 // errors. An error is an *Error naming the line, as Decode's.
+//
+// A binary history (HISTORY.md, "Binary variant") is recognized by its magic
+// and read the same way: the same records, the same checks, lines numbered as
+// in its NDJSON conversion, and every error also naming the byte offset.
 func NewReader(r io.Reader, file string) (*Reader, error) {
-	d := &Reader{file: file, br: bufio.NewReaderSize(r, 64<<10)}
-	text, err := d.nextLine()
-	if err == io.EOF {
-		return nil, &Error{File: file, Line: d.line + 1, Reason: "no header: the file has no JSON line (want a " + Format + " header)"}
-	}
-	if err != nil {
+	return newReader(r, file, nil)
+}
+
+func newReader(r io.Reader, file string, onLine func([]byte)) (*Reader, error) {
+	d := &Reader{file: file, br: bufio.NewReaderSize(r, 64<<10), onLine: onLine}
+	if err := d.detectBinary(); err != nil {
 		return nil, err
 	}
+	text, err := d.nextLine()
+	if err == io.EOF {
+		return nil, d.withOffset(&Error{File: file, Line: d.line + 1, Reason: "no header: the file has no JSON line (want a " + Format + " header)"})
+	}
+	if err != nil {
+		return nil, d.withOffset(err)
+	}
 	d.headerLine = d.line
+	if d.hasPre {
+		return nil, d.withOffset(&Error{File: file, Line: d.line, Field: "kind", Reason: "a run record before the header: the first record must be the header line"})
+	}
 	hdr, topo, herr := decodeHeader(text)
 	if herr != nil {
-		return nil, at(file, d.line, herr)
+		return nil, d.withOffset(at(file, d.line, herr))
 	}
 	d.header, d.topo = hdr, topo
 	return d, nil
+}
+
+// detectBinary switches the reader to the binary variant when the input
+// starts with its magic, and checks its version.
+func (d *Reader) detectBinary() error {
+	head, _ := d.br.Peek(len(BinaryMagic) + 1)
+	if !IsBinary(head) {
+		return nil
+	}
+	d.bin = &binReader{off: int64(len(BinaryMagic) + 1)}
+	if len(head) <= len(BinaryMagic) {
+		return &Error{File: d.file, Line: 1, Offset: int64(len(head)), Field: "version", Reason: "the input ends after the binary magic"}
+	}
+	if v := head[len(BinaryMagic)]; v != BinaryVersion {
+		return &Error{File: d.file, Line: 1, Offset: int64(len(BinaryMagic)), Field: "version",
+			Reason: "binary layout version " + strconv.Itoa(int(v)) + " is not supported (this reader reads version " + strconv.Itoa(BinaryVersion) + ")"}
+	}
+	_, _ = d.br.Discard(len(BinaryMagic) + 1)
+	return nil
+}
+
+// withOffset adds, in a binary history, the offset of the record being read
+// to an *Error that has none.
+func (d *Reader) withOffset(err error) error {
+	if e, ok := err.(*Error); ok && d.bin != nil && e.Offset == 0 {
+		e.Offset = d.bin.recOff
+	}
+	return err
 }
 
 // File is the name the input goes by in errors.
@@ -89,6 +140,9 @@ func (d *Reader) Next() (Record, error) {
 		return Record{}, d.err
 	}
 	rec, err := d.next()
+	if err != nil && err != io.EOF {
+		err = d.withOffset(err)
+	}
 	if err != nil {
 		d.err = err
 	}
@@ -106,9 +160,11 @@ func (d *Reader) next() (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	rec, rerr := decodeEvent(d.topo, text)
-	if rerr != nil {
-		return Record{}, at(d.file, d.line, rerr)
+	var rec Record
+	if d.hasPre {
+		rec, d.hasPre = d.pre, false
+	} else if rec, err = decodeEvent(d.topo, text); err != nil {
+		return Record{}, at(d.file, d.line, err)
 	}
 	rec.Line = d.line
 	if serr := d.sequence(rec); serr != nil {
@@ -158,6 +214,9 @@ func (d *Reader) nextLine() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		if d.hasPre { // an event of a run record: no text to look at
+			return nil, nil
+		}
 		trimmed := bytes.TrimSpace(text)
 		if bytes.HasPrefix(trimmed, []byte(ClaimPrefix)) {
 			c, cerr := parseClaim(trimmed)
@@ -178,6 +237,9 @@ func (d *Reader) nextLine() ([]byte, error) {
 // readLine reads one physical line without its line ending, or io.EOF after
 // the last one. A last line without a newline counts as a line.
 func (d *Reader) readLine() ([]byte, error) {
+	if d.bin != nil {
+		return d.readBinary()
+	}
 	d.buf = d.buf[:0]
 	for {
 		chunk, err := d.br.ReadSlice('\n')
@@ -190,9 +252,11 @@ func (d *Reader) readLine() ([]byte, error) {
 		case err == nil:
 			d.line++
 			if len(d.buf) == 0 {
+				d.see(chunk[:len(chunk)-1])
 				return bytes.TrimRight(chunk, "\r\n"), nil
 			}
 			d.buf = append(d.buf, chunk...)
+			d.see(d.buf[:len(d.buf)-1])
 			return bytes.TrimRight(d.buf, "\r\n"), nil
 		case errors.Is(err, bufio.ErrBufferFull):
 			d.buf = append(d.buf, chunk...)
@@ -202,11 +266,19 @@ func (d *Reader) readLine() ([]byte, error) {
 				return nil, io.EOF
 			}
 			d.line++
+			d.see(d.buf)
 			return bytes.TrimRight(d.buf, "\r\n"), nil
 		default:
 			d.line++
 			return nil, &Error{File: d.file, Line: d.line, Reason: "read: " + err.Error()}
 		}
+	}
+}
+
+// see hands a physical line to onLine, if set.
+func (d *Reader) see(line []byte) {
+	if d.onLine != nil {
+		d.onLine(line)
 	}
 }
 

@@ -8,20 +8,28 @@ import (
 // Error is invalid input in a history: the file, the physical line (1-based,
 // counting blank and comment lines), the field (a path such as
 // "job.vertices[1].parallelism" or "restore.mode", empty when the whole line is
-// at fault) and the reason.
+// at fault) and the reason. In a binary history (binary.go) Line is the line
+// of its NDJSON conversion and Offset the byte offset of the record or field
+// at fault; Offset is 0 in an NDJSON history.
 type Error struct {
 	File   string
 	Line   int
+	Offset int64
 	Field  string
 	Reason string
 }
 
-// Error renders "file:line: field: reason", leaving out the field when empty.
+// Error renders "file:line: field: reason", leaving out the field when empty,
+// and "file:line (byte N): …" in a binary history.
 func (e *Error) Error() string {
-	if e.Field == "" {
-		return e.File + ":" + strconv.Itoa(e.Line) + ": " + e.Reason
+	where := e.File + ":" + strconv.Itoa(e.Line)
+	if e.Offset > 0 {
+		where += " (byte " + strconv.FormatInt(e.Offset, 10) + ")"
 	}
-	return e.File + ":" + strconv.Itoa(e.Line) + ": " + e.Field + ": " + e.Reason
+	if e.Field == "" {
+		return where + ": " + e.Reason
+	}
+	return where + ": " + e.Field + ": " + e.Reason
 }
 
 // fieldError is an error inside one line; the line loop adds file and line.
