@@ -13,8 +13,9 @@
 //     observable outcome rules, and compares them after every step.
 //   - go test -fuzz targets (fuzz_test.go, http_fuzz_test.go) with committed
 //     seed corpora under testdata/fuzz/<FuzzName>/: FuzzDecode (history
-//     codec), FuzzCore (the rapid property on fuzzer bytes), FuzzHTTP (the
-//     driver's REST API).
+//     codec), FuzzHTTP (the driver's REST API); and FuzzCore, fuzzer bytes
+//     read as events straight into Step with every invariant, in package
+//     corefuzz (./corefuzz), whose test binary links only what it needs.
 //   - Explore (explore.go) enumerates every interleaving of a bounded set of
 //     events breadth-first, deduplicating states, and writes the shortest
 //     counterexample as a history; Minimize (minimize.go) shrinks any failing
@@ -23,7 +24,7 @@
 // Running the long modes (the Makefile's fuzz and explore targets):
 //
 //	go test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./fuzz/
-//	go test -run=NONE -fuzz=FuzzCore -fuzztime=$(FUZZTIME) ./fuzz/
+//	go test -run=NONE -fuzz=FuzzCore -fuzztime=$(FUZZTIME) ./fuzz/corefuzz/
 //	go test -run=NONE -fuzz=FuzzHTTP -fuzztime=$(FUZZTIME) ./fuzz/
 //	CKPT_EXPLORE_LARGE=1 go test -run=TestExploreLarge -v -timeout=0 ./fuzz/
 //

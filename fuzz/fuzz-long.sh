@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 
 # package target
 TARGETS=(
-	"./fuzz/ FuzzCore"
+	"./fuzz/corefuzz/ FuzzCore"
 	"./fuzz/ FuzzDecode"
 	"./fuzz/ FuzzHTTP"
 	"./fsm/ FuzzDecodeSnapshot"

@@ -5,11 +5,10 @@ package fuzz
 // `make fuzz` runs each target for $(FUZZTIME):
 //
 //	go test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./fuzz/
-//	go test -run=NONE -fuzz=FuzzCore -fuzztime=$(FUZZTIME) ./fuzz/
 //
-// FuzzCore (core_fuzz_test.go) reads its bytes as a stream of choices; any
-// bytes are a valid input. The FuzzDecode seeds are the examples' histories
-// and hand-made broken ones.
+// FuzzCore, the core's byte-driven event generator, lives in ./corefuzz: a
+// small test binary is what makes it fast under the fuzzing engine. The
+// FuzzDecode seeds are the examples' histories and hand-made broken ones.
 
 import (
 	"bufio"

@@ -48,7 +48,7 @@ type Result struct {
 var propertyRun = [][]string{
 	{"./fuzz/", "-run", "^(TestCore|TestDeep|TestTiming|TestDifferential|TestDifferentialRegions|TestJobGraph|TestExplore|TestRegressions|Fuzz.*)$",
 		"-rapid.shrinktime=3s", "-rapid.nofailfile"},
-	{"./invariants/", "./fuzz/refmodel/"},
+	{"./invariants/", "./fuzz/refmodel/", "./fuzz/corefuzz/"},
 }
 
 // suiteRun is the whole suite, goldens included: every package of every
