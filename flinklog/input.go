@@ -22,10 +22,16 @@ func LooksLikeHistory(data []byte) bool {
 
 // HistoryWhatIfInput is the what-if input of a decoded history file: its
 // header and events, with nothing an import would know (no log ids, no
-// reconstructed topology).
+// reconstructed topology). A resume or snapshot record that starts the file
+// (a flight file's) is First, not an event.
 func HistoryWhatIfInput(h *history.History) WhatIfInput {
 	in := WhatIfInput{Source: h.File, Header: h.Header}
-	for _, r := range h.Records {
+	recs := h.Records
+	if len(recs) > 0 && (recs[0].Resume != nil || recs[0].Snapshot != nil) {
+		first := recs[0]
+		in.First, recs = &first, recs[1:]
+	}
+	for _, r := range recs {
 		in.Events = append(in.Events, r.Event)
 	}
 	return in

@@ -41,6 +41,11 @@ type WhatIfInput struct {
 	LogID        func(int64) int64 // the log's id of a recorded checkpoint; nil for a history file
 	Topology     *Topology         // how the job was reconstructed; nil for a history file
 	AssumedPrior int64             // the restore the import assumed, 0 if none
+	// First is the resume (ckpt-history/v1.1) or snapshot (v1.3) record the
+	// history starts from, as a flight file after a restart or a rotation
+	// does; nil when it starts with a start event (Events[0]). Both runs
+	// start from it (whatif_start.go); Events are the events after it.
+	First *history.Record
 }
 
 // Ref is one failed region's fallback: the checkpoint whose state it would use.
@@ -93,7 +98,8 @@ type WhatIfReport struct {
 	Notes      []string     `json:"notes"`
 	Violations []string     `json:"violations"`
 
-	header history.Header // the regional run, for WriteRegionalHistory
+	header history.Header  // the regional run, for WriteRegionalHistory
+	first  *history.Record // its resume or snapshot record, nil if it starts with a start event
 	events []fsm.Event
 }
 
@@ -103,6 +109,11 @@ func (rep *WhatIfReport) WriteRegionalHistory(w io.Writer) error {
 	hw, err := history.NewWriter(w, rep.header)
 	if err != nil {
 		return err
+	}
+	if rep.first != nil {
+		if err := hw.WriteRecord(*rep.first); err != nil {
+			return err
+		}
 	}
 	for _, ev := range rep.events {
 		if err := hw.WriteEvent(ev, nil); err != nil {
@@ -266,20 +277,24 @@ func WhatIf(in WhatIfInput, opt WhatIfOptions) (*WhatIfReport, error) {
 	if err := alt.Validate(); err != nil {
 		return nil, err
 	}
-	rec, err := newRun(topo, base)
+	rec, _, err := newRunFrom(topo, base, in.First)
 	if err != nil {
 		return nil, err
 	}
-	reg, err := newRun(topo, alt)
+	reg, regFirst, err := newRunFrom(topo, alt, in.First)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("regional run: %w", err)
 	}
 	w := &whatIf{in: in, topo: topo, rec: rec, reg: reg, regOf: map[int64]int64{}, recOf: map[int64]int64{}}
+	w.adoptPending()
 	if err := w.replay(); err != nil {
 		return nil, err
 	}
 	rep := w.report(opt)
 	rep.header = history.Header{Format: history.Format, Job: in.Header.Job, Config: alt}
+	if regFirst != nil {
+		rep.header.Format, rep.first = formatOf(regFirst), regFirst
+	}
 	rep.events = reg.events
 	return rep, nil
 }

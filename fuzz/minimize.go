@@ -17,7 +17,9 @@ import (
 const Panic = "panic"
 
 // Minimize shrinks a failing history by delta debugging (Zeller's ddmin) over
-// its events: it keeps the header and the start event and returns a history
+// its events: it keeps the header and the first record — the start event, or
+// the resume (ckpt-history/v1.1) or snapshot (v1.3) record a flight file
+// written after a restart or a rotation starts with — and returns a history
 // whose replay still breaks the named invariant (or panics, for Panic), such
 // that removing any single further event would make it pass. Recorded effects
 // are dropped: they would no longer match. The input is not modified.
@@ -30,16 +32,28 @@ func Minimize(h *history.History, invariant string) (*history.History, error) {
 		return nil, fmt.Errorf("fuzz: minimize: unknown invariant %q (want one of %s or %q)",
 			invariant, strings.Join(invariants.All, ", "), Panic)
 	}
-	return minimize(h, invariant, func(topo *fsm.Topology, cfg fsm.Config, evs []fsm.Event) bool {
-		return failsWith(topo, cfg, evs, invariant)
+	return minimizeFrom(h, invariant, func(topo *fsm.Topology, cfg fsm.Config, first history.Record, evs []fsm.Event) bool {
+		return failsFrom(topo, cfg, first, evs, invariant)
 	})
 }
 
-// minimize is Minimize for any predicate over the events, start included;
-// what names the failure in errors.
+// minimize is Minimize for any predicate over the events, start included, of
+// a history that begins with a start event; what names the failure in errors.
 func minimize(h *history.History, what string, fails func(*fsm.Topology, fsm.Config, []fsm.Event) bool) (*history.History, error) {
 	if len(h.Records) == 0 || h.Records[0].Event.Type != fsm.EvStart {
 		return nil, errors.New("fuzz: minimize: the history does not begin with a start event")
+	}
+	return minimizeFrom(h, what, func(topo *fsm.Topology, cfg fsm.Config, first history.Record, evs []fsm.Event) bool {
+		return fails(topo, cfg, append([]fsm.Event{first.Event}, evs...))
+	})
+}
+
+// minimizeFrom is Minimize for any predicate over the first record (a start
+// event, a resume or a snapshot record) and the events after it, which ddmin
+// shrinks; the first record is kept as it is.
+func minimizeFrom(h *history.History, what string, fails func(*fsm.Topology, fsm.Config, history.Record, []fsm.Event) bool) (*history.History, error) {
+	if len(h.Records) == 0 || h.Records[0].Event.Type != fsm.EvStart && h.Records[0].Resume == nil && h.Records[0].Snapshot == nil {
+		return nil, errors.New("fuzz: minimize: the history begins with neither a start event nor a resume or snapshot record")
 	}
 	topo := h.Topology
 	if topo == nil {
@@ -49,22 +63,24 @@ func minimize(h *history.History, what string, fails func(*fsm.Topology, fsm.Con
 		}
 		topo = t
 	}
-	start := h.Records[0].Event
+	first := h.Records[0]
+	first.Recorded, first.HasRecorded = nil, false // dropped like every recorded effect
 	events := make([]fsm.Event, 0, len(h.Records)-1)
 	for _, r := range h.Records[1:] {
 		events = append(events, r.Event)
 	}
 	test := func(evs []fsm.Event) bool {
-		return fails(topo, h.Header.Config, append([]fsm.Event{start}, evs...))
+		return fails(topo, h.Header.Config, first, evs)
 	}
 	if !test(events) {
 		return nil, fmt.Errorf("fuzz: minimize: replaying %s does not break %s", h.File, what)
 	}
 	events = ddmin(events, test)
 
-	out := &history.History{File: h.File, HeaderLine: 1, Header: h.Header, Topology: topo}
-	for i, ev := range append([]fsm.Event{start}, events...) {
-		out.Records = append(out.Records, history.Record{Line: i + 2, Event: ev})
+	first.Line = 2
+	out := &history.History{File: h.File, HeaderLine: 1, Header: h.Header, Topology: topo, Records: []history.Record{first}}
+	for i, ev := range events {
+		out.Records = append(out.Records, history.Record{Line: i + 3, Event: ev})
 	}
 	return out, nil
 }
@@ -124,19 +140,24 @@ func complement(chunks [][]fsm.Event, skip int) []fsm.Event {
 	return out
 }
 
-// failsWith replays evs (start first) through a fresh core and checker and
-// reports whether the invariant breaks (or the core panics, for Panic).
-func failsWith(topo *fsm.Topology, cfg fsm.Config, evs []fsm.Event, invariant string) (failed bool) {
+// failsFrom replays first and evs through a core and checker built as replay
+// builds them and reports whether the invariant breaks (or the core panics,
+// for Panic).
+func failsFrom(topo *fsm.Topology, cfg fsm.Config, first history.Record, evs []fsm.Event, invariant string) (failed bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			failed = invariant == Panic
 		}
 	}()
-	s, err := fsm.New(topo, cfg)
+	s, chk, vs, err := startCore(topo, cfg, first)
 	if err != nil {
 		return false
 	}
-	chk := invariants.New(topo, cfg)
+	for _, v := range vs {
+		if v.Invariant == invariant {
+			return true
+		}
+	}
 	for _, ev := range evs {
 		effs, err := s.Step(ev)
 		if err != nil {
@@ -151,9 +172,9 @@ func failsWith(topo *fsm.Topology, cfg fsm.Config, evs []fsm.Event, invariant st
 	return false
 }
 
-// WriteHistory writes h as a ckpt-history/v1 file, with comment (if any) as
-// leading // lines and without recorded effects: the form Minimize returns and
-// `ckpt replay` reads.
+// WriteHistory writes h in its header's format, with comment (if any) as
+// leading // lines and without recorded effects (a resume or snapshot record
+// first, as such): the form Minimize returns and `ckpt replay` reads.
 func WriteHistory(w io.Writer, h *history.History, comment string) error {
 	if comment != "" {
 		if _, err := io.WriteString(w, "// "+strings.ReplaceAll(strings.TrimRight(comment, "\n"), "\n", "\n// ")+"\n"); err != nil {
@@ -165,9 +186,37 @@ func WriteHistory(w io.Writer, h *history.History, comment string) error {
 		return err
 	}
 	for _, r := range h.Records {
-		if err := hw.WriteEvent(r.Event, nil); err != nil {
+		if err := hw.WriteRecord(r); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// startCore builds the core and checker a history's first record starts, as
+// replay does: a fresh core stepped through the start event, fsm.Resume for a
+// resume record (R50), a clone of a snapshot record's core. It returns the
+// violations the checker finds at that record.
+func startCore(topo *fsm.Topology, cfg fsm.Config, first history.Record) (*fsm.State, *invariants.Checker, []invariants.Violation, error) {
+	chk := invariants.New(topo, cfg)
+	switch {
+	case first.Resume != nil:
+		s, effs, err := fsm.Resume(topo, cfg, *first.Resume, first.Event.At)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return s, chk, chk.Resume(first.Event.At, *first.Resume, effs, s), nil
+	case first.Snapshot != nil:
+		s := first.Snapshot.Clone()
+		return s, chk, chk.Adopt(s), nil
+	}
+	s, err := fsm.New(topo, cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	effs, err := s.Step(first.Event)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return s, chk, chk.Step(first.Event, effs, s), nil
 }

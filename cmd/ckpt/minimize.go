@@ -16,7 +16,8 @@ const minimizeLong = `Shrink a history that breaks an invariant to a minimal one
 
 The history is replayed; if an invariant fails, delta debugging over its events
 (fuzz.Minimize) removes every event it can while the same invariant (or the one
-named by --invariant) still fails. The result, without recorded effects and
+named by --invariant) still fails. The first record stays: the start event, or
+the resume or snapshot record a flight file starts with. The result, without recorded effects and
 with a comment saying where it comes from, goes to standard output.
 
 Exit status: 1 the input breaks the invariant (the minimal history is written);

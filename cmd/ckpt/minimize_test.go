@@ -58,3 +58,37 @@ func TestMinimizeNothingToDo(t *testing.T) {
 		}
 	}
 }
+
+// minimize reads flight files that start with a resume (v1.1) or snapshot
+// (v1.3) record: it keeps that record and writes the minimized history from
+// it, in the file's format; with the real core they break nothing.
+func TestMinimizeFlightFiles(t *testing.T) {
+	fake := func(a *app) {
+		a.replay = func(h *history.History, opt history.Options) (*history.Result, error) {
+			res, err := history.Replay(h, opt)
+			if err == nil {
+				res.Summary.Violations = append(res.Summary.Violations, history.Violation{Invariant: "I-NoLeak", Line: 4})
+			}
+			return res, err
+		}
+		a.minimize = func(h *history.History, inv string) (*history.History, error) {
+			min := *h
+			min.Records = h.Records[:2]
+			return &min, nil
+		}
+	}
+	for _, file := range []string{"resume.jsonl", "snapshot.jsonl"} {
+		path := flightFixture(file)
+		code, out, errOut := ckptApp(t, fake, "", "minimize", path)
+		h, err := history.Decode(strings.NewReader(out), "out")
+		if code != 1 || err != nil || len(h.Records) != 2 || h.Records[0].Resume == nil && h.Records[0].Snapshot == nil {
+			t.Fatalf("%s: exit %d %s (%v):\n%s", file, code, errOut, err, out)
+		}
+		if code, out, errOut := ckpt(t, "", "minimize", path); code != 0 || out != "" || !strings.Contains(errOut, "every invariant held") {
+			t.Errorf("%s with the real core: exit %d, %q %q", file, code, out, errOut)
+		}
+		if code, _, errOut := ckpt(t, "", "minimize", "--invariant", "panic", path); code != 2 || !strings.Contains(errOut, "does not break panic") {
+			t.Errorf("%s --invariant panic: exit %d, %q", file, code, errOut)
+		}
+	}
+}

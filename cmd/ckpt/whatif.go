@@ -16,8 +16,12 @@ checkpoint that failed as recorded, whether it would have completed and which
 older checkpoint each failed region would have used, with totals.
 
 The input is a history or a JobManager log (imported first; the import flags
-of import-flink apply). The regional settings default to the history's own
-when it already has regional checkpoints on, else to docs/spec/SEMANTICS.md §2.
+of import-flink apply). A flight file that starts from a resume record (after
+a restart) or a snapshot record (after a rotation) is re-run from that state:
+checkpoints pending in a snapshot keep the path they were triggered on, the
+regional settings decide the ones triggered after it. The regional settings
+default to the history's own when it already has regional checkpoints on,
+else to docs/spec/SEMANTICS.md §2.
 
 Exit status: 0 answered; 1 a run breaks an invariant; 2 unreadable input or usage.`
 

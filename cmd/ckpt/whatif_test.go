@@ -69,3 +69,28 @@ func TestWhatIf(t *testing.T) {
 		t.Errorf("a bad history: exit %d, %s", code, errOut)
 	}
 }
+
+// flightFixture is a flight file of history/testdata/flight (written by the
+// driver's flight recorder after a restart or a rotation).
+func flightFixture(name string) string {
+	return filepath.Join("..", "..", "history", "testdata", "flight", name)
+}
+
+// what-if reads flight files that start with a resume record (v1.1) or a
+// snapshot record (v1.3), as replay does, and its regional history starts
+// from the same record and replays.
+func TestWhatIfFlightFiles(t *testing.T) {
+	for file, want := range map[string]string{
+		"resume.jsonl":   "2 failed in the log, 2 saved",
+		"snapshot.jsonl": "1 failed in the log, 1 saved",
+	} {
+		regHist := filepath.Join(t.TempDir(), "regional.jsonl")
+		code, out, errOut := ckpt(t, "", "what-if", "--regional", "--max-failure-ratio", "0.5", "--regional-history", regHist, flightFixture(file))
+		if code != 0 || !strings.Contains(out, want) || !strings.Contains(out, "completed (regional)") {
+			t.Fatalf("%s: exit %d, %s\n%s", file, code, errOut, out)
+		}
+		if code, out, errOut := ckpt(t, "", "replay", regHist); code != 0 || !strings.Contains(out, "invariants: all held") {
+			t.Errorf("%s: the regional history replays with exit %d: %s%s", file, code, out, errOut)
+		}
+	}
+}
