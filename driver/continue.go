@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/ckptcore/ckptcore/fsm"
@@ -23,11 +22,11 @@ type FlightChain struct {
 	Rotated int
 }
 
-// CheckFlightChain checks that a job's flight files (flight-<n>.jsonl in dir,
-// by n) are one history that reproduces the store: each file replays with
-// every invariant holding and no recorded effect diverging (as `replay` does),
-// and the durable state each one ends in is the state the next one resumes
-// from — for the last one, store, the store's durable state as loaded —
+// CheckFlightChain checks that a job's flight files (flight-<n>.jsonl or
+// flight-<n>.bin, NDJSON or binary, in dir by n) are one history that
+// reproduces the store: each file replays with every invariant holding and
+// no recorded effect diverging (as `replay` does), and the durable state each
+// one ends in is the state the next one resumes from — for the last one, store, the store's durable state as loaded —
 // once what a crash can leave undone is accounted for:
 //
 //   - a checkpoint whose metadata write finished but whose persisted event was
@@ -96,7 +95,7 @@ func CheckFlightChain(dir string, store fsm.Durable) (FlightChain, error) {
 	return chain, nil
 }
 
-// flightPaths lists flight-<n>.jsonl in dir by n.
+// flightPaths lists flight-<n>.jsonl and flight-<n>.bin in dir by n.
 func flightPaths(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -108,9 +107,7 @@ func flightPaths(dir string) ([]string, error) {
 	}
 	var fs []file
 	for _, e := range entries {
-		s, ok := strings.CutPrefix(e.Name(), "flight-")
-		s, ok2 := strings.CutSuffix(s, ".jsonl")
-		if n, err := strconv.Atoi(s); ok && ok2 && err == nil {
+		if n, ok := flightNumber(e.Name()); ok {
 			fs = append(fs, file{n, filepath.Join(dir, e.Name())})
 		}
 	}

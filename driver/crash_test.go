@@ -78,9 +78,12 @@ func (x *crashExec) ObserveEffect(e fsm.Effect) {
 // crashOptions rotates the flight file in two runs of three (rotate.go): every
 // 1–4 completed checkpoints, or every 1–8 KiB of events (a few events to a few
 // dozen, so that kills land before, during and after rotations, with
-// checkpoints pending at the rotation); the third run never rotates.
+// checkpoints pending at the rotation); the third run never rotates. The
+// flight format alternates every three runs (NDJSON, binary), so that every
+// rotation mode runs in both and restarts change the format (a job's files
+// are numbered, cut and chained across both).
 func crashOptions(seed uint64, x Executor) Options {
-	opt := Options{Executor: x}
+	opt := Options{Executor: x, FlightFormat: FlightFormat(seed / 3 % 2)}
 	switch seed % 3 {
 	case 0:
 		opt.FlightMaxCheckpoints, opt.FlightMaxBytes = 1+int(seed/3%4), -1
@@ -177,6 +180,11 @@ func TestCrashRecovery(t *testing.T) {
 	if ledger.kills >= 6 && ledger.rotated == 0 {
 		t.Fatalf("%d kills and no flight file was rotated: the crash test does not exercise rotation", ledger.kills)
 	}
+	bins, _ := filepath.Glob(filepath.Join(dir, "flight", "flight-*.bin"))
+	jsons, _ := filepath.Glob(filepath.Join(dir, "flight", "flight-*.jsonl"))
+	if ledger.kills >= 6 && (len(bins) == 0 || len(jsons) == 0) {
+		t.Fatalf("%d kills: %d binary and %d NDJSON flight files: the crash test does not exercise both formats", ledger.kills, len(bins), len(jsons))
+	}
 	// Finally the driver itself recovers: overrides and latest checkpoint intact.
 	d, err := Open(dir, twoRegions(), crashConfig(), Options{Clock: newFakeClock(), NoFlightRecorder: true})
 	if err != nil {
@@ -191,8 +199,8 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatalf("effective %s, acknowledged %s", got, ledger.lastAcked)
 	}
 	t.Logf("%d crashes (%d in the middle of a store write): %d checkpoints completed, ids up to %d; "+
-		"%d flight files (%d of them rotations inside an incarnation), %d events, every file replayed and the chain reproduced the store after every kill",
-		ledger.kills, ledger.tornWrites, ledger.maxCompleted, ledger.maxTriggered, ledger.files, ledger.rotated, ledger.events)
+		"%d flight files (%d binary; %d of them rotations inside an incarnation), %d events, every file replayed and the chain reproduced the store after every kill",
+		ledger.kills, ledger.tornWrites, ledger.maxCompleted, ledger.maxTriggered, ledger.files, len(bins), ledger.rotated, ledger.events)
 }
 
 // runAndKill starts a child on dir, lets it run for d after it is ready, kills

@@ -1,11 +1,11 @@
 package driver
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -145,11 +145,18 @@ func TestEventsOfOneCallerStayInOrder(t *testing.T) {
 // allocation, from the caller's Ack through the loop, the core, the
 // recorder and the REST statistics (issue 19). Counted over 50,000 acks of
 // one checkpoint, so a fixed cost per batch (a Sync, the GC) stays far below
-// one per ack.
+// one per ack. Both flight formats.
 func TestAckAllocatesNothing(t *testing.T) {
+	for _, f := range []FlightFormat{FlightNDJSON, FlightBinary} {
+		t.Run(f.String(), func(t *testing.T) { testAckAllocatesNothing(t, f) })
+	}
+}
+
+func testAckAllocatesNothing(t *testing.T, format FlightFormat) {
 	const n = 50_000
 	x := &benchExec{triggers: make(chan int64, 1), notified: make(chan time.Time, 1)}
-	d, err := New(&memStore{}, benchJob(2*n, fsm.AllToAll), manualConfig(), Options{Executor: x, FlightDir: t.TempDir()})
+	dir := t.TempDir()
+	d, err := New(&memStore{}, benchJob(2*n, fsm.AllToAll), manualConfig(), Options{Executor: x, FlightDir: dir, FlightFormat: format})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,19 +179,30 @@ func TestAckAllocatesNothing(t *testing.T) {
 	if allocs := m1.Mallocs - m0.Mallocs; allocs > n/100 {
 		t.Fatalf("%d allocations for %d acks, want (almost) none", allocs, n)
 	}
+	// The acks are in the file, in the format asked for.
+	if m, _ := filepath.Glob(filepath.Join(dir, "flight-1"+format.ext())); len(m) != 1 {
+		t.Fatalf("no flight-1%s in %s", format.ext(), dir)
+	}
 }
 
 // TestFlightLineBeforeEffects: a step's line is in the flight file before its
 // effects are carried out — the store write of persist included — so that a
 // crash after an effect never leaves a file without the step (see recorder).
+// Both formats: in a binary file the step is a line record.
 func TestFlightLineBeforeEffects(t *testing.T) {
+	for _, f := range []FlightFormat{FlightNDJSON, FlightBinary} {
+		t.Run(f.String(), func(t *testing.T) { testFlightLineBeforeEffects(t, f) })
+	}
+}
+
+func testFlightLineBeforeEffects(t *testing.T, format FlightFormat) {
 	x := &lineCheckExec{t: t, want: map[fsm.EffectType]string{
 		fsm.EffTrigger:        `{"type":"trigger","checkpoint":1,`,
 		fsm.EffPersist:        `{"type":"persist","checkpoint":1,`,
 		fsm.EffNotifyComplete: `{"type":"notify_complete","checkpoint":1,`,
 	}}
 	clock := newFakeClock()
-	d, err := Open(t.TempDir(), twoRegions(), testConfig(1000), Options{Clock: clock, Executor: x})
+	d, err := Open(t.TempDir(), twoRegions(), testConfig(1000), Options{Clock: clock, Executor: x, FlightFormat: format})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,18 +237,12 @@ func (x *lineCheckExec) ObserveEffect(e fsm.Effect) {
 	if !ok {
 		return
 	}
-	f, err := os.Open(x.d.FlightFile())
+	b, err := os.ReadFile(x.d.FlightFile())
 	if err != nil {
 		x.t.Error(err)
 		return
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	found := false
-	for sc.Scan() {
-		found = found || strings.Contains(sc.Text(), want)
-	}
-	if !found {
+	if !bytes.Contains(b, []byte(want)) { // a line, or a binary file's line record
 		x.t.Errorf("%s carried out before its line is in the flight file", e.Type)
 	}
 	x.mu.Lock()

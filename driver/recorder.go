@@ -45,14 +45,29 @@ import (
 // may lose more of the tail (a torn last line is the most a crash leaves;
 // CheckFlightChain and the next incarnation cut it). Close flushes and fsyncs.
 //
-// Restart time does not depend on earlier files (none is read at Open), and
+// With FlightBinary the files are flight-<n>.bin in the binary variant
+// (HISTORY.md, "Binary variant"; recorder_format.go): the same records, but an
+// event without effects joins the encoder's open run — a compare and an
+// increment on the loop, instead of an NDJSON line — and the run goes out as
+// one record where the lines would have (at the end of the batch, before the
+// effects of a step). What a crash loses is the same; a power loss may leave a
+// torn last record, which the next incarnation cuts.
+//
+// Restart time does not depend on earlier files (at Open only the previous
+// file's tail is read: its last line, or a binary file's record framing), and
 // the files of one job chain: each one's end state, with what a crash can
 // leave undone, is the state the next one resumes from (CheckFlightChain).
 type recorder struct {
-	f        *os.File
-	topo     *fsm.Topology
-	path     string
-	enc      *history.LineEncoder
+	f    *os.File
+	topo *fsm.Topology
+	path string
+	enc  *history.LineEncoder
+	// bin, in a binary flight file (FlightBinary), encodes the events
+	// instead: acks and other events without effects go into its open run,
+	// which flush writes out with the buffered records.
+	bin      *history.BinaryEncoder
+	ext      string  // the files' extension: .jsonl or .bin
+	cbuf     []byte  // a comment line being built (binary)
 	buf      []byte  // whole lines not yet written; nil between batches
 	bufp     *[]byte // buf's pool entry
 	err      error
@@ -91,8 +106,7 @@ func (d *Driver) openRecorder(opt Options, format string, first []byte) error {
 		return fmt.Errorf("driver: flight recorder: %w", err)
 	}
 	if n > 1 {
-		prev := filepath.Join(opt.FlightDir, fmt.Sprintf("flight-%d.jsonl", n-1))
-		if err := cutTornLine(prev); err != nil {
+		if err := cutTorn(opt.FlightDir, n-1); err != nil {
 			return fmt.Errorf("driver: flight recorder: %w", err)
 		}
 	}
@@ -100,13 +114,20 @@ func (d *Driver) openRecorder(opt Options, format string, first []byte) error {
 	if err != nil {
 		return fmt.Errorf("driver: flight recorder: %w", err)
 	}
-	b := append(append(append(hdr, '\n'), first...), '\n')
+	rec := &recorder{topo: d.topo, enc: history.NewLineEncoder(d.topo), ext: opt.FlightFormat.ext()}
+	var b []byte
+	if opt.FlightFormat == FlightBinary {
+		rec.bin = history.NewBinaryEncoder(d.topo)
+		b = rec.bin.AppendLine(rec.bin.AppendLine(history.AppendBinaryMagic(nil), hdr), first)
+	} else {
+		b = append(append(append(hdr, '\n'), first...), '\n')
+	}
 	tmp := filepath.Join(opt.FlightDir, flightTmp)
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("driver: flight recorder: %w", err)
 	}
-	path := filepath.Join(opt.FlightDir, fmt.Sprintf("flight-%d.jsonl", n))
+	path := filepath.Join(opt.FlightDir, fmt.Sprintf("flight-%d%s", n, rec.ext))
 	if _, err := f.Write(b); err != nil {
 		f.Close()
 		return fmt.Errorf("driver: flight recorder: %w", err)
@@ -122,7 +143,8 @@ func (d *Driver) openRecorder(opt Options, format string, first []byte) error {
 		f.Close()
 		return fmt.Errorf("driver: flight recorder: %w", err)
 	}
-	d.rec = &recorder{f: f, path: path, topo: d.topo, enc: history.NewLineEncoder(d.topo), rot: rot}
+	rec.f, rec.path, rec.rot = f, path, rot
+	d.rec = rec
 	return nil
 }
 
@@ -158,7 +180,8 @@ func cutTornLine(path string) error {
 	return f.Sync()
 }
 
-// nextFlightNumber returns one more than the largest n of flight-<n>.jsonl in dir.
+// nextFlightNumber returns one more than the largest n of flight-<n>.jsonl
+// and flight-<n>.bin in dir.
 func nextFlightNumber(dir string) (int, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -166,13 +189,26 @@ func nextFlightNumber(dir string) (int, error) {
 	}
 	n := 0
 	for _, e := range entries {
-		s, ok := strings.CutPrefix(e.Name(), "flight-")
-		s, ok2 := strings.CutSuffix(s, ".jsonl")
-		if k, err := strconv.Atoi(s); ok && ok2 && err == nil && k > n {
+		if k, ok := flightNumber(e.Name()); ok && k > n {
 			n = k
 		}
 	}
 	return n + 1, nil
+}
+
+// flightNumber returns n of a file named flight-<n>.jsonl or flight-<n>.bin.
+func flightNumber(name string) (int, bool) {
+	s, ok := strings.CutPrefix(name, "flight-")
+	if !ok {
+		return 0, false
+	}
+	for _, ext := range flightExts {
+		if num, ok := strings.CutSuffix(s, ext); ok {
+			k, err := strconv.Atoi(num)
+			return k, err == nil
+		}
+	}
+	return 0, false
 }
 
 // write records one accepted event (into the buffer) with the state handle
@@ -188,8 +224,12 @@ func (r *recorder) write(ev fsm.Event, h history.StateHandle, effs []fsm.Effect)
 		}
 		start := len(r.buf)
 		r.grab()
-		if r.buf, r.err = r.enc.AppendState(r.buf, ev, h, effs); r.err == nil {
+		if r.bin != nil {
+			r.buf, r.err = r.bin.AppendEvent(r.buf, ev, h, effs)
+		} else if r.buf, r.err = r.enc.AppendState(r.buf, ev, h, effs); r.err == nil {
 			r.buf = append(r.buf, '\n')
+		}
+		if r.err == nil {
 			// Rotation (rotate.go): a full file is flushed and the next one
 			// starts with a snapshot of the core after this event.
 			full := r.rot != nil && r.rot.written(len(r.buf)-start, effs)
@@ -211,15 +251,20 @@ func (r *recorder) comment(text string) {
 		return
 	}
 	r.grab()
-	r.buf = append(r.buf, "// "...)
+	line := append(r.cbuf[:0], "// "...)
 	for i := 0; i < len(text); i++ {
 		c := text[i]
 		if c == '\n' || c == '\r' {
 			c = ' '
 		}
-		r.buf = append(r.buf, c)
+		line = append(line, c)
 	}
-	r.buf = append(r.buf, '\n')
+	r.cbuf = line
+	if r.bin != nil {
+		r.buf = r.bin.AppendLine(r.buf, line)
+		return
+	}
+	r.buf = append(append(r.buf, line...), '\n')
 }
 
 // flush writes the buffered lines in one write(2) (a process crash cannot
@@ -227,6 +272,15 @@ func (r *recorder) comment(text string) {
 func (r *recorder) flush() error {
 	if r == nil {
 		return nil
+	}
+	if r.bin != nil && r.err == nil && r.bin.Pending() {
+		// The open run goes out with the batch; rotation counts its bytes now.
+		r.grab()
+		n := len(r.buf)
+		r.buf = r.bin.Flush(r.buf)
+		if r.rot != nil {
+			r.rot.bytes += int64(len(r.buf) - n)
+		}
 	}
 	if r.err == nil && len(r.buf) > 0 {
 		_, r.err = r.f.Write(r.buf)

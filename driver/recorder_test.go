@@ -39,10 +39,37 @@ func replayFile(t *testing.T, path string) *history.Result {
 // The flight recorder's file reproduces the run: replay with -check recomputes
 // exactly the effects the driver saw, and every invariant holds.
 func TestFlightRecorderReplays(t *testing.T) {
-	dir := t.TempDir()
+	h := openHarness(t, t.TempDir(), flightScenarioConfig())
+	path := flightScenario(t, h)
+	res := replayFile(t, path)
+	if got := len(res.Summary.Completed); got != 4 {
+		t.Fatalf("replay completed %d checkpoints, want 4: %+v", got, res.Summary.Completed)
+	}
+	// Every effect the executor saw is in the file, in order.
+	hist, err := history.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recorded int
+	for _, r := range hist.Records {
+		recorded += len(r.Recorded)
+	}
+	if seen := len(h.exec.snapshot()); recorded != seen {
+		t.Fatalf("file records %d effects, the executor saw %d", recorded, seen)
+	}
+}
+
+func flightScenarioConfig() fsm.Config {
 	cfg := regionalConfig(1000)
 	cfg.TolerableFailures = 10
-	h := openHarness(t, dir, cfg)
+	return cfg
+}
+
+// flightScenario runs five checkpoints (a regional completion, a late ack, an
+// expiry, a savepoint), two PATCHes and a region failover on a fake clock,
+// closes the driver and returns its flight file.
+func flightScenario(t *testing.T, h *harness) string {
+	t.Helper()
 	h.clock.Advance(time.Second) // checkpoint 1: global
 	h.exec.wait(t, "trigger", isEffect(fsm.EffTrigger, 1))
 	h.clock.Advance(5 * time.Millisecond)
@@ -93,22 +120,7 @@ func TestFlightRecorderReplays(t *testing.T) {
 	if err := h.d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	res := replayFile(t, path)
-	if got := len(res.Summary.Completed); got != 4 {
-		t.Fatalf("replay completed %d checkpoints, want 4: %+v", got, res.Summary.Completed)
-	}
-	// Every effect the executor saw is in the file, in order.
-	hist, err := history.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var recorded int
-	for _, r := range hist.Records {
-		recorded += len(r.Recorded)
-	}
-	if seen := len(h.exec.snapshot()); recorded != seen {
-		t.Fatalf("file records %d effects, the executor saw %d", recorded, seen)
-	}
+	return path
 }
 
 // A resumed incarnation's file starts with the state it resumed from and

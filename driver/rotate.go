@@ -14,7 +14,7 @@ import (
 // until its events (the lines after its header and first record) take
 // FlightMaxBytes bytes or record FlightMaxCheckpoints
 // completions; then, between two events, the recorder closes it and goes on
-// in flight-<n+1>.jsonl, which starts with a header (ckpt-history/v1.3) and a
+// in flight-<n+1>.jsonl (.bin), which starts with a header (ckpt-history/v1.3) and a
 // snapshot record: the core's whole state after the last event of the
 // previous file (fsm.AppendSnapshot: pending checkpoints, patches, failure
 // counter, timers, subtask statuses — everything that affects what comes
@@ -96,14 +96,23 @@ func (rot *rotation) written(line int, effs []fsm.Effect) bool {
 // last recorded event).
 func (r *recorder) rotate() error {
 	rot := r.rot
-	b := append(append([]byte(nil), rot.header...), history.EncodeSnapshotRecord(rot.core())...)
-	b = append(b, '\n')
+	var b []byte
+	if r.bin != nil {
+		// A new binary file: magic, header and snapshot records (the open run
+		// went out with the previous file's last flush).
+		b = history.AppendBinaryMagic(nil)
+		b = r.bin.AppendLine(b, rot.header[:len(rot.header)-1])
+		b = r.bin.AppendLine(b, history.EncodeSnapshotRecord(rot.core()))
+	} else {
+		b = append(append([]byte(nil), rot.header...), history.EncodeSnapshotRecord(rot.core())...)
+		b = append(b, '\n')
+	}
 	tmp := filepath.Join(rot.dir, flightTmp)
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(rot.dir, fmt.Sprintf("flight-%d.jsonl", rot.n+1))
+	path := filepath.Join(rot.dir, fmt.Sprintf("flight-%d%s", rot.n+1, r.ext))
 	if _, err := f.Write(b); err != nil {
 		f.Close()
 		return err

@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -19,6 +20,9 @@ import (
 // starts with a v1.3 header and a snapshot record, every file replays alone
 // with every invariant holding and no recorded effect diverging, and the chain
 // (each file's end equal to the next one's snapshot) reproduces the store.
+//
+// Both formats: a binary file rotates the same way (its header and snapshot
+// are line records), and its conversion starts as an NDJSON file does.
 func TestFlightRotation(t *testing.T) {
 	for _, c := range []struct {
 		name       string
@@ -28,6 +32,9 @@ func TestFlightRotation(t *testing.T) {
 		{"checkpoints", Options{FlightMaxCheckpoints: 2, FlightMaxBytes: -1}, 3},
 		{"bytes", Options{FlightMaxBytes: 400, FlightMaxCheckpoints: -1}, 8},
 		{"off", Options{FlightMaxBytes: -1, FlightMaxCheckpoints: -1}, 0},
+		{"binary/checkpoints", Options{FlightMaxCheckpoints: 2, FlightMaxBytes: -1, FlightFormat: FlightBinary}, 3},
+		{"binary/bytes", Options{FlightMaxBytes: 400, FlightMaxCheckpoints: -1, FlightFormat: FlightBinary}, 5},
+		{"binary/off", Options{FlightMaxBytes: -1, FlightMaxCheckpoints: -1, FlightFormat: FlightBinary}, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -102,10 +109,10 @@ func TestFlightRotation(t *testing.T) {
 			}
 			for i, path := range paths {
 				replayFile(t, path)
-				b, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatal(err)
+				if !strings.HasSuffix(path, c.opt.FlightFormat.ext()) {
+					t.Errorf("%s: not a %s file", path, c.opt.FlightFormat)
 				}
+				b := readFlightNDJSON(t, path)
 				lines := strings.SplitN(string(b), "\n", 3)
 				rotated := strings.Contains(lines[0], history.FormatSnapshot) && strings.HasPrefix(lines[1], `{"at":`) &&
 					strings.Contains(lines[1], `"type":"snapshot"`)
@@ -115,4 +122,25 @@ func TestFlightRotation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readFlightNDJSON reads a flight file as NDJSON: a binary one converted
+// (history.ToNDJSON), checked to be binary by its magic.
+func readFlightNDJSON(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if history.IsBinary(b) != strings.HasSuffix(path, ".bin") {
+		t.Fatalf("%s: binary %t", path, history.IsBinary(b))
+	}
+	if !history.IsBinary(b) {
+		return b
+	}
+	var out bytes.Buffer
+	if err := history.ToNDJSON(&out, bytes.NewReader(b), path); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
 }
