@@ -71,7 +71,10 @@ type Options struct {
 	Progress      io.Writer
 	ProgressEvery time.Duration
 	// Ignore, when set, drops violations it returns true for (a known issue
-	// already reported to its owners).
+	// already reported to its owners). The explorer computes a step once for
+	// every state that equals it up to a shift of the clock, so the event and
+	// state it is given may be the path's shifted by a constant: it must not
+	// judge by absolute times.
 	Ignore func(fsm.Event, invariants.Violation, *fsm.State) bool
 	// Minimize shrinks a counterexample with delta debugging (Minimize) into
 	// Counterexample.Minimized.
@@ -272,4 +275,27 @@ func (m *Model) stepChecked(s *fsm.State, chk *checkers, ev fsm.Event, opt *Opti
 		return cx
 	}
 	return m.checkStep(chk, ev, effs, s, &b, opt)
+}
+
+// replayDetail recomputes a counterexample's detail on its own path: the
+// memoized step that found it may have run on a time-shifted image of the
+// path's state (explore_memo.go), so the times in its message may be shifted.
+func (m *Model) replayDetail(cx *Counterexample, opt *Options) {
+	topo, err := fsm.NewTopology(m.Job)
+	if err != nil || len(cx.Events) == 0 {
+		return
+	}
+	s, err := fsm.New(topo, m.Config)
+	if err != nil {
+		return
+	}
+	chk := newCheckers(topo, m.Config)
+	for i, ev := range cx.Events {
+		if v := m.stepChecked(s, chk, ev, opt); v != nil {
+			if i == len(cx.Events)-1 && v.Invariant == cx.Invariant {
+				cx.Detail = v.Detail
+			}
+			return
+		}
+	}
 }

@@ -7,30 +7,44 @@ import (
 	"sync/atomic"
 
 	"github.com/ckptcore/ckptcore/fsm"
+	"github.com/ckptcore/ckptcore/invariants"
 )
 
 // Memoized transitions (issue 17). A node is a (core state, checkers' memory,
 // remaining budget) triple, but the three parts repeat across nodes: the
-// regional 2×1 model has 27 k nodes over 6.6 k core states and a few hundred
-// checker memories, and 69 k transitions over 22 k distinct (core state,
-// event) steps. So each part is interned once, by its exact canonical key
-// (fsm's AppendKey, checkers.appendKey: absolute times, no relabeling), and
+// regional 2×1 model has 21.6 k nodes over 4 k core states (time-relative
+// keys) and a few hundred checker memories. So each part is interned once and
 // the explorer keeps only the interned entries:
 //
-//   - a core step (core entry, event) is computed once: the successor's core
-//     entry and the effects (or the panic / refusal);
-//   - a checker step (checker entry, core step) is computed once: the
-//     successor's checker entry and the violations it reports;
+//   - core states by their time-relative key (fsm's AppendKeyRelabeled with
+//     the state's own clock as time base): states that differ only by a shift
+//     of the clock share one entry, whose representative is the first one
+//     met; a core step (core entry, event) is computed once on it: the
+//     successor's core entry, the shift dt between the reached state and that
+//     entry's representative, and the effects (or the panic / refusal);
+//   - checkers' memories by their exact key (checkers.appendKey), always in
+//     the time of the core entry they are paired with: a checker step
+//     (checker entry, core step) is computed once, on the reached state in
+//     the parent's time, and its memory is then shifted by -dt into the
+//     successor's time (invariants.Timing.Shift); it yields the successor's
+//     checker entry and the violations;
 //   - the canonical pair key (symmetry, times relative to the state's clock)
 //     of a (core entry, checker entry) pair is computed once.
 //
 // Two core states with equal keys accept the same events and answer them with
-// the same effects and equal-keyed successors (fsm/key.go, proved by
-// TestKeyDecidesBehaviour), and two checkers with equal keys report the same
-// violations for every continuation (invariants/clone.go): so a step computed
-// on an entry's representative holds for every state or checker with its key,
-// and the exploration's counts, verdicts and counterexamples are those of
-// stepping each node's own values. A queue item is then three small values.
+// the same effects and equal-keyed successors (fsm/key.go, TestKeyDecidesBehaviour);
+// with time-relative keys, a state shifted by d answers the event shifted by d
+// with effects and a successor shifted by d (the core compares times only with
+// each other and with durations, the premise of the time-relative node keys).
+// Two checkers with equal keys report the same violations for every
+// continuation (invariants/clone.go), and the checks too compare times only
+// with each other. So a step computed on an entry's representative holds for
+// every state or checker with its key, and the exploration's counts and
+// verdicts are those of stepping each node's own values. Each node keeps its
+// shift from its representative (node.shift), so its path is read back in
+// the path's own times (TestMemoPathsAreAbsolute), and a violation's message
+// is recomputed on its path (Model.replayDetail). A queue item is three small
+// values.
 
 // coreEntry is an interned core state: its representative is never stepped
 // again (steps run on clones), so it and the effects taken from it stay valid.
@@ -55,12 +69,18 @@ type chkEntry struct {
 // coreTrans is one memoized core step, and the checker steps computed over
 // it so far (a handful: one per checker memory that reached its state).
 type coreTrans struct {
-	ev   fsm.Event
-	to   *coreEntry
-	effs []fsm.Effect
-	fail *Counterexample // a panic or refusal (without its path), else nil
-	mu   sync.Mutex
-	chks []chkLink
+	ev fsm.Event
+	to *coreEntry
+	// dt is the reached state's clock minus to's representative's: the two
+	// have equal time-relative keys, and the step's state is to.s shifted by
+	// dt; after is that state when dt != 0 (the checkers run on it, in from's
+	// time, and their memory is then shifted into to's).
+	dt    int64
+	after *fsm.State
+	effs  []fsm.Effect
+	fail  *Counterexample // a panic or refusal (without its path), else nil
+	mu    sync.Mutex
+	chks  []chkLink
 }
 
 type chkLink struct {
@@ -133,14 +153,28 @@ func newMemo(m *Model, opt *Options, syms []fsm.Relabel) *memo {
 	return &memo{m: m, opt: opt, syms: syms}
 }
 
-// memoBuf is one worker's scratch space for keys.
+// memoBuf is one worker's scratch space: key buffers, and the checkers each
+// checker step runs on before the memory it reaches is interned (most steps
+// reach a memory already interned, and then nothing is kept).
 type memoBuf struct {
-	kb  keyBuf
-	enc []byte
+	kb      keyBuf
+	enc     []byte
+	scratch *checkers
+}
+
+func (mb *memoBuf) checkers(from *checkers) *checkers {
+	if mb.scratch == nil {
+		mb.scratch = &checkers{inv: new(invariants.Checker), tim: new(invariants.Timing)}
+	}
+	from.inv.CloneInto(mb.scratch.inv)
+	from.tim.CloneInto(mb.scratch.tim)
+	mb.scratch.rules = from.rules
+	return mb.scratch
 }
 
 func (mm *memo) internCore(s *fsm.State, mb *memoBuf) *coreEntry {
-	mb.enc = s.AppendKey(mb.enc[:0])
+	rl := fsm.Relabel{TimeBase: s.Now()}
+	mb.enc = s.AppendKeyRelabeled(mb.enc[:0], &rl)
 	k := Hash128(mb.enc)
 	if e, ok := mm.cores.get(k[0], k); ok {
 		return e
@@ -150,13 +184,15 @@ func (mm *memo) internCore(s *fsm.State, mb *memoBuf) *coreEntry {
 		moves: moves, trans: make([]atomic.Pointer[coreTrans], len(moves))})
 }
 
+// internChk returns the entry of c's memory; a new entry keeps a clone of c,
+// so c may be scratch space.
 func (mm *memo) internChk(c *checkers, mb *memoBuf) *chkEntry {
 	mb.enc = c.appendKey(mb.enc[:0], nil)
 	k := Hash128(mb.enc)
 	if e, ok := mm.chks.get(k[0], k); ok {
 		return e
 	}
-	return mm.chks.putIfAbsent(k[0], k, &chkEntry{id: mm.ids.Add(1), chk: c})
+	return mm.chks.putIfAbsent(k[0], k, &chkEntry{id: mm.ids.Add(1), chk: c.clone()})
 }
 
 // step returns the core step of successor sc (move sc.move) from entry from.
@@ -177,6 +213,9 @@ func (mm *memo) step(from *coreEntry, sc *successor, mb *memoBuf) *coreTrans {
 	t.effs, t.fail = mm.m.stepCore(s, sc.ev)
 	if t.fail == nil {
 		t.to = mm.internCore(s, mb)
+		if t.dt = s.Now() - t.to.s.Now(); t.dt != 0 {
+			t.after = s
+		}
 	}
 	if !patch {
 		if from.trans[sc.move].CompareAndSwap(nil, t) {
@@ -201,9 +240,14 @@ func (mm *memo) check(chk *chkEntry, from *coreEntry, t *coreTrans, mb *memoBuf)
 	if r := t.lookup(chk); r != nil {
 		return r
 	}
-	c := chk.chk.clone()
-	r := &chkTrans{fail: mm.m.checkStep(c, t.ev, t.effs, t.to.s, &from.before, mm.opt)}
+	c := mb.checkers(chk.chk)
+	after := t.to.s
+	if t.dt != 0 {
+		after = t.after
+	}
+	r := &chkTrans{fail: mm.m.checkStep(c, t.ev, t.effs, after, &from.before, mm.opt)}
 	if r.fail == nil {
+		c.tim.Shift(-t.dt) // into the time of to's representative
 		r.to = mm.internChk(c, mb)
 		r.pair = mm.pair(t.to, r.to, mb)
 	}

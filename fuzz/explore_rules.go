@@ -63,9 +63,10 @@ type pendingKind struct {
 
 func snapshotBefore(s *fsm.State) before {
 	b := before{job: s.Job(), sourcesDone: allSourcesDone(s)}
-	for _, p := range s.Pending() {
+	s.EachPending(func(p fsm.PendingInfo) bool {
 		b.pending = append(b.pending, pendingKind{p.ID, p.Kind})
-	}
+		return true
+	})
 	return b
 }
 

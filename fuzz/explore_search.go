@@ -19,12 +19,21 @@ type node struct {
 	parent *node
 	ev     *fsm.Event // the memoized step's event (coreTrans.ev), or the start
 	depth  int32
+	// shift is this node's clock minus its core entry's representative's:
+	// the memo shares steps between states that differ by a shift of the
+	// clock (explore_memo.go), so a memoized event, taken in the parent's
+	// representative's time, happened shift later on this path.
+	shift int64
 }
 
 func (n *node) path() []fsm.Event {
 	var evs []fsm.Event
 	for ; n != nil; n = n.parent {
-		evs = append(evs, *n.ev)
+		ev := *n.ev
+		if n.parent != nil {
+			ev.At += n.parent.shift
+		}
+		evs = append(evs, ev)
 	}
 	slices.Reverse(evs)
 	return evs
@@ -57,12 +66,18 @@ func nodeKey(pair Key, b Budget) Key {
 // candidate is a successor found while expanding one depth: tag orders the
 // candidates of a depth (parent position, successor position) so that the
 // representative kept for a key, and so every count and counterexample, is
-// the same for any number of workers.
+// the same for any number of workers. Its node is made only when merge keeps
+// it (most candidates meet an earlier one of the same depth).
 type candidate struct {
-	tag  uint64
-	key  Key
-	core Key
-	it   item
+	tag    uint64
+	key    Key
+	core   Key
+	parent *node
+	ev     *fsm.Event
+	shift  int64
+	ce     *coreEntry
+	chk    *chkEntry
+	budget Budget
 }
 
 type found struct {
@@ -135,16 +150,18 @@ func Explore(m Model, opt Options) Result {
 	e.seen.Add(nodeKey(p.key, m.Budget))
 	e.cores.Add(p.core)
 	frontier := []item{it}
+	var spare []item // the frontier before: its storage holds the next one
 	defer e.prog.stop()
 	for len(frontier) > 0 {
 		cands, trans, viol := e.expand(frontier, res.Workers)
 		res.Transitions += trans
 		if viol != nil {
+			m.replayDetail(viol, &opt)
 			res.Violation = viol
 			res.Depth = len(viol.Events) - 1
 			break
 		}
-		frontier = e.merge(cands, &res)
+		frontier, spare = e.merge(cands, spare, &res), frontier
 		if len(frontier) > 0 {
 			res.Depth = int(frontier[0].n.depth)
 		}
@@ -169,16 +186,24 @@ type explorer struct {
 	seen  keySet // node keys of earlier depths: read-only while a depth expands
 	cores keySet
 	prog  *progress
+	outs  [][]candidate // per worker, reused from depth to depth
 }
 
 // expand computes every successor of the frontier on workers goroutines. It
-// returns the candidates not seen at earlier depths, in tag order, and the
-// violation with the smallest tag, if any.
-func (e *explorer) expand(frontier []item, workers int) ([]candidate, int, *Counterexample) {
+// returns the candidates not seen at earlier depths, one list per worker,
+// each in tag order (a worker takes chunks of the frontier in order), and
+// the violation with the smallest tag, if any.
+func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Counterexample) {
 	const chunk = 32
 	var next atomic.Int64
 	var best atomic.Uint64 // smallest violating tag + 1 (0: none)
-	outs := make([][]candidate, workers)
+	if len(e.outs) != workers {
+		e.outs = make([][]candidate, workers)
+	}
+	outs := e.outs
+	for w := range outs {
+		outs[w] = outs[w][:0] // the previous depth's candidates are merged
+	}
 	viols := make([][]found, workers)
 	trans := make([]int, workers)
 	var wg sync.WaitGroup
@@ -212,7 +237,9 @@ func (e *explorer) expand(frontier []item, workers int) ([]candidate, int, *Coun
 						}
 						if v != nil {
 							cx := *v
-							cx.Events = append(it.n.path(), sc.ev)
+							ev := sc.ev
+							ev.At += it.n.shift
+							cx.Events = append(it.n.path(), ev)
 							viols[w] = append(viols[w], found{tag, &cx})
 							for b := best.Load(); b == 0 || tag+1 < b; b = best.Load() {
 								if best.CompareAndSwap(b, tag+1) {
@@ -225,8 +252,8 @@ func (e *explorer) expand(frontier []item, workers int) ([]candidate, int, *Coun
 						if e.seen.Has(k) {
 							continue
 						}
-						outs[w] = append(outs[w], candidate{tag: tag, key: k, core: ct.pair.core,
-							it: item{n: &node{parent: it.n, ev: &t.ev, depth: it.n.depth + 1}, core: t.to, chk: ct.to, budget: sc.budget}})
+						outs[w] = append(outs[w], candidate{tag: tag, key: k, core: ct.pair.core, parent: it.n, ev: &t.ev,
+							shift: it.n.shift + t.dt, ce: t.to, chk: ct.to, budget: sc.budget})
 					}
 					e.prog.expanded()
 				}
@@ -245,39 +272,38 @@ func (e *explorer) expand(frontier []item, workers int) ([]candidate, int, *Coun
 		}
 		total += trans[w]
 	}
-	var all []candidate
-	for _, o := range outs {
-		all = append(all, o...)
-	}
-	slices.SortFunc(all, func(a, b candidate) int {
-		switch {
-		case a.tag < b.tag:
-			return -1
-		case a.tag > b.tag:
-			return 1
-		}
-		return 0
-	})
-	return all, total, cx
+	return outs, total, cx
 }
 
-// merge adds the depth's candidates to the seen set in tag order and returns
-// the new frontier: the first candidate of each key.
-func (e *explorer) merge(cands []candidate, res *Result) []item {
-	var frontier []item
-	for i := range cands {
-		c := &cands[i]
+// merge adds the depth's candidates to the seen set in tag order (merging
+// the workers' sorted lists) and returns the new frontier, in buf's storage:
+// the first candidate of each key, with its node.
+func (e *explorer) merge(outs [][]candidate, buf []item, res *Result) []item {
+	frontier := buf[:0]
+	pos := make([]int, len(outs))
+	for {
+		w := -1
+		for v := range outs {
+			if pos[v] < len(outs[v]) && (w < 0 || outs[v][pos[v]].tag < outs[w][pos[w]].tag) {
+				w = v
+			}
+		}
+		if w < 0 {
+			return frontier
+		}
+		c := &outs[w][pos[w]]
+		pos[w]++
 		if !e.seen.Add(c.key) {
 			continue
 		}
 		e.cores.Add(c.core)
-		frontier = append(frontier, c.it)
+		n := &node{parent: c.parent, ev: c.ev, depth: c.parent.depth + 1, shift: c.shift}
+		frontier = append(frontier, item{n: n, core: c.ce, chk: c.chk, budget: c.budget})
 		if e.opt.MaxStates > 0 && e.seen.Len() >= e.opt.MaxStates {
 			res.Complete = false
-			break
+			return frontier
 		}
 	}
-	return frontier
 }
 
 // keyBuf holds one worker's scratch buffers for node keys.

@@ -1,6 +1,10 @@
 package fuzz
 
-import "github.com/ckptcore/ckptcore/fsm"
+import (
+	"slices"
+
+	"github.com/ckptcore/ckptcore/fsm"
+)
 
 type successor struct {
 	ev     fsm.Event
@@ -68,7 +72,8 @@ type move struct {
 // patch's request id is set from the budget (successor).
 func (m *Model) moves(topo *fsm.Topology, s *fsm.State) []move {
 	now := s.Now()
-	out := make([]move, 0, 16)
+	var buf [32]move
+	out := buf[:0]
 	add := func(ev fsm.Event, f budgetField) {
 		if ev.At == 0 {
 			ev.At = now
@@ -132,7 +137,7 @@ func (m *Model) moves(topo *fsm.Topology, s *fsm.State) []move {
 	if due, ok := s.NextDeadline(); ok {
 		add(fsm.Event{Type: fsm.EvTick, At: max(due, now)}, bAdvances)
 	}
-	return out
+	return slices.Clip(out) // kept per core entry: no spare capacity
 }
 
 // appendSuccessors appends the moves the remaining budget b allows, each with

@@ -25,6 +25,20 @@ func (c *Checker) Clone() *Checker {
 	return &d
 }
 
+// CloneInto makes d a deep copy of c, like Clone, reusing d's storage: the
+// explorer checks each step on one scratch checker per worker and keeps a
+// Clone only when the memory it reaches is new (issue 17).
+func (c *Checker) CloneInto(d *Checker) {
+	recs, refs := d.recs[:0], d.latestRefs[:0]
+	*d = *c
+	d.out = nil
+	d.recs = append(recs, c.recs...) // records' slices are shared, as in Clone
+	if c.latestRefs != nil {
+		d.latestRefs = append(refs, c.latestRefs...)
+	}
+	// confirmed is shared: the checker stores a new value, never writes one.
+}
+
 // AppendKey appends a canonical encoding of everything in the checker that
 // decides future verdicts: two checkers of one job with equal keys report the
 // same violations for every continuation. It leaves out the topology and the
@@ -138,6 +152,12 @@ func (c *Timing) Clone() *Timing {
 	return &d
 }
 
+// CloneInto makes d a deep copy of c (see Checker.CloneInto).
+func (c *Timing) CloneInto(d *Timing) {
+	*d = *c
+	d.out = nil // the task lists are never written in place: d shares them
+}
+
 // AppendKey appends a canonical encoding of the timing checker's memory (see
 // Checker.AppendKey): the subtasks finished since each pending checkpoint's
 // trigger and the first periodic request's due time.
@@ -149,3 +169,9 @@ func (c *Timing) AppendKey(b []byte, rl *fsm.Relabel) []byte {
 	}
 	return binary.AppendVarint(b, rl.Time(c.startDue))
 }
+
+// Shift moves every absolute time the timing checker remembers by d (the
+// first periodic request's due time): the memory of the same history with
+// the clock shifted by d. The checks compare times only with each other and
+// with durations, so the shifted checker judges the shifted history alike.
+func (c *Timing) Shift(d int64) { c.startDue += d }

@@ -32,6 +32,11 @@ import (
 // reads as ended and discarded (finished), so a core that acts on it anyway
 // still fails the check it fails (completed or aborted after it ended,
 // discarded twice, kept after discarding).
+//
+// Forgetting less is always sound, so Forget looks at the store (which costs a
+// copy of it) only when some id the checker itself believes gone (aborted,
+// discarded, or a completed savepoint, which is never stored) is not yet
+// marked over; an id the core drops without saying so stays remembered.
 func (c *Checker) Forget(s *fsm.State) {
 	var small [32]int64
 	live := small[:0] // pending and stored ids and the ids their refs name
@@ -42,21 +47,26 @@ func (c *Checker) Forget(s *fsm.State) {
 		}
 		return true
 	})
+	next := s.NextID()
+	candidate := func(r *idRec) bool {
+		return r.flags&fOver == 0 && r.id < next && !slices.Contains(live, r.id) &&
+			(r.flags&(fEnded|fDiscarded) != 0 || r.flags&(fCompleted|fHasKind) == fCompleted|fHasKind && isSavepoint(r.kind))
+	}
+	if !slices.ContainsFunc(c.recs, func(r idRec) bool { return candidate(&r) }) {
+		return
+	}
 	for _, k := range s.Known() {
 		live = append(live, k.ID)
 		for _, r := range k.Refs {
 			live = append(live, r.Checkpoint)
 		}
 	}
-	next := s.NextID()
 	const kept = fOwned | fRestored | fNoClaim | fHasForced | fForced
 	for i := range c.recs {
-		r := &c.recs[i]
-		if r.flags&fOver != 0 || r.id >= next || slices.Contains(live, r.id) {
-			continue
+		if r := &c.recs[i]; candidate(r) {
+			r.flags = r.flags&kept | fOver
+			r.kind, r.healthy, r.notified, r.failedOver = 0, nil, nil, nil
 		}
-		r.flags = r.flags&kept | fOver
-		r.kind, r.healthy, r.notified, r.failedOver = 0, nil, nil, nil
 	}
 }
 
