@@ -124,13 +124,12 @@ func (s *State) CloneInto(dst *State) {
 	}
 }
 
-// reuse returns a slice of len(src) backed by old when it has room, else a
-// new one; nil for a nil src. The caller fills it.
+// reuse returns a slice of len(src) backed by old when it has room (for an
+// empty src too: the next trigger's append then needs no allocation), else a
+// new one. The caller fills it. Nothing tells an empty record list from a nil
+// one.
 func reuse[T any](old, src []T) []T {
-	switch {
-	case src == nil:
-		return nil
-	case cap(old) >= len(src):
+	if cap(old) >= len(src) {
 		return old[:len(src)]
 	}
 	return make([]T, len(src))

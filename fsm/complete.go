@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -17,10 +18,9 @@ func (s *State) seal(i int) {
 			return
 		}
 		last := s.latest()
-		for r := 0; r < s.topo.NumRegions(); r++ {
-			if p.failed.has(r) {
-				p.refs = append(p.refs, RegionRef{r, refOf(last.refs, last.id, r)})
-			}
+		p.refs = make([]RegionRef, 0, p.failedCount)
+		for r := p.failed.next(0); r >= 0; r = p.failed.next(r + 1) {
+			p.refs = append(p.refs, RegionRef{r, refOf(last.refs, last.id, r)})
 		}
 	}
 	p.mode = ModeGlobal
@@ -35,32 +35,42 @@ func (s *State) seal(i int) {
 	}
 	p.persisting = true
 	p.totalSizes()
-	s.emitFallbacks(p)
+	// The effects' copies of the refs share one array: the persist effect's
+	// first, then each coordinator_fallback's, every part capped so that a
+	// runtime appending to one effect's refs cannot write into another's.
+	var persistRefs []RegionRef
+	if len(p.refs) > 0 {
+		n := len(p.refs)
+		for _, ref := range p.refs {
+			n += len(s.topo.RegionCoordinators(ref.Region))
+		}
+		refs := make([]RegionRef, n)
+		persistRefs = refs[:len(p.refs):len(p.refs)]
+		copy(persistRefs, p.refs)
+		s.emitFallbacks(p, refs[len(p.refs):])
+	}
 	s.emit(Effect{Type: EffPersist, Checkpoint: p.id, Kind: p.kind, Mode: p.mode,
-		Refs: cloneRefs(p.refs), Consecutive: p.consecutive,
+		Refs: persistRefs, Consecutive: p.consecutive,
 		StateSize: p.stateSize, CheckpointedSize: p.checkpointedSize})
 }
 
 // emitFallbacks emits one coordinator_fallback per vertex with a coordinator that
-// has a subtask in a failed region, in job order, naming those regions' refs.
-func (s *State) emitFallbacks(p *pendingCheckpoint) {
-	if len(p.refs) == 0 {
-		return
-	}
-	byVertex := map[int][]RegionRef{}
-	var vertices []int
-	for _, ref := range p.refs {
-		for _, v32 := range s.topo.RegionCoordinators(ref.Region) {
-			v := int(v32)
-			if _, seen := byVertex[v]; !seen {
-				vertices = append(vertices, v)
+// has a subtask in a failed region, in job order, naming those regions' refs
+// (in region order). Their refs are carved from free, which has room for one
+// ref per (failed region, coordinator of it).
+func (s *State) emitFallbacks(p *pendingCheckpoint, free []RegionRef) {
+	k := 0
+	for v := range s.topo.vertices {
+		lo := k
+		for _, ref := range p.refs {
+			if slices.Contains(s.topo.RegionCoordinators(ref.Region), int32(v)) {
+				free[k] = ref
+				k++
 			}
-			byVertex[v] = append(byVertex[v], ref)
 		}
-	}
-	sort.Ints(vertices)
-	for _, v := range vertices {
-		s.emit(Effect{Type: EffCoordinatorFallback, Checkpoint: p.id, Vertex: v, Refs: byVertex[v]})
+		if k > lo {
+			s.emit(Effect{Type: EffCoordinatorFallback, Checkpoint: p.id, Vertex: v, Refs: free[lo:k:k]})
+		}
 	}
 }
 
@@ -88,7 +98,9 @@ func (s *State) persistFailed(id int64) {
 // completion is notified (R26), the counters move (R25, R30), retention runs
 // (R40), and a stop-with-savepoint finishes the job (R24).
 func (s *State) complete(i int) {
-	p := s.pending[i].clone()
+	// A copy of the record, not of its sets: the checkpoint leaves s.pending
+	// below and nothing else reaches its sets (its refs move to the store).
+	p := s.pending[i]
 	s.emit(Effect{Type: EffCompleted, Checkpoint: p.id, Kind: p.kind, Mode: p.mode,
 		Refs: cloneRefs(p.refs), Consecutive: p.consecutive,
 		StateSize: p.stateSize, CheckpointedSize: p.checkpointedSize})
@@ -98,7 +110,8 @@ func (s *State) complete(i int) {
 		if p.kind == KindCheckpoint {
 			s.completing = p.id
 		}
-		for _, id := range s.pendingIDs() {
+		var buf [4]int64
+		for _, id := range s.appendPendingIDs(buf[:0]) {
 			if j := s.findPending(id); j >= 0 && id < p.id && s.pending[j].kind == KindCheckpoint {
 				s.abort(j, ReasonSubsumed, fmt.Sprintf("subsumed by checkpoint %d", p.id))
 			}
@@ -135,10 +148,6 @@ func (s *State) complete(i int) {
 // itself — exactly those whose ack was kept — with, for each older referenced
 // checkpoint, the subtasks that use it (R26).
 func (s *State) notifyComplete(p *pendingCheckpoint) {
-	tasks := make(bitset, len(p.acked))
-	for w := range tasks {
-		tasks[w] = p.acked[w] & s.running[w]
-	}
 	var info []RefGroup
 	for _, ref := range p.refs {
 		k := sort.Search(len(info), func(j int) bool { return info[j].Checkpoint >= ref.Checkpoint })
@@ -159,7 +168,7 @@ func (s *State) notifyComplete(p *pendingCheckpoint) {
 		}
 		info[k].Tasks = set.taskSet()
 	}
-	s.emit(Effect{Type: EffNotifyComplete, Checkpoint: p.id, Tasks: tasks.taskSet(), RegionalInfo: info})
+	s.emit(Effect{Type: EffNotifyComplete, Checkpoint: p.id, Tasks: p.acked.andTaskSet(s.running), RegionalInfo: info})
 }
 
 // abort ends pending checkpoint i without completion: counted per R30, the
@@ -175,11 +184,8 @@ func (s *State) abort(i int, reason Reason, detail string) {
 	// and when the job ends (the tasks are going away); a stop-with-savepoint's
 	// aborts reach tasks that keep running (R24, R26).
 	if reason != ReasonRecovered && s.job == JobRunning {
-		tasks := make(bitset, len(p.triggered))
-		for w := range tasks {
-			tasks[w] = p.triggered[w] & s.running[w]
-		}
-		s.emit(Effect{Type: EffNotifyAborted, Checkpoint: p.id, Tasks: tasks.taskSet(), LatestCompleted: s.latestID()})
+		s.emit(Effect{Type: EffNotifyAborted, Checkpoint: p.id, Tasks: p.triggered.andTaskSet(s.running),
+			LatestCompleted: s.latestID()})
 	}
 	if p.forced {
 		// Tier 2 (R25): a forced-global checkpoint that fails resets the counter,

@@ -89,7 +89,8 @@ func (s *State) redeadline() {
 	for i := range s.pending {
 		s.pending[i].deadline = s.pending[i].triggerAt + t
 	}
-	for _, id := range s.pendingIDs() {
+	var buf [4]int64
+	for _, id := range s.appendPendingIDs(buf[:0]) {
 		if i := s.findPending(id); i >= 0 && !s.pending[i].ready() && s.pending[i].deadline <= s.now {
 			s.expire(i)
 		}

@@ -52,17 +52,18 @@ type pendingCheckpoint struct {
 	consecutive int
 }
 
-func (p *pendingCheckpoint) clone() pendingCheckpoint {
-	c := *p
-	c.triggered = p.triggered.clone()
-	c.waiting = p.waiting.clone()
-	c.acked = p.acked.clone()
-	c.failed = p.failed.clone()
-	c.refs = append([]RegionRef(nil), p.refs...)
-	if p.regionSizes != nil {
-		c.regionSizes = append([]ackSizes(nil), p.regionSizes...)
-	}
-	return c
+// newSets gives a new checkpoint its sets in one allocation: triggered and
+// waiting are copies of running, acked is empty, failed an empty set of
+// regions. Each has capacity = length, so none can grow into another.
+func (p *pendingCheckpoint) newSets(running bitset, regions int) {
+	w, rw := len(running), (regions+63)/64
+	block := make([]uint64, 3*w+rw)
+	p.triggered = bitset(block[0:w:w])
+	p.waiting = bitset(block[w : 2*w : 2*w])
+	p.acked = bitset(block[2*w : 3*w : 3*w])
+	p.failed = regionSet(block[3*w:])
+	copy(p.triggered, running)
+	copy(p.waiting, running)
 }
 
 // ready reports whether a checkpoint has every ack it needs: its deadline no
@@ -176,12 +177,13 @@ func (s *State) CheckBookkeeping() error {
 	return nil
 }
 
-// pendingIDs returns the ids of the pending checkpoints: a stable view for a
-// loop whose body may end some of them (it looks each id up again).
-func (s *State) pendingIDs() []int64 {
-	ids := make([]int64, len(s.pending))
+// appendPendingIDs appends the ids of the pending checkpoints to ids: a
+// stable view for a loop whose body may end some of them (it looks each id up
+// again). Callers pass a small array on their stack, so that the usual one or
+// two pending checkpoints cost no allocation.
+func (s *State) appendPendingIDs(ids []int64) []int64 {
 	for i := range s.pending {
-		ids[i] = s.pending[i].id
+		ids = append(ids, s.pending[i].id)
 	}
 	return ids
 }

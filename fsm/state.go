@@ -199,6 +199,12 @@ func (s *State) period() int64 {
 
 func (s *State) emit(e Effect) {
 	e.At = s.now
+	if cap(s.effects) == 0 {
+		// A fresh clone's first effect: most steps of the explorer emit one to
+		// four, so start with room for two (one allocation instead of two for
+		// the commonest counts; an Effect is a few hundred bytes).
+		s.effects = make([]Effect, 0, 2)
+	}
 	s.effects = append(s.effects, e)
 }
 

@@ -59,11 +59,16 @@ func (s *State) taskFailed(task TaskID) {
 	if s.job != JobRunning {
 		return
 	}
-	reason := "failover of region " + RegionName(r) + " (" + s.topo.TaskName(task) + " failed)"
+	// The abort detail is built only when a checkpoint aborts: a regional-path
+	// checkpoint just fails the region.
+	reason := func() string {
+		return "failover of region " + RegionName(r) + " (" + s.topo.TaskName(task) + " failed)"
+	}
 	// The failover reaches every pending checkpoint before settle hands a freed
 	// persist slot on: otherwise a ready checkpoint could be sealed with the
 	// failing region's pre-failover state (R18, R19).
-	for _, id := range s.pendingIDs() {
+	var buf [4]int64
+	for _, id := range s.appendPendingIDs(buf[:0]) {
 		i := s.findPending(id)
 		if i < 0 {
 			continue
@@ -71,11 +76,11 @@ func (s *State) taskFailed(task TaskID) {
 		p := &s.pending[i]
 		switch {
 		case p.persisting && refOf(p.refs, p.id, r) == p.id:
-			s.abort(i, ReasonRegionFailover, reason+" while its state was being persisted")
+			s.abort(i, ReasonRegionFailover, reason()+" while its state was being persisted")
 		case p.persisting:
 			// the region already falls back to older state in it
 		case !p.regionalPath:
-			s.abort(i, ReasonRegionFailover, reason)
+			s.abort(i, ReasonRegionFailover, reason())
 		default:
 			p.failRegion(s.topo, r, ReasonRegionFailover)
 			s.checkGate(i)
@@ -102,7 +107,8 @@ func (s *State) taskFinished(task TaskID) {
 	if s.sourcesUnfinished == 0 && s.isSource(task) && s.regionalMode {
 		s.forceNext, s.forceFrom = true, s.nextID
 	}
-	for _, id := range s.pendingIDs() {
+	var buf [4]int64
+	for _, id := range s.appendPendingIDs(buf[:0]) {
 		if i := s.findPending(id); i >= 0 && s.pending[i].stopWaiting(task) && s.pending[i].waitingCount == 0 {
 			s.checkGate(i)
 		}

@@ -116,9 +116,30 @@ func (b bitset) next(i int) int {
 func (b bitset) clone() bitset { return append(bitset(nil), b...) }
 
 // taskSet converts the bitset into ranges, word by word.
-func (b bitset) taskSet() TaskSet {
-	var s TaskSet
-	for wi, w := range b {
+func (b bitset) taskSet() TaskSet { return b.andTaskSet(nil) }
+
+// andTaskSet converts b ∩ mask (nil mask: b) into ranges, in one allocation
+// of the exact size (nil when empty), without building the intersection.
+func (b bitset) andTaskSet(mask bitset) TaskSet {
+	word := func(wi int) uint64 {
+		if mask == nil {
+			return b[wi]
+		}
+		return b[wi] & mask[wi]
+	}
+	// A range starts at every member whose predecessor is not a member.
+	n, carry := 0, uint64(0)
+	for wi := range b {
+		w := word(wi)
+		n += bits.OnesCount64(w &^ (w<<1 | carry))
+		carry = w >> 63
+	}
+	if n == 0 {
+		return nil
+	}
+	s := make(TaskSet, 0, n)
+	for wi := range b {
+		w := word(wi)
 		for w != 0 {
 			start := bits.TrailingZeros64(w)
 			run := bits.TrailingZeros64(^(w >> uint(start)))

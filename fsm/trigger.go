@@ -215,10 +215,9 @@ func (s *State) trigger(kind Kind) {
 	p := pendingCheckpoint{
 		id: id, kind: kind, forced: forced, regionalPath: regionalPath,
 		triggerAt: s.now, deadline: s.now + s.Effective().TimeoutMs,
-		triggered: s.running.clone(), acked: newBitset(s.topo.NumSubtasks()),
-		failed: newRegionSet(s.topo.NumRegions()), activeRegions: s.activeRegions(),
+		activeRegions: s.activeRegions(),
 	}
-	p.waiting = p.triggered.clone()
+	p.newSets(s.running, s.topo.NumRegions())
 	p.waitingCount = p.waiting.count()
 	if s.regionsDown > 0 {
 		for r, n := range s.regionDown {
