@@ -104,11 +104,13 @@ func manualConfig() fsm.Config {
 // iteration is one checkpoint. It reports acks/s, allocs/ack, the process's
 // CPU time per ack (both cores: callers, loop, effect worker, GC) and the time
 // from the last Ack's return to notify_complete (p50, p99 over iterations).
+//
+// recorder= is the flight recorder: off, ndjson or binary (Options.FlightFormat).
 func BenchmarkAck(b *testing.B) {
 	for _, n := range []int{1_000, 100_000, 1_000_000} {
-		for _, rec := range []bool{true, false} {
+		for _, rec := range []string{"binary", "ndjson", "off"} {
 			for _, g := range []int{1, 8, 64} {
-				name := fmt.Sprintf("subtasks=%d/recorder=%v/callers=%d", n, rec, g)
+				name := fmt.Sprintf("subtasks=%d/recorder=%s/callers=%d", n, rec, g)
 				b.Run(name, func(b *testing.B) { benchAck(b, benchJob(n, fsm.AllToAll), g, rec, false) })
 			}
 		}
@@ -119,9 +121,11 @@ func BenchmarkAck(b *testing.B) {
 // edges): the persist and completed lines of the flight file name every region.
 func BenchmarkAckRegions(b *testing.B) {
 	for _, n := range []int{1_000, 100_000} {
-		b.Run(fmt.Sprintf("subtasks=%d/regions=%d/recorder=true/callers=8", n, n/2), func(b *testing.B) {
-			benchAck(b, benchJob(n, fsm.Pointwise), 8, true, false)
-		})
+		for _, rec := range []string{"binary", "ndjson"} {
+			b.Run(fmt.Sprintf("subtasks=%d/regions=%d/recorder=%s/callers=8", n, n/2, rec), func(b *testing.B) {
+				benchAck(b, benchJob(n, fsm.Pointwise), 8, rec, false)
+			})
+		}
 	}
 }
 
@@ -129,20 +133,26 @@ func BenchmarkAckRegions(b *testing.B) {
 // batches of 1024 (AckBatch).
 func BenchmarkAckBatch(b *testing.B) {
 	for _, n := range []int{100_000, 1_000_000} {
-		for _, g := range []int{1, 8} {
-			b.Run(fmt.Sprintf("subtasks=%d/recorder=true/callers=%d", n, g), func(b *testing.B) {
-				benchAck(b, benchJob(n, fsm.AllToAll), g, true, true)
-			})
+		for _, rec := range []string{"binary", "ndjson"} {
+			for _, g := range []int{1, 8} {
+				b.Run(fmt.Sprintf("subtasks=%d/recorder=%s/callers=%d", n, rec, g), func(b *testing.B) {
+					benchAck(b, benchJob(n, fsm.AllToAll), g, rec, true)
+				})
+			}
 		}
 	}
 }
 
-func benchAck(b *testing.B, job fsm.JobSpec, g int, rec, batch bool) {
+func benchAck(b *testing.B, job fsm.JobSpec, g int, rec string, batch bool) {
 	n := job.Vertices[0].Parallelism + job.Vertices[1].Parallelism
 	x := &benchExec{triggers: make(chan int64, 1), notified: make(chan time.Time, 1)}
-	opt := Options{Executor: x, NoFlightRecorder: !rec}
-	if rec {
+	opt := Options{Executor: x, NoFlightRecorder: rec == "off"}
+	if rec != "off" {
 		opt.FlightDir = b.TempDir()
+		opt.FlightFormat = FlightNDJSON
+		if rec == "binary" {
+			opt.FlightFormat = FlightBinary
+		}
 	}
 	d, err := New(&memStore{}, job, manualConfig(), opt)
 	if err != nil {

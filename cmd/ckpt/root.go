@@ -58,7 +58,7 @@ func (a *app) root() *cobra.Command {
 	root.SetErr(a.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf("%v", err) })
 	root.AddCommand(a.replayCmd(), a.importFlinkCmd(), a.whatIfCmd(), a.serveCmd(), a.simCmd(),
-		a.exploreCmd(), a.minimizeCmd(), a.metadataCmd())
+		a.exploreCmd(), a.minimizeCmd(), a.metadataCmd(), a.convertCmd())
 	return root
 }
 

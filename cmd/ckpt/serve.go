@@ -66,6 +66,7 @@ type serveOptions struct {
 	sim                            simParams
 	flightMaxBytes                 int64
 	flightMaxCheckpoints           int
+	flightFormat                   driver.FlightFormat
 	ha                             haOptions
 }
 
@@ -94,6 +95,7 @@ func (a *app) serveCmd() *cobra.Command {
 	fs.IntVar(&o.tolerable, "tolerable", 10, "tolerable failed checkpoints before the job fails")
 	fs.Int64Var(&o.flightMaxBytes, "flight-max-bytes", driver.DefaultFlightMaxBytes, "rotate the flight file once its events take this many `bytes` (the next starts with a snapshot of the core); negative: no size limit")
 	fs.IntVar(&o.flightMaxCheckpoints, "flight-max-checkpoints", driver.DefaultFlightMaxCheckpoints, "rotate the flight file once it has recorded this many completed checkpoints; negative: no limit")
+	fs.Var(flightFormatFlag{&o.flightFormat}, "flight-format", "flight files' `format`: ndjson (flight-<n>.jsonl) or binary (flight-<n>.bin, a few bytes per batch of acks; ckpt convert turns it into NDJSON)")
 	fs.Int64Var(&o.sim.ackMinMs, "ack-min", 20, "shortest ack delay of a subtask in `ms`")
 	fs.Int64Var(&o.sim.ackMaxMs, "ack-max", 400, "longest ack delay of a subtask in `ms`")
 	fs.Float64Var(&o.sim.decline, "decline", 0.02, "probability that a subtask declines a checkpoint")
@@ -196,7 +198,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		o.checkpointsDir = filepath.Join(o.stateDir, "storage") // not "checkpoints": the FileStore's pointers live there
 	}
 	d, err := driver.Open(o.stateDir, simJob(), cfg, driver.Options{Executor: sim,
-		FlightMaxBytes: o.flightMaxBytes, FlightMaxCheckpoints: o.flightMaxCheckpoints,
+		FlightMaxBytes: o.flightMaxBytes, FlightMaxCheckpoints: o.flightMaxCheckpoints, FlightFormat: o.flightFormat,
 		CheckpointsDir: o.checkpointsDir, Job: o.job})
 	if err != nil {
 		return err

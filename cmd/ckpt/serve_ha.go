@@ -84,7 +84,7 @@ func (a *app) serveHA(ctx context.Context, o serveOptions, cfg fsm.Config, token
 		jlog := log.withPrefix("[" + job + "] ")
 		sim := newSimExecutor(o.sim, o.seed+uint64(indexOf(jobs, job)), jlog)
 		opt := driver.Options{Executor: sim, NoFlightRecorder: o.stateDir == "",
-			FlightMaxBytes: o.flightMaxBytes, FlightMaxCheckpoints: o.flightMaxCheckpoints,
+			FlightMaxBytes: o.flightMaxBytes, FlightMaxCheckpoints: o.flightMaxCheckpoints, FlightFormat: o.flightFormat,
 			// Checkpoint storage must be shared by every node (Flink: a DFS), so
 			// there is no per-node default: without --checkpoints-dir, no state.
 			CheckpointsDir: o.checkpointsDir, Job: job}
