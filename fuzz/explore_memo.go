@@ -79,8 +79,10 @@ type coreTrans struct {
 	after *fsm.State
 	effs  []fsm.Effect
 	fail  *Counterexample // a panic or refusal (without its path), else nil
-	mu    sync.Mutex
-	chks  []chkLink
+	// chks is read without a lock (most checker steps are found, not made);
+	// a new link is added under mu by storing a longer copy.
+	mu   sync.Mutex
+	chks atomic.Pointer[[]chkLink]
 }
 
 type chkLink struct {
@@ -253,19 +255,24 @@ func (mm *memo) check(chk *chkEntry, from *coreEntry, t *coreTrans, mb *memoBuf)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, l := range t.chks {
-		if l.from == chk {
-			return l.r // another worker's equal step
-		}
+	if old := t.lookup(chk); old != nil {
+		return old // another worker's equal step
 	}
-	t.chks = append(t.chks, chkLink{chk, r})
+	var links []chkLink
+	if p := t.chks.Load(); p != nil {
+		links = *p
+	}
+	links = append(links[:len(links):len(links)], chkLink{chk, r})
+	t.chks.Store(&links)
 	return r
 }
 
 func (t *coreTrans) lookup(chk *chkEntry) *chkTrans {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, l := range t.chks {
+	p := t.chks.Load()
+	if p == nil {
+		return nil
+	}
+	for _, l := range *p {
 		if l.from == chk {
 			return l.r
 		}

@@ -72,7 +72,7 @@ type move struct {
 // patch's request id is set from the budget (successor).
 func (m *Model) moves(topo *fsm.Topology, s *fsm.State) []move {
 	now := s.Now()
-	var buf [32]move
+	var buf [32]move // on the stack: the result is copied out at its size
 	out := buf[:0]
 	add := func(ev fsm.Event, f budgetField) {
 		if ev.At == 0 {
@@ -137,7 +137,7 @@ func (m *Model) moves(topo *fsm.Topology, s *fsm.State) []move {
 	if due, ok := s.NextDeadline(); ok {
 		add(fsm.Event{Type: fsm.EvTick, At: max(due, now)}, bAdvances)
 	}
-	return slices.Clip(out) // kept per core entry: no spare capacity
+	return slices.Clone(out) // kept per core entry
 }
 
 // appendSuccessors appends the moves the remaining budget b allows, each with
