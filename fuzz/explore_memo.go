@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,13 +73,14 @@ type coreTrans struct {
 	ev fsm.Event
 	to *coreEntry
 	// dt is the reached state's clock minus to's representative's: the two
-	// have equal time-relative keys, and the step's state is to.s shifted by
-	// dt; after is that state when dt != 0 (the checkers run on it, in from's
-	// time, and their memory is then shifted into to's).
-	dt    int64
-	after *fsm.State
-	effs  []fsm.Effect
-	fail  *Counterexample // a panic or refusal (without its path), else nil
+	// have equal time-relative keys, and the step reached to.s shifted by dt.
+	// The checkers judge the step in to's time: on to.s, with chkEv and
+	// chkEffs, the event and effects shifted by -dt (ev and effs when dt is 0).
+	dt      int64
+	effs    []fsm.Effect
+	chkEv   fsm.Event
+	chkEffs []fsm.Effect
+	fail    *Counterexample // a panic or refusal (without its path), else nil
 	// chks is read without a lock (most checker steps are found, not made);
 	// a new link is added under mu by storing a longer copy.
 	mu   sync.Mutex
@@ -162,6 +164,7 @@ type memoBuf struct {
 	kb      keyBuf
 	enc     []byte
 	scratch *checkers
+	state   *fsm.State // the core steps' scratch state
 }
 
 func (mb *memoBuf) checkers(from *checkers) *checkers {
@@ -174,6 +177,8 @@ func (mb *memoBuf) checkers(from *checkers) *checkers {
 	return mb.scratch
 }
 
+// internCore returns the entry of s's time-relative key; a new entry keeps a
+// clone of s, so s may be scratch space.
 func (mm *memo) internCore(s *fsm.State, mb *memoBuf) *coreEntry {
 	rl := fsm.Relabel{TimeBase: s.Now()}
 	mb.enc = s.AppendKeyRelabeled(mb.enc[:0], &rl)
@@ -181,6 +186,7 @@ func (mm *memo) internCore(s *fsm.State, mb *memoBuf) *coreEntry {
 	if e, ok := mm.cores.get(k[0], k); ok {
 		return e
 	}
+	s = s.Clone()
 	moves := mm.m.moves(s.Topology(), s)
 	return mm.cores.putIfAbsent(k[0], k, &coreEntry{id: mm.ids.Add(1), s: s, before: snapshotBefore(s),
 		moves: moves, trans: make([]atomic.Pointer[coreTrans], len(moves))})
@@ -211,12 +217,28 @@ func (mm *memo) step(from *coreEntry, sc *successor, mb *memoBuf) *coreTrans {
 		return t
 	}
 	t := &coreTrans{ev: sc.ev}
-	s := from.s.Clone()
-	t.effs, t.fail = mm.m.stepCore(s, sc.ev)
+	// The step runs on the worker's scratch state: a clone is kept only when
+	// the state reached is new (internCore).
+	if mb.state == nil {
+		mb.state = from.s.Clone()
+	} else {
+		from.s.CloneInto(mb.state)
+	}
+	effs, fail := mm.m.stepCore(mb.state, sc.ev)
+	t.effs, t.fail = slices.Clone(effs), fail // the scratch state's Step reuses its effects buffer
 	if t.fail == nil {
-		t.to = mm.internCore(s, mb)
-		if t.dt = s.Now() - t.to.s.Now(); t.dt != 0 {
-			t.after = s
+		t.to = mm.internCore(mb.state, mb)
+		t.chkEv, t.chkEffs = t.ev, t.effs
+		if t.dt = mb.state.Now() - t.to.s.Now(); t.dt != 0 {
+			t.chkEv.At -= t.dt
+			t.chkEffs = slices.Clone(t.effs)
+			for i := range t.chkEffs {
+				e := &t.chkEffs[i]
+				e.At -= t.dt
+				if e.Type == fsm.EffTrigger {
+					e.Deadline -= t.dt
+				}
+			}
 		}
 	}
 	if !patch {
@@ -243,13 +265,9 @@ func (mm *memo) check(chk *chkEntry, from *coreEntry, t *coreTrans, mb *memoBuf)
 		return r
 	}
 	c := mb.checkers(chk.chk)
-	after := t.to.s
-	if t.dt != 0 {
-		after = t.after
-	}
-	r := &chkTrans{fail: mm.m.checkStep(c, t.ev, t.effs, after, &from.before, mm.opt)}
+	c.tim.Shift(-t.dt) // into the time of to's representative
+	r := &chkTrans{fail: mm.m.checkStep(c, t.chkEv, t.chkEffs, t.to.s, &from.before, mm.opt)}
 	if r.fail == nil {
-		c.tim.Shift(-t.dt) // into the time of to's representative
 		r.to = mm.internChk(c, mb)
 		r.pair = mm.pair(t.to, r.to, mb)
 	}
