@@ -114,7 +114,7 @@ type shardedMap[K comparable, V any] struct {
 	shards [memoShards]struct {
 		mu sync.Mutex
 		m  map[K]V
-		_  [40]byte // keep shards on separate cache lines
+		_  [48]byte // keep shards on separate cache lines (mutex 8 + map 8 + 48 = 64 bytes)
 	}
 }
 

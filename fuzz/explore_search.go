@@ -213,6 +213,12 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 			defer wg.Done()
 			var mb memoBuf
 			var succ []successor
+			// The worker's results live in locals while it runs: slots of
+			// shared arrays written per transition would share cache lines
+			// between workers.
+			out, n := outs[w], 0
+			var vs []found
+			defer func() { outs[w], trans[w], viols[w] = out, n, vs }()
 			for {
 				lo := int(next.Add(chunk)) - chunk
 				if lo >= len(frontier) {
@@ -226,7 +232,7 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 					succ = e.m.appendSuccessors(succ[:0], it.core.moves, it.budget)
 					for j := range succ {
 						sc := &succ[j]
-						trans[w]++
+						n++
 						tag := uint64(i)<<32 | uint64(j)
 						t := e.memo.step(it.core, sc, &mb)
 						v := t.fail
@@ -240,7 +246,7 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 							ev := sc.ev
 							ev.At += it.n.shift
 							cx.Events = append(it.n.path(), ev)
-							viols[w] = append(viols[w], found{tag, &cx})
+							vs = append(vs, found{tag, &cx})
 							for b := best.Load(); b == 0 || tag+1 < b; b = best.Load() {
 								if best.CompareAndSwap(b, tag+1) {
 									break
@@ -252,7 +258,7 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 						if e.seen.Has(k) {
 							continue
 						}
-						outs[w] = append(outs[w], candidate{tag: tag, key: k, core: ct.pair.core, parent: it.n, ev: &t.ev,
+						out = append(out, candidate{tag: tag, key: k, core: ct.pair.core, parent: it.n, ev: &t.ev,
 							shift: it.n.shift + t.dt, ce: t.to, chk: ct.to, budget: sc.budget})
 					}
 					e.prog.expanded()
