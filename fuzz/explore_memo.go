@@ -54,6 +54,8 @@ import (
 type coreEntry struct {
 	id      uint32
 	s       *fsm.State
+	enc     []byte // s's time-relative key, and its hash
+	key     Key
 	before  before // what the rule checks need of this state as a step's "before"
 	moves   []move // the events that may be tried from it (Model.moves)
 	trans   []atomic.Pointer[coreTrans]
@@ -188,8 +190,8 @@ func (mm *memo) internCore(s *fsm.State, mb *memoBuf) *coreEntry {
 	}
 	s = s.Clone()
 	moves := mm.m.moves(s.Topology(), s)
-	return mm.cores.putIfAbsent(k[0], k, &coreEntry{id: mm.ids.Add(1), s: s, before: snapshotBefore(s),
-		moves: moves, trans: make([]atomic.Pointer[coreTrans], len(moves))})
+	return mm.cores.putIfAbsent(k[0], k, &coreEntry{id: mm.ids.Add(1), s: s, enc: slices.Clone(mb.enc), key: k,
+		before: snapshotBefore(s), moves: moves, trans: make([]atomic.Pointer[coreTrans], len(moves))})
 }
 
 // internChk returns the entry of c's memory; a new entry keeps a clone of c,
@@ -305,8 +307,18 @@ func (mm *memo) pair(core *coreEntry, chk *chkEntry, mb *memoBuf) pairInfo {
 	if p, ok := mm.pairs.get(shard, k); ok {
 		return p
 	}
-	key, coreKey := mb.kb.pairKey(core.s, chk.chk, mm.syms)
-	return mm.pairs.putIfAbsent(shard, k, pairInfo{key, coreKey})
+	var p pairInfo
+	if len(mm.syms) == 1 && mm.syms[0].Identity() {
+		// Without symmetry the pair key is the core entry's key followed by
+		// the checkers' (keyBuf.pairKey with the identity alone).
+		rl := fsm.Relabel{TimeBase: core.s.Now()}
+		mb.enc = append(mb.enc[:0], core.enc...)
+		mb.enc = chk.chk.appendKey(mb.enc, &rl)
+		p = pairInfo{Hash128(mb.enc), core.key}
+	} else {
+		p.key, p.core = mb.kb.pairKey(core.s, chk.chk, mm.syms)
+	}
+	return mm.pairs.putIfAbsent(shard, k, p)
 }
 
 // stepCore applies one event to the core; a panic or a refusal becomes a

@@ -44,6 +44,19 @@ type idRec struct {
 
 // rec returns the record of id, or nil.
 func (c *Checker) rec(id int64) *idRec {
+	if len(c.recs) <= 16 {
+		// A short scan beats the search's calls on the few records a
+		// history holds at a time (the explorer checks every step).
+		for i := range c.recs {
+			if r := &c.recs[i]; r.id >= id {
+				if r.id == id {
+					return r
+				}
+				return nil
+			}
+		}
+		return nil
+	}
 	i, ok := slices.BinarySearchFunc(c.recs, id, func(r idRec, id int64) int {
 		switch {
 		case r.id < id:
