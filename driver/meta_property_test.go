@@ -41,6 +41,11 @@ type metaRun struct {
 	content  map[string][]byte       // state file path -> what was written
 	complete []fsm.Effect            // completed checkpoints (kind checkpoint), in order
 	last     int64                   // the last checkpoint triggered
+	// The model of the store (R40): the retained completions, oldest first,
+	// and every id the store holds (the retained ones and what they use).
+	retained []fsm.Effect
+	stored   map[int64]bool
+	restarts []int // num-retained after each restart
 }
 
 func newMetaRun(t *testing.T, seed uint64) *metaRun {
@@ -50,7 +55,7 @@ func newMetaRun(t *testing.T, seed uint64) *metaRun {
 	cfg.Regional.MaxConsecutive = 2 + int(seed%3)
 	topo, _ := fsm.NewTopology(threeRegions())
 	r := &metaRun{t: t, rnd: rand.New(rand.NewPCG(seed, 15)), dir: t.TempDir(), root: t.TempDir(), cfg: cfg,
-		topo: topo, clock: newFakeClock(), sent: map[int64][]StateHandle{}, content: map[string][]byte{}}
+		topo: topo, clock: newFakeClock(), sent: map[int64][]StateHandle{}, content: map[string][]byte{}, stored: map[int64]bool{}}
 	r.open()
 	return r
 }
@@ -67,12 +72,58 @@ func (r *metaRun) open() {
 	r.h = h
 }
 
+// restart closes the driver and opens it again with num-retained changed
+// (up, down or not), as an operator may between runs.
 func (r *metaRun) restart() {
 	r.t.Helper()
 	if err := r.h.d.Close(); err != nil {
 		r.t.Fatal(err)
 	}
+	// Down to 1, or up from 1 to 2..4.
+	if r.cfg.Retained > 1 {
+		r.cfg.Retained = 1
+	} else {
+		r.cfg.Retained = 2 + r.rnd.IntN(3)
+	}
+	r.restarts = append(r.restarts, r.cfg.Retained)
+	// fsm.Resume's retention: from the newest stored completion down, the
+	// first num-retained whose every reference the store still holds (R40,
+	// I-RetentionSafety).
+	byID := map[int64]fsm.Effect{}
+	for _, c := range r.complete {
+		byID[c.Checkpoint] = c
+	}
+	var ids []int64
+	for id := range r.stored {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var kept []fsm.Effect
+	for i := len(ids) - 1; i >= 0 && len(kept) < r.cfg.Retained; i-- {
+		c := byID[ids[i]]
+		whole := true
+		for reg := 0; reg < r.topo.NumRegions(); reg++ {
+			whole = whole && r.stored[c.RefOf(reg)]
+		}
+		if whole {
+			kept = append(kept, c)
+		}
+	}
+	slices.Reverse(kept)
+	r.setRetained(kept)
 	r.open()
+}
+
+// setRetained makes kept the model's retained completions; the store then
+// holds them and what they use.
+func (r *metaRun) setRetained(kept []fsm.Effect) {
+	r.retained = kept
+	clear(r.stored)
+	for _, c := range kept {
+		for reg := 0; reg < r.topo.NumRegions(); reg++ {
+			r.stored[c.RefOf(reg)] = true
+		}
+	}
 }
 
 // checkpoint triggers one checkpoint and ends it: every subtask acks with a
@@ -90,8 +141,15 @@ func (r *metaRun) checkpoint() {
 	st := r.h.d.CheckpointStorage()
 	n := r.topo.NumSubtasks()
 	declined := map[fsm.TaskID]bool{}
-	for k := r.rnd.IntN(5) - 2; k > 0; k-- { // 0 (60%), 1 or 2 declines
-		declined[fsm.TaskID(r.rnd.IntN(n))] = true
+	if r.rnd.IntN(4) == 0 {
+		// One subtask of one region declines: a regional completion
+		// unless tier 2 forces a global one (R25).
+		tasks := r.topo.RegionTasks(r.rnd.IntN(r.topo.NumRegions()))
+		declined[tasks[r.rnd.IntN(len(tasks))]] = true
+	} else {
+		for k := r.rnd.IntN(5) - 2; k > 0; k-- { // 0 (60%), 1 or 2 declines
+			declined[fsm.TaskID(r.rnd.IntN(n))] = true
+		}
 	}
 	handles := make([]StateHandle, n)
 	var acks []Ack
@@ -141,17 +199,48 @@ func (r *metaRun) checkpoint() {
 	r.h.flush()
 	if end.Type == fsm.EffCompleted {
 		r.complete = append(r.complete, end)
+		kept := append(r.retained, end)
+		r.setRetained(kept[max(0, len(kept)-r.cfg.Retained):])
 	}
 }
 
-// check: every retained checkpoint restores every region from its one file,
-// each subtask's handle being the one acked in the checkpoint its ref names
-// (and its state file still there); exactly the retained and referenced
-// checkpoints have a directory; the store points to each retained file.
+// check: the core retains what the model does, and never a checkpoint one of
+// whose references the store no longer holds (I-RetentionSafety); every
+// retained checkpoint restores every region from its one file, each subtask's
+// handle being the one acked in the checkpoint its ref names (and its state
+// file still there); exactly the retained and referenced checkpoints have a
+// directory; the store points to each retained file.
 func (r *metaRun) check() {
 	t := r.t
 	t.Helper()
-	retained := r.complete[max(0, len(r.complete)-r.cfg.Retained):]
+	retained := r.retained
+	var wantRetained []int64
+	for _, c := range retained {
+		wantRetained = append(wantRetained, c.Checkpoint)
+	}
+	durable, err := r.h.d.store.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inStore := map[int64]bool{}
+	for _, k := range durable.Known {
+		inStore[k.ID] = true
+	}
+	got := r.h.status().Retained
+	for _, k := range durable.Known {
+		if !slices.Contains(got, k.ID) {
+			continue
+		}
+		for _, ref := range k.Refs {
+			if !inStore[ref.Checkpoint] {
+				t.Fatalf("retained checkpoint %d: region %s uses checkpoint %d, which the store no longer holds (restarts with num-retained %v)",
+					k.ID, fsm.RegionName(ref.Region), ref.Checkpoint, r.restarts)
+			}
+		}
+	}
+	if !slices.Equal(got, wantRetained) {
+		t.Fatalf("retained %v, want %v (restarts with num-retained %v)", got, wantRetained, r.restarts)
+	}
 	want := map[int64]bool{}
 	for _, c := range retained {
 		want[c.Checkpoint] = true
@@ -235,7 +324,15 @@ func TestMetadataProperty(t *testing.T) {
 			r := newMetaRun(t, uint64(seed))
 			regional := 0
 			for step := 0; step < steps; step++ {
-				if r.rnd.IntN(8) == 0 {
+				// Restarts come at random, most often right after a
+				// regional completion: retention then holds an older
+				// checkpoint for its references, the case a raised
+				// num-retained must not re-admit whole (I-RetentionSafety).
+				odds := 8
+				if n := len(r.complete); n > 0 && r.complete[n-1].Mode == fsm.ModeRegional && r.complete[n-1].Checkpoint == r.last {
+					odds = 2
+				}
+				if r.rnd.IntN(odds) == 0 {
 					r.restart()
 				}
 				r.checkpoint()

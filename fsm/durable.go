@@ -1,6 +1,10 @@
 package fsm
 
-import "fmt"
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
 
 // Durable is what survives a coordinator failover (R50): the completed store with
 // its metadata (refs and consecutive count), the id counter, the confirmed config
@@ -36,6 +40,16 @@ func (s *State) Durable() Durable {
 // an older one stays while a retained one references it, and every other one
 // the job owns gets a discard — a crash came between the completion that
 // released it and its discard. Durable.Known's Retained flags are not read.
+//
+// A stored checkpoint is retained only if every checkpoint its regions use is
+// still in the store (R40, I-RetentionSafety): one kept only because a
+// retained checkpoint used it may use, for another region, state that was
+// discarded since (nothing retained used that), and a restart with a larger
+// cfg.Retained must not make it restorable again. Such a checkpoint is skipped
+// with a warn effect (WarnMissingRef) naming the missing reference and does
+// not count toward cfg.Retained; it stays while a retained checkpoint uses it
+// and is discarded otherwise, like any checkpoint that is not retained
+// (docs/DECISIONS.md#resume-missing-ref).
 func Resume(topo *Topology, cfg Config, d Durable, at int64) (*State, []Effect, error) {
 	s, err := New(topo, cfg)
 	if err != nil {
@@ -71,12 +85,33 @@ func Resume(topo *Topology, cfg Config, d Durable, at int64) (*State, []Effect, 
 	s.job, s.now = JobRunning, at
 	retainedN := 0
 	for i := len(s.known) - 1; i >= 0 && retainedN < cfg.Retained; i-- {
-		if k := &s.known[i]; !k.restored || k.id == d.RestoredID {
-			k.retained = true
-			retainedN++
+		k := &s.known[i]
+		if k.restored && k.id != d.RestoredID {
+			continue
 		}
+		if r, ok := s.missingRef(k); ok {
+			s.emit(Effect{Type: EffWarn, Checkpoint: k.id, Code: WarnMissingRef, Message: fmt.Sprintf(
+				"checkpoint %d is not retained: its region %s uses checkpoint %d, which the store no longer holds "+
+					"(its state was discarded; R40, I-RetentionSafety)", k.id, RegionName(r.Region), r.Checkpoint)})
+			continue
+		}
+		k.retained = true
+		retainedN++
 	}
 	s.discardUnneeded()
 	s.recover()
 	return s, s.effects, nil
+}
+
+// missingRef returns the first reference of k to a checkpoint s does not know
+// (s.known is sorted by id), if any.
+func (s *State) missingRef(k *knownCheckpoint) (RegionRef, bool) {
+	for _, r := range k.refs {
+		if _, found := slices.BinarySearchFunc(s.known, r.Checkpoint, func(c knownCheckpoint, id int64) int {
+			return cmp.Compare(c.id, id)
+		}); !found {
+			return r, true
+		}
+	}
+	return RegionRef{}, false
 }

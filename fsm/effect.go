@@ -192,6 +192,11 @@ const (
 	WarnRefDrift          = "ref_drift"           // §11: a reference older than max_consecutive+1 ids
 	WarnNoClaimReferenced = "no_claim_referenced" // R41: a retained checkpoint uses the no_claim snapshot
 	WarnNoClaimReleased   = "no_claim_released"   // R41: a global completion ends that
+	// WarnMissingRef: at Resume, a stored checkpoint that would be retained
+	// uses, for some region, a checkpoint the store no longer holds (its state
+	// was discarded while nothing retained used it); it is not retained (R40,
+	// I-RetentionSafety).
+	WarnMissingRef = "missing_ref"
 	// WarnNoProgress reports a core bug that would have made Step loop forever
 	// (see advance): a step always terminates, and the checkers flag this code.
 	WarnNoProgress = "no_progress"
