@@ -40,13 +40,25 @@ func (p *pendingCheckpoint) info() PendingInfo {
 }
 
 // Pending returns the pending checkpoints in id order, each with its own copy
-// of its sets: they stay valid whatever Step does later.
+// of its sets: they stay valid whatever Step does later. The copies share one
+// block (each capped at its length), so the call takes two allocations.
 func (s *State) Pending() []PendingInfo {
 	out := make([]PendingInfo, len(s.pending))
+	n := 0
+	for i := range s.pending {
+		p := &s.pending[i]
+		n += wordsFor[uint64](len(p.acked)) + wordsFor[uint64](len(p.triggered)) +
+			wordsFor[uint64](len(p.failed)) + wordsFor[RegionRef](len(p.refs))
+	}
+	block := make([]uint64, n)
 	for i := range s.pending {
 		v := s.pending[i].info()
-		v.acked, v.triggered, v.failed = v.acked.clone(), v.triggered.clone(), v.failed.clone()
-		v.refs = cloneRefs(v.refs)
+		v.acked, v.triggered, v.failed = carve(&block, v.acked), carve(&block, v.triggered), carve(&block, v.failed)
+		if len(v.refs) == 0 {
+			v.refs = nil
+		} else {
+			v.refs = carve(&block, v.refs)
+		}
 		out[i] = v
 	}
 	return out
@@ -83,14 +95,42 @@ type StoredCheckpoint struct {
 func (c StoredCheckpoint) RefOf(r int) int64 { return refOf(c.Refs, c.ID, r) }
 
 // Known returns every completed checkpoint the job keeps — retained or kept alive
-// by a reference — in id order.
+// by a reference — in id order, each with its own copy of its refs (the
+// copies share one array, each capped at its length: two allocations).
 func (s *State) Known() []StoredCheckpoint {
 	out := make([]StoredCheckpoint, len(s.known))
-	for i, k := range s.known {
-		out[i] = StoredCheckpoint{ID: k.id, Refs: append([]RegionRef(nil), k.refs...), Mode: k.mode,
-			Consecutive: k.consecutive, Retained: k.retained, Owned: k.owned, Restored: k.restored}
+	n := 0
+	for i := range s.known {
+		n += len(s.known[i].refs)
+	}
+	refs := make([]RegionRef, n)
+	for i := range s.known {
+		k := &s.known[i]
+		var r []RegionRef
+		if m := len(k.refs); m > 0 {
+			r, refs = refs[:m:m], refs[m:]
+			copy(r, k.refs)
+		}
+		out[i] = k.stored(r)
 	}
 	return out
+}
+
+// EachKnown calls visit for each checkpoint Known would return, in id order,
+// until it returns false, without copying: the StoredCheckpoint's Refs are
+// the State's own, valid only during the call; visit must not modify them
+// or call Step (the cheap way for a checker that runs after every step).
+func (s *State) EachKnown(visit func(StoredCheckpoint) bool) {
+	for i := range s.known {
+		if !visit(s.known[i].stored(s.known[i].refs)) {
+			return
+		}
+	}
+}
+
+func (k *knownCheckpoint) stored(refs []RegionRef) StoredCheckpoint {
+	return StoredCheckpoint{ID: k.id, Refs: refs, Mode: k.mode, Consecutive: k.consecutive,
+		Retained: k.retained, Owned: k.owned, Restored: k.restored}
 }
 
 // Retained returns the ids in the completed store, ascending (R40).
@@ -106,10 +146,8 @@ func (s *State) Retained() []int64 {
 
 // LatestCompleted returns the latest completed checkpoint in the store.
 func (s *State) LatestCompleted() (StoredCheckpoint, bool) {
-	for i := len(s.known) - 1; i >= 0; i-- {
-		if s.known[i].retained {
-			return s.Known()[i], true
-		}
+	if k := s.latest(); k != nil {
+		return k.stored(cloneRefs(k.refs)), true
 	}
 	return StoredCheckpoint{}, false
 }
