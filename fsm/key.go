@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"math/bits"
 	"slices"
+	"unsafe"
 )
 
 // State equality (porcupine's Model.Equal/Hash contract, issue 20 point 3).
@@ -221,9 +223,13 @@ func (s *State) AppendKeyRelabeled(b []byte, rl *Relabel) []byte {
 	b = appendString(b, string(s.failReason))
 	b = binary.AppendVarint(b, rl.Time(s.now))
 	// Subtask statuses, in the new order; the running set and the per-region
-	// counters are functions of them.
-	for i := range s.status {
-		b = append(b, byte(s.status[rl.oldTask(i)]))
+	// counters are functions of them. Unrenamed, they are copied as they lie.
+	if rl.Identity() {
+		b = append(b, statusBytes(s.status)...)
+	} else {
+		for i := range s.status {
+			b = append(b, byte(s.status[rl.oldTask(i)]))
+		}
 	}
 	b = binary.AppendVarint(b, s.nextID)
 	b = binary.AppendUvarint(b, uint64(len(s.pending)))
@@ -231,7 +237,7 @@ func (s *State) AppendKeyRelabeled(b []byte, rl *Relabel) []byte {
 		b = s.pending[i].appendKey(b, s, rl)
 	}
 	b = binary.AppendVarint(b, s.completing)
-	b = append(b, boolByte(s.periodicOn), boolByte(s.periodicQueued), boolByte(s.hasLastComplete))
+	b = append(b, flags(s.periodicOn, s.periodicQueued, s.hasLastComplete))
 	if s.periodicOn {
 		b = binary.AppendVarint(b, rl.Time(s.periodicDue))
 	}
@@ -253,11 +259,11 @@ func (s *State) AppendKeyRelabeled(b []byte, rl *Relabel) []byte {
 		k := &s.known[i]
 		b = binary.AppendVarint(b, k.id)
 		b = appendRefs(b, k.refs, rl)
-		b = append(b, byte(k.mode), boolByte(k.retained), boolByte(k.owned), boolByte(k.restored))
+		b = append(b, byte(k.mode), flags(k.retained, k.owned, k.restored))
 		b = binary.AppendVarint(b, int64(k.consecutive))
 	}
 	b = binary.AppendVarint(b, s.restoredID)
-	b = append(b, boolByte(s.noClaim), boolByte(s.noClaimWarned), boolByte(s.noClaimReleased))
+	b = append(b, flags(s.noClaim, s.noClaimWarned, s.noClaimReleased))
 	// Deferred notices keep their order: it is the order they are delivered in.
 	b = binary.AppendUvarint(b, uint64(len(s.skipped)))
 	for _, n := range s.skipped {
@@ -279,7 +285,7 @@ func (s *State) AppendKeyRelabeled(b []byte, rl *Relabel) []byte {
 
 func (p *pendingCheckpoint) appendKey(b []byte, s *State, rl *Relabel) []byte {
 	b = binary.AppendVarint(b, p.id)
-	b = append(b, byte(p.kind), boolByte(p.forced), boolByte(p.regionalPath), boolByte(p.persisting), byte(p.mode))
+	b = append(b, byte(p.kind), flags(p.forced, p.regionalPath, p.persisting, p.regionSizes != nil), byte(p.mode))
 	b = binary.AppendVarint(b, rl.Time(p.triggerAt))
 	b = binary.AppendVarint(b, rl.Time(p.deadline))
 	n := len(s.status)
@@ -294,7 +300,6 @@ func (p *pendingCheckpoint) appendKey(b []byte, s *State, rl *Relabel) []byte {
 	// Ack sizes: the totals reach the persist and completed effects.
 	b = binary.AppendVarint(b, p.stateSize)
 	b = binary.AppendVarint(b, p.checkpointedSize)
-	b = append(b, boolByte(p.regionSizes != nil))
 	for i := range p.regionSizes {
 		r := &p.regionSizes[rl.oldRegion(i)]
 		b = binary.AppendVarint(b, r.state)
@@ -347,9 +352,15 @@ func appendBits(b []byte, set bitset, n int, perm []TaskID) []byte {
 	} else {
 		out = make([]uint64, words)
 	}
-	for i := set.next(0); i >= 0 && i < n; i = set.next(i + 1) {
-		j := perm[i]
-		out[j>>6] |= 1 << (uint(j) & 63)
+	for wi, w := range set {
+		for ; w != 0; w &= w - 1 { // each member, lowest first
+			i := wi<<6 + bits.TrailingZeros64(w)
+			if i >= n {
+				break
+			}
+			j := perm[i]
+			out[j>>6] |= 1 << (uint(j) & 63)
+		}
 	}
 	for _, w := range out {
 		b = binary.AppendUvarint(b, w)
@@ -383,15 +394,32 @@ func appendRefs(b []byte, refs []RegionRef, rl *Relabel) []byte {
 
 func appendConfig(b []byte, c *Config) []byte {
 	for _, v := range [...]int64{c.IntervalMs, c.TimeoutMs, c.MinPauseMs, int64(c.MaxConcurrent),
-		int64(c.TolerableFailures), int64(c.Retained), int64(math.Float64bits(c.Regional.MaxFailureRatio)),
-		int64(c.Regional.MaxConsecutive), c.Regional.MaxRefAge, c.MaxTimeoutMs} {
+		int64(c.TolerableFailures), int64(c.Retained), int64(c.Regional.MaxConsecutive), c.Regional.MaxRefAge,
+		c.MaxTimeoutMs} {
 		b = binary.AppendVarint(b, v)
 	}
+	// The ratio's bits are a large number: 8 fixed bytes, not a 10-byte varint.
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(c.Regional.MaxFailureRatio))
 	return append(b, boolByte(c.Regional.Enabled))
 }
 
 func appendString(b []byte, s string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// flags packs up to eight booleans into one byte, the first in bit 0.
+func flags(v ...bool) byte {
+	var f byte
+	for i, x := range v {
+		f |= boolByte(x) << i
+	}
+	return f
+}
+
+// statusBytes views subtask statuses as the bytes they are (taskStatus is a
+// uint8), for a copy without a loop.
+func statusBytes(st []taskStatus) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(st))), len(st))
 }
 
 func boolByte(v bool) byte {
