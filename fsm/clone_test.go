@@ -237,8 +237,6 @@ func TestClonePodTypesHoldNoPointers(t *testing.T) {
 	}
 }
 
-var cloneSink *State // makes the clone escape, as the explorer's do
-
 // TestCloneAllocations: a Clone takes at most four allocations (the State,
 // the block, the pending and the known records) on the 2×1 and the 50-region
 // job alike, and CloneInto into a state that held one as large takes none.
