@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"runtime"
 	"testing"
 
 	"github.com/ckptcore/ckptcore/fsm"
@@ -258,5 +259,44 @@ func TestRegionalCompletionDropsFallenBackAcks(t *testing.T) {
 	if g.RegionalCompletions != 1 || g.LastMaxRefAge != 1 || g.LastCompletedID != 2 || g.LastFullSize != 20 ||
 		g.LastRestoreTimestamp != 0 {
 		t.Fatalf("gauges %+v", g)
+	}
+}
+
+// TestTrackerReusesSubtaskArrays: once checkpoints leave the history, a new
+// checkpoint's per-subtask array is the array of one that left (cleared), not
+// a fresh allocation of 32 bytes a subtask (issue 19: at 100,000 subtasks the
+// fresh array cost the event loop milliseconds per trigger).
+func TestTrackerReusesSubtaskArrays(t *testing.T) {
+	const n = 10_000
+	cfg := fsm.DefaultConfig()
+	cfg.IntervalMs = 0
+	st := newStepper(t, fsm.JobSpec{Vertices: []fsm.VertexSpec{{ID: "src", Parallelism: n}}}, cfg, TrackerOptions{})
+	st.step(fsm.Event{At: 0, Type: fsm.EvStart})
+	var worst uint64
+	for i := int64(1); i <= HistorySize+5; i++ {
+		effs, err := st.s.Step(fsm.Event{At: i, Type: fsm.EvTrigger, Kind: fsm.KindCheckpoint})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		st.tr.Observe(fsm.Event{At: i, Type: fsm.EvTrigger, Kind: fsm.KindCheckpoint}, effs)
+		runtime.ReadMemStats(&m1)
+		if i > HistorySize+1 {
+			worst = max(worst, m1.TotalAlloc-m0.TotalAlloc)
+		}
+		st.step(fsm.Event{At: i, Type: fsm.EvAck, Checkpoint: i, Task: fsm.TaskID(i)})
+		for task := fsm.TaskID(0); task < n; task++ {
+			if task != fsm.TaskID(i) {
+				st.step(fsm.Event{At: i, Type: fsm.EvAck, Checkpoint: i, Task: task})
+			}
+		}
+		st.step(fsm.Event{At: i, Type: fsm.EvPersisted, Checkpoint: i})
+	}
+	if worst > n*32/10 {
+		t.Fatalf("a trigger after the history filled allocated %d bytes: the %d-subtask array is not reused", worst, n)
+	}
+	if d, ok := st.tr.Details(HistorySize + 5); !ok || d.NumAcknowledgedSubtasks != n {
+		t.Fatalf("details of the last checkpoint on a reused array: %+v", d)
 	}
 }
