@@ -141,11 +141,16 @@ func (d *Driver) stepAt(ev fsm.Event, h history.StateHandle) error {
 		return err
 	}
 	d.recorded(d.rec.write(ev, h, effs))
-	if len(effs) > 0 {
-		// The step's line is in the file before any of its effects is
-		// carried out (see recorder).
-		d.recorded(d.rec.flush())
+	if len(effs) == 0 {
+		// Most steps (acks) have no effect: nothing to copy, account for or
+		// hand to the effect worker.
+		d.flink.observe(ev, nil)
+		d.handles.track(ev, h, nil)
+		return nil
 	}
+	// The step's line is in the file before any of its effects is carried
+	// out (see recorder).
+	d.recorded(d.rec.flush())
 	effs = copyEffects(effs)
 	d.flink.observe(ev, effs)
 	d.account(effs)

@@ -76,7 +76,6 @@ type record struct {
 type subtaskAck struct {
 	at          int64
 	state, ckpt int64
-	triggered   bool
 	acked       bool
 }
 
@@ -175,12 +174,7 @@ func (t *Tracker) effect(e *fsm.Effect) {
 	case fsm.EffTrigger:
 		r := &record{id: e.Checkpoint, kind: e.Kind, forced: e.ForcedGlobal, status: StatusInProgress,
 			triggerAt: e.At, deadline: e.Deadline, latestAck: -1, subtasks: t.subtaskArray()}
-		for _, rg := range e.Tasks { // by range, not by callback: 100,000 subtasks per trigger
-			for id := rg.Lo; id < rg.Hi; id++ {
-				r.subtasks[id].triggered = true
-			}
-			r.triggered += int(rg.Hi - rg.Lo)
-		}
+		r.triggered = e.Tasks.Len() // no per-subtask write: 100,000 subtasks per trigger
 		t.counts.Total++
 		t.pending[r.id] = r
 		t.remember(r)
