@@ -83,15 +83,22 @@ type coreTrans struct {
 	chkEv   fsm.Event
 	chkEffs []fsm.Effect
 	fail    *Counterexample // a panic or refusal (without its path), else nil
-	// chks is read without a lock (most checker steps are found, not made);
-	// a new link is added under mu by storing a longer copy.
-	mu   sync.Mutex
-	chks atomic.Pointer[[]chkLink]
+	// The checker steps over this core step: most core steps have one or
+	// two, kept inline without an allocation and read without a lock (most
+	// checker steps are found, not made). A link is written under mu and then
+	// published by storing the new count, so a reader that loads n sees the
+	// links before it complete; links past the inline ones are in more.
+	mu     sync.Mutex
+	n      atomic.Int32
+	inline [inlineChks]chkLink
+	more   []*chkLink
 }
+
+const inlineChks = 2
 
 type chkLink struct {
 	from *chkEntry
-	r    *chkTrans
+	r    chkTrans
 }
 
 // chkTrans is one memoized checker step, with the canonical keys of the pair
@@ -166,7 +173,24 @@ type memoBuf struct {
 	kb      keyBuf
 	enc     []byte
 	scratch *checkers
-	state   *fsm.State // the core steps' scratch state
+	state   *fsm.State   // the core steps' scratch state
+	effs    []fsm.Effect // the arena of kept effects (keepEffects)
+}
+
+// keepEffects copies effects into the worker's arena: memoized steps keep
+// their effects for the whole search, so they are cut from large blocks
+// rather than allocated one by one (each piece capped: no append reaches the
+// next).
+func (mb *memoBuf) keepEffects(effs []fsm.Effect) []fsm.Effect {
+	if len(effs) == 0 {
+		return nil
+	}
+	if cap(mb.effs)-len(mb.effs) < len(effs) {
+		mb.effs = make([]fsm.Effect, 0, max(1024, len(effs)))
+	}
+	start := len(mb.effs)
+	mb.effs = append(mb.effs, effs...)
+	return mb.effs[start:len(mb.effs):len(mb.effs)]
 }
 
 func (mb *memoBuf) checkers(from *checkers) *checkers {
@@ -227,13 +251,13 @@ func (mm *memo) step(from *coreEntry, sc *successor, mb *memoBuf) *coreTrans {
 		from.s.CloneInto(mb.state)
 	}
 	effs, fail := mm.m.stepCore(mb.state, sc.ev)
-	t.effs, t.fail = slices.Clone(effs), fail // the scratch state's Step reuses its effects buffer
+	t.effs, t.fail = mb.keepEffects(effs), fail // the scratch state's Step reuses its effects buffer
 	if t.fail == nil {
 		t.to = mm.internCore(mb.state, mb)
 		t.chkEv, t.chkEffs = t.ev, t.effs
 		if t.dt = mb.state.Now() - t.to.s.Now(); t.dt != 0 {
 			t.chkEv.At -= t.dt
-			t.chkEffs = slices.Clone(t.effs)
+			t.chkEffs = mb.keepEffects(t.effs)
 			for i := range t.chkEffs {
 				e := &t.chkEffs[i]
 				e.At -= t.dt
@@ -268,33 +292,55 @@ func (mm *memo) check(chk *chkEntry, from *coreEntry, t *coreTrans, mb *memoBuf)
 	}
 	c := mb.checkers(chk.chk)
 	c.tim.Shift(-t.dt) // into the time of to's representative
-	r := &chkTrans{fail: mm.m.checkStep(c, t.chkEv, t.chkEffs, t.to.s, &from.before, mm.opt)}
+	r := chkTrans{fail: mm.m.checkStep(c, t.chkEv, t.chkEffs, t.to.s, &from.before, mm.opt)}
 	if r.fail == nil {
 		r.to = mm.internChk(c, mb)
 		r.pair = mm.pair(t.to, r.to, mb)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if old := t.lookup(chk); old != nil {
-		return old // another worker's equal step
+	n := t.n.Load()
+	for i := 0; i < int(min(n, inlineChks)); i++ {
+		if l := &t.inline[i]; l.from == chk {
+			return &l.r // another worker's equal step
+		}
 	}
-	var links []chkLink
-	if p := t.chks.Load(); p != nil {
-		links = *p
+	if old := t.lookupMore(chk); old != nil {
+		return old
 	}
-	links = append(links[:len(links):len(links)], chkLink{chk, r})
-	t.chks.Store(&links)
-	return r
+	var l *chkLink
+	if n < inlineChks {
+		l = &t.inline[n]
+	} else {
+		l = new(chkLink)
+		t.more = append(t.more, l)
+	}
+	l.from, l.r = chk, r
+	t.n.Store(n + 1) // publishes the link
+	return &l.r
 }
 
 func (t *coreTrans) lookup(chk *chkEntry) *chkTrans {
-	p := t.chks.Load()
-	if p == nil {
+	n := t.n.Load()
+	for i := 0; i < int(min(n, inlineChks)); i++ {
+		if l := &t.inline[i]; l.from == chk {
+			return &l.r
+		}
+	}
+	if n <= inlineChks {
 		return nil
 	}
-	for _, l := range *p {
+	// Rare: a core step reached with more than two checker memories.
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lookupMore(chk)
+}
+
+// lookupMore finds a link past the inline ones; the caller holds mu.
+func (t *coreTrans) lookupMore(chk *chkEntry) *chkTrans {
+	for _, l := range t.more {
 		if l.from == chk {
-			return l.r
+			return &l.r
 		}
 	}
 	return nil

@@ -187,6 +187,8 @@ type explorer struct {
 	cores keySet
 	prog  *progress
 	outs  [][]candidate // per worker, reused from depth to depth
+	nodes []node        // the current slab of nodes merge makes
+	bufs  []*memoBuf    // per worker: scratch space and the effects arena
 }
 
 // expand computes every successor of the frontier on workers goroutines. It
@@ -199,6 +201,10 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 	var best atomic.Uint64 // smallest violating tag + 1 (0: none)
 	if len(e.outs) != workers {
 		e.outs = make([][]candidate, workers)
+		e.bufs = make([]*memoBuf, workers)
+		for w := range e.bufs {
+			e.bufs[w] = new(memoBuf)
+		}
 	}
 	outs := e.outs
 	for w := range outs {
@@ -211,7 +217,7 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			var mb memoBuf
+			mb := e.bufs[w]
 			var succ []successor
 			// The worker's results live in locals while it runs: slots of
 			// shared arrays written per transition would share cache lines
@@ -234,11 +240,11 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 						sc := &succ[j]
 						n++
 						tag := uint64(i)<<32 | uint64(j)
-						t := e.memo.step(it.core, sc, &mb)
+						t := e.memo.step(it.core, sc, mb)
 						v := t.fail
 						var ct *chkTrans
 						if v == nil {
-							ct = e.memo.check(it.chk, it.core, t, &mb)
+							ct = e.memo.check(it.chk, it.core, t, mb)
 							v = ct.fail
 						}
 						if v != nil {
@@ -303,7 +309,11 @@ func (e *explorer) merge(outs [][]candidate, buf []item, res *Result) []item {
 			continue
 		}
 		e.cores.Add(c.core)
-		n := &node{parent: c.parent, ev: c.ev, depth: c.parent.depth + 1, shift: c.shift}
+		if len(e.nodes) == cap(e.nodes) {
+			e.nodes = make([]node, 0, 4096) // nodes live as long as the search: one allocation per 4096
+		}
+		e.nodes = append(e.nodes, node{parent: c.parent, ev: c.ev, depth: c.parent.depth + 1, shift: c.shift})
+		n := &e.nodes[len(e.nodes)-1]
 		frontier = append(frontier, item{n: n, core: c.ce, chk: c.chk, budget: c.budget})
 		if e.opt.MaxStates > 0 && e.seen.Len() >= e.opt.MaxStates {
 			res.Complete = false
