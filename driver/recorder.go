@@ -34,14 +34,16 @@ import (
 // The header and the first line go out in one file that is written under a
 // temporary name and renamed into place: a crash leaves either no file or one
 // that replays. Later lines are encoded by a history.LineEncoder into a buffer
-// (no allocation per event) that goes out in one write(2) of whole lines: at
-// the end of every batch of the event loop, when it reaches recorderFlushAt,
-// and before the effects of a step are handed to the effect worker. So every
-// line of a step with effects — a store write, a trigger, a notification — is
-// in the file before any of its effects is carried out, and what a process
-// crash loses is at most the tail of the batch being applied: events without
-// effects, which changed nothing durable (the store, not the flight file, is
-// what recovery rests on, R50). Nothing is fsync'd before Close: a power loss
+// (no allocation per event) that goes out in one write(2) of whole lines:
+// when the event loop has caught up with its queue (nothing more signalled
+// after a batch), when it reaches recorderFlushAt, and before the effects of a
+// step are handed to the effect worker. So every line of a step with effects —
+// a store write, a trigger, a notification — is in the file before any of its
+// effects is carried out, and what a process crash loses is at most the steps
+// without effects applied since the last write: events that changed nothing
+// durable (the store, not the flight file, is what recovery rests on, R50).
+// Under a flood of acks a batch is a few dozen events; a write(2) after each
+// cost the loop more than the events (issue 19). Nothing is fsync'd before Close: a power loss
 // may lose more of the tail (a torn last line is the most a crash leaves;
 // CheckFlightChain and the next incarnation cut it). Close flushes and fsyncs.
 //
@@ -49,7 +51,7 @@ import (
 // (HISTORY.md, "Binary variant"; recorder_format.go): the same records, but an
 // event without effects joins the encoder's open run — a compare and an
 // increment on the loop, instead of an NDJSON line — and the run goes out as
-// one record where the lines would have (at the end of the batch, before the
+// one record where the lines would have (when the loop catches up, before the
 // effects of a step). What a crash loses is the same; a power loss may leave a
 // torn last record, which the next incarnation cuts.
 //
@@ -76,7 +78,7 @@ type recorder struct {
 }
 
 // recorderFlushAt is the buffered size at which the recorder writes without
-// waiting for the end of the batch.
+// waiting for the loop to catch up.
 const recorderFlushAt = 64 << 10
 
 // lineBuffers holds the recorders' line buffers between batches: a recorder

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ckptcore/ckptcore/fsm"
 	"github.com/ckptcore/ckptcore/history"
@@ -149,3 +150,30 @@ func TestWholeRecords(t *testing.T) {
 }
 
 func newBufReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
+
+// TestFlightWrittenWhenIdle: an event without effects is written once the
+// loop has nothing more queued — not only at Close or when a later step has
+// effects — in both formats.
+func TestFlightWrittenWhenIdle(t *testing.T) {
+	for _, f := range []FlightFormat{FlightNDJSON, FlightBinary} {
+		t.Run(f.String(), func(t *testing.T) {
+			h := openHarnessFormat(t, t.TempDir(), regionalConfig(1000), newFakeClock(), f)
+			if err := h.d.Trigger(fsm.KindCheckpoint); err != nil {
+				t.Fatal(err)
+			}
+			tr := h.exec.wait(t, "trigger", isEffect(fsm.EffTrigger, 0))
+			h.ackAll(tr.Checkpoint, 2) // no effect: the checkpoint waits for three more
+			for deadline := time.Now().Add(waitTimeout); ; time.Sleep(time.Millisecond) {
+				if hist, err := history.ReadFile(h.d.FlightFile()); err == nil {
+					last := hist.Records[len(hist.Records)-1].Event
+					if last.Type == fsm.EvAck && last.Task == 2 {
+						return
+					}
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the ack is not in the flight file while the driver idles")
+				}
+			}
+		})
+	}
+}
