@@ -33,10 +33,10 @@ import (
 // still fails the check it fails (completed or aborted after it ended,
 // discarded twice, kept after discarding).
 //
-// Forgetting less is always sound, so Forget looks at the store (which costs a
-// copy of it) only when some id the checker itself believes gone (aborted,
-// discarded, or a completed savepoint, which is never stored) is not yet
-// marked over; an id the core drops without saying so stays remembered.
+// Forgetting less is always sound, so Forget looks at the store only when
+// some id the checker itself believes gone (aborted, discarded, or a
+// completed savepoint, which is never stored) is not yet marked over; an id
+// the core drops without saying so stays remembered.
 func (c *Checker) Forget(s *fsm.State) {
 	var small [32]int64
 	live := small[:0] // pending and stored ids and the ids their refs name
@@ -55,12 +55,13 @@ func (c *Checker) Forget(s *fsm.State) {
 	if !slices.ContainsFunc(c.recs, func(r idRec) bool { return candidate(&r) }) {
 		return
 	}
-	for _, k := range s.Known() {
+	s.EachKnown(func(k fsm.StoredCheckpoint) bool {
 		live = append(live, k.ID)
 		for _, r := range k.Refs {
 			live = append(live, r.Checkpoint)
 		}
-	}
+		return true
+	})
 	const kept = fOwned | fRestored | fNoClaim | fHasForced | fForced
 	for i := range c.recs {
 		if r := &c.recs[i]; candidate(r) {

@@ -23,10 +23,10 @@ func (c *Checker) checkState(ev fsm.Event, s *fsm.State) {
 	if s.NextID() <= c.lastTrigger {
 		c.fail(MonotonicIds, "next id %d would reuse %d", s.NextID(), c.lastTrigger)
 	}
-	known := s.Known()
 	var small [16]int64
 	alive := small[:0] // retained, referenced or persisting ids
-	for _, k := range known {
+	// EachKnown reads the core's own store (no copies); nothing here steps.
+	s.EachKnown(func(k fsm.StoredCheckpoint) bool {
 		if c.has(k.ID, fDiscarded) || c.finished(k.ID) {
 			c.fail(RetentionSafety, "checkpoint %d is kept after it was discarded", k.ID)
 		}
@@ -34,7 +34,7 @@ func (c *Checker) checkState(ev fsm.Event, s *fsm.State) {
 			c.fail(SavepointGlobal, "%s %d is in the store", kind, k.ID)
 		}
 		if !k.Retained {
-			continue
+			return true
 		}
 		alive = append(alive, k.ID)
 		for _, r := range k.Refs {
@@ -47,7 +47,8 @@ func (c *Checker) checkState(ev fsm.Event, s *fsm.State) {
 					k.ID, fsm.RegionName(r.Region), r.Checkpoint)
 			}
 		}
-	}
+		return true
+	})
 	// EachPending reads the core's own sets (no copies); nothing here steps.
 	timeout := s.Effective().TimeoutMs
 	s.EachPending(func(p fsm.PendingInfo) bool {
