@@ -57,14 +57,15 @@
 // # Flight recorder
 //
 // Every event the core accepts is written with its effects to a history file
-// (flight-<n>.jsonl), one file per incarnation, each self-contained: a fresh
+// (flight-<n>.jsonl, or flight-<n>.bin in the binary variant with
+// Options.FlightFormat = FlightBinary), one file per incarnation, each self-contained: a fresh
 // job's starts with start, a restarted one's with a resume record holding the
 // durable state it resumed from (docs/spec/HISTORY.md, "Resume"), so that
 // `replay` reproduces every file exactly, on its own, and a restart reads no
 // earlier file. CheckFlightChain checks that a job's files chain up to its
 // store: each one's end, with what a crash can leave undone, is the next one's
-// beginning. Lines are buffered and written whole at the end of each batch and
-// before any step's effects are carried out; a process crash loses at most
+// beginning. Lines are buffered and written whole when the loop catches up with its
+// queue and before any step's effects are carried out; a process crash loses at most
 // steps without effects, and nothing is fsync'd before Close: the store, not
 // the flight file, is what recovery rests on (recorder).
 //

@@ -9,4 +9,10 @@
 // unchanged. Replay steps the core through a history, checks the invariants of
 // docs/spec/SEMANTICS.md §10 after every step, compares recorded effects with recomputed ones
 // and builds the ckpt-summary/v1 summary and a readable trace.
+//
+// The binary variant (binary.go; HISTORY.md, "Binary variant") holds the same
+// lines in records — runs of effect-free acks as ranges of subtask indexes —
+// for flight recorders that take millions of acks a second: NewReader, Decode
+// and ReadFile detect it by its magic, and ToNDJSON and ToBinary convert
+// between the two byte for byte.
 package history
