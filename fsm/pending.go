@@ -206,5 +206,3 @@ func (b regionSet) count() int {
 
 // next returns the first member >= r, or -1.
 func (b regionSet) next(r int) int { return bitset(b).next(r) }
-
-func (b regionSet) clone() regionSet { return append(regionSet(nil), b...) }

@@ -113,8 +113,6 @@ func (b bitset) next(i int) int {
 	return -1
 }
 
-func (b bitset) clone() bitset { return append(bitset(nil), b...) }
-
 // taskSet converts the bitset into ranges, word by word.
 func (b bitset) taskSet() TaskSet { return b.andTaskSet(nil) }
 
