@@ -148,7 +148,7 @@ func (d *Driver) stepAt(ev fsm.Event, h history.StateHandle) error {
 			message: "the core refused " + ev.Type.String() + ": " + err.Error() + " (" + fsm.DescribeEvent(d.topo, ev) + ")"}})
 		return err
 	}
-	d.recorded(d.rec.write(ev, h, effs))
+	d.recorded(d.rec.write(&ev, &h, effs))
 	if len(effs) == 0 {
 		// Most steps (acks) have no effect: nothing to copy, account for or
 		// hand to the effect worker.

@@ -216,7 +216,7 @@ func flightNumber(name string) (int, bool) {
 // write records one accepted event (into the buffer) with the state handle
 // its ack carried (zero: none; HISTORY.md, "State handles"); after the first
 // error it records nothing more and keeps returning that error.
-func (r *recorder) write(ev fsm.Event, h history.StateHandle, effs []fsm.Effect) error {
+func (r *recorder) write(ev *fsm.Event, h *history.StateHandle, effs []fsm.Effect) error {
 	if r == nil {
 		return nil
 	}
@@ -227,8 +227,8 @@ func (r *recorder) write(ev fsm.Event, h history.StateHandle, effs []fsm.Effect)
 		start := len(r.buf)
 		r.grab()
 		if r.bin != nil {
-			r.buf, r.err = r.bin.AppendEvent(r.buf, ev, h, effs)
-		} else if r.buf, r.err = r.enc.AppendState(r.buf, ev, h, effs); r.err == nil {
+			r.buf, r.err = r.bin.AppendEventRef(r.buf, ev, h, effs)
+		} else if r.buf, r.err = r.enc.AppendState(r.buf, *ev, *h, effs); r.err == nil {
 			r.buf = append(r.buf, '\n')
 		}
 		if r.err == nil {

@@ -78,7 +78,7 @@ func ToBinary(w io.Writer, r io.Reader, file string) error {
 			effs = []fsm.Effect{}
 		}
 		runnable := len(rec.Recorded) == 0 && rec.Resume == nil && rec.Snapshot == nil &&
-			enc.runnable(&rec.Event, rec.Handle, effs)
+			enc.runnable(&rec.Event, &rec.Handle, effs)
 		if runnable {
 			canon, _ = AppendEvent(canon[:0], d.Topology(), rec.Event, effs)
 			runnable = bytes.Equal(canon, last)

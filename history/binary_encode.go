@@ -71,10 +71,16 @@ func (e *BinaryEncoder) AppendLine(b, line []byte) []byte {
 // by the records it closed. On an error (an event LineEncoder refuses) the
 // event is not recorded; the open run is closed and in b.
 func (e *BinaryEncoder) AppendEvent(b []byte, ev fsm.Event, h StateHandle, effects []fsm.Effect) ([]byte, error) {
-	if !e.runnable(&ev, h, effects) {
+	return e.AppendEventRef(b, &ev, &h, effects)
+}
+
+// AppendEventRef is AppendEvent without copying the event and the handle (a
+// flight recorder calls it for every ack); it keeps neither pointer.
+func (e *BinaryEncoder) AppendEventRef(b []byte, ev *fsm.Event, h *StateHandle, effects []fsm.Effect) ([]byte, error) {
+	if !e.runnable(ev, h, effects) {
 		b = e.Flush(b)
 		var err error
-		if e.lb, err = e.line.AppendState(e.lb[:0], ev, h, effects); err != nil {
+		if e.lb, err = e.line.AppendState(e.lb[:0], *ev, *h, effects); err != nil {
 			return b, err
 		}
 		return e.AppendLine(b, e.lb), nil
@@ -118,9 +124,9 @@ func (e *BinaryEncoder) AppendEvent(b []byte, ev fsm.Event, h StateHandle, effec
 // runnable reports whether ev goes into a run: a run type with a subtask of
 // the job, no effects, no handle, and every field within what a decoder
 // accepts (anything else goes out as a line, and fails there if it must).
-func (e *BinaryEncoder) runnable(ev *fsm.Event, h StateHandle, effects []fsm.Effect) bool {
-	if len(effects) > 0 || !h.IsZero() || runCode(ev.Type) == 0 || e.t == nil || !e.t.ValidTask(ev.Task) ||
-		ev.At < 0 || ev.At > maxID {
+func (e *BinaryEncoder) runnable(ev *fsm.Event, h *StateHandle, effects []fsm.Effect) bool {
+	if len(effects) > 0 || h.Size != 0 || h.URI != "" || h.Inline != nil || runCode(ev.Type) == 0 || e.t == nil ||
+		!e.t.ValidTask(ev.Task) || ev.At < 0 || ev.At > maxID {
 		return false
 	}
 	switch ev.Type {
