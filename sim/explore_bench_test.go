@@ -29,7 +29,9 @@ func benchRegional2x1() fuzz.Model {
 // complete exploration of the regional 2×1 model on 1 and 2 workers: distinct
 // nodes and distinct core states per second of wall time, and per second of
 // CPU time (the machine is shared; see cpuTime). Each node is expanded from
-// its stored state and checker clone: one Step and one check per successor.
+// its interned core state and checkers' memory; a step or check is computed
+// only the first time its (core state up to a clock shift, event) or
+// (memory, core step) is met (fuzz/explore_memo.go).
 //
 //	go test -run '^$' -bench BenchmarkExplore -benchmem ./sim/
 func BenchmarkExplore(b *testing.B) {
