@@ -46,6 +46,23 @@ func BenchmarkExplore(b *testing.B) {
 	}
 }
 
+// BenchmarkExploreTLC is the explorer's side of make explore-vs-tlc: the
+// tlc-2x1 model (fuzz/explore_models.go, the model tla/MCExploreCompare.cfg
+// corresponds to) on one worker with symmetry, explored b.N times in one
+// process, so its rate is the exploration's own and not that of starting a
+// process and warming its heap (one exploration of this model is a few tens of
+// milliseconds; a process start is a large share of it). TLC's side runs once
+// for about a minute, so its JVM start and parse are a few percent of it.
+//
+//	go test -run '^$' -bench BenchmarkExploreTLC -benchtime 20x ./sim/
+func BenchmarkExploreTLC(b *testing.B) {
+	m, err := fuzz.ModelByName("tlc-2x1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchExplore(b, m, fuzz.Options{Workers: 1, Symmetry: true})
+}
+
 func benchExplore(b *testing.B, m fuzz.Model, opt fuzz.Options) {
 	var nodes, states, trans int
 	b.ReportAllocs()

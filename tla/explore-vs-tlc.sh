@@ -32,6 +32,19 @@ for i in 1 2 3; do
 		best="$w $u $y"
 	fi
 done
+# The same exploration repeated in one process (sim's BenchmarkExploreTLC): the
+# explorer's own rate, without the process start and cold heap that are a large
+# share of one run of a few tens of milliseconds.
+go test -run '^$' -bench '^BenchmarkExploreTLC$' -benchtime 20x ./sim/ >"$work/bench.txt" 2>&1 || {
+	echo "explore-vs-tlc: BenchmarkExploreTLC failed"
+	cat "$work/bench.txt"
+	exit 1
+}
+b_nodes_cpu=$(awk '/^BenchmarkExploreTLC/ { for (i = 1; i < NF; i++) if ($(i + 1) == "nodes/cpu-s") print $i }' "$work/bench.txt")
+b_nodes_wall=$(awk '/^BenchmarkExploreTLC/ { for (i = 1; i < NF; i++) if ($(i + 1) == "nodes/s") print $i }' "$work/bench.txt")
+b_core_cpu=$(awk '/^BenchmarkExploreTLC/ { for (i = 1; i < NF; i++) if ($(i + 1) == "states/cpu-s") print $i }' "$work/bench.txt")
+b_core_wall=$(awk '/^BenchmarkExploreTLC/ { for (i = 1; i < NF; i++) if ($(i + 1) == "states/s") print $i }' "$work/bench.txt")
+[ -n "$b_nodes_cpu" ] && [ -n "$b_nodes_wall" ] || { echo "explore-vs-tlc: no rate in BenchmarkExploreTLC's output"; cat "$work/bench.txt"; exit 1; }
 e_states=$(sed -n 's/.*"nodes": \([0-9]*\).*/\1/p' "$work/explore.json")
 e_core=$(sed -n 's/.*"core_states": \([0-9]*\).*/\1/p' "$work/explore.json")
 read -r e_wall e_user e_sys <<<"$best"
@@ -45,6 +58,11 @@ echo "| tool (model)               | distinct states |   wall s |    CPU s |   s
 echo "|----------------------------|-----------------|----------|----------|--------------|--------------|"
 row "explorer nodes (tlc-2x1)" "$e_states" "$e_wall" "$e_user" "$e_sys"
 row "explorer core states" "$e_core" "$e_wall" "$e_user" "$e_sys"
+rate() { # name states states/s states/cpu-s
+	printf "| %-26s | %15d | %8s | %8s | %12.0f | %12.0f |\n" "$1" "$2" "-" "-" "$3" "$4"
+}
+rate "explorer nodes, in-process" "$e_states" "$b_nodes_wall" "$b_nodes_cpu"
+rate "explorer core, in-process" "$e_core" "$b_core_wall" "$b_core_cpu"
 
 skip=""
 command -v java >/dev/null 2>&1 || skip="no java on PATH"
@@ -66,8 +84,12 @@ else
 	row "TLC (MCExploreCompare.cfg)" "$t_states" "$t_wall" "$t_user" "$t_sys"
 	awk -v e="$e_states" -v ew="$e_wall" -v ec="$e_user $e_sys" -v t="$t_states" -v tw="$t_wall" -v tc="$t_user $t_sys" 'BEGIN {
 		split(ec, a, " "); split(tc, b, " ");
-		printf "explorer / TLC, distinct states per CPU second: %.1fx (per wall second: %.1fx)\n",
+		printf "explorer / TLC, distinct states per CPU second, one process run each: %.1fx (per wall second: %.1fx)\n",
 			(e / (a[1] + a[2])) / (t / (b[1] + b[2])), (e / ew) / (t / tw) }'
+	awk -v bc="$b_nodes_cpu" -v bw="$b_nodes_wall" -v t="$t_states" -v tw="$t_wall" -v tc="$t_user $t_sys" 'BEGIN {
+		split(tc, b, " ");
+		printf "explorer in-process / TLC, distinct states per CPU second: %.1fx (per wall second: %.1fx)\n",
+			bc / (t / (b[1] + b[2])), bw / (t / tw) }'
 fi
 cat <<'NOTE'
 
@@ -81,6 +103,9 @@ happen at any moment; the explorer's nodes are (core state, checkers' memory, re
 budget) with time abstracted to the next due instant (at most three ticks), and its core
 states are the implementation's own state (fsm keys), at the level of the Go core rather
 than of the spec. Both let faults repeat without bound within the four ids. The TLC time
-includes starting the JVM and parsing the spec (a few seconds), as the explorer's includes
-starting the binary. The explorer row is the least-CPU of three runs.
+includes starting the JVM and parsing the spec (a few seconds of about a minute), as the
+explorer's process rows include starting the binary and warming its heap (a large share of a
+run of a few tens of milliseconds); those rows are the least-CPU of three runs. The in-process
+rows are the same exploration repeated 20 times in one process (sim's BenchmarkExploreTLC):
+the explorer's own rate, the one to set against TLC's minute-long run.
 NOTE
