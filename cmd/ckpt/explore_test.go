@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -83,14 +84,58 @@ func TestExploreViolationIsAReplayableHistory(t *testing.T) {
 	}
 }
 
-// --model explores a catalogue model with its own budget; --list-models
-// names the catalogue; --replay replays a history through every explorer
-// check (the real core passes its own examples).
+// --model explores a catalogue model with its own budget (tlc-2x1's faults
+// are fuzz.Unbounded), stops at an explicit --max-states, and passes
+// --symmetry on:
+// its counts are what fuzz.Explore reports for the same model in-process (the
+// sizes themselves are pinned by fuzz's TestExplore, not here);
+// --list-models prints every model of the catalogue with its tier and budget;
+// --replay replays a history through every explorer check (the real core
+// passes its own examples).
 func TestExploreCatalogueAndReplay(t *testing.T) {
-	code, out, errOut := ckpt(t, "", "explore", "--model", "sources-finish-3", "--symmetry")
-	if code != 0 || errOut != "" || !strings.Contains(out, "// ckpt explore sources-finish-3: 6538 nodes") ||
-		!strings.Contains(out, "// complete: every path within the budget\n") {
-		t.Fatalf("--model: exit %d\n%s%s", code, out, errOut)
+	nodes := map[bool]int{} // tlc-2x1's, with and without symmetry
+	for _, name := range []string{"sources-finish-3", "tlc-2x1"} {
+		m, err := fuzz.ModelByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sym := range []bool{true, false} {
+			want := fuzz.Explore(m, fuzz.Options{Symmetry: sym})
+			if !want.Complete || want.Violation != nil {
+				t.Fatalf("fuzz.Explore(%s, symmetry %v): complete %v, violation %+v", name, sym, want.Complete, want.Violation)
+			}
+			if name == "tlc-2x1" {
+				nodes[sym] = want.Nodes
+			}
+			args := []string{"explore", "--model", name}
+			if sym {
+				args = append(args, "--symmetry")
+			}
+			code, out, errOut := ckpt(t, "", args...)
+			line := fmt.Sprintf("// ckpt explore %s: %d nodes, %d core states, %d transitions, depth %d, ",
+				name, want.Nodes, want.CoreStates, want.Transitions, want.Depth)
+			if code != 0 || errOut != "" || !strings.HasPrefix(out, line) ||
+				!strings.Contains(out, "\n// complete: every path within the budget\n// every invariant held\n") {
+				t.Fatalf("%q: exit %d, want a summary beginning %q\n%s%s", args, code, line, out, errOut)
+			}
+			code, out, _ = ckpt(t, "", append(args, "-o", "json")...)
+			var rep exploreReport
+			if err := json.Unmarshal([]byte(out), &rep); code != 0 || err != nil || rep.Model != name || !rep.Complete ||
+				rep.Violation != nil || rep.Budget != exploreBudget(m.Budget) || rep.Nodes != want.Nodes ||
+				rep.CoreStates != want.CoreStates || rep.Transitions != want.Transitions || rep.Depth != want.Depth {
+				t.Fatalf("%q -o json: exit %d, %v %+v; want the counts of %+v", args, code, err, rep, want)
+			}
+		}
+	}
+	// tlc-2x1 has fewer nodes with symmetry: the flag reaching the explorer is
+	// what the counts above tell apart.
+	if nodes[true] >= nodes[false] {
+		t.Fatalf("tlc-2x1: %d nodes with symmetry, %d without: the --symmetry check checks nothing", nodes[true], nodes[false])
+	}
+	code, out, _ := ckpt(t, "", "explore", "--model", "tlc-2x1", "--max-states", "100", "-o", "json")
+	var rep exploreReport
+	if err := json.Unmarshal([]byte(out), &rep); code != 0 || err != nil || rep.Complete || rep.Nodes < 100 || rep.Nodes >= nodes[false] {
+		t.Errorf("--model tlc-2x1 --max-states 100: exit %d, %v %+v", code, err, rep)
 	}
 	if code, _, errOut := ckpt(t, "", "explore", "--model", "sources-finish-3", "--checkpoints", "1"); code != 2 ||
 		!strings.Contains(errOut, "--checkpoints: with --model") {
@@ -100,12 +145,24 @@ func TestExploreCatalogueAndReplay(t *testing.T) {
 		t.Errorf("--model nope: exit %d %s", code, errOut)
 	}
 	code, out, _ = ckpt(t, "", "explore", "--list-models")
-	if code != 0 || !strings.Contains(out, "periodic-2x1") || !strings.Contains(out, "regional-3x1") {
-		t.Errorf("--list-models: exit %d\n%s", code, out)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	var want []string
+	for _, tier := range []fuzz.ModelTier{fuzz.TierCI, fuzz.TierLarge, fuzz.TierTLC} {
+		for _, m := range fuzz.Models(tier) {
+			want = append(want, fmt.Sprintf("%s %s %+v", tier, m.Name, m.Budget))
+		}
+	}
+	if code != 0 || len(lines) != len(want) {
+		t.Fatalf("--list-models: exit %d, %d lines for %d models\n%s", code, len(lines), len(want), out)
+	}
+	for i, l := range lines {
+		if got := strings.Join(strings.Fields(l), " "); got != want[i] {
+			t.Errorf("--list-models line %d: %q, want %q", i+1, got, want[i])
+		}
 	}
 	path := writeTemp(t, "h.jsonl", valid)
 	code, out, _ = ckpt(t, "", "explore", "--replay", path)
-	if code != 0 || !strings.Contains(out, "every explorer check held") {
+	if code != 0 || out != "// "+path+": 4 events, every explorer check held\n" {
 		t.Errorf("--replay: exit %d\n%s", code, out)
 	}
 }
