@@ -106,7 +106,20 @@ func (m *Manager) queue(ctx context.Context, job string) ([]string, error) {
 // of these jobs. The receiver then leads at most K-1, so every handover makes
 // the spread strictly more even (the sum of squares of the lead counts falls)
 // and balancing cannot flap; a job with nobody waiting is never handed over.
+//
+// That argument needs counts with every handover this node asked for done:
+// until the term has closed its driver and resigned, etcd still shows this
+// node leading the job, and rounds on that count hand over more than the
+// spread calls for (4 jobs, 2 nodes, closes held 1.5 s: all four jobs on
+// "leading 4", then the other node hands two back, the flap ruled out above).
+// So while a handover is in flight (m.handing) no round runs.
 func (m *Manager) balanceOnce(ctx context.Context) error {
+	m.mu.Lock()
+	busy := m.handing != ""
+	m.mu.Unlock()
+	if busy {
+		return nil
+	}
 	live, err := m.cli.Get(ctx, NodesPrefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
 	if err != nil {
 		return err
@@ -168,15 +181,27 @@ func pickHandover(self string, share int, mine []string, next map[string]string,
 	return "", false
 }
 
-// handOver asks the job's term to resign, saying why; nothing if this node
-// does not lead it (any more) or was asked already.
+// handOver asks the job's term to resign, saying why, and marks the handover
+// in flight; nothing if this node does not lead it (any more) or was asked
+// already.
 func (m *Manager) handOver(job, why string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if st := m.jobs[job]; st.led != nil && st.handover != nil {
 		select {
 		case st.handover <- why:
+			m.handing = job
 		default:
 		}
+	}
+}
+
+// handedOver ends the handover of job in flight, if any: its term declined
+// it, or ended and its election key is gone from etcd.
+func (m *Manager) handedOver(job string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.handing == job {
+		m.handing = ""
 	}
 }

@@ -101,18 +101,7 @@ func TestBalancingSpreadsJobs(t *testing.T) {
 	if count(a) != 2 || count(b) != 2 {
 		t.Fatalf("after %v more: a leads %d, b leads %d (flapping)", 4*period, count(a), count(b))
 	}
-	handovers := func(n *node) []string {
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		var out []string
-		for _, l := range n.lines {
-			if strings.Contains(l, ": handed over to balance (") {
-				out = append(out, l)
-			}
-		}
-		return out
-	}
-	ha, hb := handovers(a), handovers(b)
+	ha, hb := handoverLines(a), handoverLines(b)
 	if len(ha) != 2 || len(hb) != 0 ||
 		!strings.HasSuffix(ha[0], "(leading 4 of 4 jobs, 2 live nodes)") || !strings.HasSuffix(ha[1], "(leading 3 of 4 jobs, 2 live nodes)") {
 		t.Fatalf("handover lines: a %q, b %q; want two on a (leading 4, then 3, of 4 jobs, 2 live nodes) and none on b", ha, hb)
@@ -135,6 +124,81 @@ func TestBalancingSpreadsJobs(t *testing.T) {
 			t.Fatalf("no write of %s in etcd's history: the check checked nothing", j)
 		}
 	}
+}
+
+// TestBalancingOneHandoverInFlight is the regression test of a stale count:
+// while a handed-over job's term is still closing its driver, etcd still
+// shows this node leading the job. A round on that count handed over a second
+// job on "leading 4" (and a third, and so on, for as long as the close took);
+// the node must wait until the handover is done and count again. The close is
+// held here, so the window is open for as long as the test wants.
+func TestBalancingOneHandoverInFlight(t *testing.T) {
+	m := freshJob("inflight")
+	jobs := []string{m + "-1", m + "-2", m + "-3", m + "-4"}
+	const period = 100 * time.Millisecond
+	a := startNodeBalancing(t, "a", jobs, period)
+	closing := make(chan string, 2*len(jobs))
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // before a stops (cleanups run last first)
+	a.mu.Lock()
+	a.beforeClose = func(job string) {
+		select {
+		case closing <- job:
+		default: // more closes than the test looks at (a stopping)
+		}
+		<-release
+	}
+	a.mu.Unlock()
+	eventually(t, 10*time.Second, "a leads all four jobs", func() bool {
+		for _, j := range jobs {
+			if !a.leads(j) {
+				return false
+			}
+		}
+		return true
+	})
+	startNodeBalancing(t, "b", jobs, period)
+	var first string
+	select {
+	case first = <-closing:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a handed over no job within 10 s of b starting")
+	}
+	// The first handover is held in its close: etcd shows a leading all four
+	// jobs. Ten balance periods must bring no second handover.
+	select {
+	case j := <-closing:
+		t.Fatalf("a handed over %s while the handover of %s was in flight; lines:\n%s", j, first, strings.Join(a.linesNow(), "\n"))
+	case <-time.After(10 * period):
+	}
+	free()
+	eventually(t, 10*time.Second, "a hands over a second job once the first is done", func() bool {
+		return len(handoverLines(a)) == 2
+	})
+	if h := handoverLines(a); !strings.HasSuffix(h[0], "(leading 4 of 4 jobs, 2 live nodes)") ||
+		!strings.HasSuffix(h[1], "(leading 3 of 4 jobs, 2 live nodes)") || !strings.Contains(h[0], "job "+first+":") {
+		t.Fatalf("handover lines %q: want %s first on leading 4, then one on leading 3", h, first)
+	}
+}
+
+// handoverLines are n's lines saying a job was handed over to balance.
+func handoverLines(n *node) []string {
+	var out []string
+	for _, l := range n.linesNow() {
+		if strings.Contains(l, ": handed over to balance (") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// linesNow is a copy of n's lines so far.
+func (n *node) linesNow() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.lines...)
 }
 
 // checkWritesByLeader replays etcd's revision history of the jobs' keys (a

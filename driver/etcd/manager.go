@@ -80,6 +80,10 @@ type Manager struct {
 
 	mu   sync.Mutex
 	jobs map[string]*jobState
+	// handing is the job this node asked to hand over whose term has not yet
+	// left it in etcd ("" if none): until its key is gone, etcd still counts
+	// the job as this node's, so balancing waits (balance.go).
+	handing string
 }
 
 // jobState is what the Manager knows of one job's leadership.
@@ -163,6 +167,9 @@ func (m *Manager) Run(ctx context.Context) {
 // leadOnce is one term: a new session, a campaign, and if won, the job runs
 // until the session is lost, the Store is fenced or ctx is done.
 func (m *Manager) leadOnce(ctx context.Context, job string) error {
+	// Deferred first, so it runs last: after the resign or the session's
+	// close has deleted the election key, a handover of this term is done.
+	defer m.handedOver(job)
 	// The session is not tied to ctx: closing it after ctx is done must still
 	// revoke the lease.
 	sess, err := concurrency.NewSession(m.cli, concurrency.WithTTL(m.ttl))
@@ -226,6 +233,8 @@ func (m *Manager) leadOnce(ctx context.Context, job string) error {
 			if q, err := m.queue(ctx, job); err == nil && len(q) > 1 {
 				why, resign = "handed over to balance", true
 				m.opt.Logf("ha: job %s: handed over to balance (%s)", job, share)
+			} else {
+				m.handedOver(job) // declined: this node keeps the job
 			}
 		}
 	}

@@ -33,6 +33,9 @@ type node struct {
 	leaderAt  map[string]time.Time       // job -> when this node last took it over
 	recovered map[string]fsm.Durable     // job -> what the last takeover loaded from etcd
 	execs     map[string]*ackingExecutor // job -> the executor of the driver it runs
+	// beforeClose, if set, runs when a term of this node starts closing a
+	// job's driver (a test holds the close there).
+	beforeClose func(job string)
 }
 
 // startNode starts a node that does not balance: it leads whatever it wins.
@@ -92,7 +95,15 @@ func (n *node) open(job string, store *Store) (LedJob, error) {
 	n.mu.Lock()
 	n.recovered[job], n.execs[job], n.leaderAt[job] = durable, x, time.Now()
 	n.mu.Unlock()
-	return &DriverJob{Driver: d, Handler: driver.NewHandler(d, job, driver.HandlerOptions{PatchTimeout: 5 * time.Second})}, nil
+	stop := func() {
+		n.mu.Lock()
+		f := n.beforeClose
+		n.mu.Unlock()
+		if f != nil {
+			f(job)
+		}
+	}
+	return &DriverJob{Driver: d, Handler: driver.NewHandler(d, job, driver.HandlerOptions{PatchTimeout: 5 * time.Second}), Stop: stop}, nil
 }
 
 func (n *node) logf(format string, args ...any) {
