@@ -4,6 +4,13 @@
 #
 #   fuzz/fuzz-long.sh 30m        # all targets at once, each under nice -n 19 with one worker
 #   FUZZSERIAL=1 fuzz/fuzz-long.sh 5s   # one after another (make fuzz: CI's short run)
+#   FUZZTARGETS='^FuzzCore$' FUZZNICE=0 fuzz/fuzz-long.sh 30m   # one target at normal priority
+#
+# With /usr/bin/time present, each row also has the CPU seconds (user+system) of
+# the target's go test process and its children (the test binary, its fuzzing
+# worker; the test binary's build too, cached after the first run) and the
+# executions per CPU second: on a shared machine the wall-clock rate says more
+# about the load than about the target.
 #
 # Minimization is capped (-fuzzminimizetime): by default the fuzzer spends up to
 # 60 s shrinking every new input, which for FuzzImportLog was most of its time.
@@ -13,6 +20,7 @@ set -uo pipefail
 FUZZTIME=${1:-10s}
 PARALLEL=${FUZZPARALLEL:-1}
 MINIMIZE=${FUZZMINIMIZETIME:-5s}
+NICE=${FUZZNICE:-19}
 cd "$(dirname "$0")/.."
 
 # package target
@@ -34,9 +42,11 @@ mkdir -p "$logs"
 echo "fuzz logs: $logs"
 pids=()
 status=0
+timed=()
+[ -x /usr/bin/time ] && timed=(/usr/bin/time -f '%U %S' -o "$logs/TARGET.cpu")
 run() { # pkg target
-	nice -n 19 go test -run='^$' -fuzz="^$2\$" -fuzztime="$FUZZTIME" -fuzzminimizetime="$MINIMIZE" \
-		-parallel "$PARALLEL" "$1" >"$logs/$2.log" 2>&1
+	nice -n "$NICE" "${timed[@]/TARGET/$2}" go test -run='^$' -fuzz="^$2\$" -fuzztime="$FUZZTIME" \
+		-fuzzminimizetime="$MINIMIZE" -parallel "$PARALLEL" "$1" >"$logs/$2.log" 2>&1
 }
 selected=()
 for t in "${TARGETS[@]}"; do
@@ -61,7 +71,7 @@ for t in "${selected[@]}"; do
 done
 for p in "${pids[@]}"; do wait "$p" || status=1; done
 
-printf '%-22s %10s %12s %10s %8s  %s\n' target seconds execs execs/s new result
+printf '%-22s %10s %12s %10s %8s %8s %12s  %s\n' target seconds execs execs/s new cpu-s execs/cpu-s result
 for t in "${selected[@]}"; do
 	set -- $t
 	log="$logs/$2.log"
@@ -80,7 +90,9 @@ for t in "${selected[@]}"; do
 	execs=$(sed -E 's/.*execs: ([0-9]+) .*/\1/' <<<"$last")
 	new=$(sed -E 's/.*new interesting: ([0-9]+) .*/\1/' <<<"$last")
 	rate=$(awk -v e="${execs:-0}" -v s="${secs:-0}" 'BEGIN { if (s > 0) printf "%d", e / s; else print 0 }')
-	printf '%-22s %10s %12s %10s %8s  %s\n' "$2" "${secs:-?}" "${execs:-?}" "$rate" "${new:-?}" "$result"
+	cpu=$(tail -n 1 "$logs/$2.cpu" 2>/dev/null | awk '{ printf "%.1f", $1 + $2 }')
+	cpurate=$(awk -v e="${execs:-0}" -v c="${cpu:-0}" 'BEGIN { if (c > 0) printf "%d", e / c; else print "?" }')
+	printf '%-22s %10s %12s %10s %8s %8s %12s  %s\n' "$2" "${secs:-?}" "${execs:-?}" "$rate" "${new:-?}" "${cpu:-?}" "$cpurate" "$result"
 	if [ "$result" = FAIL ]; then status=1; tail -40 "$log"; fi
 done
 exit $status
