@@ -70,7 +70,8 @@ fuzz-ci:
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
 # Every fuzz target at once for FUZZTIME (make fuzz-long FUZZTIME=30m), each with one worker
-# under nice -n 19; prints execs/s and new corpus entries per target.
+# under nice -n 19 (FUZZNICE=0 for normal priority); prints execs/s, CPU seconds, execs per CPU second
+# and new corpus entries per target.
 fuzz-long:
 	fuzz/fuzz-long.sh $(FUZZTIME)
 
