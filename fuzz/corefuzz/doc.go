@@ -16,7 +16,11 @@
 // linking only fsm, invariants and history). Here the binary links only what
 // FuzzCore uses. See BENCHMARKS.md, "FuzzCore rate".
 //
-//	go test -run '^$' -fuzz '^FuzzCore$' -fuzztime 60s -parallel 1 ./fuzz/corefuzz/
+//	go test -run '^$' -fuzz '^FuzzCore$' -fuzztime 60s -fuzzminimizetime 10000x -parallel 1 ./fuzz/corefuzz/
+//
+// Minimization is capped in executions, not time: a minimization that runs
+// out of time makes the engine kill the worker and drop the executions it
+// made, which with a time cap happened every few seconds (fuzz-long.sh).
 //
 // The rapid state-machine property over the same kinds of histories
 // (TestCore) stays in package fuzz: its shrinker reads better
