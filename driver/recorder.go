@@ -154,6 +154,23 @@ func (d *Driver) openRecorder(opt Options, format string, first []byte) error {
 // incarnation's file: a power loss during its write (a process crash cannot
 // tear a write(2) to a file). The step it recorded was never complete.
 func cutTornLine(path string) error {
+	return cutTail(path, func(f *os.File, size int64) (int64, error) {
+		from := max(0, size-history.MaxLineBytes-1)
+		tail := make([]byte, size-from)
+		if _, err := f.ReadAt(tail, from); err != nil {
+			return 0, err
+		}
+		if len(tail) == 0 || tail[len(tail)-1] == '\n' {
+			return size, nil
+		}
+		return from + int64(bytes.LastIndexByte(tail, '\n')+1), nil
+	})
+}
+
+// cutTail truncates the flight file at path to the length whole returns (the
+// end of its last whole line or record) and syncs it; nothing if the file does
+// not exist or is whole already.
+func cutTail(path string, whole func(f *os.File, size int64) (int64, error)) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -166,16 +183,10 @@ func cutTornLine(path string) error {
 	if err != nil {
 		return err
 	}
-	size := st.Size()
-	from := max(0, size-history.MaxLineBytes-1)
-	tail := make([]byte, size-from)
-	if _, err := f.ReadAt(tail, from); err != nil {
+	keep, err := whole(f, st.Size())
+	if err != nil || keep == st.Size() {
 		return err
 	}
-	if len(tail) == 0 || tail[len(tail)-1] == '\n' {
-		return nil
-	}
-	keep := from + int64(bytes.LastIndexByte(tail, '\n')+1)
 	if err := f.Truncate(keep); err != nil {
 		return err
 	}

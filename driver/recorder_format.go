@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -77,27 +76,9 @@ func cutTorn(dir string, n int) error {
 // binary file has no line ends to find the last record by from the end, and
 // it is about 30 times smaller than its NDJSON form.
 func cutTornRecord(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	size := st.Size()
-	keep, err := wholeRecords(bufio.NewReaderSize(f, 64<<10), size)
-	if err != nil || keep == size {
-		return err
-	}
-	if err := f.Truncate(keep); err != nil {
-		return err
-	}
-	return f.Sync()
+	return cutTail(path, func(f *os.File, size int64) (int64, error) {
+		return wholeRecords(bufio.NewReaderSize(f, 64<<10), size)
+	})
 }
 
 // wholeRecords returns the length of the longest prefix of a binary history

@@ -1,6 +1,7 @@
 package invariants
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/ckptcore/ckptcore/fsm"
@@ -57,15 +58,7 @@ func (c *Checker) rec(id int64) *idRec {
 		}
 		return nil
 	}
-	i, ok := slices.BinarySearchFunc(c.recs, id, func(r idRec, id int64) int {
-		switch {
-		case r.id < id:
-			return -1
-		case r.id > id:
-			return 1
-		}
-		return 0
-	})
+	i, ok := slices.BinarySearchFunc(c.recs, id, cmpRecID)
 	if !ok {
 		return nil
 	}
@@ -74,15 +67,7 @@ func (c *Checker) rec(id int64) *idRec {
 
 // recFor returns the record of id, adding an empty one if needed.
 func (c *Checker) recFor(id int64) *idRec {
-	i, ok := slices.BinarySearchFunc(c.recs, id, func(r idRec, id int64) int {
-		switch {
-		case r.id < id:
-			return -1
-		case r.id > id:
-			return 1
-		}
-		return 0
-	})
+	i, ok := slices.BinarySearchFunc(c.recs, id, cmpRecID)
 	if !ok {
 		c.recs = slices.Insert(c.recs, i, idRec{id: id})
 	}
@@ -189,3 +174,7 @@ func (c *Checker) addNotified(id int64, t fsm.TaskID) bool {
 	r.notified = slices.Insert(slices.Clip(slices.Clone(r.notified)), i, t)
 	return false
 }
+
+// cmpRecID orders a record against an id, for the binary searches over recs
+// (sorted by id).
+func cmpRecID(r idRec, id int64) int { return cmp.Compare(r.id, id) }
