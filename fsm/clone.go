@@ -9,8 +9,11 @@ import "unsafe"
 // ids, each known checkpoint's refs, the skipped notices and the patches —
 // is carved out of one block of words sized from the source, and the pending
 // and known records take one array each. A clone is then the State, the
-// block and at most two arrays; CloneInto into a state that has enough room
-// takes none.
+// block and at most two arrays — or, for the small states the explorer
+// interns, one allocation that holds all four (smallBox, largeBox: one
+// object is faster to allocate, to mark, and to read back when a cold
+// stored state is cloned again); CloneInto into a state that has enough
+// room takes none.
 //
 // Every carved slice has its capacity equal to its length (s[a:b:b]), so an
 // append in Step reallocates it rather than writing over its neighbour in the
@@ -70,15 +73,49 @@ func (s *State) cloneWords() int {
 	return n
 }
 
-// Clone returns a deep copy that shares only the immutable Topology. It
-// takes at most four allocations (the State, one block for every
-// pointer-free slice, the pending and the known records), whatever the
-// state holds.
+// Clone returns a deep copy that shares only the immutable Topology. A
+// small state — the explorer's are: at most two pending and four known
+// checkpoints, a block of at most 48 words — takes one allocation (a
+// cloneBox); any other at most four (the State, one block for every
+// pointer-free slice, the pending and the known records).
 func (s *State) Clone() *State {
-	c := new(State)
+	var c *State
+	switch np, nk := len(s.pending), len(s.known); {
+	case np <= 1 && nk <= 2 && s.cloneWords() <= len(smallBox{}.block):
+		b := new(smallBox)
+		c = &b.s
+		c.pending, c.known, c.block = b.pending[:0], b.known[:0], b.block[:]
+	case np <= 2 && nk <= 4 && s.cloneWords() <= len(largeBox{}.block):
+		b := new(largeBox)
+		c = &b.s
+		c.pending, c.known, c.block = b.pending[:0], b.known[:0], b.block[:]
+	default:
+		c = new(State)
+	}
 	s.CloneInto(c)
 	return c
 }
+
+// smallBox and largeBox hold a clone in one allocation: the State, room for
+// its pending and known records, and its block. The block comes last, after
+// every pointer, so the garbage collector does not scan it. The sizes fit
+// the explorer's states (a smallBox is 1152 bytes, a largeBox 1792: their
+// allocation size classes; TestCloneBoxSizes keeps them there) and leave
+// room for the records a Step on the clone may add.
+type (
+	smallBox struct {
+		s       State
+		pending [1]pendingCheckpoint
+		known   [2]knownCheckpoint
+		block   [24]uint64
+	}
+	largeBox struct {
+		s       State
+		pending [2]pendingCheckpoint
+		known   [4]knownCheckpoint
+		block   [48]uint64
+	}
+)
 
 // CloneInto makes dst a deep copy of s that shares only the immutable
 // Topology, reusing dst's storage where it is large enough: once dst has held
