@@ -1,6 +1,7 @@
 package fuzz
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,7 +13,7 @@ import (
 // symmetry or time reduction, deduplicated on the exact encodings; visit sees
 // every new node and every node that meets an earlier one (first is then the
 // earlier node's state).
-func walk(t *testing.T, m Model, limit int, visit func(s, first *fsm.State, chk *checkers, b Budget)) {
+func walk(t *testing.T, m Model, limit int, visit func(s, first *fsm.State, chk *checkers, b budgetVec)) {
 	t.Helper()
 	topo, err := fsm.NewTopology(m.Job)
 	if err != nil {
@@ -26,7 +27,7 @@ func walk(t *testing.T, m Model, limit int, visit func(s, first *fsm.State, chk 
 	type entry struct {
 		s   *fsm.State
 		chk *checkers
-		b   Budget
+		b   budgetVec
 	}
 	exact := func(e entry) string {
 		k := e.s.AppendKey(nil)
@@ -34,9 +35,9 @@ func walk(t *testing.T, m Model, limit int, visit func(s, first *fsm.State, chk 
 		return string(k) + fmt.Sprint(e.b)
 	}
 	seen := map[string]*fsm.State{}
-	frontier := []entry{{s, chk, m.Budget}}
+	frontier := []entry{{s, chk, mustVec(t, m.Budget)}}
 	seen[exact(frontier[0])] = s
-	visit(s, nil, chk, m.Budget)
+	visit(s, nil, chk, frontier[0].b)
 	for len(frontier) > 0 && len(seen) < limit {
 		var next []entry
 		for _, e := range frontier {
@@ -60,6 +61,27 @@ func walk(t *testing.T, m Model, limit int, visit func(s, first *fsm.State, chk 
 	}
 }
 
+// mustVec converts a model's budget for the tests' own searches.
+func mustVec(t *testing.T, b Budget) budgetVec {
+	t.Helper()
+	v, err := b.vec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// nodeKey is a node's canonical key in the tests' plain searches: a hash of
+// its canonical pair key (keyBuf.pairKey) and its budget.
+func nodeKey(pair Key, b budgetVec) Key {
+	buf := binary.LittleEndian.AppendUint64(nil, pair[0])
+	buf = binary.LittleEndian.AppendUint64(buf, pair[1])
+	for _, n := range b {
+		buf = binary.LittleEndian.AppendUint16(buf, uint16(n))
+	}
+	return Hash128(buf)
+}
+
 // TestEqualKeysBehaveAlike: whenever two paths of a model reach states with
 // equal keys (fsm's AppendKey), both states answer every next event of the
 // model alike: the same error, the same effects, and again equal keys. By
@@ -70,7 +92,7 @@ func TestEqualKeysBehaveAlike(t *testing.T) {
 		t.Run(m.Name, func(t *testing.T) {
 			topo, _ := fsm.NewTopology(m.Job)
 			meetings := 0
-			walk(t, m, 4000, func(s, first *fsm.State, _ *checkers, b Budget) {
+			walk(t, m, 4000, func(s, first *fsm.State, _ *checkers, b budgetVec) {
 				if first == nil || s == first {
 					return
 				}
@@ -116,7 +138,7 @@ func TestReductionIsExact(t *testing.T) {
 	syms := topo.Symmetries(0)
 	canon := map[Key]bool{}
 	var kb keyBuf
-	walk(t, m, 1<<30, func(s, first *fsm.State, chk *checkers, b Budget) {
+	walk(t, m, 1<<30, func(s, first *fsm.State, chk *checkers, b budgetVec) {
 		if first == nil {
 			k, _ := kb.pairKey(s, chk, syms)
 			canon[nodeKey(k, b)] = true

@@ -52,7 +52,6 @@ import (
 // Its steps are kept by move: trans[j] is the step of moves[j] once computed
 // (a patch's event depends on the budget too: those are kept in patches).
 type coreEntry struct {
-	id      uint32
 	s       *fsm.State
 	enc     []byte // s's time-relative key, and its hash
 	key     Key
@@ -61,11 +60,58 @@ type coreEntry struct {
 	trans   []atomic.Pointer[coreTrans]
 	mu      sync.Mutex
 	patches map[int64]*coreTrans // by request id
+	pairs   []rawPair            // the canonical pairs of the checker memories met with it, under mu
+}
+
+// rawPair links a checker memory met with a core entry to their canonical pair.
+type rawPair struct {
+	chk *chkEntry
+	p   *pairEntry
+}
+
+// pairEntry is a canonical (core state, checkers) pair: every node whose core
+// state and checkers' memory have its canonical key (under the symmetries, in
+// times relative to the state's clock) is one of its nodes. A node is a pair
+// and a remaining budget, so the nodes kept of a pair are its budgets: merge
+// appends to them between depths, while no worker reads them, and the workers
+// only read them while a depth expands.
+type pairEntry struct {
+	coreKey Key // the canonical key of its core state (distinct core states are counted by it)
+	n       int // the number of budgets kept: the first inlinePairs inline, the rest in more
+	inline  [inlinePairs]budgetVec
+	more    []budgetVec
+}
+
+// inlinePairs: a pair has about four nodes in the pinned models.
+const inlinePairs = 4
+
+// has reports whether a node of this pair with budget b was kept.
+func (p *pairEntry) has(b *budgetVec) bool {
+	for i := range min(p.n, inlinePairs) {
+		if p.inline[i] == *b {
+			return true
+		}
+	}
+	for i := range p.more {
+		if p.more[i] == *b {
+			return true
+		}
+	}
+	return false
+}
+
+// add keeps budget b (the caller knows it is new).
+func (p *pairEntry) add(b budgetVec) {
+	if p.n < inlinePairs {
+		p.inline[p.n] = b
+	} else {
+		p.more = append(p.more, b)
+	}
+	p.n++
 }
 
 // chkEntry is an interned checkers' memory (never stepped: steps run on clones).
 type chkEntry struct {
-	id  uint32
 	chk *checkers
 }
 
@@ -79,7 +125,6 @@ type coreTrans struct {
 	// The checkers judge the step in to's time: on to.s, with chkEv and
 	// chkEffs, the event and effects shifted by -dt (ev and effs when dt is 0).
 	dt      int64
-	effs    []fsm.Effect
 	chkEv   fsm.Event
 	chkEffs []fsm.Effect
 	fail    *Counterexample // a panic or refusal (without its path), else nil
@@ -101,18 +146,11 @@ type chkLink struct {
 	r    chkTrans
 }
 
-// chkTrans is one memoized checker step, with the canonical keys of the pair
-// it leads to.
+// chkTrans is one memoized checker step, with the canonical pair it leads to.
 type chkTrans struct {
 	to   *chkEntry
 	fail *Counterexample // the violations of the step (without its path), else nil
-	pair pairInfo
-}
-
-// pairInfo is the canonical key of a (core, checkers) pair, without the
-// budget, and the canonical key of its core state alone.
-type pairInfo struct {
-	key, core Key
+	pair *pairEntry
 }
 
 const memoShards = 64
@@ -158,8 +196,7 @@ type memo struct {
 	syms  []fsm.Relabel
 	cores shardedMap[Key, *coreEntry]
 	chks  shardedMap[Key, *chkEntry]
-	pairs shardedMap[uint64, pairInfo]
-	ids   atomic.Uint32 // entry ids, from one counter
+	canon shardedMap[Key, *pairEntry] // by canonical pair key, with symmetry only
 }
 
 func newMemo(m *Model, opt *Options, syms []fsm.Relabel) *memo {
@@ -175,6 +212,18 @@ type memoBuf struct {
 	scratch *checkers
 	state   *fsm.State   // the core steps' scratch state
 	effs    []fsm.Effect // the arena of kept effects (keepEffects)
+	trans   []coreTrans  // the slab core steps are cut from (newTrans)
+	pairs   []pairEntry  // the slab pairs are cut from
+}
+
+// newTrans returns a zeroed core step from the worker's slab: memoized steps
+// live as long as the search, so they are allocated 256 at a time.
+func (mb *memoBuf) newTrans() *coreTrans {
+	if len(mb.trans) == cap(mb.trans) {
+		mb.trans = make([]coreTrans, 0, 256)
+	}
+	mb.trans = mb.trans[:len(mb.trans)+1]
+	return &mb.trans[len(mb.trans)-1]
 }
 
 // keepEffects copies effects into the worker's arena: memoized steps keep
@@ -214,7 +263,7 @@ func (mm *memo) internCore(s *fsm.State, mb *memoBuf) *coreEntry {
 	}
 	s = s.Clone()
 	moves := mm.m.moves(s.Topology(), s)
-	return mm.cores.putIfAbsent(k[0], k, &coreEntry{id: mm.ids.Add(1), s: s, enc: slices.Clone(mb.enc), key: k,
+	return mm.cores.putIfAbsent(k[0], k, &coreEntry{s: s, enc: slices.Clone(mb.enc), key: k,
 		before: snapshotBefore(s), moves: moves, trans: make([]atomic.Pointer[coreTrans], len(moves))})
 }
 
@@ -226,7 +275,7 @@ func (mm *memo) internChk(c *checkers, mb *memoBuf) *chkEntry {
 	if e, ok := mm.chks.get(k[0], k); ok {
 		return e
 	}
-	return mm.chks.putIfAbsent(k[0], k, &chkEntry{id: mm.ids.Add(1), chk: c.clone()})
+	return mm.chks.putIfAbsent(k[0], k, &chkEntry{chk: c.clone()})
 }
 
 // step returns the core step of successor sc (move sc.move) from entry from.
@@ -242,7 +291,8 @@ func (mm *memo) step(from *coreEntry, sc *successor, mb *memoBuf) *coreTrans {
 	} else if t := from.trans[sc.move].Load(); t != nil {
 		return t
 	}
-	t := &coreTrans{ev: sc.ev}
+	t := mb.newTrans()
+	t.ev = sc.ev
 	// The step runs on the worker's scratch state: a clone is kept only when
 	// the state reached is new (internCore).
 	if mb.state == nil {
@@ -251,13 +301,15 @@ func (mm *memo) step(from *coreEntry, sc *successor, mb *memoBuf) *coreTrans {
 		from.s.CloneInto(mb.state)
 	}
 	effs, fail := mm.m.stepCore(mb.state, sc.ev)
-	t.effs, t.fail = mb.keepEffects(effs), fail // the scratch state's Step reuses its effects buffer
+	t.fail = fail
 	if t.fail == nil {
 		t.to = mm.internCore(mb.state, mb)
-		t.chkEv, t.chkEffs = t.ev, t.effs
+		// The checkers judge the step in to's time (coreTrans.dt); the
+		// effects are kept (the scratch state's Step reuses its buffer)
+		// shifted, since only the checkers read them.
+		t.chkEv, t.chkEffs = t.ev, mb.keepEffects(effs)
 		if t.dt = mb.state.Now() - t.to.s.Now(); t.dt != 0 {
 			t.chkEv.At -= t.dt
-			t.chkEffs = mb.keepEffects(t.effs)
 			for i := range t.chkEffs {
 				e := &t.chkEffs[i]
 				e.At -= t.dt
@@ -346,25 +398,46 @@ func (t *coreTrans) lookupMore(chk *chkEntry) *chkTrans {
 	return nil
 }
 
-// pair returns the canonical keys of a (core, checkers) pair.
-func (mm *memo) pair(core *coreEntry, chk *chkEntry, mb *memoBuf) pairInfo {
-	k := uint64(core.id)<<32 | uint64(chk.id)
-	shard := k * 0x9e3779b97f4a7c15 >> 32
-	if p, ok := mm.pairs.get(shard, k); ok {
-		return p
+// pair returns the canonical pair of a (core, checkers) pair of entries.
+//
+// Without symmetry the entries are the canonical pair: a core entry stands
+// for every state with its time-relative key, and a checker entry paired with
+// it holds a memory in the time of that entry's representative, so two nodes
+// have equal canonical pair keys (the core key followed by the checkers' key
+// relative to the state's clock) exactly when they have the same two entries
+// (TestReductionIsExact checks the counts against a plain search). With
+// symmetry the canonical key (keyBuf.pairKey) is computed once per pair of
+// entries, and pairs of entries in one orbit share one canonical pair.
+func (mm *memo) pair(core *coreEntry, chk *chkEntry, mb *memoBuf) *pairEntry {
+	core.mu.Lock()
+	for _, r := range core.pairs {
+		if r.chk == chk {
+			core.mu.Unlock()
+			return r.p
+		}
 	}
-	var p pairInfo
+	core.mu.Unlock()
+	if len(mb.pairs) == cap(mb.pairs) {
+		mb.pairs = make([]pairEntry, 0, 256) // pairs live as long as the search
+	}
+	mb.pairs = mb.pairs[:len(mb.pairs)+1]
+	p := &mb.pairs[len(mb.pairs)-1]
 	if len(mm.syms) == 1 && mm.syms[0].Identity() {
-		// Without symmetry the pair key is the core entry's key followed by
-		// the checkers' (keyBuf.pairKey with the identity alone).
-		rl := fsm.Relabel{TimeBase: core.s.Now()}
-		mb.enc = append(mb.enc[:0], core.enc...)
-		mb.enc = chk.chk.appendKey(mb.enc, &rl)
-		p = pairInfo{Hash128(mb.enc), core.key}
+		p.coreKey = core.key
 	} else {
-		p.key, p.core = mb.kb.pairKey(core.s, chk.chk, mm.syms)
+		var key Key
+		key, p.coreKey = mb.kb.pairKey(core.s, chk.chk, mm.syms)
+		p = mm.canon.putIfAbsent(key[0], key, p)
 	}
-	return mm.pairs.putIfAbsent(shard, k, p)
+	core.mu.Lock()
+	defer core.mu.Unlock()
+	for _, r := range core.pairs {
+		if r.chk == chk {
+			return r.p // another worker's equal pair
+		}
+	}
+	core.pairs = append(core.pairs, rawPair{chk, p})
+	return p
 }
 
 // stepCore applies one event to the core; a panic or a refusal becomes a

@@ -26,8 +26,8 @@ func TestMemoPathsAreAbsolute(t *testing.T) {
 			}
 			mm := newMemo(&m, opt, []fsm.Relabel{{}})
 			var mb memoBuf
-			root := item{n: &node{ev: &m.Start}, core: mm.internCore(s, &mb), chk: mm.internChk(chk, &mb), budget: m.Budget}
-			seen := map[Key]bool{}
+			root := item{n: &node{ev: &m.Start}, core: mm.internCore(s, &mb), chk: mm.internChk(chk, &mb), budget: mustVec(t, m.Budget)}
+			seen := map[nodeID]bool{}
 			frontier := []item{root}
 			shifted := 0
 			for len(frontier) > 0 && len(seen) < 3000 {
@@ -42,7 +42,7 @@ func TestMemoPathsAreAbsolute(t *testing.T) {
 						if r.fail != nil {
 							continue
 						}
-						k := nodeKey(r.pair.key, sc.budget)
+						k := nodeID{r.pair, sc.budget}
 						if seen[k] {
 							continue
 						}
@@ -63,6 +63,13 @@ func TestMemoPathsAreAbsolute(t *testing.T) {
 			t.Logf("%d nodes, %d on paths shifted from their representative", len(seen), shifted)
 		})
 	}
+}
+
+// nodeID is a node as the explorer tells nodes apart: its canonical pair and
+// its budget.
+type nodeID struct {
+	p *pairEntry
+	b budgetVec
 }
 
 func checkPath(t *testing.T, m *Model, topo *fsm.Topology, n *node, rep *fsm.State) {

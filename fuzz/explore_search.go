@@ -2,7 +2,6 @@ package fuzz
 
 import (
 	"bytes"
-	"encoding/binary"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -46,21 +45,7 @@ type item struct {
 	n      *node
 	core   *coreEntry
 	chk    *chkEntry
-	budget Budget
-}
-
-// nodeKey is a node's key: a 128-bit hash of the canonical key of its (core,
-// checkers) pair and its remaining budget.
-func nodeKey(pair Key, b Budget) Key {
-	var buf [16 + 10*binary.MaxVarintLen64]byte
-	binary.LittleEndian.PutUint64(buf[0:], pair[0])
-	binary.LittleEndian.PutUint64(buf[8:], pair[1])
-	e := buf[:16]
-	for _, v := range [...]int{b.Checkpoints, b.Savepoints, b.StopSavepoints, b.Declines, b.TaskFailures,
-		b.TaskFinishes, b.PersistFailures, b.Recovers, b.Patches, b.Advances} {
-		e = binary.AppendVarint(e, int64(v))
-	}
-	return Hash128(e)
+	budget budgetVec
 }
 
 // candidate is a successor found while expanding one depth: tag orders the
@@ -70,14 +55,13 @@ func nodeKey(pair Key, b Budget) Key {
 // it (most candidates meet an earlier one of the same depth).
 type candidate struct {
 	tag    uint64
-	key    Key
-	core   Key
+	pair   *pairEntry
 	parent *node
 	ev     *fsm.Event
 	shift  int64
 	ce     *coreEntry
 	chk    *chkEntry
-	budget Budget
+	budget budgetVec
 }
 
 type found struct {
@@ -92,11 +76,15 @@ type found struct {
 //
 // Nodes. Two paths meet in one node when they reach equal core states (fsm's
 // AppendKey), equal invariant-checker histories (Checker.AppendKey: the
-// checker's memory decides future verdicts) and the same remaining budget. The
-// node's key is a 128-bit hash of those encodings (TLC keeps 64-bit
-// fingerprints; at 10^8 nodes a 128-bit collision has probability ~10^-23).
-// With Options.Symmetry the encodings are taken under every symmetry of the
-// job and the smallest is the key, so a node stands for its whole orbit.
+// checker's memory decides future verdicts) and the same remaining budget.
+// The (core, checkers) part is interned as a canonical pair (explore_memo.go:
+// core states and memories by 128-bit hashes of their encodings — TLC keeps
+// 64-bit fingerprints; at 10^8 entries a 128-bit collision has probability
+// ~10^-23), and a node is its pair and its budget: the nodes kept of a pair
+// are a short list of budgets on the pair, so a successor is looked up
+// without hashing. With Options.Symmetry the encodings are taken under every
+// symmetry of the job and the smallest is the key, so a node stands for its
+// whole orbit.
 //
 // Expansion. The queue holds states, not paths: each item is an interned core
 // state, an interned checkers' memory and a budget, and each core step and
@@ -131,6 +119,11 @@ func Explore(m Model, opt Options) Result {
 		res.Violation = &Counterexample{Model: &m, Invariant: "refused", Detail: "config: " + err.Error()}
 		return res
 	}
+	budget, err := m.Budget.vec()
+	if err != nil {
+		res.Violation = &Counterexample{Model: &m, Invariant: "refused", Detail: "model: " + err.Error()}
+		return res
+	}
 	syms := []fsm.Relabel{{}}
 	if opt.Symmetry {
 		syms = topo.Symmetries(5040)
@@ -145,10 +138,8 @@ func Explore(m Model, opt Options) Result {
 	}
 	e := &explorer{m: &m, opt: &opt, topo: topo, memo: newMemo(&m, &opt, syms), prog: newProgress(m.Name, opt, start)}
 	var mb memoBuf
-	it := item{n: root, core: e.memo.internCore(s, &mb), chk: e.memo.internChk(chk, &mb), budget: m.Budget}
-	p := e.memo.pair(it.core, it.chk, &mb)
-	e.seen.Add(nodeKey(p.key, m.Budget))
-	e.cores.Add(p.core)
+	it := item{n: root, core: e.memo.internCore(s, &mb), chk: e.memo.internChk(chk, &mb), budget: budget}
+	e.keep(e.memo.pair(it.core, it.chk, &mb), budget)
 	frontier := []item{it}
 	var spare []item // the frontier before: its storage holds the next one
 	defer e.prog.stop()
@@ -165,12 +156,12 @@ func Explore(m Model, opt Options) Result {
 		if len(frontier) > 0 {
 			res.Depth = int(frontier[0].n.depth)
 		}
-		e.prog.depthDone(res.Depth, e.seen.Len(), e.cores.Len(), len(frontier))
+		e.prog.depthDone(res.Depth, e.nodes, e.cores.Len(), len(frontier))
 		if !res.Complete {
 			break
 		}
 	}
-	res.Nodes, res.CoreStates = e.seen.Len(), e.cores.Len()
+	res.Nodes, res.CoreStates = e.nodes, e.cores.Len()
 	res.Elapsed = time.Since(start)
 	if res.Violation != nil && opt.Minimize {
 		res.Violation.minimize(topo)
@@ -183,12 +174,21 @@ type explorer struct {
 	opt   *Options
 	topo  *fsm.Topology
 	memo  *memo
-	seen  keySet // node keys of earlier depths: read-only while a depth expands
-	cores keySet
+	nodes int    // the nodes kept (each is a budget on its pair: pairEntry.add)
+	cores keySet // the canonical keys of the core states of the nodes kept
 	prog  *progress
 	outs  [][]candidate // per worker, reused from depth to depth
-	nodes []node        // the current slab of nodes merge makes
+	slab  []node        // the current slab of nodes merge makes
 	bufs  []*memoBuf    // per worker: scratch space and the effects arena
+}
+
+// keep records a node: budget b on pair p (merge, between depths).
+func (e *explorer) keep(p *pairEntry, b budgetVec) {
+	if p.n == 0 {
+		e.cores.Add(p.coreKey)
+	}
+	p.add(b)
+	e.nodes++
 }
 
 // expand computes every successor of the frontier on workers goroutines. It
@@ -235,7 +235,7 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 						return // every later candidate loses to the violation found
 					}
 					it := &frontier[i]
-					succ = e.m.appendSuccessors(succ[:0], it.core.moves, it.budget)
+					succ = appendSuccessors(succ[:0], it.core.moves, it.budget, e.m.Budget.Patches)
 					for j := range succ {
 						sc := &succ[j]
 						n++
@@ -260,11 +260,10 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 							}
 							continue
 						}
-						k := nodeKey(ct.pair.key, sc.budget)
-						if e.seen.Has(k) {
-							continue
+						if ct.pair.has(&sc.budget) {
+							continue // a node of an earlier depth
 						}
-						out = append(out, candidate{tag: tag, key: k, core: ct.pair.core, parent: it.n, ev: &t.ev,
+						out = append(out, candidate{tag: tag, pair: ct.pair, parent: it.n, ev: &t.ev,
 							shift: it.n.shift + t.dt, ce: t.to, chk: ct.to, budget: sc.budget})
 					}
 					e.prog.expanded()
@@ -305,17 +304,17 @@ func (e *explorer) merge(outs [][]candidate, buf []item, res *Result) []item {
 		}
 		c := &outs[w][pos[w]]
 		pos[w]++
-		if !e.seen.Add(c.key) {
-			continue
+		if c.pair.has(&c.budget) {
+			continue // an earlier candidate of this depth
 		}
-		e.cores.Add(c.core)
-		if len(e.nodes) == cap(e.nodes) {
-			e.nodes = make([]node, 0, 4096) // nodes live as long as the search: one allocation per 4096
+		e.keep(c.pair, c.budget)
+		if len(e.slab) == cap(e.slab) {
+			e.slab = make([]node, 0, 4096) // nodes live as long as the search: one allocation per 4096
 		}
-		e.nodes = append(e.nodes, node{parent: c.parent, ev: c.ev, depth: c.parent.depth + 1, shift: c.shift})
-		n := &e.nodes[len(e.nodes)-1]
+		e.slab = append(e.slab, node{parent: c.parent, ev: c.ev, depth: c.parent.depth + 1, shift: c.shift})
+		n := &e.slab[len(e.slab)-1]
 		frontier = append(frontier, item{n: n, core: c.ce, chk: c.chk, budget: c.budget})
-		if e.opt.MaxStates > 0 && e.seen.Len() >= e.opt.MaxStates {
+		if e.opt.MaxStates > 0 && e.nodes >= e.opt.MaxStates {
 			res.Complete = false
 			return frontier
 		}

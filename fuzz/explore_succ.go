@@ -1,6 +1,7 @@
 package fuzz
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/ckptcore/ckptcore/fsm"
@@ -8,11 +9,11 @@ import (
 
 type successor struct {
 	ev     fsm.Event
-	budget Budget
+	budget budgetVec
 	move   int // the index of its move
 }
 
-// budgetField names one counter of a Budget.
+// budgetField names one counter of a Budget: its index in a budgetVec.
 type budgetField int8
 
 const (
@@ -27,7 +28,46 @@ const (
 	bRecovers
 	bPatches
 	bAdvances
+	numBudgetFields
 )
+
+// MaxBudget is the largest count a Budget counter may hold: the explorer
+// keeps a node's budget as small integers (budgetVec), so that a node's key
+// is its pair and ten counters compared at once, without hashing.
+const MaxBudget = 1<<15 - 1
+
+// budgetVec is a Budget as the explorer keeps it per node: one int16 per
+// counter, indexed by budgetField (comparable with ==, 20 bytes).
+type budgetVec [numBudgetFields]int16
+
+// vec converts a Budget; it fails, naming the counter, when one is outside
+// Unbounded … MaxBudget.
+func (b Budget) vec() (budgetVec, error) {
+	var v budgetVec
+	for f := bCheckpoints; f < numBudgetFields; f++ {
+		n := *b.field(f)
+		if n < Unbounded || n > MaxBudget {
+			return v, fmt.Errorf("budget %s = %d: want %d (unbounded) to %d", f, n, Unbounded, MaxBudget)
+		}
+		v[f] = int16(n)
+	}
+	return v, nil
+}
+
+// budget converts back.
+func (v budgetVec) budget() Budget {
+	var b Budget
+	for f := bCheckpoints; f < numBudgetFields; f++ {
+		*b.field(f) = int(v[f])
+	}
+	return b
+}
+
+// String names a counter as the Budget field it is.
+func (f budgetField) String() string {
+	return [...]string{"Checkpoints", "Savepoints", "StopSavepoints", "Declines", "TaskFailures", "TaskFinishes",
+		"PersistFailures", "Recovers", "Patches", "Advances"}[f]
+}
 
 func (b *Budget) field(f budgetField) *int {
 	switch f {
@@ -143,36 +183,32 @@ func (m *Model) moves(topo *fsm.Topology, s *fsm.State) []move {
 // appendSuccessors appends the moves the remaining budget b allows, each with
 // the budget left after it. A fault budget allows its event while it is not 0
 // (Unbounded stays unbounded); every other counter while it is positive.
-func (m *Model) appendSuccessors(out []successor, moves []move, b Budget) []successor {
-	for j, mv := range moves {
+// patches is the model's patch budget (a patch's request id counts them).
+func appendSuccessors(out []successor, moves []move, b budgetVec, patches int) []successor {
+	for j := range moves {
+		mv := &moves[j]
 		if mv.spend == noBudget {
 			out = append(out, successor{mv.ev, b, j})
 			continue
 		}
-		left := *b.field(mv.spend)
+		left := b[mv.spend]
 		if left == 0 || left < 0 && !mv.spend.fault() {
 			continue
 		}
-		nb := b
-		*nb.field(mv.spend) = spend(left)
-		if mv.spend == bPatches {
-			mv.ev.Request = int64(m.Budget.Patches - b.Patches + 1)
+		out = append(out, successor{mv.ev, b, j})
+		sc := &out[len(out)-1]
+		if left > 0 {
+			sc.budget[mv.spend]-- // Unbounded stays unbounded
 		}
-		out = append(out, successor{mv.ev, nb, j})
+		if mv.spend == bPatches {
+			sc.ev.Request = int64(patches - int(left) + 1)
+		}
 	}
 	return out
 }
 
 // successors lists the events tried from a state with the remaining budget b,
 // in a fixed order, each with the budget left after it.
-func (m *Model) successors(topo *fsm.Topology, s *fsm.State, b Budget) []successor {
-	return m.appendSuccessors(nil, m.moves(topo, s), b)
-}
-
-// spend uses one event of a budget; Unbounded stays unbounded.
-func spend(n int) int {
-	if n > 0 {
-		return n - 1
-	}
-	return n
+func (m *Model) successors(topo *fsm.Topology, s *fsm.State, b budgetVec) []successor {
+	return appendSuccessors(nil, m.moves(topo, s), b, m.Budget.Patches)
 }
