@@ -61,6 +61,25 @@ func walk(t *testing.T, m Model, limit int, visit func(s, first *fsm.State, chk 
 	}
 }
 
+// successor is a move the budget allows, as the tests' own searches take it:
+// its event and the budget left after it.
+type successor struct {
+	ev     fsm.Event
+	budget budgetVec
+}
+
+// successors lists the events tried from a state with the remaining budget b,
+// in the explorer's order.
+func (m *Model) successors(topo *fsm.Topology, s *fsm.State, b budgetVec) []successor {
+	var out []successor
+	for _, mv := range m.moves(topo, s) {
+		if nb, req, ok := allows(&mv, b, m.Budget.Patches); ok {
+			out = append(out, successor{m.event(&mv, s.Now(), req), nb})
+		}
+	}
+	return out
+}
+
 // mustVec converts a model's budget for the tests' own searches.
 func mustVec(t *testing.T, b Budget) budgetVec {
 	t.Helper()

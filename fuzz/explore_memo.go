@@ -122,10 +122,9 @@ type coreTrans struct {
 	to *coreEntry
 	// dt is the reached state's clock minus to's representative's: the two
 	// have equal time-relative keys, and the step reached to.s shifted by dt.
-	// The checkers judge the step in to's time: on to.s, with chkEv and
-	// chkEffs, the event and effects shifted by -dt (ev and effs when dt is 0).
+	// The checkers judge the step in to's time: on to.s, with the event and
+	// its effects (chkEffs) shifted by -dt.
 	dt      int64
-	chkEv   fsm.Event
 	chkEffs []fsm.Effect
 	fail    *Counterexample // a panic or refusal (without its path), else nil
 	// The checker steps over this core step: most core steps have one or
@@ -278,21 +277,23 @@ func (mm *memo) internChk(c *checkers, mb *memoBuf) *chkEntry {
 	return mm.chks.putIfAbsent(k[0], k, &chkEntry{chk: c.clone()})
 }
 
-// step returns the core step of successor sc (move sc.move) from entry from.
-func (mm *memo) step(from *coreEntry, sc *successor, mb *memoBuf) *coreTrans {
-	patch := from.moves[sc.move].spend == bPatches
+// step returns the core step of move j from entry from; req is a patch's
+// request id (allows).
+func (mm *memo) step(from *coreEntry, j int, req int64, mb *memoBuf) *coreTrans {
+	mv := &from.moves[j]
+	patch := mv.spend == bPatches
 	if patch {
 		from.mu.Lock()
-		t := from.patches[sc.ev.Request]
+		t := from.patches[req]
 		from.mu.Unlock()
 		if t != nil {
 			return t
 		}
-	} else if t := from.trans[sc.move].Load(); t != nil {
+	} else if t := from.trans[j].Load(); t != nil {
 		return t
 	}
 	t := mb.newTrans()
-	t.ev = sc.ev
+	t.ev = mm.m.event(mv, from.s.Now(), req)
 	// The step runs on the worker's scratch state: a clone is kept only when
 	// the state reached is new (internCore).
 	if mb.state == nil {
@@ -300,16 +301,15 @@ func (mm *memo) step(from *coreEntry, sc *successor, mb *memoBuf) *coreTrans {
 	} else {
 		from.s.CloneInto(mb.state)
 	}
-	effs, fail := mm.m.stepCore(mb.state, sc.ev)
+	effs, fail := mm.m.stepCore(mb.state, t.ev)
 	t.fail = fail
 	if t.fail == nil {
 		t.to = mm.internCore(mb.state, mb)
-		// The checkers judge the step in to's time (coreTrans.dt); the
+		// The checkers judge the step in to's time (coreTrans.dt): the
 		// effects are kept (the scratch state's Step reuses its buffer)
 		// shifted, since only the checkers read them.
-		t.chkEv, t.chkEffs = t.ev, mb.keepEffects(effs)
+		t.chkEffs = mb.keepEffects(effs)
 		if t.dt = mb.state.Now() - t.to.s.Now(); t.dt != 0 {
-			t.chkEv.At -= t.dt
 			for i := range t.chkEffs {
 				e := &t.chkEffs[i]
 				e.At -= t.dt
@@ -320,20 +320,20 @@ func (mm *memo) step(from *coreEntry, sc *successor, mb *memoBuf) *coreTrans {
 		}
 	}
 	if !patch {
-		if from.trans[sc.move].CompareAndSwap(nil, t) {
+		if from.trans[j].CompareAndSwap(nil, t) {
 			return t
 		}
-		return from.trans[sc.move].Load() // another worker's equal step
+		return from.trans[j].Load() // another worker's equal step
 	}
 	from.mu.Lock()
 	defer from.mu.Unlock()
-	if old := from.patches[sc.ev.Request]; old != nil {
+	if old := from.patches[req]; old != nil {
 		return old
 	}
 	if from.patches == nil {
 		from.patches = map[int64]*coreTrans{}
 	}
-	from.patches[sc.ev.Request] = t
+	from.patches[req] = t
 	return t
 }
 
@@ -344,7 +344,9 @@ func (mm *memo) check(chk *chkEntry, from *coreEntry, t *coreTrans, mb *memoBuf)
 	}
 	c := mb.checkers(chk.chk)
 	c.tim.Shift(-t.dt) // into the time of to's representative
-	r := chkTrans{fail: mm.m.checkStep(c, t.chkEv, t.chkEffs, t.to.s, &from.before, mm.opt)}
+	ev := t.ev
+	ev.At -= t.dt
+	r := chkTrans{fail: mm.m.checkStep(c, ev, t.chkEffs, t.to.s, &from.before, mm.opt)}
 	if r.fail == nil {
 		r.to = mm.internChk(c, mb)
 		r.pair = mm.pair(t.to, r.to, mb)

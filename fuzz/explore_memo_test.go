@@ -33,8 +33,12 @@ func TestMemoPathsAreAbsolute(t *testing.T) {
 			for len(frontier) > 0 && len(seen) < 3000 {
 				var next []item
 				for _, it := range frontier {
-					for _, sc := range m.successors(topo, it.core.s, it.budget) {
-						ct := mm.step(it.core, &sc, &mb)
+					for j := range it.core.moves {
+						budget, req, ok := allows(&it.core.moves[j], it.budget, m.Budget.Patches)
+						if !ok {
+							continue
+						}
+						ct := mm.step(it.core, j, req, &mb)
 						if ct.fail != nil {
 							continue
 						}
@@ -42,7 +46,7 @@ func TestMemoPathsAreAbsolute(t *testing.T) {
 						if r.fail != nil {
 							continue
 						}
-						k := nodeID{r.pair, sc.budget}
+						k := nodeID{r.pair, budget}
 						if seen[k] {
 							continue
 						}
@@ -52,7 +56,7 @@ func TestMemoPathsAreAbsolute(t *testing.T) {
 							shifted++
 						}
 						checkPath(t, &m, topo, n, ct.to.s)
-						next = append(next, item{n: n, core: ct.to, chk: r.to, budget: sc.budget})
+						next = append(next, item{n: n, core: ct.to, chk: r.to, budget: budget})
 					}
 				}
 				frontier = next

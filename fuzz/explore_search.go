@@ -55,12 +55,9 @@ type item struct {
 // it (most candidates meet an earlier one of the same depth).
 type candidate struct {
 	tag    uint64
-	pair   *pairEntry
 	parent *node
-	ev     *fsm.Event
-	shift  int64
-	ce     *coreEntry
-	chk    *chkEntry
+	t      *coreTrans // the core step: its event, reached entry and shift
+	ct     *chkTrans  // the checker step: the memory reached and the canonical pair
 	budget budgetVec
 }
 
@@ -218,7 +215,7 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 		go func(w int) {
 			defer wg.Done()
 			mb := e.bufs[w]
-			var succ []successor
+			patches := e.m.Budget.Patches
 			// The worker's results live in locals while it runs: slots of
 			// shared arrays written per transition would share cache lines
 			// between workers.
@@ -235,12 +232,14 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 						return // every later candidate loses to the violation found
 					}
 					it := &frontier[i]
-					succ = appendSuccessors(succ[:0], it.core.moves, it.budget, e.m.Budget.Patches)
-					for j := range succ {
-						sc := &succ[j]
+					for j := range it.core.moves {
+						budget, req, ok := allows(&it.core.moves[j], it.budget, patches)
+						if !ok {
+							continue
+						}
 						n++
 						tag := uint64(i)<<32 | uint64(j)
-						t := e.memo.step(it.core, sc, mb)
+						t := e.memo.step(it.core, j, req, mb)
 						v := t.fail
 						var ct *chkTrans
 						if v == nil {
@@ -249,7 +248,7 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 						}
 						if v != nil {
 							cx := *v
-							ev := sc.ev
+							ev := t.ev
 							ev.At += it.n.shift
 							cx.Events = append(it.n.path(), ev)
 							vs = append(vs, found{tag, &cx})
@@ -260,11 +259,10 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 							}
 							continue
 						}
-						if ct.pair.has(&sc.budget) {
+						if ct.pair.has(&budget) {
 							continue // a node of an earlier depth
 						}
-						out = append(out, candidate{tag: tag, pair: ct.pair, parent: it.n, ev: &t.ev,
-							shift: it.n.shift + t.dt, ce: t.to, chk: ct.to, budget: sc.budget})
+						out = append(out, candidate{tag: tag, parent: it.n, t: t, ct: ct, budget: budget})
 					}
 					e.prog.expanded()
 				}
@@ -304,16 +302,16 @@ func (e *explorer) merge(outs [][]candidate, buf []item, res *Result) []item {
 		}
 		c := &outs[w][pos[w]]
 		pos[w]++
-		if c.pair.has(&c.budget) {
+		if c.ct.pair.has(&c.budget) {
 			continue // an earlier candidate of this depth
 		}
-		e.keep(c.pair, c.budget)
+		e.keep(c.ct.pair, c.budget)
 		if len(e.slab) == cap(e.slab) {
 			e.slab = make([]node, 0, 4096) // nodes live as long as the search: one allocation per 4096
 		}
-		e.slab = append(e.slab, node{parent: c.parent, ev: c.ev, depth: c.parent.depth + 1, shift: c.shift})
+		e.slab = append(e.slab, node{parent: c.parent, ev: &c.t.ev, depth: c.parent.depth + 1, shift: c.parent.shift + c.t.dt})
 		n := &e.slab[len(e.slab)-1]
-		frontier = append(frontier, item{n: n, core: c.ce, chk: c.chk, budget: c.budget})
+		frontier = append(frontier, item{n: n, core: c.t.to, chk: c.ct.to, budget: c.budget})
 		if e.opt.MaxStates > 0 && e.nodes >= e.opt.MaxStates {
 			res.Complete = false
 			return frontier

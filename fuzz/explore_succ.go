@@ -7,12 +7,6 @@ import (
 	"github.com/ckptcore/ckptcore/fsm"
 )
 
-type successor struct {
-	ev     fsm.Event
-	budget budgetVec
-	move   int // the index of its move
-}
-
 // budgetField names one counter of a Budget: its index in a budgetVec.
 type budgetField int8
 
@@ -98,37 +92,56 @@ func (f budgetField) fault() bool {
 	return f == bDeclines || f == bTaskFailures || f == bPersistFailures || f == bRecovers
 }
 
-// move is an event that may be tried from a state and the budget counter it
-// spends. A state's moves do not depend on the budget, so the explorer
-// computes them once per core state and filters them per node.
+// move is an event that may be tried from a state, in 16 bytes, and the
+// budget counter it spends. A state's moves do not depend on the budget, so
+// the explorer computes them once per core state and filters them per node;
+// the event itself is built (move.event) only when its step is computed.
 type move struct {
-	ev    fsm.Event
+	typ   fsm.EventType
+	kind  fsm.Kind // trigger
 	spend budgetField
+	task  fsm.TaskID // ack, decline, task_*
+	// arg is the checkpoint id (ack, decline, persisted, persist_failed), the
+	// request id (config_persisted) or the instant (tick).
+	arg int64
+}
+
+// event is the move's event from a state whose clock reads now; a patch is
+// the model's, with request id req.
+func (m *Model) event(mv *move, now, req int64) fsm.Event {
+	ev := fsm.Event{At: now, Type: mv.typ, Kind: mv.kind, Task: mv.task}
+	switch mv.typ {
+	case fsm.EvTick:
+		ev.At = mv.arg
+	case fsm.EvConfigPersisted:
+		ev.Request = mv.arg
+	case fsm.EvConfigPatch:
+		ev = m.Patch
+		ev.Type, ev.At, ev.Request = fsm.EvConfigPatch, now, req
+	default:
+		ev.Checkpoint = mv.arg
+	}
+	return ev
 }
 
 // moves lists, in a fixed order, the events tried from a state when the
 // budget allows every kind. Every event happens at the state's own time
 // except a tick, which goes to the next due instant (Budget.Advances); a
-// patch's request id is set from the budget (successor).
+// patch's request id is set from the budget (allows).
 func (m *Model) moves(topo *fsm.Topology, s *fsm.State) []move {
 	now := s.Now()
 	var buf [32]move // on the stack: the result is copied out at its size
 	out := buf[:0]
-	add := func(ev fsm.Event, f budgetField) {
-		if ev.At == 0 {
-			ev.At = now
-		}
-		out = append(out, move{ev, f})
-	}
-	add(fsm.Event{Type: fsm.EvTrigger, Kind: fsm.KindCheckpoint}, bCheckpoints)
-	add(fsm.Event{Type: fsm.EvTrigger, Kind: fsm.KindSavepoint}, bSavepoints)
-	add(fsm.Event{Type: fsm.EvTrigger, Kind: fsm.KindStopWithSavepoint}, bStopSavepoints)
+	add := func(mv move) { out = append(out, mv) }
+	add(move{typ: fsm.EvTrigger, kind: fsm.KindCheckpoint, spend: bCheckpoints})
+	add(move{typ: fsm.EvTrigger, kind: fsm.KindSavepoint, spend: bSavepoints})
+	add(move{typ: fsm.EvTrigger, kind: fsm.KindStopWithSavepoint, spend: bStopSavepoints})
 	tasks := topo.NumSubtasks()
 	var declined, failed []bool
 	s.EachPending(func(p fsm.PendingInfo) bool {
 		if p.Persisting {
-			add(fsm.Event{Type: fsm.EvPersisted, Checkpoint: p.ID}, noBudget)
-			add(fsm.Event{Type: fsm.EvPersistFailed, Checkpoint: p.ID}, bPersistFailures)
+			add(move{typ: fsm.EvPersisted, arg: p.ID, spend: noBudget})
+			add(move{typ: fsm.EvPersistFailed, arg: p.ID, spend: bPersistFailures})
 			return true
 		}
 		clear(declined)
@@ -137,14 +150,14 @@ func (m *Model) moves(topo *fsm.Topology, s *fsm.State) []move {
 			if !p.Triggered(id) || p.Acked(id) || p.RegionFailed(r) || s.TaskFinished(id) {
 				continue
 			}
-			add(fsm.Event{Type: fsm.EvAck, Checkpoint: p.ID, Task: id}, noBudget)
+			add(move{typ: fsm.EvAck, arg: p.ID, task: id, spend: noBudget})
 			// Every subtask of a region declines alike (R17, R18): one per region.
 			if declined == nil {
 				declined = make([]bool, topo.NumRegions())
 			}
 			if !declined[r] {
 				declined[r] = true
-				add(fsm.Event{Type: fsm.EvDecline, Checkpoint: p.ID, Task: id}, bDeclines)
+				add(move{typ: fsm.EvDecline, arg: p.ID, task: id, spend: bDeclines})
 			}
 		}
 		return true
@@ -159,56 +172,44 @@ func (m *Model) moves(topo *fsm.Topology, s *fsm.State) []move {
 				}
 				if !failed[r] {
 					failed[r] = true
-					add(fsm.Event{Type: fsm.EvTaskFailed, Task: id}, bTaskFailures)
+					add(move{typ: fsm.EvTaskFailed, task: id, spend: bTaskFailures})
 				}
 			}
-			add(fsm.Event{Type: fsm.EvTaskFinished, Task: id}, bTaskFinishes)
+			add(move{typ: fsm.EvTaskFinished, task: id, spend: bTaskFinishes})
 		case !s.TaskFinished(id):
-			add(fsm.Event{Type: fsm.EvTaskRunning, Task: id}, noBudget)
+			add(move{typ: fsm.EvTaskRunning, task: id, spend: noBudget})
 		}
 	}
-	add(fsm.Event{Type: fsm.EvRecover}, bRecovers)
-	ev := m.Patch
-	ev.Type, ev.At = fsm.EvConfigPatch, now
-	add(ev, bPatches)
+	add(move{typ: fsm.EvRecover, spend: bRecovers})
+	add(move{typ: fsm.EvConfigPatch, spend: bPatches})
 	for _, req := range s.PendingPatches() {
-		add(fsm.Event{Type: fsm.EvConfigPersisted, Request: req}, noBudget)
+		add(move{typ: fsm.EvConfigPersisted, arg: req, spend: noBudget})
 	}
 	if due, ok := s.NextDeadline(); ok {
-		add(fsm.Event{Type: fsm.EvTick, At: max(due, now)}, bAdvances)
+		add(move{typ: fsm.EvTick, arg: max(due, now), spend: bAdvances})
 	}
 	return slices.Clone(out) // kept per core entry
 }
 
-// appendSuccessors appends the moves the remaining budget b allows, each with
-// the budget left after it. A fault budget allows its event while it is not 0
-// (Unbounded stays unbounded); every other counter while it is positive.
-// patches is the model's patch budget (a patch's request id counts them).
-func appendSuccessors(out []successor, moves []move, b budgetVec, patches int) []successor {
-	for j := range moves {
-		mv := &moves[j]
-		if mv.spend == noBudget {
-			out = append(out, successor{mv.ev, b, j})
-			continue
-		}
-		left := b[mv.spend]
-		if left == 0 || left < 0 && !mv.spend.fault() {
-			continue
-		}
-		out = append(out, successor{mv.ev, b, j})
-		sc := &out[len(out)-1]
-		if left > 0 {
-			sc.budget[mv.spend]-- // Unbounded stays unbounded
-		}
-		if mv.spend == bPatches {
-			sc.ev.Request = int64(patches - int(left) + 1)
-		}
+// allows reports whether the remaining budget b allows move mv and returns
+// the budget left after it and, for a patch, its request id. A fault budget
+// allows its event while it is not 0 (Unbounded stays unbounded); every other
+// counter while it is positive. patches is the model's patch budget (a
+// patch's request id counts the patches before it).
+func allows(mv *move, b budgetVec, patches int) (budgetVec, int64, bool) {
+	if mv.spend == noBudget {
+		return b, 0, true
 	}
-	return out
-}
-
-// successors lists the events tried from a state with the remaining budget b,
-// in a fixed order, each with the budget left after it.
-func (m *Model) successors(topo *fsm.Topology, s *fsm.State, b budgetVec) []successor {
-	return appendSuccessors(nil, m.moves(topo, s), b, m.Budget.Patches)
+	left := b[mv.spend]
+	if left == 0 || left < 0 && !mv.spend.fault() {
+		return b, 0, false
+	}
+	if left > 0 {
+		b[mv.spend]-- // Unbounded stays unbounded
+	}
+	var req int64
+	if mv.spend == bPatches {
+		req = int64(patches - int(left) + 1)
+	}
+	return b, req, true
 }
