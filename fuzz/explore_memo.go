@@ -118,15 +118,19 @@ type chkEntry struct {
 // coreTrans is one memoized core step, and the checker steps computed over
 // it so far (a handful: one per checker memory that reached its state).
 type coreTrans struct {
-	ev fsm.Event
-	to *coreEntry
+	// The step's event is move `move` of from (with request id req for a
+	// patch), built again when needed (event) rather than kept: 128 bytes
+	// per step saved.
+	from *coreEntry
+	move int32
+	req  int64
+	to   *coreEntry
 	// dt is the reached state's clock minus to's representative's: the two
 	// have equal time-relative keys, and the step reached to.s shifted by dt.
 	// The checkers judge the step in to's time: on to.s, with the event and
-	// its effects (chkEffs) shifted by -dt.
-	dt      int64
-	chkEffs []fsm.Effect
-	fail    *Counterexample // a panic or refusal (without its path), else nil
+	// its effects shifted by -dt (memoBuf.effects).
+	dt   int64
+	fail *Counterexample // a panic or refusal (without its path), else nil
 	// The checker steps over this core step: most core steps have one or
 	// two, kept inline without an allocation and read without a lock (most
 	// checker steps are found, not made). A link is written under mu and then
@@ -210,9 +214,57 @@ type memoBuf struct {
 	enc     []byte
 	scratch *checkers
 	state   *fsm.State   // the core steps' scratch state
-	effs    []fsm.Effect // the arena of kept effects (keepEffects)
 	trans   []coreTrans  // the slab core steps are cut from (newTrans)
 	pairs   []pairEntry  // the slab pairs are cut from
+	// last is the core step whose effects, in to's time, are in lastEffs:
+	// the step this worker computed last, or recomputed (effects).
+	last     *coreTrans
+	lastEffs []fsm.Effect
+}
+
+// scratchOf sets the worker's scratch state to a copy of s and returns it.
+func (mb *memoBuf) scratchOf(s *fsm.State) *fsm.State {
+	if mb.state == nil {
+		mb.state = s.Clone()
+	} else {
+		s.CloneInto(mb.state)
+	}
+	return mb.state
+}
+
+// event is the step's event, in from's representative's time.
+func (t *coreTrans) event(m *Model) fsm.Event {
+	return m.event(&t.from.moves[t.move], t.from.s.Now(), t.req)
+}
+
+// effects returns the effects of step t shifted into to's time, for a checker
+// step. The memo keeps no effects (280 bytes each, about two per step): the
+// first checker step of a core step follows it at once on the same worker,
+// and the few later ones (another checker memory reaching the same core
+// step) compute the step again, which is deterministic.
+func (mb *memoBuf) effects(t *coreTrans, m *Model) []fsm.Effect {
+	if mb.last == t {
+		return mb.lastEffs
+	}
+	effs, _ := m.stepCore(mb.scratchOf(t.from.s), t.event(m))
+	mb.keep(t, effs)
+	return mb.lastEffs
+}
+
+// keep copies the effects of step t (the scratch state's Step reuses its
+// buffer) into lastEffs, shifted by -t.dt.
+func (mb *memoBuf) keep(t *coreTrans, effs []fsm.Effect) {
+	mb.last, mb.lastEffs = t, append(mb.lastEffs[:0], effs...)
+	if t.dt == 0 {
+		return
+	}
+	for i := range mb.lastEffs {
+		e := &mb.lastEffs[i]
+		e.At -= t.dt
+		if e.Type == fsm.EffTrigger {
+			e.Deadline -= t.dt
+		}
+	}
 }
 
 // newTrans returns a zeroed core step from the worker's slab: memoized steps
@@ -223,22 +275,6 @@ func (mb *memoBuf) newTrans() *coreTrans {
 	}
 	mb.trans = mb.trans[:len(mb.trans)+1]
 	return &mb.trans[len(mb.trans)-1]
-}
-
-// keepEffects copies effects into the worker's arena: memoized steps keep
-// their effects for the whole search, so they are cut from large blocks
-// rather than allocated one by one (each piece capped: no append reaches the
-// next).
-func (mb *memoBuf) keepEffects(effs []fsm.Effect) []fsm.Effect {
-	if len(effs) == 0 {
-		return nil
-	}
-	if cap(mb.effs)-len(mb.effs) < len(effs) {
-		mb.effs = make([]fsm.Effect, 0, max(1024, len(effs)))
-	}
-	start := len(mb.effs)
-	mb.effs = append(mb.effs, effs...)
-	return mb.effs[start:len(mb.effs):len(mb.effs)]
 }
 
 func (mb *memoBuf) checkers(from *checkers) *checkers {
@@ -293,31 +329,15 @@ func (mm *memo) step(from *coreEntry, j int, req int64, mb *memoBuf) *coreTrans 
 		return t
 	}
 	t := mb.newTrans()
-	t.ev = mm.m.event(mv, from.s.Now(), req)
+	t.from, t.move, t.req = from, int32(j), req
 	// The step runs on the worker's scratch state: a clone is kept only when
 	// the state reached is new (internCore).
-	if mb.state == nil {
-		mb.state = from.s.Clone()
-	} else {
-		from.s.CloneInto(mb.state)
-	}
-	effs, fail := mm.m.stepCore(mb.state, t.ev)
+	effs, fail := mm.m.stepCore(mb.scratchOf(from.s), t.event(mm.m))
 	t.fail = fail
 	if t.fail == nil {
 		t.to = mm.internCore(mb.state, mb)
-		// The checkers judge the step in to's time (coreTrans.dt): the
-		// effects are kept (the scratch state's Step reuses its buffer)
-		// shifted, since only the checkers read them.
-		t.chkEffs = mb.keepEffects(effs)
-		if t.dt = mb.state.Now() - t.to.s.Now(); t.dt != 0 {
-			for i := range t.chkEffs {
-				e := &t.chkEffs[i]
-				e.At -= t.dt
-				if e.Type == fsm.EffTrigger {
-					e.Deadline -= t.dt
-				}
-			}
-		}
+		t.dt = mb.state.Now() - t.to.s.Now()
+		mb.keep(t, effs)
 	}
 	if !patch {
 		if from.trans[j].CompareAndSwap(nil, t) {
@@ -344,9 +364,9 @@ func (mm *memo) check(chk *chkEntry, from *coreEntry, t *coreTrans, mb *memoBuf)
 	}
 	c := mb.checkers(chk.chk)
 	c.tim.Shift(-t.dt) // into the time of to's representative
-	ev := t.ev
+	ev := t.event(mm.m)
 	ev.At -= t.dt
-	r := chkTrans{fail: mm.m.checkStep(c, ev, t.chkEffs, t.to.s, &from.before, mm.opt)}
+	r := chkTrans{fail: mm.m.checkStep(c, ev, mb.effects(t, mm.m), t.to.s, &from.before, mm.opt)}
 	if r.fail == nil {
 		r.to = mm.internChk(c, mb)
 		r.pair = mm.pair(t.to, r.to, mb)

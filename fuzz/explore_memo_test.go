@@ -26,7 +26,7 @@ func TestMemoPathsAreAbsolute(t *testing.T) {
 			}
 			mm := newMemo(&m, opt, []fsm.Relabel{{}})
 			var mb memoBuf
-			root := item{n: &node{ev: &m.Start}, core: mm.internCore(s, &mb), chk: mm.internChk(chk, &mb), budget: mustVec(t, m.Budget)}
+			root := item{n: &node{}, core: mm.internCore(s, &mb), chk: mm.internChk(chk, &mb), budget: mustVec(t, m.Budget)}
 			seen := map[nodeID]bool{}
 			frontier := []item{root}
 			shifted := 0
@@ -51,7 +51,7 @@ func TestMemoPathsAreAbsolute(t *testing.T) {
 							continue
 						}
 						seen[k] = true
-						n := &node{parent: it.n, ev: &ct.ev, depth: it.n.depth + 1, shift: it.n.shift + ct.dt}
+						n := &node{parent: it.n, t: ct, depth: it.n.depth + 1, shift: it.n.shift + ct.dt}
 						if n.shift != 0 {
 							shifted++
 						}
@@ -79,7 +79,7 @@ type nodeID struct {
 func checkPath(t *testing.T, m *Model, topo *fsm.Topology, n *node, rep *fsm.State) {
 	t.Helper()
 	s, _ := fsm.New(topo, m.Config)
-	for _, ev := range n.path() {
+	for _, ev := range n.path(m) {
 		if _, err := s.Step(ev); err != nil {
 			t.Fatalf("the path does not replay: %s: %v", fsm.DescribeEvent(topo, ev), err)
 		}

@@ -16,7 +16,7 @@ import (
 // kept for every node so that a counterexample's path can be read back.
 type node struct {
 	parent *node
-	ev     *fsm.Event // the memoized step's event (coreTrans.ev), or the start
+	t      *coreTrans // the memoized step that led here (nil at the start)
 	depth  int32
 	// shift is this node's clock minus its core entry's representative's:
 	// the memo shares steps between states that differ by a shift of the
@@ -25,11 +25,12 @@ type node struct {
 	shift int64
 }
 
-func (n *node) path() []fsm.Event {
+func (n *node) path(m *Model) []fsm.Event {
 	var evs []fsm.Event
 	for ; n != nil; n = n.parent {
-		ev := *n.ev
+		ev := m.Start
 		if n.parent != nil {
+			ev = n.t.event(m)
 			ev.At += n.parent.shift
 		}
 		evs = append(evs, ev)
@@ -127,7 +128,7 @@ func Explore(m Model, opt Options) Result {
 		res.Group = len(syms)
 	}
 	chk := newCheckers(topo, m.Config)
-	root := &node{ev: &m.Start}
+	root := &node{}
 	if v := m.stepChecked(s, chk, m.Start, &opt); v != nil {
 		v.Events = []fsm.Event{m.Start}
 		res.Violation = v
@@ -248,9 +249,9 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 						}
 						if v != nil {
 							cx := *v
-							ev := t.ev
+							ev := t.event(e.m)
 							ev.At += it.n.shift
-							cx.Events = append(it.n.path(), ev)
+							cx.Events = append(it.n.path(e.m), ev)
 							vs = append(vs, found{tag, &cx})
 							for b := best.Load(); b == 0 || tag+1 < b; b = best.Load() {
 								if best.CompareAndSwap(b, tag+1) {
@@ -309,7 +310,7 @@ func (e *explorer) merge(outs [][]candidate, buf []item, res *Result) []item {
 		if len(e.slab) == cap(e.slab) {
 			e.slab = make([]node, 0, 4096) // nodes live as long as the search: one allocation per 4096
 		}
-		e.slab = append(e.slab, node{parent: c.parent, ev: &c.t.ev, depth: c.parent.depth + 1, shift: c.parent.shift + c.t.dt})
+		e.slab = append(e.slab, node{parent: c.parent, t: c.t, depth: c.parent.depth + 1, shift: c.parent.shift + c.t.dt})
 		n := &e.slab[len(e.slab)-1]
 		frontier = append(frontier, item{n: n, core: c.t.to, chk: c.ct.to, budget: c.budget})
 		if e.opt.MaxStates > 0 && e.nodes >= e.opt.MaxStates {
