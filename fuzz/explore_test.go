@@ -120,3 +120,24 @@ func TestExploreLarge(t *testing.T) {
 			float64(res.Nodes)/res.Elapsed.Seconds())
 	}
 }
+
+// TestBudgetOutOfRangeRefused: a budget counter the explorer cannot hold (it
+// keeps each in 16 bits) is refused by name before anything is explored.
+func TestBudgetOutOfRangeRefused(t *testing.T) {
+	for _, b := range []Budget{{Checkpoints: MaxBudget + 1}, {Declines: -2}} {
+		m := ciModels()[0]
+		m.Budget = b
+		res := Explore(m, Options{Workers: 1})
+		if res.Violation == nil || res.Violation.Invariant != "refused" || res.Nodes != 0 {
+			t.Fatalf("budget %+v: %+v, %d nodes; want refused before exploring", b, res.Violation, res.Nodes)
+		}
+		if want := "want -1 (unbounded) to 32767"; !strings.Contains(res.Violation.Detail, want) {
+			t.Fatalf("budget %+v: detail %q, want it to say %q", b, res.Violation.Detail, want)
+		}
+	}
+	m := ciModels()[0]
+	m.Budget = Budget{Checkpoints: MaxBudget, Declines: Unbounded}
+	if res := Explore(m, Options{Workers: 1, MaxStates: 10}); res.Violation != nil {
+		t.Fatalf("an in-range budget was refused: %s", res.Violation.Detail)
+	}
+}

@@ -30,6 +30,10 @@ func TestExploreSmallModel(t *testing.T) {
 			t.Errorf("%q: exit %d, want 2", args, code)
 		}
 	}
+	if code, _, errOut := ckpt(t, "", "explore", "--checkpoints", "40000", path); code != 2 ||
+		!strings.Contains(errOut, "--checkpoints 40000: want at most 32767") {
+		t.Errorf("--checkpoints 40000: exit %d %s", code, errOut)
+	}
 }
 
 // The model is the history's job, configuration and start event, with the
