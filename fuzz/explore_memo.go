@@ -213,9 +213,9 @@ type memoBuf struct {
 	kb      keyBuf
 	enc     []byte
 	scratch *checkers
-	state   *fsm.State   // the core steps' scratch state
-	trans   []coreTrans  // the slab core steps are cut from (newTrans)
-	pairs   []pairEntry  // the slab pairs are cut from
+	state   *fsm.State  // the core steps' scratch state
+	trans   []coreTrans // the slab core steps are cut from (newTrans)
+	pairs   []pairEntry // the slab pairs are cut from
 	// last is the core step whose effects, in to's time, are in lastEffs:
 	// the step this worker computed last, or recomputed (effects).
 	last     *coreTrans
