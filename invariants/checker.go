@@ -8,9 +8,13 @@ import (
 // independent of the core's internals: it reads the state through fsm's views and
 // recomputes what it needs from events and effects, so a bug in the core's
 // bookkeeping shows up as a violation here rather than being trusted.
+//
+// Copy a checker with Clone or CloneInto, never by assignment: a copy by
+// assignment would share the storage the checker reuses between steps.
 type Checker struct {
 	topo *fsm.Topology
 	cfg  fsm.Config
+	tab  *jobTables // derived from topo (tables.go)
 	out  []Violation
 
 	lastTrigger int64 // I-MonotonicIds
@@ -29,19 +33,24 @@ type Checker struct {
 	failures      int
 	lastSucceeded int64
 
-	// I-ConfigAtomic, I-DurableOverrides.
-	confirmed *fsm.EffectiveConfig
+	// I-ConfigAtomic, I-DurableOverrides: the last confirmed patch's
+	// config, if any (a value, not a pointer: a patch step allocates
+	// nothing and clones copy it).
+	confirmed    fsm.EffectiveConfig
+	hasConfirmed bool
 
 	// prune: ids below floor are over and forgotten; the next prune comes
 	// when pruneAt checkpoints are tracked.
 	floor   int64
 	pruneAt int
+
+	buf scratch // storage reused between steps, not memory (memory.go)
 }
 
 // New returns a checker for one history of a job with this topology and base
 // configuration.
 func New(t *fsm.Topology, cfg fsm.Config) *Checker {
-	return &Checker{topo: t, cfg: cfg}
+	return &Checker{topo: t, cfg: cfg, tab: newJobTables(t)}
 }
 
 // Step checks one step: the event the core accepted, the effects it returned and

@@ -135,11 +135,11 @@ func TestViolationsAreNamed(t *testing.T) {
 			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvTick}, []fsm.Effect{{Type: fsm.EffAbort, Checkpoint: 3, Reason: "declined"}}, h.s)
 		}},
 		{"torn config", ConfigAtomic, func(h *harness) []Violation {
-			h.c.confirmed = &fsm.EffectiveConfig{IntervalMs: 5000, TimeoutMs: 600000, OverridesActive: true}
+			h.c.confirmed, h.c.hasConfirmed = fsm.EffectiveConfig{IntervalMs: 5000, TimeoutMs: 600000, OverridesActive: true}, true
 			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvTick}, nil, h.s)
 		}},
 		{"overrides lost in recovery", DurableOverrides, func(h *harness) []Violation {
-			h.c.confirmed = &fsm.EffectiveConfig{IntervalMs: 5000, TimeoutMs: 600000, OverridesActive: true}
+			h.c.confirmed, h.c.hasConfirmed = fsm.EffectiveConfig{IntervalMs: 5000, TimeoutMs: 600000, OverridesActive: true}, true
 			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvRecover}, nil, h.s)
 		}},
 		{"persist without its coordinator fallback", RuleCompletionOrder, func(h *harness) []Violation {

@@ -13,15 +13,11 @@ import (
 // step instead of a replay from the start (issue 17).
 func (c *Checker) Clone() *Checker {
 	d := *c
-	d.out = nil
+	d.out, d.buf = nil, scratch{}
 	// A record's slices are never written in place (memory.go): the copies
 	// may share them.
 	d.recs = slices.Clone(c.recs)
 	d.latestRefs = slices.Clone(c.latestRefs)
-	if c.confirmed != nil {
-		e := *c.confirmed
-		d.confirmed = &e
-	}
 	return &d
 }
 
@@ -29,14 +25,13 @@ func (c *Checker) Clone() *Checker {
 // explorer checks each step on one scratch checker per worker and keeps a
 // Clone only when the memory it reaches is new (issue 17).
 func (c *Checker) CloneInto(d *Checker) {
-	recs, refs := d.recs[:0], d.latestRefs[:0]
+	recs, refs, buf := d.recs[:0], d.latestRefs[:0], d.buf
 	*d = *c
-	d.out = nil
+	d.out, d.buf = nil, buf
 	d.recs = append(recs, c.recs...) // records' slices are shared, as in Clone
 	if c.latestRefs != nil {
 		d.latestRefs = append(refs, c.latestRefs...)
 	}
-	// confirmed is shared: the checker stores a new value, never writes one.
 }
 
 // AppendKey appends a canonical encoding of everything in the checker that
@@ -47,6 +42,10 @@ func (c *Checker) CloneInto(d *Checker) {
 // that a (state, checker) pair can be canonicalized under the job's symmetries.
 // clone_test.go fails when a Checker field is added but not encoded.
 func (c *Checker) AppendKey(b []byte, rl *fsm.Relabel) []byte {
+	// Without renaming (the explorer's memo keys, and every key without
+	// symmetry) the sets go out as they are: they are ascending already.
+	ident := rl.Identity()
+	b = slices.Grow(b, 48+len(c.recs)*(16+c.topo.NumRegions())+len(c.latestRefs)*2)
 	b = binary.AppendVarint(b, c.lastTrigger)
 	b = binary.AppendVarint(b, c.sourcesForceFrom)
 	b = binary.AppendVarint(b, c.lastStored)
@@ -60,20 +59,38 @@ func (c *Checker) AppendKey(b []byte, rl *fsm.Relabel) []byte {
 		if r.flags&fHasKind != 0 {
 			b = append(b, byte(r.kind))
 		}
-		if r.healthy == nil {
+		switch {
+		case r.healthy == nil:
 			b = append(b, 0)
-		} else {
+		case ident:
+			b = binary.AppendUvarint(append(b, 1), uint64(len(r.healthy)))
+			for _, v := range r.healthy {
+				b = append(b, boolByte(v))
+			}
+		default:
 			b = appendRegionBools(append(b, 1), r.healthy, rl)
 		}
-		if r.flags&fNotified != 0 {
+		switch {
+		case r.flags&fNotified == 0:
+		case ident:
+			b = appendAscending(b, r.notified)
+		default:
 			b = appendRenamed(b, r.notified, func(t fsm.TaskID) int64 { return int64(rl.Task(t)) })
 		}
-		if r.flags&fFailedOver != 0 {
+		switch {
+		case r.flags&fFailedOver == 0:
+		case ident:
+			b = appendAscending(b, r.failedOver)
+		default:
 			b = appendRenamed(b, r.failedOver, func(g int) int64 { return int64(rl.Region(g)) })
 		}
 	}
 	b = append(b, boolByte(c.latestRefs != nil))
-	if c.latestRefs != nil {
+	if c.latestRefs != nil && ident {
+		for _, id := range c.latestRefs {
+			b = binary.AppendVarint(b, id)
+		}
+	} else if c.latestRefs != nil {
 		var small [16]int64
 		renamed := small[:0]
 		if len(c.latestRefs) > len(small) {
@@ -89,8 +106,8 @@ func (c *Checker) AppendKey(b []byte, rl *fsm.Relabel) []byte {
 	}
 	b = binary.AppendVarint(b, int64(c.failures))
 	b = binary.AppendVarint(b, c.lastSucceeded)
-	b = append(b, boolByte(c.confirmed != nil))
-	if e := c.confirmed; e != nil {
+	b = append(b, boolByte(c.hasConfirmed))
+	if e := c.confirmed; c.hasConfirmed {
 		b = binary.AppendVarint(b, e.IntervalMs)
 		b = binary.AppendVarint(b, e.TimeoutMs)
 		b = append(b, boolByte(e.OverridesActive))
@@ -113,6 +130,16 @@ func appendRenamed[K any](b []byte, set []K, rename func(K) int64) []byte {
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
 		b = binary.AppendVarint(b, k)
+	}
+	return b
+}
+
+// appendAscending appends an ascending set as appendRenamed does with no
+// renaming.
+func appendAscending[K fsm.TaskID | int](b []byte, set []K) []byte {
+	b = binary.AppendUvarint(b, uint64(len(set)))
+	for _, k := range set {
+		b = binary.AppendVarint(b, int64(k))
 	}
 	return b
 }
@@ -165,7 +192,11 @@ func (c *Timing) AppendKey(b []byte, rl *fsm.Relabel) []byte {
 	b = binary.AppendUvarint(b, uint64(len(c.finished)))
 	for _, f := range c.finished {
 		b = binary.AppendVarint(b, f.id)
-		b = appendRenamed(b, f.tasks, func(t fsm.TaskID) int64 { return int64(rl.Task(t)) })
+		if rl.Identity() {
+			b = appendAscending(b, f.tasks)
+		} else {
+			b = appendRenamed(b, f.tasks, func(t fsm.TaskID) int64 { return int64(rl.Task(t)) })
+		}
 	}
 	return binary.AppendVarint(b, rl.Time(c.startDue))
 }

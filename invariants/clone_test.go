@@ -3,6 +3,7 @@ package invariants
 import (
 	"bytes"
 	"reflect"
+	"slices"
 	"testing"
 	"unsafe"
 
@@ -13,12 +14,35 @@ import (
 var notInCheckerKey = map[string]string{
 	"topo": "fixed per job",
 	"cfg":  "fixed per job",
+	"tab":  "derived from the topology, fixed per job",
+	"buf":  "storage reused between steps",
 	"out":  "the last step's output",
 }
 
-// cloneTestChecker runs a short regional history: a restore, a regional
+// cloneTestEvents is a short regional history: a restore, a regional
 // completion, a decline, a failover and a confirmed patch.
+var cloneTestEvents = []fsm.Event{
+	{At: 0, Type: fsm.EvStart, Restore: &fsm.Restore{Checkpoint: 1}},
+	{At: 1, Type: fsm.EvTrigger},
+	{At: 2, Type: fsm.EvAck, Checkpoint: 2, Task: 0},
+	{At: 3, Type: fsm.EvDecline, Checkpoint: 2, Task: 1},
+	{At: 4, Type: fsm.EvPersisted, Checkpoint: 2},
+	{At: 5, Type: fsm.EvTrigger},
+	{At: 6, Type: fsm.EvTaskFailed, Task: 1},
+	{At: 7, Type: fsm.EvConfigPatch, Request: 1, HasTimeout: true, TimeoutMs: 500},
+	{At: 8, Type: fsm.EvConfigPersisted, Request: 1},
+}
+
+// cloneTestChecker runs cloneTestEvents.
 func cloneTestChecker(t *testing.T) (*Checker, *fsm.State) {
+	t.Helper()
+	c, _, s := runCloneTest(t, cloneTestEvents)
+	return c, s
+}
+
+// runCloneTest runs evs through a core and both checkers on the job of
+// cloneTestEvents: two one-subtask regions of one vertex.
+func runCloneTest(t *testing.T, evs []fsm.Event) (*Checker, *Timing, *fsm.State) {
 	t.Helper()
 	topo, err := fsm.NewTopology(fsm.JobSpec{Vertices: []fsm.VertexSpec{{ID: "a", Parallelism: 2, Coordinator: fsm.CoordinatorFallback}}})
 	if err != nil {
@@ -30,27 +54,64 @@ func cloneTestChecker(t *testing.T) (*Checker, *fsm.State) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := New(topo, cfg)
-	for _, ev := range []fsm.Event{
-		{At: 0, Type: fsm.EvStart, Restore: &fsm.Restore{Checkpoint: 1}},
-		{At: 1, Type: fsm.EvTrigger},
-		{At: 2, Type: fsm.EvAck, Checkpoint: 2, Task: 0},
-		{At: 3, Type: fsm.EvDecline, Checkpoint: 2, Task: 1},
-		{At: 4, Type: fsm.EvPersisted, Checkpoint: 2},
-		{At: 5, Type: fsm.EvTrigger},
-		{At: 6, Type: fsm.EvTaskFailed, Task: 1},
-		{At: 7, Type: fsm.EvConfigPatch, Request: 1, HasTimeout: true, TimeoutMs: 500},
-		{At: 8, Type: fsm.EvConfigPersisted, Request: 1},
-	} {
+	c, tim := New(topo, cfg), NewTiming(topo, cfg)
+	for _, ev := range evs {
 		effs, err := s.Step(ev)
 		if err != nil {
 			t.Fatalf("%s: %v", fsm.DescribeEvent(topo, ev), err)
 		}
-		if v := c.Step(ev, effs, s); len(v) > 0 {
+		if v := append(c.Step(ev, effs, s), tim.Step(ev, effs, s)...); len(v) > 0 {
 			t.Fatalf("%s: %v", fsm.DescribeEvent(topo, ev), v)
 		}
 	}
-	return c, s
+	return c, tim, s
+}
+
+// TestKeyRelabelMirrors: the key of a history renamed by a symmetry is the key
+// of the mirrored history, whichever way it is computed: with the renaming
+// (the explorer's symmetric pair keys) or plainly (its memo keys, which take
+// the short path for an identity relabel). A key that only one path got
+// right would split or merge the explorer's nodes.
+func TestKeyRelabelMirrors(t *testing.T) {
+	mirrored := slices.Clone(cloneTestEvents)
+	for i := range mirrored {
+		if mirrored[i].Type != fsm.EvStart {
+			mirrored[i].Task = 1 - mirrored[i].Task // the job's two regions swap
+		}
+	}
+	// Both histories end with both subtasks notified of nothing yet; add a
+	// completion that notifies one of them, so the notified sets differ.
+	tail := []fsm.Event{{At: 9, Type: fsm.EvTaskRunning, Task: 1}, {At: 10, Type: fsm.EvTrigger},
+		{At: 11, Type: fsm.EvAck, Checkpoint: 4, Task: 0}, {At: 12, Type: fsm.EvDecline, Checkpoint: 4, Task: 1},
+		{At: 13, Type: fsm.EvPersisted, Checkpoint: 4}}
+	mirroredTail := slices.Clone(tail)
+	for i := range mirroredTail {
+		mirroredTail[i].Task = 1 - mirroredTail[i].Task
+	}
+	a, ta, s := runCloneTest(t, append(slices.Clone(cloneTestEvents), tail...))
+	b, tb, _ := runCloneTest(t, append(mirrored, mirroredTail...))
+	syms := s.Topology().Symmetries(0)
+	if len(syms) != 2 {
+		t.Fatalf("%d symmetries, want the identity and the swap", len(syms))
+	}
+	swap := syms[1].WithTimeBase(0)
+	ident := syms[0].WithTimeBase(0)
+	if bytes.Equal(a.AppendKey(nil, nil), b.AppendKey(nil, nil)) {
+		t.Fatal("the mirrored history has the same plain key: the test proves nothing")
+	}
+	for _, k := range []struct {
+		name string
+		a, b []byte
+	}{
+		{"checker, swap vs plain", a.AppendKey(nil, &swap), b.AppendKey(nil, nil)},
+		{"checker, swap vs identity", a.AppendKey(nil, &swap), b.AppendKey(nil, &ident)},
+		{"checker, swap twice", a.AppendKey(nil, nil), b.AppendKey(nil, &swap)},
+		{"timing, swap vs plain", ta.AppendKey(nil, &swap), tb.AppendKey(nil, nil)},
+	} {
+		if !bytes.Equal(k.a, k.b) {
+			t.Errorf("%s: keys differ\n%x\n%x", k.name, k.a, k.b)
+		}
+	}
 }
 
 // TestCheckerKeyCoversEveryField perturbs each Checker field by reflection

@@ -12,9 +12,11 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 	lastResolvedForced := false // I-TierTwoReset: the last counter-moving effect resolved a forced checkpoint
 	lastResolvedID := int64(0)
 	counterMoved := false
-	var persistedSeen []int64  // this step's persisted checkpoints
-	var fallbacks []fsm.Effect // R23: this step's coordinator_fallback effects
-	for i, e := range effs {
+	// R23 reads this step's earlier effects (its persists, its
+	// coordinator_fallbacks) straight from effs[:i]: no copies, so the
+	// explorer's steps allocate nothing here (issue 17).
+	for i := range effs {
+		e := &effs[i]
 		switch e.Type {
 		case fsm.EffTrigger:
 			// R14: the id counter is made durable, past this id, just before
@@ -25,13 +27,11 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 			}
 			c.onTrigger(e)
 		case fsm.EffCoordinatorFallback:
-			if slices.Contains(persistedSeen, e.Checkpoint) {
+			if slices.ContainsFunc(effs[:i], func(p fsm.Effect) bool { return p.Type == fsm.EffPersist && p.Checkpoint == e.Checkpoint }) {
 				c.fail(RuleCompletionOrder, "coordinator_fallback of checkpoint %d after its persist", e.Checkpoint)
 			}
-			fallbacks = append(fallbacks, e)
 		case fsm.EffPersist:
-			persistedSeen = append(persistedSeen, e.Checkpoint)
-			c.checkFallbacks(e, fallbacksOf(fallbacks, e.Checkpoint))
+			c.checkFallbacks(e, effs[:i])
 		case fsm.EffCompleted:
 			c.onCompleted(ev, e)
 			if e.Kind == fsm.KindCheckpoint {
@@ -58,7 +58,7 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 		case fsm.EffFailJob:
 			c.onFailJob(e)
 		case fsm.EffConfigApplied:
-			c.confirmed = &fsm.EffectiveConfig{IntervalMs: e.IntervalMs, TimeoutMs: e.TimeoutMs, OverridesActive: true}
+			c.confirmed, c.hasConfirmed = fsm.EffectiveConfig{IntervalMs: e.IntervalMs, TimeoutMs: e.TimeoutMs, OverridesActive: true}, true
 		}
 	}
 	// After a coordinator failover the counter is read back from the latest
@@ -105,62 +105,84 @@ const RuleCompletionOrder = "R23"
 // checkFallbacks is R23: before a checkpoint's persist, exactly one
 // coordinator_fallback for each vertex with a coordinator and a subtask in a
 // region that uses older state, naming exactly those regions and their refs.
-func (c *Checker) checkFallbacks(persist fsm.Effect, got []fsm.Effect) {
-	want := map[int][]fsm.RegionRef{}
-	for _, ref := range persist.Refs {
-		seen := map[int]bool{}
-		for _, t := range c.topo.RegionTasks(ref.Region) {
-			v := c.topo.VertexOf(t)
-			if seen[v] || c.topo.Vertices()[v].Coordinator == fsm.CoordinatorNone {
-				continue
-			}
-			seen[v] = true
-			want[v] = append(want[v], ref)
+// prior are the step's effects before the persist; the fallbacks are those of
+// its checkpoint.
+//
+// It allocates nothing unless it fails: the vertices a failed region needs
+// a fallback of are the checker's own table (jobTables.coords), and the
+// refs a vertex's fallback must name are persist.Refs filtered in place.
+func (c *Checker) checkFallbacks(persist *fsm.Effect, prior []fsm.Effect) {
+	id := persist.Checkpoint
+	for i := range prior {
+		f := &prior[i]
+		if f.Type != fsm.EffCoordinatorFallback || f.Checkpoint != id {
+			continue
+		}
+		if slices.ContainsFunc(prior[:i], func(g fsm.Effect) bool {
+			return g.Type == fsm.EffCoordinatorFallback && g.Checkpoint == id && g.Vertex == f.Vertex
+		}) {
+			c.fail(RuleCompletionOrder, "checkpoint %d: two coordinator_fallback effects for vertex %d", id, f.Vertex)
+		}
+		if !c.fallbackRefsMatch(f.Vertex, persist.Refs, f.Refs) {
+			c.fail(RuleCompletionOrder, "checkpoint %d: coordinator_fallback of vertex %d names %v, its failed regions are %v",
+				id, f.Vertex, f.Refs, c.fallbackRefs(f.Vertex, persist.Refs))
 		}
 	}
-	have := map[int]bool{}
-	for _, f := range got {
-		if have[f.Vertex] {
-			c.fail(RuleCompletionOrder, "checkpoint %d: two coordinator_fallback effects for vertex %d", persist.Checkpoint, f.Vertex)
-		}
-		have[f.Vertex] = true
-		if !sameRefs(f.Refs, want[f.Vertex]) {
-			c.fail(RuleCompletionOrder, "checkpoint %d: coordinator_fallback of vertex %d names %v, its failed regions are %v",
-				persist.Checkpoint, f.Vertex, f.Refs, want[f.Vertex])
-		}
+	if len(persist.Refs) == 0 {
+		return // no region uses older state: no fallback is needed
 	}
 	for v := range c.topo.Vertices() {
-		if _, needed := want[v]; needed && !have[v] {
+		if !c.needsFallback(v, persist.Refs) {
+			continue
+		}
+		if !slices.ContainsFunc(prior, func(g fsm.Effect) bool {
+			return g.Type == fsm.EffCoordinatorFallback && g.Checkpoint == id && g.Vertex == v
+		}) {
 			c.fail(RuleCompletionOrder, "checkpoint %d persisted without the coordinator_fallback of vertex %d (regions %v)",
-				persist.Checkpoint, v, want[v])
+				id, v, c.fallbackRefs(v, persist.Refs))
 		}
 	}
 }
 
-// fallbacksOf returns the coordinator_fallback effects of one checkpoint.
-func fallbacksOf(all []fsm.Effect, id int64) []fsm.Effect {
-	var out []fsm.Effect
-	for _, f := range all {
-		if f.Checkpoint == id {
-			out = append(out, f)
+// needsFallback reports whether vertex v has a coordinator and a subtask in
+// one of the regions refs names.
+func (c *Checker) needsFallback(v int, refs []fsm.RegionRef) bool {
+	for _, ref := range refs {
+		if c.regionHasCoordinator(ref.Region, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// fallbackRefsMatch reports whether got is exactly the refs of the regions
+// in which vertex v has a coordinator and a subtask, in the order of refs.
+func (c *Checker) fallbackRefsMatch(v int, refs, got []fsm.RegionRef) bool {
+	j := 0
+	for _, ref := range refs {
+		if !c.regionHasCoordinator(ref.Region, v) {
+			continue
+		}
+		if j == len(got) || got[j] != ref {
+			return false
+		}
+		j++
+	}
+	return j == len(got)
+}
+
+// fallbackRefs returns the refs vertex v's fallback must name (for messages).
+func (c *Checker) fallbackRefs(v int, refs []fsm.RegionRef) []fsm.RegionRef {
+	var out []fsm.RegionRef
+	for _, ref := range refs {
+		if c.regionHasCoordinator(ref.Region, v) {
+			out = append(out, ref)
 		}
 	}
 	return out
 }
 
-func sameRefs(a, b []fsm.RegionRef) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func (c *Checker) onTrigger(e fsm.Effect) {
+func (c *Checker) onTrigger(e *fsm.Effect) {
 	if e.Checkpoint <= c.lastTrigger {
 		c.fail(MonotonicIds, "checkpoint %d triggered after %d", e.Checkpoint, c.lastTrigger)
 	}
@@ -178,7 +200,7 @@ func (c *Checker) onTrigger(e fsm.Effect) {
 	}
 }
 
-func (c *Checker) onCompleted(ev fsm.Event, e fsm.Effect) {
+func (c *Checker) onCompleted(ev fsm.Event, e *fsm.Effect) {
 	id := e.Checkpoint
 	if ev.Type != fsm.EvPersisted || ev.Checkpoint != id {
 		c.fail(NotifySafety, "checkpoint %d completed on %s, not on its persisted event (R23)", id, ev.Type)
@@ -201,7 +223,7 @@ func (c *Checker) onCompleted(ev fsm.Event, e fsm.Effect) {
 			c.fail(ConsecutiveBound, "forced-global checkpoint %d completed regionally", id)
 		}
 	}
-	healthy := make([]bool, c.topo.NumRegions())
+	healthy := carve(&c.buf.bools, c.topo.NumRegions())
 	for r := range healthy {
 		ref := refOf(e.Refs, e.Checkpoint, r)
 		healthy[r] = ref == id
@@ -245,16 +267,30 @@ func (c *Checker) healthyIn(ref int64, r int) bool {
 	return h != nil && h[r]
 }
 
-func (c *Checker) onNotifyComplete(e fsm.Effect) {
+func (c *Checker) onNotifyComplete(e *fsm.Effect) {
 	id := e.Checkpoint
 	if !c.has(id, fCompleted) {
 		c.fail(NotifySafety, "checkpoint %d notified complete before it completed (or after it ended)", id)
 		return
 	}
-	c.set(id, fNotified)
-	healthy := c.healthyOf(id)
+	r := c.recFor(id)
+	r.flags |= fNotified
+	healthy, old := r.healthy, r.notified
+	// The newly notified subtasks are collected first and merged into the
+	// record's set once: one new set per notification, not one per subtask.
+	add, ascending := c.buf.add[:0], true
 	e.Tasks.All(func(t fsm.TaskID) bool {
-		if c.addNotified(id, t) {
+		_, twice := slices.BinarySearch(old, t)
+		switch n := len(add); {
+		case twice:
+		case ascending && (n == 0 || add[n-1] < t):
+			add = append(add, t)
+		case slices.Contains(add, t):
+			twice = true
+		default:
+			add, ascending = append(add, t), false
+		}
+		if twice {
 			c.fail(NotifySafety, "subtask %s notified twice of checkpoint %d", c.topo.TaskName(t), id)
 		}
 		if !healthy[c.topo.RegionOf(t)] {
@@ -263,9 +299,26 @@ func (c *Checker) onNotifyComplete(e fsm.Effect) {
 		}
 		return true
 	})
+	c.buf.add = add
+	if len(add) == 0 {
+		return
+	}
+	if !ascending {
+		slices.Sort(add)
+	}
+	set := carve(&c.buf.tasks, len(old)+len(add))
+	i, j := 0, 0
+	for k := range set {
+		if j == len(add) || i < len(old) && old[i] < add[j] {
+			set[k], i = old[i], i+1
+		} else {
+			set[k], j = add[j], j+1
+		}
+	}
+	r.notified = set
 }
 
-func (c *Checker) onAbort(e fsm.Effect) {
+func (c *Checker) onAbort(e *fsm.Effect) {
 	id := e.Checkpoint
 	if c.has(id, fCompleted) || c.finished(id) {
 		c.fail(NotifySafety, "checkpoint %d aborted after it completed (or ended)", id)
@@ -296,7 +349,7 @@ func (c *Checker) onAbort(e fsm.Effect) {
 // shutdown) is not counted.
 var countedReasons = map[string]bool{"declined": true, "async_exception": true, "expired": true, "finalize_failed": true}
 
-func (c *Checker) onFailJob(e fsm.Effect) {
+func (c *Checker) onFailJob(e *fsm.Effect) {
 	if e.Reason != fsm.ReasonTolerableExceeded {
 		return
 	}
@@ -308,7 +361,7 @@ func (c *Checker) onFailJob(e fsm.Effect) {
 	c.unsetAll(fCounted)
 }
 
-func (c *Checker) onDiscard(e fsm.Effect, s *fsm.State) {
+func (c *Checker) onDiscard(e *fsm.Effect, s *fsm.State) {
 	id := e.Checkpoint
 	if c.has(id, fDiscarded) || c.finished(id) {
 		c.fail(RetentionSafety, "checkpoint %d discarded twice (or after it ended)", id)
@@ -318,11 +371,12 @@ func (c *Checker) onDiscard(e fsm.Effect, s *fsm.State) {
 	}
 	c.set(id, fDiscarded)
 	c.unset(id, fOwned)
-	for _, k := range s.Known() {
+	s.EachKnown(func(k fsm.StoredCheckpoint) bool {
 		if k.Retained && (k.ID == id || refsName(k.Refs, id)) {
 			c.fail(RetentionSafety, "checkpoint %d discarded while retained checkpoint %d uses it", id, k.ID)
 		}
-	}
+		return true
+	})
 	s.EachPending(func(p fsm.PendingInfo) bool {
 		if p.Persisting && refsName(p.Refs(), id) {
 			c.fail(RetentionSafety, "checkpoint %d discarded while persisting checkpoint %d uses it", id, p.ID)

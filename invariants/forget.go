@@ -38,6 +38,23 @@ import (
 // completed savepoint, which is never stored) is not yet marked over; an id
 // the core drops without saying so stays remembered.
 func (c *Checker) Forget(s *fsm.State) {
+	// The records' own flags first: most steps leave no id the checker
+	// believes gone unmarked, and then the core's state is not read at all.
+	next := s.NextID()
+	believedGone := func(r *idRec) bool {
+		return r.flags&fOver == 0 && r.id < next &&
+			(r.flags&(fEnded|fDiscarded) != 0 || r.flags&(fCompleted|fHasKind) == fCompleted|fHasKind && isSavepoint(r.kind))
+	}
+	first := -1
+	for i := range c.recs {
+		if believedGone(&c.recs[i]) {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		return
+	}
 	var small [32]int64
 	live := small[:0] // pending and stored ids and the ids their refs name
 	s.EachPending(func(p fsm.PendingInfo) bool {
@@ -47,14 +64,6 @@ func (c *Checker) Forget(s *fsm.State) {
 		}
 		return true
 	})
-	next := s.NextID()
-	candidate := func(r *idRec) bool {
-		return r.flags&fOver == 0 && r.id < next && !slices.Contains(live, r.id) &&
-			(r.flags&(fEnded|fDiscarded) != 0 || r.flags&(fCompleted|fHasKind) == fCompleted|fHasKind && isSavepoint(r.kind))
-	}
-	if !slices.ContainsFunc(c.recs, func(r idRec) bool { return candidate(&r) }) {
-		return
-	}
 	s.EachKnown(func(k fsm.StoredCheckpoint) bool {
 		live = append(live, k.ID)
 		for _, r := range k.Refs {
@@ -63,8 +72,8 @@ func (c *Checker) Forget(s *fsm.State) {
 		return true
 	})
 	const kept = fOwned | fRestored | fNoClaim | fHasForced | fForced
-	for i := range c.recs {
-		if r := &c.recs[i]; candidate(r) {
+	for i := first; i < len(c.recs); i++ {
+		if r := &c.recs[i]; believedGone(r) && !slices.Contains(live, r.id) {
 			r.flags = r.flags&kept | fOver
 			r.kind, r.healthy, r.notified, r.failedOver = 0, nil, nil, nil
 		}

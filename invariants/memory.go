@@ -1,7 +1,6 @@
 package invariants
 
 import (
-	"cmp"
 	"slices"
 
 	"github.com/ckptcore/ckptcore/fsm"
@@ -10,7 +9,7 @@ import (
 // The checker's memory of each checkpoint id is one record in a slice sorted
 // by id, not an entry in each of a dozen maps: a history touches a handful of
 // ids at a time, so a slice is smaller, a Clone is one copy, the key needs no
-// sorting, and a lookup is a short scan (issue 17: the explorer clones and
+// sorting, and a lookup is a short search (issue 17: the explorer clones and
 // keys a checker for every new step it checks).
 
 // Record flags: which facts the checker holds of an id. A fact that maps to a
@@ -32,8 +31,8 @@ const (
 )
 
 // idRec is what the checker knows of one checkpoint id. Its slices are never
-// written after they are stored (a write stores a new slice), so clones
-// share them.
+// written after they are stored (a write stores a new slice, cut from the
+// checker's scratch blocks), so clones share them.
 type idRec struct {
 	id         int64
 	flags      uint16
@@ -45,33 +44,46 @@ type idRec struct {
 
 // rec returns the record of id, or nil.
 func (c *Checker) rec(id int64) *idRec {
-	if len(c.recs) <= 16 {
-		// A short scan beats the search's calls on the few records a
-		// history holds at a time (the explorer checks every step).
-		for i := range c.recs {
-			if r := &c.recs[i]; r.id >= id {
-				if r.id == id {
-					return r
-				}
-				return nil
-			}
-		}
-		return nil
+	if i := c.search(id); i < len(c.recs) && c.recs[i].id == id {
+		return &c.recs[i]
 	}
-	i, ok := slices.BinarySearchFunc(c.recs, id, cmpRecID)
-	if !ok {
-		return nil
-	}
-	return &c.recs[i]
+	return nil
 }
 
 // recFor returns the record of id, adding an empty one if needed.
 func (c *Checker) recFor(id int64) *idRec {
-	i, ok := slices.BinarySearchFunc(c.recs, id, cmpRecID)
-	if !ok {
+	i := c.search(id)
+	if i == len(c.recs) || c.recs[i].id != id {
 		c.recs = slices.Insert(c.recs, i, idRec{id: id})
 	}
 	return &c.recs[i]
+}
+
+// search returns the index of id's record in recs, or where it would go.
+// Every check looks records up (the explorer steps a checker for every
+// distinct step, FuzzCore's long inputs keep hundreds of records), so it is
+// a plain loop, not a call per probe, and it first tries the slot id would
+// have if the ids at the top were dense: the ids a step acts on are mostly
+// the latest.
+func (c *Checker) search(id int64) int {
+	recs := c.recs
+	n := len(recs)
+	if n == 0 {
+		return 0
+	}
+	if g := int64(n-1) - (recs[n-1].id - id); g >= 0 && g < int64(n) && recs[g].id == id {
+		return int(g)
+	}
+	lo, hi := 0, n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if recs[m].id < id {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
 }
 
 // has reports whether the checker holds fact f of id.
@@ -159,22 +171,38 @@ func (c *Checker) addFailedOver(id int64, g int) {
 	if ok {
 		return
 	}
-	r.failedOver = slices.Insert(slices.Clip(slices.Clone(r.failedOver)), i, g)
+	set := carve(&c.buf.ints, len(r.failedOver)+1)
+	copy(set, r.failedOver[:i])
+	set[i] = g
+	copy(set[i+1:], r.failedOver[i:])
+	r.failedOver = set
 }
 
-// addNotified records that subtask t was notified of id's completion; it
-// reports whether it was already.
-func (c *Checker) addNotified(id int64, t fsm.TaskID) bool {
-	r := c.recFor(id)
-	r.flags |= fNotified
-	i, ok := slices.BinarySearch(r.notified, t)
-	if ok {
-		return true
+// scratch is storage the checker reuses between steps so that a step
+// allocates (almost) nothing (issue 17: the explorer steps a warm scratch
+// checker for every distinct checker step). It is not part of the memory:
+// Clone starts without it and CloneInto keeps the target's own, so two
+// checkers never share a block.
+type scratch struct {
+	// Free tails of the blocks the records' slices are cut from (carve).
+	// A block is never rewound: a slice once handed out is never written
+	// again, which is what lets clones share the records' slices.
+	tasks []fsm.TaskID // notified sets
+	bools []bool       // per-region health
+	ints  []int        // failed-over sets
+	add   []fsm.TaskID // onNotifyComplete: the subtasks it newly notifies
+}
+
+// scratchBlock is how many elements a new block holds.
+const scratchBlock = 256
+
+// carve returns n elements cut from the free tail *free (a new block when it
+// has too little room), with capacity n: no append reaches the rest.
+func carve[T any](free *[]T, n int) []T {
+	if len(*free) < n {
+		*free = make([]T, max(scratchBlock, n))
 	}
-	r.notified = slices.Insert(slices.Clip(slices.Clone(r.notified)), i, t)
-	return false
+	s := (*free)[:n:n]
+	*free = (*free)[n:]
+	return s
 }
-
-// cmpRecID orders a record against an id, for the binary searches over recs
-// (sorted by id).
-func cmpRecID(r idRec, id int64) int { return cmp.Compare(r.id, id) }

@@ -61,3 +61,9 @@ func (c *Checker) prune(s *fsm.State) {
 // discarded) and was forgotten by prune, or is over and was forgotten by
 // Forget.
 func (c *Checker) finished(id int64) bool { return id < c.floor || c.has(id, fOver) }
+
+// gone reports whether checkpoint id, whose record is r (nil: none), was
+// discarded or is finished.
+func (c *Checker) gone(r *idRec, id int64) bool {
+	return id < c.floor || r != nil && r.flags&(fDiscarded|fOver) != 0
+}

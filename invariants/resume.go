@@ -30,7 +30,7 @@ func (c *Checker) Resume(at int64, d fsm.Durable, effs []fsm.Effect, s *fsm.Stat
 	if o := d.Overrides; o != nil {
 		e := *o
 		e.OverridesActive = true
-		c.confirmed = &e
+		c.confirmed, c.hasConfirmed = e, true
 	}
 	return c.Step(fsm.Event{At: at, Type: fsm.EvRecover}, effs, s)
 }
@@ -42,7 +42,7 @@ func (c *Checker) adoptStored(k *fsm.StoredCheckpoint, noClaim bool) {
 	rec := c.recFor(k.ID)
 	rec.kind = fsm.KindCheckpoint
 	rec.flags |= fHasKind | fCompleted
-	healthy := make([]bool, c.topo.NumRegions())
+	healthy := carve(&c.buf.bools, c.topo.NumRegions())
 	for r := range healthy {
 		healthy[r] = refOf(k.Refs, k.ID, r) == k.ID
 	}

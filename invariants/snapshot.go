@@ -57,7 +57,7 @@ func (c *Checker) Adopt(s *fsm.State) []Violation {
 	}
 	c.sourcesForceFrom = s.SourcesForceFrom()
 	if e := s.Effective(); e.OverridesActive {
-		c.confirmed = &e
+		c.confirmed, c.hasConfirmed = e, true
 	}
 	c.out = nil
 	c.checkState(fsm.Event{At: s.Now(), Type: fsm.EvTick}, s)

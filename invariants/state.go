@@ -26,12 +26,15 @@ func (c *Checker) checkState(ev fsm.Event, s *fsm.State) {
 	var small [16]int64
 	alive := small[:0] // retained, referenced or persisting ids
 	// EachKnown reads the core's own store (no copies); nothing here steps.
+	// One record lookup per id (rec), not one per fact: this runs after every
+	// step the explorer checks.
 	s.EachKnown(func(k fsm.StoredCheckpoint) bool {
-		if c.has(k.ID, fDiscarded) || c.finished(k.ID) {
+		rec := c.rec(k.ID)
+		if c.gone(rec, k.ID) {
 			c.fail(RetentionSafety, "checkpoint %d is kept after it was discarded", k.ID)
 		}
-		if kind, ok := c.kindOf(k.ID); ok && isSavepoint(kind) {
-			c.fail(SavepointGlobal, "%s %d is in the store", kind, k.ID)
+		if rec != nil && rec.flags&fHasKind != 0 && isSavepoint(rec.kind) {
+			c.fail(SavepointGlobal, "%s %d is in the store", rec.kind, k.ID)
 		}
 		if !k.Retained {
 			return true
@@ -39,10 +42,11 @@ func (c *Checker) checkState(ev fsm.Event, s *fsm.State) {
 		alive = append(alive, k.ID)
 		for _, r := range k.Refs {
 			alive = append(alive, r.Checkpoint)
-			if c.has(r.Checkpoint, fDiscarded) || c.finished(r.Checkpoint) {
+			ref := c.rec(r.Checkpoint)
+			if c.gone(ref, r.Checkpoint) {
 				c.fail(RetentionSafety, "retained checkpoint %d uses discarded checkpoint %d", k.ID, r.Checkpoint)
 			}
-			if r.Checkpoint >= k.ID || !(c.has(r.Checkpoint, fRestored) || c.healthyIn(r.Checkpoint, r.Region)) {
+			if r.Checkpoint >= k.ID || !(ref != nil && (ref.flags&fRestored != 0 || ref.healthy != nil && ref.healthy[r.Region])) {
 				c.fail(RegionConsistency, "retained checkpoint %d: region %s references %d, where it did not complete healthy",
 					k.ID, fsm.RegionName(r.Region), r.Checkpoint)
 			}
@@ -80,8 +84,8 @@ func (c *Checker) checkState(ev fsm.Event, s *fsm.State) {
 	}
 	eff := s.Effective()
 	want := fsm.EffectiveConfig{IntervalMs: c.cfg.IntervalMs, TimeoutMs: c.cfg.TimeoutMs}
-	if c.confirmed != nil {
-		want = *c.confirmed
+	if c.hasConfirmed {
+		want = c.confirmed
 	}
 	if eff != want {
 		name := ConfigAtomic

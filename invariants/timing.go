@@ -49,28 +49,9 @@ func (c *Timing) Step(ev fsm.Event, effs []fsm.Effect, s *fsm.State) []Violation
 	if ev.Type == fsm.EvStart && ev.HasInitialDelay {
 		c.startDue = ev.At + ev.InitialDelayMs
 	}
-	// Keep the entries of the checkpoints still pending (both lists ascend).
-	kept := c.finished[:0:0]
-	i := 0
-	s.EachPending(func(p fsm.PendingInfo) bool {
-		for i < len(c.finished) && c.finished[i].id < p.ID {
-			i++
-		}
-		f := finishedSince{id: p.ID}
-		if i < len(c.finished) && c.finished[i].id == p.ID {
-			f = c.finished[i]
-		}
-		if ev.Type == fsm.EvTaskFinished {
-			if j, ok := slices.BinarySearch(f.tasks, ev.Task); !ok {
-				f.tasks = slices.Insert(slices.Clip(slices.Clone(f.tasks)), j, ev.Task)
-			}
-		}
-		if f.tasks != nil {
-			kept = append(kept, f)
-		}
-		return true
-	})
-	c.finished = kept
+	if len(c.finished) > 0 || ev.Type == fsm.EvTaskFinished {
+		c.keepPending(ev, s)
+	}
 	now := s.Now()
 	swsp := false
 	s.EachPending(func(p fsm.PendingInfo) bool {
@@ -96,6 +77,32 @@ func (c *Timing) Step(ev fsm.Event, effs []fsm.Effect, s *fsm.State) []Violation
 		}
 	}
 	return c.out
+}
+
+// keepPending keeps the entries of the checkpoints still pending (both lists
+// ascend) and adds the subtask a task_finished event finishes to each.
+func (c *Timing) keepPending(ev fsm.Event, s *fsm.State) {
+	kept := c.finished[:0:0]
+	i := 0
+	s.EachPending(func(p fsm.PendingInfo) bool {
+		for i < len(c.finished) && c.finished[i].id < p.ID {
+			i++
+		}
+		f := finishedSince{id: p.ID}
+		if i < len(c.finished) && c.finished[i].id == p.ID {
+			f = c.finished[i]
+		}
+		if ev.Type == fsm.EvTaskFinished {
+			if j, ok := slices.BinarySearch(f.tasks, ev.Task); !ok {
+				f.tasks = slices.Insert(slices.Clip(slices.Clone(f.tasks)), j, ev.Task)
+			}
+		}
+		if f.tasks != nil {
+			kept = append(kept, f)
+		}
+		return true
+	})
+	c.finished = kept
 }
 
 // waitingFor returns a subtask whose ack the checkpoint still needs: it got
