@@ -1,7 +1,5 @@
 package fsm
 
-import "fmt"
-
 // ack records an acknowledgement (R16). A duplicate changes nothing; an ack the
 // checkpoint no longer waits for (unknown or ended checkpoint, a failed region,
 // a subtask that was not triggered) carries state nobody will use: the runtime is
@@ -37,7 +35,8 @@ func (s *State) decline(id int64, task TaskID, reason Reason) {
 	}
 	p := &s.pending[i]
 	if !p.regionalPath {
-		s.abort(i, reason, fmt.Sprintf("declined by %s", s.topo.TaskName(task)))
+		var buf [64]byte
+		s.abort(i, reason, msg(buf[:0]).s("declined by ").task(s.topo, task).String())
 		return
 	}
 	if p.failRegion(s.topo, s.topo.RegionOf(task), reason) {
@@ -50,7 +49,9 @@ func (s *State) decline(id int64, task TaskID, reason Reason) {
 func (s *State) expire(i int) {
 	p := &s.pending[i]
 	if !p.regionalPath {
-		s.abort(i, ReasonExpired, fmt.Sprintf("deadline %d passed with %d acks missing", p.deadline, p.waitingCount))
+		var buf [64]byte
+		s.abort(i, ReasonExpired, msg(buf[:0]).s("deadline ").d(p.deadline).s(" passed with ").
+			d(int64(p.waitingCount)).s(" acks missing").String())
 		return
 	}
 	for r := 0; r < s.topo.NumRegions() && p.waitingCount > 0; r++ {

@@ -1,10 +1,8 @@
 package fsm
 
 import (
-	"fmt"
 	"slices"
 	"sort"
-	"strings"
 )
 
 // seal seals a checkpoint that has every ack it needs: it resolves the
@@ -113,7 +111,8 @@ func (s *State) complete(i int) {
 		var buf [4]int64
 		for _, id := range s.appendPendingIDs(buf[:0]) {
 			if j := s.findPending(id); j >= 0 && id < p.id && s.pending[j].kind == KindCheckpoint {
-				s.abort(j, ReasonSubsumed, fmt.Sprintf("subsumed by checkpoint %d", p.id))
+				var buf [48]byte
+				s.abort(j, ReasonSubsumed, msg(buf[:0]).s("subsumed by checkpoint ").d(p.id).String())
 			}
 		}
 	}
@@ -140,7 +139,8 @@ func (s *State) complete(i int) {
 		s.warnNoClaim(&p)
 	}
 	if p.kind == KindStopWithSavepoint {
-		s.finishJob(fmt.Sprintf("stop-with-savepoint %d completed", p.id))
+		var buf [48]byte
+		s.finishJob(msg(buf[:0]).s("stop-with-savepoint ").d(p.id).s(" completed").String())
 	}
 }
 
@@ -197,14 +197,17 @@ func (s *State) abort(i int, reason Reason, detail string) {
 		return
 	}
 	if p.kind == KindStopWithSavepoint && reason != ReasonRecovered {
-		s.failJob(ReasonStopWithSavepointErr, fmt.Sprintf("stop-with-savepoint %d failed: %s (R24)", p.id, reason))
+		var buf [96]byte
+		s.failJob(ReasonStopWithSavepointErr, msg(buf[:0]).s("stop-with-savepoint ").d(p.id).s(" failed: ").
+			s(string(reason)).s(" (R24)").String())
 		return
 	}
 	if counted && s.failures > s.cfg.TolerableFailures {
 		n := s.failures
 		s.failures, s.countedIDs = 0, s.countedIDs[:0]
-		s.failJob(ReasonTolerableExceeded, fmt.Sprintf("%d counted checkpoint failures exceed tolerable_failures %d (R30)",
-			n, s.cfg.TolerableFailures))
+		var buf [96]byte
+		s.failJob(ReasonTolerableExceeded, msg(buf[:0]).d(int64(n)).
+			s(" counted checkpoint failures exceed tolerable_failures ").d(int64(s.cfg.TolerableFailures)).s(" (R30)").String())
 	}
 }
 
@@ -281,20 +284,27 @@ func (s *State) latestID() int64 {
 // max_consecutive + 1 ids means a region has kept failing past tier 2.
 func (s *State) warnDrift(p *pendingCheckpoint) {
 	limit := int64(s.cfg.Regional.MaxConsecutive) + 1
-	var old []string
+	drifted := func(ref RegionRef) bool { age := p.id - ref.Checkpoint; return age > limit }
 	worst := int64(0)
 	for _, ref := range p.refs {
-		if age := p.id - ref.Checkpoint; age > limit {
-			old = append(old, fmt.Sprintf("%s->%d", RegionName(ref.Region), ref.Checkpoint))
-			worst = max(worst, age)
+		if drifted(ref) {
+			worst = max(worst, p.id-ref.Checkpoint)
 		}
 	}
-	if len(old) > 0 {
-		s.emit(Effect{Type: EffWarn, Checkpoint: p.id, Code: WarnRefDrift, Message: fmt.Sprintf(
-			"checkpoint %d references state up to %d ids old (> max_consecutive+1 = %d): %s; "+
-				"these regions' restore points drift back (set regional.max_ref_age to bound it)",
-			p.id, worst, limit, strings.Join(old, ", "))})
+	if worst == 0 {
+		return
 	}
+	var buf [256]byte
+	m := msg(buf[:0]).s("checkpoint ").d(p.id).s(" references state up to ").d(worst).
+		s(" ids old (> max_consecutive+1 = ").d(limit).s("): ")
+	sep := ""
+	for _, ref := range p.refs {
+		if drifted(ref) {
+			m, sep = m.s(sep).region(ref.Region).s("->").d(ref.Checkpoint), ", "
+		}
+	}
+	m = m.s("; these regions' restore points drift back (set regional.max_ref_age to bound it)")
+	s.emit(Effect{Type: EffWarn, Checkpoint: p.id, Code: WarnRefDrift, Message: m.String()})
 }
 
 // warnNoClaim implements R41's warning: while a retained checkpoint references
@@ -306,22 +316,25 @@ func (s *State) warnNoClaim(p *pendingCheckpoint) {
 	if p.mode == ModeGlobal {
 		s.noClaimReleased = true
 		if s.noClaimWarned {
-			s.emit(Effect{Type: EffWarn, Checkpoint: p.id, Code: WarnNoClaimReleased, Message: fmt.Sprintf(
-				"checkpoint %d is global: no new checkpoint will reference the no_claim snapshot %d", p.id, s.restoredID)})
+			var buf [128]byte
+			s.emit(Effect{Type: EffWarn, Checkpoint: p.id, Code: WarnNoClaimReleased, Message: msg(buf[:0]).
+				s("checkpoint ").d(p.id).s(" is global: no new checkpoint will reference the no_claim snapshot ").
+				d(s.restoredID).String()})
 		}
 		return
 	}
-	var regions []string
+	var buf [256]byte
+	m := msg(buf[:0]).s("checkpoint ").d(p.id).s(" uses the no_claim snapshot ").d(s.restoredID).s(" for ")
+	sep := ""
 	for _, ref := range p.refs {
 		if ref.Checkpoint <= s.restoredID {
-			regions = append(regions, RegionName(ref.Region))
+			m, sep = m.s(sep).region(ref.Region), ", "
 		}
 	}
-	if len(regions) > 0 {
+	if sep != "" {
 		s.noClaimWarned = true
-		s.emit(Effect{Type: EffWarn, Checkpoint: p.id, Code: WarnNoClaimReferenced, Message: fmt.Sprintf(
-			"checkpoint %d uses the no_claim snapshot %d for %s: keep the snapshot until a global checkpoint completes",
-			p.id, s.restoredID, strings.Join(regions, ", "))})
+		m = m.s(": keep the snapshot until a global checkpoint completes")
+		s.emit(Effect{Type: EffWarn, Checkpoint: p.id, Code: WarnNoClaimReferenced, Message: m.String()})
 	}
 }
 

@@ -90,9 +90,11 @@ func Resume(topo *Topology, cfg Config, d Durable, at int64) (*State, []Effect, 
 			continue
 		}
 		if r, ok := s.missingRef(k); ok {
-			s.emit(Effect{Type: EffWarn, Checkpoint: k.id, Code: WarnMissingRef, Message: fmt.Sprintf(
-				"checkpoint %d is not retained: its region %s uses checkpoint %d, which the store no longer holds "+
-					"(its state was discarded; R40, I-RetentionSafety)", k.id, RegionName(r.Region), r.Checkpoint)})
+			var buf [192]byte
+			s.emit(Effect{Type: EffWarn, Checkpoint: k.id, Code: WarnMissingRef, Message: msg(buf[:0]).
+				s("checkpoint ").d(k.id).s(" is not retained: its region ").region(r.Region).s(" uses checkpoint ").
+				d(r.Checkpoint).s(", which the store no longer holds (its state was discarded; R40, I-RetentionSafety)").
+				String()})
 			continue
 		}
 		k.retained = true

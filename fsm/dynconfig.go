@@ -1,21 +1,19 @@
 package fsm
 
-import (
-	"errors"
-	"fmt"
-)
+import "errors"
 
 // configPatch validates a FLIP-571 patch against the configuration it would
 // replace — the last accepted one, confirmed or not — and asks for the overrides
 // to be persisted (R60, R63). A rejected patch changes no configuration; its
 // request id is used all the same (R60: a request id is used once).
 func (s *State) configPatch(ev Event) {
-	reject := func(msg string) {
-		s.emit(Effect{Type: EffConfigRejected, Request: ev.Request, Error: msg})
+	reject := func(why string) {
+		s.emit(Effect{Type: EffConfigRejected, Request: ev.Request, Error: why})
 	}
 	if ev.Request <= s.lastRequest {
-		reject(fmt.Sprintf("request id %d is not above the last one used, %d: a request id is used once, in increasing order (R60)",
-			ev.Request, s.lastRequest))
+		var buf [128]byte
+		reject(msg(buf[:0]).s("request id ").d(ev.Request).s(" is not above the last one used, ").d(s.lastRequest).
+			s(": a request id is used once, in increasing order (R60)").String())
 		return
 	}
 	s.lastRequest = ev.Request // used, whatever the outcome (R60)

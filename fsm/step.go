@@ -226,18 +226,20 @@ func (s *State) progressed(at, id, t int64) bool {
 		}
 		p := max(s.period(), 1)
 		s.periodicDue += ((t-s.periodicDue)/p + 1) * p
-		s.emit(Effect{Type: EffWarn, Code: WarnNoProgress, Message: fmt.Sprintf(
-			"internal error: the periodic request fired at %d is due again at or before %d; moved to %d (R10)",
-			at, at, s.periodicDue)})
+		var buf [128]byte
+		s.emit(Effect{Type: EffWarn, Code: WarnNoProgress, Message: msg(buf[:0]).
+			s("internal error: the periodic request fired at ").d(at).s(" is due again at or before ").d(at).
+			s("; moved to ").d(s.periodicDue).s(" (R10)").String()})
 		return false
 	}
 	i := s.findPending(id)
 	if i < 0 || s.pending[i].ready() {
 		return true
 	}
-	s.emit(Effect{Type: EffWarn, Checkpoint: id, Code: WarnNoProgress, Message: fmt.Sprintf(
-		"internal error: checkpoint %d expired at %d but still waits for %d acks; aborted (R10)",
-		id, at, s.pending[i].waitingCount)})
+	var buf [128]byte
+	s.emit(Effect{Type: EffWarn, Checkpoint: id, Code: WarnNoProgress, Message: msg(buf[:0]).
+		s("internal error: checkpoint ").d(id).s(" expired at ").d(at).s(" but still waits for ").
+		d(int64(s.pending[i].waitingCount)).s(" acks; aborted (R10)").String()})
 	s.abort(i, ReasonExpired, "deadline passed")
 	return false
 }

@@ -61,8 +61,9 @@ func (s *State) taskFailed(task TaskID) {
 	}
 	// The abort detail is built only when a checkpoint aborts: a regional-path
 	// checkpoint just fails the region.
-	reason := func() string {
-		return "failover of region " + RegionName(r) + " (" + s.topo.TaskName(task) + " failed)"
+	var text [128]byte
+	reason := func(more string) string {
+		return msg(text[:0]).s("failover of region ").region(r).s(" (").task(s.topo, task).s(" failed)").s(more).String()
 	}
 	// The failover reaches every pending checkpoint before settle hands a freed
 	// persist slot on: otherwise a ready checkpoint could be sealed with the
@@ -76,11 +77,11 @@ func (s *State) taskFailed(task TaskID) {
 		p := &s.pending[i]
 		switch {
 		case p.persisting && refOf(p.refs, p.id, r) == p.id:
-			s.abort(i, ReasonRegionFailover, reason()+" while its state was being persisted")
+			s.abort(i, ReasonRegionFailover, reason(" while its state was being persisted"))
 		case p.persisting:
 			// the region already falls back to older state in it
 		case !p.regionalPath:
-			s.abort(i, ReasonRegionFailover, reason())
+			s.abort(i, ReasonRegionFailover, reason(""))
 		default:
 			p.failRegion(s.topo, r, ReasonRegionFailover)
 			s.checkGate(i)

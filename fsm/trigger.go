@@ -1,6 +1,6 @@
 package fsm
 
-import "fmt"
+import "strconv"
 
 // start applies the start event: every subtask runs, the periodic schedule
 // begins (R11), a restore seeds the store and the id counter (R14, R41), and a
@@ -116,7 +116,7 @@ func (s *State) request(kind Kind, periodic bool) {
 			s.periodicQueued = true
 		case s.queuedManual >= maxQueuedRequests:
 			s.emit(Effect{Type: EffTriggerFailed, Kind: kind, Reason: ReasonTooManyRequests,
-				Message: fmt.Sprintf("%d requests are already waiting", maxQueuedRequests)})
+				Message: strconv.Itoa(maxQueuedRequests) + " requests are already waiting"})
 		default:
 			s.queuedManual++
 		}
@@ -150,9 +150,10 @@ func (s *State) stopScheduler() {
 func (s *State) execute(periodic bool) {
 	if periodic && s.hasLastComplete && s.now-s.lastComplete < s.cfg.MinPauseMs {
 		s.periodicDue = s.lastComplete + s.cfg.MinPauseMs
+		var buf [128]byte
 		s.emit(Effect{Type: EffTriggerFailed, Kind: KindCheckpoint, Reason: ReasonMinPause,
-			Message: fmt.Sprintf("%d ms since the last completion at %d, min_pause_ms is %d; next periodic request at %d",
-				s.now-s.lastComplete, s.lastComplete, s.cfg.MinPauseMs, s.periodicDue)})
+			Message: msg(buf[:0]).d(s.now - s.lastComplete).s(" ms since the last completion at ").d(s.lastComplete).
+				s(", min_pause_ms is ").d(s.cfg.MinPauseMs).s("; next periodic request at ").d(s.periodicDue).String()})
 		return
 	}
 	s.trigger(KindCheckpoint)
@@ -184,8 +185,9 @@ func (s *State) trigger(kind Kind) {
 	id := s.nextID
 	if s.regionsDown > 0 {
 		if !regionalPath {
+			var buf [48]byte
 			s.emit(Effect{Type: EffTriggerFailed, Kind: kind, Reason: ReasonNotAllRunning,
-				Message: fmt.Sprintf("%d regions are restarting", s.regionsDown)})
+				Message: msg(buf[:0]).d(int64(s.regionsDown)).s(" regions are restarting").String()})
 			return
 		}
 		// R13: the regional path may start with the restarting regions failed,
@@ -201,14 +203,17 @@ func (s *State) trigger(kind Kind) {
 			}
 		}
 		if ok, why := s.gate(id, false, down, s.regionsDown, noFallback, s.activeRegions()); !ok {
+			var buf [192]byte
 			s.emit(Effect{Type: EffTriggerFailed, Kind: kind, Reason: ReasonNotAllRunning,
-				Message: fmt.Sprintf("%d regions are restarting and the regional path could not succeed: %s", s.regionsDown, why)})
+				Message: msg(buf[:0]).d(int64(s.regionsDown)).
+					s(" regions are restarting and the regional path could not succeed: ").s(why).String()})
 			return
 		}
 	}
 	if id > MaxSafeInt {
+		var buf [64]byte
 		s.emit(Effect{Type: EffTriggerFailed, Kind: kind, Reason: ReasonIDsExhausted,
-			Message: fmt.Sprintf("checkpoint %d was the last id below 2^53 (R14)", id-1)})
+			Message: msg(buf[:0]).s("checkpoint ").d(id - 1).s(" was the last id below 2^53 (R14)").String()})
 		return
 	}
 	s.nextID++
@@ -279,6 +284,8 @@ func (s *State) gate(id int64, forced bool, failed regionSet, failedCount, noFal
 	if failedCount == 0 {
 		return true, ""
 	}
+	var buf [128]byte
+	why := msg(buf[:0])
 	ratio := 0.0
 	if active > 0 {
 		ratio = float64(failedCount) / float64(active)
@@ -287,15 +294,16 @@ func (s *State) gate(id int64, forced bool, failed regionSet, failedCount, noFal
 		// Even with max_failure_ratio 1, a checkpoint needs one region with new
 		// state: otherwise it would "complete" with nothing new and reset the
 		// failure count (R30) while the job makes no progress (docs/DECISIONS.md).
-		return false, fmt.Sprintf("R22b: every region (%d of %d) failed: no new state to complete with", failedCount, active)
+		return false, why.s("R22b: every region (").d(int64(failedCount)).s(" of ").d(int64(active)).
+			s(") failed: no new state to complete with").String()
 	}
 	if ratio > s.cfg.Regional.MaxFailureRatio {
-		return false, fmt.Sprintf("R22b: %d of %d regions failed, ratio %.3g > max_failure_ratio %g",
-			failedCount, active, ratio, s.cfg.Regional.MaxFailureRatio)
+		return false, why.s("R22b: ").d(int64(failedCount)).s(" of ").d(int64(active)).s(" regions failed, ratio ").
+			g(ratio, 3).s(" > max_failure_ratio ").g(s.cfg.Regional.MaxFailureRatio, -1).String()
 	}
 	if forced || s.consecutive >= s.cfg.Regional.MaxConsecutive {
-		return false, fmt.Sprintf("R22c: forced global (consecutive_regional %d, max_consecutive %d)",
-			s.consecutive, s.cfg.Regional.MaxConsecutive)
+		return false, why.s("R22c: forced global (consecutive_regional ").d(int64(s.consecutive)).
+			s(", max_consecutive ").d(int64(s.cfg.Regional.MaxConsecutive)).s(")").String()
 	}
 	last := s.latest()
 	if last == nil {
@@ -305,15 +313,15 @@ func (s *State) gate(id int64, forced bool, failed regionSet, failedCount, noFal
 	// O(regions); the walk only names the region when the gate refuses.
 	for r := failed.next(0); noFallback > 0 && r >= 0; r = failed.next(r + 1) {
 		if !s.topo.RegionSupportsFallback(r) {
-			return false, fmt.Sprintf("R22e: a coordinator of region %s does not support region fallback", RegionName(r))
+			return false, why.s("R22e: a coordinator of region ").region(r).s(" does not support region fallback").String()
 		}
 	}
 	// R22f walks the failed regions only (next skips empty words).
 	if max := s.cfg.Regional.MaxRefAge; max > 0 {
 		for r := failed.next(0); r >= 0; r = failed.next(r + 1) {
 			if age := id - refOf(last.refs, last.id, r); age > max {
-				return false, fmt.Sprintf("R22f: region %s would reference checkpoint %d, %d ids old > max_ref_age %d",
-					RegionName(r), id-age, age, max)
+				return false, why.s("R22f: region ").region(r).s(" would reference checkpoint ").d(id - age).s(", ").
+					d(age).s(" ids old > max_ref_age ").d(max).String()
 			}
 		}
 	}
