@@ -3,7 +3,6 @@ package fuzz
 import (
 	"bytes"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -97,12 +96,8 @@ type found struct {
 // fails over, R19); acks, finishes and restarts are tried for every subtask.
 func Explore(m Model, opt Options) Result {
 	start := time.Now()
-	// The search allocates many short-lived clones and keeps few: collecting
-	// less often roughly halves the collector's share of the time. A soft
-	// memory limit makes the collector work harder instead once a large
-	// frontier's live heap makes 5x of it too much.
-	defer debug.SetGCPercent(debug.SetGCPercent(400))
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(min(debug.SetMemoryLimit(-1), 2<<30)))
+	gc, restore := tuneGC() // explore_gc.go
+	defer restore()
 	res := Result{Complete: true, Workers: opt.Workers, Group: 1}
 	if res.Workers <= 0 {
 		res.Workers = runtime.GOMAXPROCS(0)
@@ -155,6 +150,7 @@ func Explore(m Model, opt Options) Result {
 			res.Depth = int(frontier[0].n.depth)
 		}
 		e.prog.depthDone(res.Depth, e.nodes, e.cores.Len(), len(frontier))
+		gc.adjust()
 		if !res.Complete {
 			break
 		}
