@@ -118,7 +118,7 @@ func TestViolationsAreNamed(t *testing.T) {
 		}},
 		{"stale fallback", RegionConsistency, func(h *harness) []Violation {
 			// r1 was healthy in 2 and 3, yet 4 falls back to 2 (R21: latest completed).
-			h.c.recFor(2).healthy = []bool{true, true, true}
+			h.c.setSets(h.c.recFor(2), []bool{true, true, true}, nil, nil)
 			h.c.latestRefs = []int64{3, 3, 3}
 			return h.c.Step(fsm.Event{At: 1, Type: fsm.EvPersisted, Checkpoint: 4}, []fsm.Effect{{Type: fsm.EffCompleted,
 				Checkpoint: 4, Mode: fsm.ModeRegional, Refs: []fsm.RegionRef{{Region: 1, Checkpoint: 2}}}}, h.s)

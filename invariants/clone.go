@@ -59,30 +59,30 @@ func (c *Checker) AppendKey(b []byte, rl *fsm.Relabel) []byte {
 		if r.flags&fHasKind != 0 {
 			b = append(b, byte(r.kind))
 		}
-		switch {
-		case r.healthy == nil:
+		switch h := r.health(); {
+		case h == nil:
 			b = append(b, 0)
 		case ident:
-			b = binary.AppendUvarint(append(b, 1), uint64(len(r.healthy)))
-			for _, v := range r.healthy {
+			b = binary.AppendUvarint(append(b, 1), uint64(len(h)))
+			for _, v := range h {
 				b = append(b, boolByte(v))
 			}
 		default:
-			b = appendRegionBools(append(b, 1), r.healthy, rl)
+			b = appendRegionBools(append(b, 1), h, rl)
 		}
 		switch {
 		case r.flags&fNotified == 0:
 		case ident:
-			b = appendAscending(b, r.notified)
+			b = appendAscending(b, r.notified())
 		default:
-			b = appendRenamed(b, r.notified, func(t fsm.TaskID) int64 { return int64(rl.Task(t)) })
+			b = appendRenamed(b, r.notified(), func(t fsm.TaskID) int64 { return int64(rl.Task(t)) })
 		}
 		switch {
 		case r.flags&fFailedOver == 0:
 		case ident:
-			b = appendAscending(b, r.failedOver)
+			b = appendAscending(b, r.failedOver())
 		default:
-			b = appendRenamed(b, r.failedOver, func(g int) int64 { return int64(rl.Region(g)) })
+			b = appendRenamed(b, r.failedOver(), func(g int) int64 { return int64(rl.Region(g)) })
 		}
 	}
 	b = append(b, boolByte(c.latestRefs != nil))

@@ -245,7 +245,8 @@ func (c *Checker) onCompleted(ev fsm.Event, e *fsm.Effect) {
 	if (e.Mode == fsm.ModeRegional) != (len(e.Refs) > 0) {
 		c.fail(RegionConsistency, "checkpoint %d: mode %s with %d older refs", id, e.Mode, len(e.Refs))
 	}
-	c.recFor(id).healthy = healthy
+	r := c.recFor(id)
+	c.setSets(r, healthy, r.notified(), r.failedOver())
 	if !isSavepoint(e.Kind) {
 		if c.latestRefs == nil {
 			c.latestRefs = make([]int64, c.topo.NumRegions())
@@ -275,7 +276,7 @@ func (c *Checker) onNotifyComplete(e *fsm.Effect) {
 	}
 	r := c.recFor(id)
 	r.flags |= fNotified
-	healthy, old := r.healthy, r.notified
+	healthy, old := r.health(), r.notified()
 	// The newly notified subtasks are collected first and merged into the
 	// record's set once: one new set per notification, not one per subtask.
 	add, ascending := c.buf.add[:0], true
@@ -315,7 +316,7 @@ func (c *Checker) onNotifyComplete(e *fsm.Effect) {
 			set[k], j = add[j], j+1
 		}
 	}
-	r.notified = set
+	c.setSets(r, healthy, set, r.failedOver())
 }
 
 func (c *Checker) onAbort(e *fsm.Effect) {

@@ -176,10 +176,12 @@ func TestNotifyMatchesReference(t *testing.T) {
 			tasks = append(tasks, fsm.TaskRange{Lo: lo, Hi: lo + fsm.TaskID(rng.Intn(int(12-lo)+1))})
 		}
 		e := fsm.Effect{Type: fsm.EffNotifyComplete, Checkpoint: id, Tasks: tasks}
+		oldCopy := slices.Clone(old)
 
 		got := New(topo, cfg)
 		r := got.recFor(id)
-		r.flags, r.healthy, r.notified = fCompleted|fNotified, healthy, old
+		r.flags = fCompleted | fNotified
+		got.setSets(r, healthy, old, nil)
 		got.onNotifyComplete(&e)
 
 		// The reference: one subtask at a time, each added to a copy.
@@ -201,10 +203,10 @@ func TestNotifyMatchesReference(t *testing.T) {
 		if !slices.Equal(got.out, want) {
 			t.Fatalf("notify %v after %v:\ngot  %v\nwant %v", tasks, old, got.out, want)
 		}
-		if rec := got.rec(id); !slices.Equal(rec.notified, set) || rec.flags&fNotified == 0 {
-			t.Fatalf("notify %v after %v: notified %v, want %v", tasks, old, rec.notified, set)
+		if rec := got.rec(id); !slices.Equal(rec.notified(), set) || rec.flags&fNotified == 0 {
+			t.Fatalf("notify %v after %v: notified %v, want %v", tasks, old, rec.notified(), set)
 		}
-		if !slices.Equal(r.notified, old) && len(old) > 0 && &r.notified[0] == &old[0] {
+		if !slices.Equal(oldCopy, old) {
 			t.Fatal("the old set was written in place")
 		}
 		if slices.ContainsFunc(want, func(v Violation) bool { return strings.Contains(v.Detail, "twice") }) {

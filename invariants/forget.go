@@ -75,7 +75,7 @@ func (c *Checker) Forget(s *fsm.State) {
 	for i := first; i < len(c.recs); i++ {
 		if r := &c.recs[i]; believedGone(r) && !slices.Contains(live, r.id) {
 			r.flags = r.flags&kept | fOver
-			r.kind, r.healthy, r.notified, r.failedOver = 0, nil, nil, nil
+			r.kind, r.sets = 0, nil
 		}
 	}
 }

@@ -30,16 +30,58 @@ const (
 	fOver                          // over and forgotten (forget.go): reads as finished
 )
 
-// idRec is what the checker knows of one checkpoint id. Its slices are never
-// written after they are stored (a write stores a new slice, cut from the
-// checker's scratch blocks), so clones share them.
+// idRec is what the checker knows of one checkpoint id: 24 bytes, with its
+// sets behind one pointer, since every step of the explorer copies the
+// records (CloneInto) and scans them (I-NoLeak).
 type idRec struct {
-	id         int64
-	flags      uint16
-	kind       fsm.Kind
+	id    int64
+	flags uint16
+	kind  fsm.Kind
+	sets  *recSets // nil: no set
+}
+
+// recSets are the sets of one record. They are never written after they are
+// stored (a write stores new ones, cut from the checker's scratch blocks),
+// so clones share them.
+type recSets struct {
 	healthy    []bool       // completed: regions that hold their own state in it (nil: not completed healthy-tracked)
 	notified   []fsm.TaskID // ascending
 	failedOver []int        // ascending
+}
+
+// health returns the per-region health of a completed record (nil if none).
+func (r *idRec) health() []bool {
+	if r.sets == nil {
+		return nil
+	}
+	return r.sets.healthy
+}
+
+// notified returns the subtasks notified of the record's completion.
+func (r *idRec) notified() []fsm.TaskID {
+	if r.sets == nil {
+		return nil
+	}
+	return r.sets.notified
+}
+
+// failedOver returns the regions failed over since the record's trigger.
+func (r *idRec) failedOver() []int {
+	if r.sets == nil {
+		return nil
+	}
+	return r.sets.failedOver
+}
+
+// setSets stores new sets in r (nil when all are empty).
+func (c *Checker) setSets(r *idRec, healthy []bool, notified []fsm.TaskID, failedOver []int) {
+	if healthy == nil && notified == nil && failedOver == nil {
+		r.sets = nil
+		return
+	}
+	s := &carve(&c.buf.sets, 1)[0]
+	s.healthy, s.notified, s.failedOver = healthy, notified, failedOver
+	r.sets = s
 }
 
 // rec returns the record of id, or nil.
@@ -102,11 +144,11 @@ func (c *Checker) unset(id int64, f uint16) {
 		return
 	}
 	r.flags &^= f
-	if f == fNotified {
-		r.notified = nil
-	}
-	if f == fFailedOver {
-		r.failedOver = nil
+	switch f {
+	case fNotified:
+		c.setSets(r, r.health(), nil, r.failedOver())
+	case fFailedOver:
+		c.setSets(r, r.health(), r.notified(), nil)
 	}
 	c.compact()
 }
@@ -122,7 +164,7 @@ func (c *Checker) unsetAll(f uint16) {
 // compact drops records that hold nothing, so that equal memories have equal
 // record lists.
 func (c *Checker) compact() {
-	c.recs = slices.DeleteFunc(c.recs, func(r idRec) bool { return r.flags == 0 && r.healthy == nil })
+	c.recs = slices.DeleteFunc(c.recs, func(r idRec) bool { return r.flags == 0 && r.health() == nil })
 }
 
 // kindOf returns the trigger kind of id, if known.
@@ -148,7 +190,7 @@ func (c *Checker) numKinds() int {
 // healthyOf returns the per-region health of completed id (nil if unknown).
 func (c *Checker) healthyOf(id int64) []bool {
 	if r := c.rec(id); r != nil {
-		return r.healthy
+		return r.health()
 	}
 	return nil
 }
@@ -159,7 +201,7 @@ func (c *Checker) failedOverHas(id int64, g int) bool {
 	if r == nil {
 		return false
 	}
-	_, ok := slices.BinarySearch(r.failedOver, g)
+	_, ok := slices.BinarySearch(r.failedOver(), g)
 	return ok
 }
 
@@ -167,15 +209,16 @@ func (c *Checker) failedOverHas(id int64, g int) bool {
 func (c *Checker) addFailedOver(id int64, g int) {
 	r := c.recFor(id)
 	r.flags |= fFailedOver
-	i, ok := slices.BinarySearch(r.failedOver, g)
+	old := r.failedOver()
+	i, ok := slices.BinarySearch(old, g)
 	if ok {
 		return
 	}
-	set := carve(&c.buf.ints, len(r.failedOver)+1)
-	copy(set, r.failedOver[:i])
+	set := carve(&c.buf.ints, len(old)+1)
+	copy(set, old[:i])
 	set[i] = g
-	copy(set[i+1:], r.failedOver[i:])
-	r.failedOver = set
+	copy(set[i+1:], old[i:])
+	c.setSets(r, r.health(), r.notified(), set)
 }
 
 // scratch is storage the checker reuses between steps so that a step
@@ -187,6 +230,7 @@ type scratch struct {
 	// Free tails of the blocks the records' slices are cut from (carve).
 	// A block is never rewound: a slice once handed out is never written
 	// again, which is what lets clones share the records' slices.
+	sets  []recSets
 	tasks []fsm.TaskID // notified sets
 	bools []bool       // per-region health
 	ints  []int        // failed-over sets

@@ -51,7 +51,7 @@ func (c *Checker) prune(s *fsm.State) {
 	for i := range c.recs {
 		if r := &c.recs[i]; r.id < floor {
 			r.flags &= kept
-			r.kind, r.healthy, r.notified, r.failedOver = 0, nil, nil, nil
+			r.kind, r.sets = 0, nil
 		}
 	}
 	c.compact()

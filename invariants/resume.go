@@ -46,7 +46,7 @@ func (c *Checker) adoptStored(k *fsm.StoredCheckpoint, noClaim bool) {
 	for r := range healthy {
 		healthy[r] = refOf(k.Refs, k.ID, r) == k.ID
 	}
-	rec.healthy = healthy
+	c.setSets(rec, healthy, rec.notified(), rec.failedOver())
 	if k.Restored {
 		rec.flags |= fRestored
 	}

@@ -46,7 +46,7 @@ func (c *Checker) checkState(ev fsm.Event, s *fsm.State) {
 			if c.gone(ref, r.Checkpoint) {
 				c.fail(RetentionSafety, "retained checkpoint %d uses discarded checkpoint %d", k.ID, r.Checkpoint)
 			}
-			if r.Checkpoint >= k.ID || !(ref != nil && (ref.flags&fRestored != 0 || ref.healthy != nil && ref.healthy[r.Region])) {
+			if r.Checkpoint >= k.ID || !(ref != nil && (ref.flags&fRestored != 0 || ref.health() != nil && ref.health()[r.Region])) {
 				c.fail(RegionConsistency, "retained checkpoint %d: region %s references %d, where it did not complete healthy",
 					k.ID, fsm.RegionName(r.Region), r.Checkpoint)
 			}
@@ -62,7 +62,7 @@ func (c *Checker) checkState(ev fsm.Event, s *fsm.State) {
 			}
 		}
 		if rec := c.rec(p.ID); rec != nil {
-			for _, r := range rec.failedOver {
+			for _, r := range rec.failedOver() {
 				for _, t := range c.topo.RegionTasks(r) {
 					if p.Acked(t) {
 						c.fail(NoOrphanState, "checkpoint %d keeps the ack of %s after region %s failed over",
