@@ -53,7 +53,7 @@ func TestForgetKeepsVerdicts(t *testing.T) {
 				s    *fsm.State
 				red  *checkers
 				full *fullCheckers
-				b    budgetVec
+				b    packedBudget
 			}
 			s, _ := fsm.New(topo, m.Config)
 			red := newCheckers(topo, m.Config)
@@ -74,7 +74,7 @@ func TestForgetKeepsVerdicts(t *testing.T) {
 				return string(k) + fmt.Sprint(e.b)
 			}
 			seen := map[string]bool{}
-			frontier := []entry{{s, red, full, mustVec(t, m.Budget)}}
+			frontier := []entry{{s, red, full, mustPack(t, m.Budget)}}
 			steps, forgotten, probes := 0, 0, 0
 			for len(frontier) > 0 && len(seen) < 6000 {
 				var next []entry

@@ -13,7 +13,7 @@ import (
 // symmetry or time reduction, deduplicated on the exact encodings; visit sees
 // every new node and every node that meets an earlier one (first is then the
 // earlier node's state).
-func walk(t *testing.T, m Model, limit int, visit func(s, first *fsm.State, chk *checkers, b budgetVec)) {
+func walk(t *testing.T, m Model, limit int, visit func(s, first *fsm.State, chk *checkers, b packedBudget)) {
 	t.Helper()
 	topo, err := fsm.NewTopology(m.Job)
 	if err != nil {
@@ -27,7 +27,7 @@ func walk(t *testing.T, m Model, limit int, visit func(s, first *fsm.State, chk 
 	type entry struct {
 		s   *fsm.State
 		chk *checkers
-		b   budgetVec
+		b   packedBudget
 	}
 	exact := func(e entry) string {
 		k := e.s.AppendKey(nil)
@@ -35,7 +35,7 @@ func walk(t *testing.T, m Model, limit int, visit func(s, first *fsm.State, chk 
 		return string(k) + fmt.Sprint(e.b)
 	}
 	seen := map[string]*fsm.State{}
-	frontier := []entry{{s, chk, mustVec(t, m.Budget)}}
+	frontier := []entry{{s, chk, mustPack(t, m.Budget)}}
 	seen[exact(frontier[0])] = s
 	visit(s, nil, chk, frontier[0].b)
 	for len(frontier) > 0 && len(seen) < limit {
@@ -65,40 +65,41 @@ func walk(t *testing.T, m Model, limit int, visit func(s, first *fsm.State, chk 
 // its event and the budget left after it.
 type successor struct {
 	ev     fsm.Event
-	budget budgetVec
+	budget packedBudget
 }
 
 // successors lists the events tried from a state with the remaining budget b,
 // in the explorer's order.
-func (m *Model) successors(topo *fsm.Topology, s *fsm.State, b budgetVec) []successor {
+func (m *Model) successors(topo *fsm.Topology, s *fsm.State, b packedBudget) []successor {
 	var out []successor
+	c, err := m.Budget.codec()
+	if err != nil {
+		panic(err) // the tests' models are valid
+	}
 	for _, mv := range m.moves(topo, s) {
-		if nb, req, ok := allows(&mv, b, m.Budget.Patches); ok {
+		if nb, req, ok := c.allows(&mv, b, m.Budget.Patches); ok {
 			out = append(out, successor{m.event(&mv, s.Now(), req), nb})
 		}
 	}
 	return out
 }
 
-// mustVec converts a model's budget for the tests' own searches.
-func mustVec(t *testing.T, b Budget) budgetVec {
+// mustPack packs a model's budget for the tests' own searches.
+func mustPack(t *testing.T, b Budget) packedBudget {
 	t.Helper()
-	v, err := b.vec()
+	c, err := b.codec()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v
+	return c.pack(b)
 }
 
 // nodeKey is a node's canonical key in the tests' plain searches: a hash of
 // its canonical pair key (keyBuf.pairKey) and its budget.
-func nodeKey(pair Key, b budgetVec) Key {
+func nodeKey(pair Key, b packedBudget) Key {
 	buf := binary.LittleEndian.AppendUint64(nil, pair[0])
 	buf = binary.LittleEndian.AppendUint64(buf, pair[1])
-	for _, n := range b {
-		buf = binary.LittleEndian.AppendUint16(buf, uint16(n))
-	}
-	return Hash128(buf)
+	return Hash128(binary.LittleEndian.AppendUint64(buf, uint64(b)))
 }
 
 // TestEqualKeysBehaveAlike: whenever two paths of a model reach states with
@@ -111,7 +112,7 @@ func TestEqualKeysBehaveAlike(t *testing.T) {
 		t.Run(m.Name, func(t *testing.T) {
 			topo, _ := fsm.NewTopology(m.Job)
 			meetings := 0
-			walk(t, m, 4000, func(s, first *fsm.State, _ *checkers, b budgetVec) {
+			walk(t, m, 4000, func(s, first *fsm.State, _ *checkers, b packedBudget) {
 				if first == nil || s == first {
 					return
 				}
@@ -157,7 +158,7 @@ func TestReductionIsExact(t *testing.T) {
 	syms := topo.Symmetries(0)
 	canon := map[Key]bool{}
 	var kb keyBuf
-	walk(t, m, 1<<30, func(s, first *fsm.State, chk *checkers, b budgetVec) {
+	walk(t, m, 1<<30, func(s, first *fsm.State, chk *checkers, b packedBudget) {
 		if first == nil {
 			k, _ := kb.pairKey(s, chk, syms)
 			canon[nodeKey(k, b)] = true

@@ -78,22 +78,22 @@ type rawPair struct {
 type pairEntry struct {
 	coreKey Key // the canonical key of its core state (distinct core states are counted by it)
 	n       int // the number of budgets kept: the first inlinePairs inline, the rest in more
-	inline  [inlinePairs]budgetVec
-	more    []budgetVec
+	inline  [inlinePairs]packedBudget
+	more    []packedBudget
 }
 
 // inlinePairs: a pair has about four nodes in the pinned models.
 const inlinePairs = 4
 
 // has reports whether a node of this pair with budget b was kept.
-func (p *pairEntry) has(b *budgetVec) bool {
+func (p *pairEntry) has(b packedBudget) bool {
 	for i := range min(p.n, inlinePairs) {
-		if p.inline[i] == *b {
+		if p.inline[i] == b {
 			return true
 		}
 	}
 	for i := range p.more {
-		if p.more[i] == *b {
+		if p.more[i] == b {
 			return true
 		}
 	}
@@ -101,7 +101,7 @@ func (p *pairEntry) has(b *budgetVec) bool {
 }
 
 // add keeps budget b (the caller knows it is new).
-func (p *pairEntry) add(b budgetVec) {
+func (p *pairEntry) add(b packedBudget) {
 	if p.n < inlinePairs {
 		p.inline[p.n] = b
 	} else {

@@ -25,8 +25,9 @@ func TestMemoPathsAreAbsolute(t *testing.T) {
 				t.Fatal(cx.Detail)
 			}
 			mm := newMemo(&m, opt, []fsm.Relabel{{}})
+			codec, _ := m.Budget.codec()
 			var mb memoBuf
-			root := item{n: &node{}, core: mm.internCore(s, &mb), chk: mm.internChk(chk, &mb), budget: mustVec(t, m.Budget)}
+			root := item{n: &node{}, core: mm.internCore(s, &mb), chk: mm.internChk(chk, &mb), budget: mustPack(t, m.Budget)}
 			seen := map[nodeID]bool{}
 			frontier := []item{root}
 			shifted := 0
@@ -34,7 +35,7 @@ func TestMemoPathsAreAbsolute(t *testing.T) {
 				var next []item
 				for _, it := range frontier {
 					for j := range it.core.moves {
-						budget, req, ok := allows(&it.core.moves[j], it.budget, m.Budget.Patches)
+						budget, req, ok := codec.allows(&it.core.moves[j], it.budget, m.Budget.Patches)
 						if !ok {
 							continue
 						}
@@ -73,7 +74,7 @@ func TestMemoPathsAreAbsolute(t *testing.T) {
 // its budget.
 type nodeID struct {
 	p *pairEntry
-	b budgetVec
+	b packedBudget
 }
 
 func checkPath(t *testing.T, m *Model, topo *fsm.Topology, n *node, rep *fsm.State) {

@@ -45,7 +45,7 @@ type item struct {
 	n      *node
 	core   *coreEntry
 	chk    *chkEntry
-	budget budgetVec
+	budget packedBudget
 }
 
 // candidate is a successor found while expanding one depth: tag orders the
@@ -58,7 +58,7 @@ type candidate struct {
 	parent *node
 	t      *coreTrans // the core step: its event, reached entry and shift
 	ct     *chkTrans  // the checker step: the memory reached and the canonical pair
-	budget budgetVec
+	budget packedBudget
 }
 
 type found struct {
@@ -112,7 +112,7 @@ func Explore(m Model, opt Options) Result {
 		res.Violation = &Counterexample{Model: &m, Invariant: "refused", Detail: "config: " + err.Error()}
 		return res
 	}
-	budget, err := m.Budget.vec()
+	codec, err := m.Budget.codec()
 	if err != nil {
 		res.Violation = &Counterexample{Model: &m, Invariant: "refused", Detail: "model: " + err.Error()}
 		return res
@@ -129,10 +129,10 @@ func Explore(m Model, opt Options) Result {
 		res.Violation = v
 		return res
 	}
-	e := &explorer{m: &m, opt: &opt, topo: topo, memo: newMemo(&m, &opt, syms), prog: newProgress(m.Name, opt, start)}
+	e := &explorer{m: &m, codec: &codec, opt: &opt, topo: topo, memo: newMemo(&m, &opt, syms), prog: newProgress(m.Name, opt, start)}
 	var mb memoBuf
-	it := item{n: root, core: e.memo.internCore(s, &mb), chk: e.memo.internChk(chk, &mb), budget: budget}
-	e.keep(e.memo.pair(it.core, it.chk, &mb), budget)
+	it := item{n: root, core: e.memo.internCore(s, &mb), chk: e.memo.internChk(chk, &mb), budget: codec.pack(m.Budget)}
+	e.keep(e.memo.pair(it.core, it.chk, &mb), it.budget)
 	frontier := []item{it}
 	var spare []item // the frontier before: its storage holds the next one
 	defer e.prog.stop()
@@ -165,6 +165,7 @@ func Explore(m Model, opt Options) Result {
 
 type explorer struct {
 	m     *Model
+	codec *budgetCodec
 	opt   *Options
 	topo  *fsm.Topology
 	memo  *memo
@@ -177,7 +178,7 @@ type explorer struct {
 }
 
 // keep records a node: budget b on pair p (merge, between depths).
-func (e *explorer) keep(p *pairEntry, b budgetVec) {
+func (e *explorer) keep(p *pairEntry, b packedBudget) {
 	if p.n == 0 {
 		e.cores.Add(p.coreKey)
 	}
@@ -230,7 +231,7 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 					}
 					it := &frontier[i]
 					for j := range it.core.moves {
-						budget, req, ok := allows(&it.core.moves[j], it.budget, patches)
+						budget, req, ok := e.codec.allows(&it.core.moves[j], it.budget, patches)
 						if !ok {
 							continue
 						}
@@ -256,7 +257,7 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 							}
 							continue
 						}
-						if ct.pair.has(&budget) {
+						if ct.pair.has(budget) {
 							continue // a node of an earlier depth
 						}
 						out = append(out, candidate{tag: tag, parent: it.n, t: t, ct: ct, budget: budget})
@@ -299,7 +300,7 @@ func (e *explorer) merge(outs [][]candidate, buf []item, res *Result) []item {
 		}
 		c := &outs[w][pos[w]]
 		pos[w]++
-		if c.ct.pair.has(&c.budget) {
+		if c.ct.pair.has(c.budget) {
 			continue // an earlier candidate of this depth
 		}
 		e.keep(c.ct.pair, c.budget)

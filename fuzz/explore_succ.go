@@ -2,12 +2,13 @@ package fuzz
 
 import (
 	"fmt"
+	"math/bits"
 	"slices"
 
 	"github.com/ckptcore/ckptcore/fsm"
 )
 
-// budgetField names one counter of a Budget: its index in a budgetVec.
+// budgetField names one counter of a Budget.
 type budgetField int8
 
 const (
@@ -25,34 +26,67 @@ const (
 	numBudgetFields
 )
 
-// MaxBudget is the largest count a Budget counter may hold: the explorer
-// keeps a node's budget as small integers (budgetVec), so that a node's key
-// is its pair and ten counters compared at once, without hashing.
-const MaxBudget = 1<<15 - 1
+// packedBudget is a node's remaining budget in 64 bits (budgetCodec), so that
+// a node is its pair and one word: nodes are told apart and successors'
+// budgets computed without hashing or copying a Budget.
+type packedBudget uint64
 
-// budgetVec is a Budget as the explorer keeps it per node: one int16 per
-// counter, indexed by budgetField (comparable with ==, 20 bytes).
-type budgetVec [numBudgetFields]int16
-
-// vec converts a Budget; it fails, naming the counter, when one is outside
-// Unbounded … MaxBudget.
-func (b Budget) vec() (budgetVec, error) {
-	var v budgetVec
-	for f := bCheckpoints; f < numBudgetFields; f++ {
-		n := *b.field(f)
-		if n < Unbounded || n > MaxBudget {
-			return v, fmt.Errorf("budget %s = %d: want %d (unbounded) to %d", f, n, Unbounded, MaxBudget)
-		}
-		v[f] = int16(n)
-	}
-	return v, nil
+// budgetCodec packs the budgets of one model: counter f takes width[f] bits
+// at shift[f] and holds its count plus one (0 is Unbounded), enough for the
+// model's own count, which no node exceeds (counts only go down).
+type budgetCodec struct {
+	shift, width [numBudgetFields]uint8
 }
 
-// budget converts back.
-func (v budgetVec) budget() Budget {
+// codec returns the codec of a model whose budget is b; it fails, naming
+// the counter, on a count below Unbounded, or when the counts need more than
+// 64 bits together (an exploration with that many events of each kind would
+// not finish anyway).
+func (b Budget) codec() (budgetCodec, error) {
+	var c budgetCodec
+	at := 0
+	for f := bCheckpoints; f < numBudgetFields; f++ {
+		n := *b.field(f)
+		if n < Unbounded {
+			return c, fmt.Errorf("budget %s = %d: want %d (unbounded) or more", f, n, Unbounded)
+		}
+		w := bits.Len64(uint64(n) + 1)
+		c.shift[f], c.width[f] = uint8(min(at, 63)), uint8(w)
+		at += w
+	}
+	if at > 64 {
+		return c, fmt.Errorf("budget %+v: the counts need %d bits together; the explorer keeps a node's budget in 64", b, at)
+	}
+	return c, nil
+}
+
+// Check reports whether Explore can explore a model with this budget: every
+// count is Unbounded or more, and the counts fit together in 64 bits (about
+// 2^6 each for all ten counters, far more for a few).
+func (b Budget) Check() error {
+	_, err := b.codec()
+	return err
+}
+
+// pack packs a budget the codec's model allows.
+func (c *budgetCodec) pack(b Budget) packedBudget {
+	var v packedBudget
+	for f := bCheckpoints; f < numBudgetFields; f++ {
+		v |= packedBudget(*b.field(f)+1) << c.shift[f]
+	}
+	return v
+}
+
+// left returns counter f of v (Unbounded for an unbounded fault).
+func (c *budgetCodec) left(v packedBudget, f budgetField) int {
+	return int(uint64(v)>>c.shift[f]&(1<<c.width[f]-1)) - 1
+}
+
+// unpack returns v as a Budget.
+func (c *budgetCodec) unpack(v packedBudget) Budget {
 	var b Budget
 	for f := bCheckpoints; f < numBudgetFields; f++ {
-		*b.field(f) = int(v[f])
+		*b.field(f) = c.left(v, f)
 	}
 	return b
 }
@@ -196,20 +230,20 @@ func (m *Model) moves(topo *fsm.Topology, s *fsm.State) []move {
 // allows its event while it is not 0 (Unbounded stays unbounded); every other
 // counter while it is positive. patches is the model's patch budget (a
 // patch's request id counts the patches before it).
-func allows(mv *move, b budgetVec, patches int) (budgetVec, int64, bool) {
+func (c *budgetCodec) allows(mv *move, b packedBudget, patches int) (packedBudget, int64, bool) {
 	if mv.spend == noBudget {
 		return b, 0, true
 	}
-	left := b[mv.spend]
+	left := c.left(b, mv.spend)
 	if left == 0 || left < 0 && !mv.spend.fault() {
 		return b, 0, false
 	}
 	if left > 0 {
-		b[mv.spend]-- // Unbounded stays unbounded
+		b -= 1 << c.shift[mv.spend] // Unbounded stays unbounded
 	}
 	var req int64
 	if mv.spend == bPatches {
-		req = int64(patches - int(left) + 1)
+		req = int64(patches - left + 1)
 	}
 	return b, req, true
 }

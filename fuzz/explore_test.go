@@ -121,23 +121,72 @@ func TestExploreLarge(t *testing.T) {
 	}
 }
 
-// TestBudgetOutOfRangeRefused: a budget counter the explorer cannot hold (it
-// keeps each in 16 bits) is refused by name before anything is explored.
+// TestBudgetOutOfRangeRefused: a budget the explorer cannot pack into a
+// node's 64 bits, or a count below Unbounded, is refused by name before
+// anything is explored; the largest counts that fit are explored.
 func TestBudgetOutOfRangeRefused(t *testing.T) {
-	for _, b := range []Budget{{Checkpoints: MaxBudget + 1}, {Declines: -2}} {
+	for b, want := range map[Budget]string{
+		{Declines: -2}: "budget Declines = -2: want -1 (unbounded) or more",
+		{Checkpoints: 1 << 20, Savepoints: 1 << 20, StopSavepoints: 1 << 20, Declines: 1 << 20}: "need 90 bits together",
+	} {
 		m := ciModels()[0]
 		m.Budget = b
 		res := Explore(m, Options{Workers: 1})
 		if res.Violation == nil || res.Violation.Invariant != "refused" || res.Nodes != 0 {
 			t.Fatalf("budget %+v: %+v, %d nodes; want refused before exploring", b, res.Violation, res.Nodes)
 		}
-		if want := "want -1 (unbounded) to 32767"; !strings.Contains(res.Violation.Detail, want) {
-			t.Fatalf("budget %+v: detail %q, want it to say %q", b, res.Violation.Detail, want)
+		if !strings.Contains(res.Violation.Detail, want) || b.Check() == nil {
+			t.Fatalf("budget %+v: detail %q, Check %v; want %q", b, res.Violation.Detail, b.Check(), want)
 		}
 	}
 	m := ciModels()[0]
-	m.Budget = Budget{Checkpoints: MaxBudget, Declines: Unbounded}
-	if res := Explore(m, Options{Workers: 1, MaxStates: 10}); res.Violation != nil {
-		t.Fatalf("an in-range budget was refused: %s", res.Violation.Detail)
+	m.Budget = Budget{Checkpoints: 1<<40 - 1, Declines: Unbounded, Advances: 1000}
+	if res := Explore(m, Options{Workers: 1, MaxStates: 10}); res.Violation != nil || m.Budget.Check() != nil {
+		t.Fatalf("a budget that fits was refused: %+v", res.Violation)
+	}
+}
+
+// TestBudgetCodec: packing keeps every count of every budget below a model's
+// own, spending one event lowers exactly its counter by one, and an
+// unbounded fault stays unbounded.
+func TestBudgetCodec(t *testing.T) {
+	model := Budget{Checkpoints: 3, Savepoints: 1, Declines: Unbounded, TaskFinishes: 2, Patches: 1, Advances: 5}
+	c, err := model.codec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(b Budget)
+	seen := 0
+	walk = func(b Budget) {
+		seen++
+		v := c.pack(b)
+		if got := c.unpack(v); got != b {
+			t.Fatalf("pack/unpack %+v = %+v", b, got)
+		}
+		for f := bCheckpoints; f < numBudgetFields; f++ {
+			mv := move{spend: f}
+			nv, _, ok := c.allows(&mv, v, model.Patches)
+			n := *b.field(f)
+			if want := n > 0 || n < 0 && f.fault(); ok != want {
+				t.Fatalf("%+v: allows %s = %t, want %t", b, f, ok, want)
+			}
+			if !ok {
+				continue
+			}
+			nb := b
+			if n > 0 {
+				*nb.field(f) = n - 1
+			}
+			if got := c.unpack(nv); got != nb {
+				t.Fatalf("%+v spending %s: %+v, want %+v", b, f, got, nb)
+			}
+			if n > 0 {
+				walk(nb)
+			}
+		}
+	}
+	walk(model)
+	if seen < 4*2*3*2*6 {
+		t.Fatalf("walked %d budgets", seen)
 	}
 }

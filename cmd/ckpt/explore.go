@@ -183,9 +183,9 @@ func checkBudget(b fuzz.Budget, maxStates, workers int) error {
 		if v < 0 {
 			return fmt.Errorf("--%s %d: want 0 or more", name, v)
 		}
-		if v > fuzz.MaxBudget && name != "max-states" && name != "workers" {
-			return fmt.Errorf("--%s %d: want at most %d (the explorer keeps each budget counter in 16 bits)", name, v, fuzz.MaxBudget)
-		}
+	}
+	if err := b.Check(); err != nil {
+		return fmt.Errorf("the budget flags: %v", err)
 	}
 	return nil
 }

@@ -30,9 +30,12 @@ func TestExploreSmallModel(t *testing.T) {
 			t.Errorf("%q: exit %d, want 2", args, code)
 		}
 	}
-	if code, _, errOut := ckpt(t, "", "explore", "--checkpoints", "40000", path); code != 2 ||
-		!strings.Contains(errOut, "--checkpoints 40000: want at most 32767") {
-		t.Errorf("--checkpoints 40000: exit %d %s", code, errOut)
+	big := []string{"explore", path}
+	for _, f := range []string{"--checkpoints", "--savepoints", "--declines", "--task-failures", "--recovers"} {
+		big = append(big, f, "100000")
+	}
+	if code, _, errOut := ckpt(t, "", big...); code != 2 || !strings.Contains(errOut, "need 91 bits together") {
+		t.Errorf("five counts of 100000: exit %d %s", code, errOut)
 	}
 }
 
