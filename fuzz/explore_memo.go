@@ -49,18 +49,24 @@ import (
 
 // coreEntry is an interned core state: its representative is never stepped
 // again (steps run on clones), so it and the effects taken from it stay valid.
-// Its steps are kept by move: trans[j] is the step of moves[j] once computed
+// Its steps are kept by move: moves[j].t is the step of moves[j] once computed
 // (a patch's event depends on the budget too: those are kept in patches).
 type coreEntry struct {
 	s       *fsm.State
 	enc     []byte // s's time-relative key, and its hash
 	key     Key
 	before  before // what the rule checks need of this state as a step's "before"
-	moves   []move // the events that may be tried from it (Model.moves)
-	trans   []atomic.Pointer[coreTrans]
+	moves   []moveSlot // the events that may be tried from it, with their steps
 	mu      sync.Mutex
 	patches map[int64]*coreTrans // by request id
 	pairs   []rawPair            // the canonical pairs of the checker memories met with it, under mu
+}
+
+// moveSlot is a move and its step once computed: one array, so expanding a
+// node reads its moves and their steps from the same cache lines.
+type moveSlot struct {
+	move
+	t atomic.Pointer[coreTrans]
 }
 
 // rawPair links a checker memory met with a core entry to their canonical pair.
@@ -234,7 +240,7 @@ func (mb *memoBuf) scratchOf(s *fsm.State) *fsm.State {
 
 // event is the step's event, in from's representative's time.
 func (t *coreTrans) event(m *Model) fsm.Event {
-	return m.event(&t.from.moves[t.move], t.from.s.Now(), t.req)
+	return m.event(&t.from.moves[t.move].move, t.from.s.Now(), t.req)
 }
 
 // effects returns the effects of step t shifted into to's time, for a checker
@@ -297,9 +303,13 @@ func (mm *memo) internCore(s *fsm.State, mb *memoBuf) *coreEntry {
 		return e
 	}
 	s = s.Clone()
-	moves := mm.m.moves(s.Topology(), s)
+	mvs := mm.m.moves(s.Topology(), s)
+	moves := make([]moveSlot, len(mvs))
+	for j := range mvs {
+		moves[j].move = mvs[j]
+	}
 	return mm.cores.putIfAbsent(k[0], k, &coreEntry{s: s, enc: slices.Clone(mb.enc), key: k,
-		before: snapshotBefore(s), moves: moves, trans: make([]atomic.Pointer[coreTrans], len(moves))})
+		before: snapshotBefore(s), moves: moves})
 }
 
 // internChk returns the entry of c's memory; a new entry keeps a clone of c,
@@ -316,7 +326,7 @@ func (mm *memo) internChk(c *checkers, mb *memoBuf) *chkEntry {
 // step returns the core step of move j from entry from; req is a patch's
 // request id (allows).
 func (mm *memo) step(from *coreEntry, j int, req int64, mb *memoBuf) *coreTrans {
-	mv := &from.moves[j]
+	mv := &from.moves[j].move
 	patch := mv.spend == bPatches
 	if patch {
 		from.mu.Lock()
@@ -325,7 +335,7 @@ func (mm *memo) step(from *coreEntry, j int, req int64, mb *memoBuf) *coreTrans 
 		if t != nil {
 			return t
 		}
-	} else if t := from.trans[j].Load(); t != nil {
+	} else if t := from.moves[j].t.Load(); t != nil {
 		return t
 	}
 	t := mb.newTrans()
@@ -340,10 +350,10 @@ func (mm *memo) step(from *coreEntry, j int, req int64, mb *memoBuf) *coreTrans 
 		mb.keep(t, effs)
 	}
 	if !patch {
-		if from.trans[j].CompareAndSwap(nil, t) {
+		if from.moves[j].t.CompareAndSwap(nil, t) {
 			return t
 		}
-		return from.trans[j].Load() // another worker's equal step
+		return from.moves[j].t.Load() // another worker's equal step
 	}
 	from.mu.Lock()
 	defer from.mu.Unlock()

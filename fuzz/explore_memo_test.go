@@ -35,7 +35,7 @@ func TestMemoPathsAreAbsolute(t *testing.T) {
 				var next []item
 				for _, it := range frontier {
 					for j := range it.core.moves {
-						budget, req, ok := codec.allows(&it.core.moves[j], it.budget, m.Budget.Patches)
+						budget, req, ok := codec.allows(&it.core.moves[j].move, it.budget, m.Budget.Patches)
 						if !ok {
 							continue
 						}

@@ -231,7 +231,7 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 					}
 					it := &frontier[i]
 					for j := range it.core.moves {
-						budget, req, ok := e.codec.allows(&it.core.moves[j], it.budget, patches)
+						budget, req, ok := e.codec.allows(&it.core.moves[j].move, it.budget, patches)
 						if !ok {
 							continue
 						}
