@@ -55,7 +55,7 @@ type coreEntry struct {
 	s       *fsm.State
 	enc     []byte // s's time-relative key, and its hash
 	key     Key
-	before  before // what the rule checks need of this state as a step's "before"
+	before  before     // what the rule checks need of this state as a step's "before"
 	moves   []moveSlot // the events that may be tried from it, with their steps
 	mu      sync.Mutex
 	patches map[int64]*coreTrans // by request id
