@@ -14,7 +14,7 @@ import (
 // (found by the HA soak, seed 2: a resumed leader served GET config with the
 // configuration of before its pause).
 func TestDeposedLeaderDoesNotAnswer(t *testing.T) {
-	const job = "deposed"
+	job := freshJob("deposed")
 	a := startNode(t, "a", []string{job})
 	eventually(t, 10*time.Second, "a leads", func() bool { return a.leads(job) })
 	// No periodic checkpoint: no write of a's would find out it is fenced.

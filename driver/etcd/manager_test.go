@@ -38,10 +38,37 @@ type node struct {
 	beforeClose func(job string)
 }
 
+// The lease TTLs of the test nodes. etcd drops a lease whose keep-alives (one
+// every TTL/3) stop for a TTL, so a process a loaded machine stalls for about
+// a TTL (this one: the embedded etcd shares it) loses its jobs although
+// nothing crashed: with 1 s leases, stalls of 0.7 s under load 15+ did, and
+// the balancing tests then saw handovers and two local leaders that lease
+// expiries, not balancing, caused. So every test runs its nodes on stableTTL,
+// which a stall of seconds does not end, except the tests that crash a leader
+// and wait for its lease to run out: those run on crashTTL and tolerate a
+// spurious expiry (they ask whichever node leads at the moment, and check
+// etcd's history for two leaders writing, not the nodes' views).
+const (
+	stableTTL = 5 * time.Second
+	crashTTL  = time.Second
+)
+
+// takeoverWithin bounds every wait for a leader to take over after a crash
+// (or a lease lost to a stall): one crashTTL for the lease to run out, the
+// rest for a starved process to campaign, load and open.
+const takeoverWithin = 15 * crashTTL
+
 // startNode starts a node that does not balance: it leads whatever it wins.
 func startNode(t *testing.T, name string, jobs []string) *node {
 	t.Helper()
 	return startNodeBalancing(t, name, jobs, -1)
+}
+
+// startCrashable starts a node that does not balance, on crashTTL leases: a
+// standby takes over about a second after it crashes.
+func startCrashable(t *testing.T, name string, jobs []string) *node {
+	t.Helper()
+	return startNodeWith(t, name, jobs, ManagerOptions{BalanceInterval: -1, LeaseTTL: crashTTL})
 }
 
 // startNodeBalancing starts a node that balances every period (negative: off).
@@ -50,7 +77,8 @@ func startNodeBalancing(t *testing.T, name string, jobs []string, period time.Du
 	return startNodeWith(t, name, jobs, ManagerOptions{BalanceInterval: period})
 }
 
-// startNodeWith starts a node with opt's BalanceInterval, Token and Hosts.
+// startNodeWith starts a node with opt's BalanceInterval, Token, Hosts and
+// LeaseTTL (0: stableTTL).
 func startNodeWith(t *testing.T, name string, jobs []string, opt ManagerOptions) *node {
 	t.Helper()
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
@@ -59,8 +87,11 @@ func startNodeWith(t *testing.T, name string, jobs []string, opt ManagerOptions)
 	}
 	n := &node{name: name, cli: cli, done: make(chan struct{}), leaderAt: map[string]time.Time{},
 		recovered: map[string]fsm.Durable{}, execs: map[string]*ackingExecutor{}}
+	if opt.LeaseTTL == 0 {
+		opt.LeaseTTL = stableTTL
+	}
 	n.mgr, err = NewManager(cli, ManagerOptions{
-		Node: name, URL: "http://" + name + ".invalid:8081", Jobs: jobs, LeaseTTL: time.Second,
+		Node: name, URL: "http://" + name + ".invalid:8081", Jobs: jobs, LeaseTTL: opt.LeaseTTL,
 		RetryDelay: 50 * time.Millisecond, Open: n.open, Logf: n.logf, BalanceInterval: opt.BalanceInterval,
 		Token: opt.Token, Hosts: opt.Hosts,
 	})
@@ -149,54 +180,106 @@ func patch(t *testing.T, n *node, job string, interval int64) {
 	}
 }
 
+// patchLeader PATCHes job's interval on whichever of nodes leads it, and
+// again (on the node leading then) until one answers 200: a leader whose
+// crashTTL lease ran out while the machine stalled it answers 503 or 307
+// until a standby has taken over, within takeoverWithin.
+func patchLeader(t *testing.T, nodes []*node, job string, interval int64) {
+	t.Helper()
+	deadline := time.Now().Add(takeoverWithin)
+	for {
+		last := "no node leads"
+		if l := leaderOf(job, nodes); l != nil {
+			w := l.request(http.MethodPatch, "/jobs/"+job+"/checkpoints/configuration", fmt.Sprintf(`{"checkpointInterval": %d}`, interval))
+			if w.Code == http.StatusOK {
+				return
+			}
+			last = fmt.Sprintf("%s: %d %s", l.name, w.Code, w.Body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("PATCH interval %d: no leader answered 200 within %v; last: %s", interval, takeoverWithin, last)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// other returns the node of the pair that is not n.
+func other(pair [2]*node, n *node) *node {
+	if pair[0] == n {
+		return pair[1]
+	}
+	return pair[0]
+}
+
 // TestFailover: two managers on one etcd; the leader crashes (its lease is
 // not revoked); the standby takes over within about the lease TTL and recovers
 // exactly what the leader acknowledged: the last PATCH it answered 200 and
-// every checkpoint it had notified complete.
+// every checkpoint it had notified complete. a leads first; should a stalled
+// process lose its lease before the crash, the roles swap, and whichever node
+// leads when the crash comes is crashed.
 func TestFailover(t *testing.T) {
 	job := freshJob("failover")
-	a := startNode(t, "a", []string{job})
+	a := startCrashable(t, "a", []string{job})
 	eventually(t, 10*time.Second, "a leads", func() bool { return a.leads(job) })
-	b := startNode(t, "b", []string{job})
+	b := startCrashable(t, "b", []string{job})
+	pair := [2]*node{a, b}
 	// The standby redirects to the leader.
-	eventually(t, 5*time.Second, "b campaigns", func() bool {
-		w := b.request(http.MethodGet, "/jobs/"+job+"/checkpoints/config", "")
+	eventually(t, takeoverWithin, "the standby redirects to the leader", func() bool {
+		l := leaderOf(job, pair[:])
+		if l == nil {
+			return false
+		}
+		w := other(pair, l).request(http.MethodGet, "/jobs/"+job+"/checkpoints/config", "")
 		return w.Code == http.StatusTemporaryRedirect &&
-			w.Header().Get("Location") == "http://a.invalid:8081/jobs/"+job+"/checkpoints/config"
+			w.Header().Get("Location") == "http://"+l.name+".invalid:8081/jobs/"+job+"/checkpoints/config"
 	})
 	for _, iv := range []int64{60, 70, 50} {
-		patch(t, a, job, iv)
+		patchLeader(t, pair[:], job, iv)
 	}
-	eventually(t, 10*time.Second, "a completes checkpoints", func() bool { return a.exec(job).lastCompleted() >= 3 })
+	var leader *node
+	eventually(t, takeoverWithin, "the leader completes checkpoints", func() bool {
+		leader = leaderOf(job, pair[:])
+		return leader != nil && leader.exec(job).lastCompleted() >= 3
+	})
+	standby := other(pair, leader)
 	killed := time.Now()
-	a.crash()
-	lastAcked := a.exec(job).lastCompleted() // final: a writes nothing after its client is gone
-	eventually(t, 15*time.Second, "b takes over", func() bool { return b.leads(job) })
-	b.mu.Lock()
-	took, got := b.leaderAt[job].Sub(killed), b.recovered[job]
-	b.mu.Unlock()
-	t.Logf("takeover %v after the leader's crash (lease TTL 1s); b recovered %d checkpoints (latest %d), a had notified %d",
-		took.Round(time.Millisecond), len(got.Known), knownIDs(got)[len(got.Known)-1], lastAcked)
+	leader.crash()
+	lastAcked := leader.exec(job).lastCompleted() // final: it writes nothing after its client is gone
+	eventually(t, takeoverWithin, standby.name+" takes over", func() bool { return confirmedLeads(standby, job) })
+	standby.mu.Lock()
+	took, got := standby.leaderAt[job].Sub(killed), standby.recovered[job]
+	standby.mu.Unlock()
+	t.Logf("takeover %v after the leader's crash (lease TTL %v); %s recovered %d checkpoints (latest %d), %s had notified %d",
+		took.Round(time.Millisecond), crashTTL, standby.name, len(got.Known), knownIDs(got)[len(got.Known)-1], leader.name, lastAcked)
 	if got.Overrides == nil || got.Overrides.IntervalMs != 50 {
-		t.Fatalf("b recovered overrides %+v, want the last acknowledged PATCH (interval 50)", got.Overrides)
+		t.Fatalf("%s recovered overrides %+v, want the last acknowledged PATCH (interval 50)", standby.name, got.Overrides)
 	}
 	if ids := knownIDs(got); len(ids) == 0 || ids[len(ids)-1] < lastAcked {
-		t.Fatalf("b recovered checkpoints %v; a had notified %d complete", ids, lastAcked)
+		t.Fatalf("%s recovered checkpoints %v; %s had notified %d complete", standby.name, ids, leader.name, lastAcked)
 	}
-	// b now serves the job, with the configuration a confirmed.
-	w := b.request(http.MethodGet, "/jobs/"+job+"/checkpoints/config", "")
-	var cfg struct {
-		Interval int64 `json:"interval"`
-	}
-	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &cfg) != nil || cfg.Interval != 50 {
-		t.Fatalf("GET config on b: %d %s", w.Code, w.Body)
-	}
-	eventually(t, 10*time.Second, "b completes a checkpoint", func() bool { return b.exec(job).lastCompleted() > lastAcked })
-	b.mu.Lock()
-	lines := strings.Join(b.lines, "\n")
-	b.mu.Unlock()
-	if !strings.Contains(lines, "ha: job "+job+": leader b (rev ") {
-		t.Errorf("b's lines do not announce its leadership:\n%s", lines)
+	// The standby now serves the job, with the configuration the leader
+	// confirmed (again after a term of its own lost to a stall, if any).
+	eventually(t, takeoverWithin, standby.name+" answers GET config", func() bool {
+		w := standby.request(http.MethodGet, "/jobs/"+job+"/checkpoints/config", "")
+		if w.Code != http.StatusOK {
+			return false // 503 while a term lost to a stall is replaced
+		}
+		var cfg struct {
+			Interval int64 `json:"interval"`
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &cfg); err != nil || cfg.Interval != 50 {
+			t.Fatalf("GET config on %s: %d %s, want interval 50", standby.name, w.Code, w.Body)
+		}
+		return true
+	})
+	eventually(t, 10*time.Second, standby.name+" completes a checkpoint", func() bool {
+		return standby.leads(job) && standby.exec(job).lastCompleted() > lastAcked
+	})
+	standby.mu.Lock()
+	lines := strings.Join(standby.lines, "\n")
+	standby.mu.Unlock()
+	if !strings.Contains(lines, "ha: job "+job+": leader "+standby.name+" (rev ") {
+		t.Errorf("%s's lines do not announce its leadership:\n%s", standby.name, lines)
 	}
 }
 
@@ -316,35 +399,61 @@ func leaderOf(job string, nodes []*node) *node {
 	return nil
 }
 
+// confirmedLeads says whether n leads job with the election key etcd holds
+// first: a node stalled past its lease may still believe it leads (and what
+// it recovered then may predate later leaders' writes) until it notices.
+func confirmedLeads(n *node, job string) bool {
+	n.mgr.mu.Lock()
+	st := *n.mgr.jobs[job]
+	n.mgr.mu.Unlock()
+	if st.led == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	li, ok, err := n.mgr.Leader(ctx, job)
+	return err == nil && ok && li.Node == n.name && li.Rev == st.lead.Rev
+}
+
 // TestRepeatedLeaderKills: three managers; the leader is killed three times
 // (each time a fresh node joins as the new standby) after PATCHes and
 // checkpoints; every takeover recovers the last acknowledged PATCH and every
-// checkpoint the dead leader notified complete, and never are there two leaders.
+// checkpoint the dead leader notified complete, and etcd's history shows every
+// write made by the leader of the moment (never two leaders writing). That is
+// read from etcd, not from the nodes' views: a node stalled past its lease
+// believes it leads until it notices, while another already does, and only
+// the fencing keeps it from writing.
 func TestRepeatedLeaderKills(t *testing.T) {
-	job := freshJob("kills")
-	nodes := []*node{startNode(t, "n1", []string{job}), startNode(t, "n2", []string{job}), startNode(t, "n3", []string{job})}
+	m := freshJob("kills")
+	job := m + "-1"
+	nodes := []*node{startCrashable(t, "n1", []string{job}), startCrashable(t, "n2", []string{job}), startCrashable(t, "n3", []string{job})}
 	interval := int64(100)
 	var takeovers []time.Duration
 	for kill := 0; kill < 3; kill++ {
-		var leader *node
-		eventually(t, 15*time.Second, "a leader", func() bool { leader = leaderOf(job, nodes); return leader != nil })
 		acked := int64(0)
 		for i := 0; i < 5; i++ {
 			interval++
-			patch(t, leader, job, interval)
+			patchLeader(t, nodes, job, interval)
 			acked = interval
 		}
-		eventually(t, 10*time.Second, "a checkpoint completes", func() bool { return leader.exec(job).lastCompleted() > 0 })
+		var leader *node
+		eventually(t, takeoverWithin, "the leader completes a checkpoint", func() bool {
+			leader = leaderOf(job, nodes)
+			return leader != nil && leader.exec(job).lastCompleted() > 0
+		})
 		killed := time.Now()
 		leader.crash()
 		notified := leader.exec(job).lastCompleted()
 		for i, n := range nodes {
 			if n == leader {
-				nodes[i] = startNode(t, fmt.Sprintf("n%d", 4+kill), []string{job})
+				nodes[i] = startCrashable(t, fmt.Sprintf("n%d", 4+kill), []string{job})
 			}
 		}
 		var next *node
-		eventually(t, 15*time.Second, "a standby takes over", func() bool { next = leaderOf(job, nodes); return next != nil })
+		eventually(t, takeoverWithin, "a standby takes over", func() bool {
+			next = leaderOf(job, nodes)
+			return next != nil && confirmedLeads(next, job)
+		})
 		next.mu.Lock()
 		took, got := next.leaderAt[job].Sub(killed), next.recovered[job]
 		next.mu.Unlock()
@@ -355,11 +464,9 @@ func TestRepeatedLeaderKills(t *testing.T) {
 		if ids := knownIDs(got); len(ids) == 0 || ids[len(ids)-1] < notified {
 			t.Fatalf("kill %d: %s recovered checkpoints %v; %s had notified %d complete", kill+1, next.name, ids, leader.name, notified)
 		}
-		for _, n := range nodes {
-			if n != next && n.leads(job) {
-				t.Fatalf("kill %d: %s and %s both lead", kill+1, n.name, next.name)
-			}
-		}
 	}
-	t.Logf("takeover times after a leader crash (lease TTL 1s): %v", takeovers)
+	t.Logf("takeover times after a leader crash (lease TTL %v): %v", crashTTL, takeovers)
+	if writes := checkWritesByLeader(t, newClient(t), m, []string{job}); writes[job] == 0 {
+		t.Fatalf("no write of %s in etcd's history: the check checked nothing", job)
+	}
 }
