@@ -82,8 +82,9 @@ type rawPair struct {
 // appends to them between depths, while no worker reads them, and the workers
 // only read them while a depth expands.
 type pairEntry struct {
-	coreKey Key // the canonical key of its core state (distinct core states are counted by it)
-	n       int // the number of budgets kept: the first inlinePairs inline, the rest in more
+	coreKey Key    // the canonical key of its core state (distinct core states are counted by it)
+	hash    uint64 // a well-mixed number of its own, for hash tables (emittedSet)
+	n       int    // the number of budgets kept: the first inlinePairs inline, the rest in more
 	inline  [inlinePairs]packedBudget
 	more    []packedBudget
 }
@@ -206,6 +207,7 @@ type memo struct {
 	cores shardedMap[Key, *coreEntry]
 	chks  shardedMap[Key, *chkEntry]
 	canon shardedMap[Key, *pairEntry] // by canonical pair key, with symmetry only
+	pairN atomic.Uint64               // pairs made, for their hashes
 }
 
 func newMemo(m *Model, opt *Options, syms []fsm.Relabel) *memo {
@@ -222,6 +224,7 @@ type memoBuf struct {
 	state   *fsm.State  // the core steps' scratch state
 	trans   []coreTrans // the slab core steps are cut from (newTrans)
 	pairs   []pairEntry // the slab pairs are cut from
+	emitted emittedSet  // the nodes this worker made candidates of in this depth
 	// last is the core step whose effects, in to's time, are in lastEffs:
 	// the step this worker computed last, or recomputed (effects).
 	last     *coreTrans
@@ -454,6 +457,7 @@ func (mm *memo) pair(core *coreEntry, chk *chkEntry, mb *memoBuf) *pairEntry {
 	}
 	mb.pairs = mb.pairs[:len(mb.pairs)+1]
 	p := &mb.pairs[len(mb.pairs)-1]
+	p.hash = mm.pairN.Add(1) * 0x9e3779b97f4a7c15
 	if len(mm.syms) == 1 && mm.syms[0].Identity() {
 		p.coreKey = core.key
 	} else {

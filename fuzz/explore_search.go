@@ -204,6 +204,7 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 	outs := e.outs
 	for w := range outs {
 		outs[w] = outs[w][:0] // the previous depth's candidates are merged
+		e.bufs[w].emitted.reset()
 	}
 	viols := make([][]found, workers)
 	trans := make([]int, workers)
@@ -257,8 +258,8 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 							}
 							continue
 						}
-						if ct.pair.has(budget) {
-							continue // a node of an earlier depth
+						if ct.pair.has(budget) || !mb.emitted.add(ct.pair, budget) {
+							continue // a node of an earlier depth, or this worker's candidate already
 						}
 						out = append(out, candidate{tag: tag, parent: it.n, t: t, ct: ct, budget: budget})
 					}
