@@ -75,7 +75,7 @@ func (s *State) cloneWords() int {
 
 // Clone returns a deep copy that shares only the immutable Topology. A
 // small state — the explorer's are: at most two pending and four known
-// checkpoints, a block of at most 48 words — takes one allocation (a
+// checkpoints, a block of at most 46 words — takes one allocation (a
 // cloneBox); any other at most four (the State, one block for every
 // pointer-free slice, the pending and the known records).
 func (s *State) Clone() *State {
@@ -99,7 +99,7 @@ func (s *State) Clone() *State {
 // smallBox and largeBox hold a clone in one allocation: the State, room for
 // its pending and known records, and its block. The block comes last, after
 // every pointer, so the garbage collector does not scan it. The sizes fit
-// the explorer's states (a smallBox is 1152 bytes, a largeBox 1792: their
+// the explorer's states (a smallBox is 1024 bytes, a largeBox 1536: their
 // allocation size classes; TestCloneBoxSizes keeps them there) and leave
 // room for the records a Step on the clone may add.
 type (
@@ -107,13 +107,13 @@ type (
 		s       State
 		pending [1]pendingCheckpoint
 		known   [2]knownCheckpoint
-		block   [24]uint64
+		block   [27]uint64
 	}
 	largeBox struct {
 		s       State
 		pending [2]pendingCheckpoint
 		known   [4]knownCheckpoint
-		block   [48]uint64
+		block   [46]uint64
 	}
 )
 

@@ -218,7 +218,7 @@ func sameTopology(a, b *Topology) bool {
 // AppendKeyRelabeled appends the key of the state's image under rl (nil: the
 // state itself).
 func (s *State) AppendKeyRelabeled(b []byte, rl *Relabel) []byte {
-	b = appendConfig(b, &s.cfg)
+	b = append(b, s.cfg.key...)
 	b = append(b, boolByte(s.regionalMode), byte(s.job))
 	b = appendString(b, string(s.failReason))
 	b = binary.AppendVarint(b, rl.Time(s.now))
@@ -237,7 +237,7 @@ func (s *State) AppendKeyRelabeled(b []byte, rl *Relabel) []byte {
 		b = s.pending[i].appendKey(b, s, rl)
 	}
 	b = binary.AppendVarint(b, s.completing)
-	b = append(b, flags(s.periodicOn, s.periodicQueued, s.hasLastComplete))
+	b = append(b, flags(s.periodicOn, s.periodicQueued, s.hasLastComplete, false))
 	if s.periodicOn {
 		b = binary.AppendVarint(b, rl.Time(s.periodicDue))
 	}
@@ -259,11 +259,11 @@ func (s *State) AppendKeyRelabeled(b []byte, rl *Relabel) []byte {
 		k := &s.known[i]
 		b = binary.AppendVarint(b, k.id)
 		b = appendRefs(b, k.refs, rl)
-		b = append(b, byte(k.mode), flags(k.retained, k.owned, k.restored))
+		b = append(b, byte(k.mode), flags(k.retained, k.owned, k.restored, false))
 		b = binary.AppendVarint(b, int64(k.consecutive))
 	}
 	b = binary.AppendVarint(b, s.restoredID)
-	b = append(b, flags(s.noClaim, s.noClaimWarned, s.noClaimReleased))
+	b = append(b, flags(s.noClaim, s.noClaimWarned, s.noClaimReleased, false))
 	// Deferred notices keep their order: it is the order they are delivered in.
 	b = binary.AppendUvarint(b, uint64(len(s.skipped)))
 	for _, n := range s.skipped {
@@ -407,13 +407,10 @@ func appendString(b []byte, s string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
-// flags packs up to eight booleans into one byte, the first in bit 0.
-func flags(v ...bool) byte {
-	var f byte
-	for i, x := range v {
-		f |= boolByte(x) << i
-	}
-	return f
+// flags packs four booleans into one byte, the first in bit 0 (fixed
+// arity: a variadic call built a slice for every flag byte of every key).
+func flags(a, b, c, d bool) byte {
+	return boolByte(a) | boolByte(b)<<1 | boolByte(c)<<2 | boolByte(d)<<3
 }
 
 // statusBytes views subtask statuses as the bytes they are (taskStatus is a

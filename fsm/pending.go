@@ -25,6 +25,8 @@ type pendingCheckpoint struct {
 	kind         Kind
 	forced       bool // forced global at trigger (R25)
 	regionalPath bool // decided by R18 (not R17): regional mode, plain checkpoint, not forced
+	persisting   bool // sealed: every needed ack in, persist effect emitted (R23)
+	mode         Mode // with persisting: how it completes (R21)
 	triggerAt    int64
 	deadline     int64
 
@@ -46,9 +48,7 @@ type pendingCheckpoint struct {
 	checkpointedSize int64
 	regionSizes      []ackSizes
 
-	persisting  bool // sealed: every needed ack in, persist effect emitted (R23)
 	refs        []RegionRef
-	mode        Mode
 	consecutive int
 }
 

@@ -15,6 +15,6 @@ func (s *State) WithConfig(cfg Config) (*State, error) {
 		return nil, err
 	}
 	c := *s // AppendSnapshot only reads: a shallow copy is enough
-	c.cfg = cfg
+	c.cfg = newJobConfig(cfg)
 	return DecodeSnapshot(s.topo, c.AppendSnapshot(nil))
 }

@@ -38,7 +38,7 @@ func TestWithConfig(t *testing.T) {
 			t.Fatalf("configs %+v / %+v; the original changed: %v", r.Config(), s.Config(), !slices.Equal(s.AppendSnapshot(nil), before))
 		}
 		same := *r
-		same.cfg = cfg
+		same.cfg = newJobConfig(cfg)
 		if !slices.Equal(same.AppendSnapshot(nil), before) {
 			t.Fatal("WithConfig changed more than the configuration")
 		}

@@ -29,7 +29,7 @@ const snapshotMagic = "ckptsnap\x01"
 // AppendSnapshot appends the state's snapshot to b.
 func (s *State) AppendSnapshot(b []byte) []byte {
 	b = append(b, snapshotMagic...)
-	c := &s.cfg
+	c := &s.cfg.Config
 	for _, v := range [...]int64{c.IntervalMs, c.TimeoutMs, c.MinPauseMs, int64(c.MaxConcurrent),
 		int64(c.TolerableFailures), int64(c.Retained), int64(c.Regional.MaxConsecutive), c.Regional.MaxRefAge, c.MaxTimeoutMs} {
 		b = binary.AppendVarint(b, v)

@@ -55,13 +55,16 @@ type configPatch struct {
 
 // State is the whole state of the decision core. Create it with New, advance it
 // with Step, copy it with Clone or CloneInto. It is not safe for concurrent use.
+//
+// The explorer copies a State for every step it computes, mostly from a state
+// that is no longer in the cache (issue 17), so the record is kept small: the
+// configuration is shared by pointer, and the flags sit together at the end
+// instead of costing a padded word each.
 type State struct {
-	topo         *Topology
-	cfg          Config
-	regionalMode bool // R4 holds and regional.enabled
-	job          JobStatus
-	failReason   Reason
-	now          int64
+	topo       *Topology
+	cfg        *jobConfig // the base configuration (without overrides)
+	failReason Reason
+	now        int64
 
 	status            []taskStatus
 	running           bitset  // running, unfinished subtasks
@@ -75,34 +78,27 @@ type State struct {
 	pending    []pendingCheckpoint // ascending id
 	completing int64               // a checkpoint entering the store while it subsumes others
 
-	// Decider (R11, R12).
-	periodicOn      bool
-	periodicDue     int64
-	periodicQueued  bool
-	queuedManual    int // manual checkpoint requests waiting for a free slot
-	hasLastComplete bool
-	lastComplete    int64
+	// Decider (R11, R12); its flags periodicOn, periodicQueued and
+	// hasLastComplete are below.
+	periodicDue  int64
+	queuedManual int // manual checkpoint requests waiting for a free slot
+	lastComplete int64
 
 	// Failure manager (R30).
 	failures      int
 	countedIDs    []int64
 	lastSucceeded int64
 
-	// Two-tier counter (R25).
+	// Two-tier counter (R25); forceNext is below.
 	consecutive int
-	forceNext   bool  // all sources finished: checkpoints are forced global until one triggered since resolves
 	forceFrom   int64 // with forceNext, the first id allocated after the sources finished (only it or a later one ends forceNext); else 0
 
-	// Completed state (R40, R41).
-	known           []knownCheckpoint // ascending id
-	restoredID      int64
-	noClaim         bool
-	noClaimWarned   bool
-	noClaimReleased bool
-	skipped         []skipNotice
+	// Completed state (R40, R41); the no_claim flags are below.
+	known      []knownCheckpoint // ascending id
+	restoredID int64
+	skipped    []skipNotice
 
-	// Dynamic configuration (R60–R63).
-	ovActive   bool
+	// Dynamic configuration (R60–R63); ovActive is below.
 	ovInterval int64
 	ovTimeout  int64
 	patches    []configPatch
@@ -110,11 +106,34 @@ type State struct {
 	// and must increase (R60, docs/DECISIONS.md), which needs O(1) memory.
 	lastRequest int64
 
+	// The flags, in one word.
+	regionalMode    bool // R4 holds and regional.enabled
+	job             JobStatus
+	periodicOn      bool // decider
+	periodicQueued  bool // decider
+	hasLastComplete bool // decider
+	forceNext       bool // two-tier counter: all sources finished: checkpoints are forced global until one triggered since resolves
+	noClaim         bool // completed state
+	noClaimWarned   bool // completed state
+	noClaimReleased bool // completed state
+	ovActive        bool // dynamic configuration
+
 	effects []Effect
 	// block is the storage of a clone's pointer-free slices (fsm/clone.go),
 	// kept so that CloneInto can reuse it.
 	block []uint64
 }
+
+// jobConfig is the configuration a job started with and its key encoding
+// (appendConfig), shared by a state and all its clones: it never changes, so
+// a clone copies a pointer instead of the Config, and a key copies the
+// encoding instead of writing eleven fields.
+type jobConfig struct {
+	Config
+	key []byte
+}
+
+func newJobConfig(c Config) *jobConfig { return &jobConfig{Config: c, key: appendConfig(nil, &c)} }
 
 // New returns the state of a job that has not started. The configuration is
 // validated (§2); the error names the key and the rule.
@@ -125,7 +144,7 @@ func New(topo *Topology, cfg Config) (*State, error) {
 	n := topo.NumSubtasks()
 	s := &State{
 		topo:             topo,
-		cfg:              cfg,
+		cfg:              newJobConfig(cfg),
 		status:           make([]taskStatus, n),
 		running:          newBitset(n),
 		regionDown:       make([]int32, topo.NumRegions()),
@@ -149,7 +168,7 @@ func New(topo *Topology, cfg Config) (*State, error) {
 func (s *State) Topology() *Topology { return s.topo }
 
 // Config returns the base configuration the job started with (without overrides).
-func (s *State) Config() Config { return s.cfg }
+func (s *State) Config() Config { return s.cfg.Config }
 
 // Now returns the time of the last event.
 func (s *State) Now() int64 { return s.now }
