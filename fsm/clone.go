@@ -75,34 +75,58 @@ func (s *State) cloneWords() int {
 
 // Clone returns a deep copy that shares only the immutable Topology. A
 // small state — the explorer's are: at most two pending and four known
-// checkpoints, a block of at most 46 words — takes one allocation (a
-// cloneBox); any other at most four (the State, one block for every
-// pointer-free slice, the pending and the known records).
+// checkpoints, a block of at most 46 words — takes one allocation (a box:
+// the smallest of emptyBox, oneBox, smallBox and largeBox that holds it);
+// any other at most four (the State, one block for every pointer-free
+// slice, the pending and the known records).
 func (s *State) Clone() *State {
 	var c *State
+	n := s.cloneWords()
 	switch np, nk := len(s.pending), len(s.known); {
-	case np <= 1 && nk <= 2 && s.cloneWords() <= len(smallBox{}.block):
+	case np == 0 && nk <= 2 && n <= len(emptyBox{}.block):
+		b := new(emptyBox)
+		c = &b.s
+		c.known, c.block = b.known[:0], b.block[:]
+	case np <= 1 && nk <= 1 && n <= len(oneBox{}.block):
+		b := new(oneBox)
+		c = &b.s
+		c.pending, c.known, c.block = b.pending[:0], b.known[:0], b.block[:]
+	case np <= 1 && nk <= 2 && n <= len(smallBox{}.block):
 		b := new(smallBox)
 		c = &b.s
 		c.pending, c.known, c.block = b.pending[:0], b.known[:0], b.block[:]
-	case np <= 2 && nk <= 4 && s.cloneWords() <= len(largeBox{}.block):
+	case np <= 2 && nk <= 4 && n <= len(largeBox{}.block):
 		b := new(largeBox)
 		c = &b.s
 		c.pending, c.known, c.block = b.pending[:0], b.known[:0], b.block[:]
 	default:
 		c = new(State)
 	}
-	s.CloneInto(c)
+	s.cloneInto(c, n)
 	return c
 }
 
-// smallBox and largeBox hold a clone in one allocation: the State, room for
-// its pending and known records, and its block. The block comes last, after
-// every pointer, so the garbage collector does not scan it. The sizes fit
-// the explorer's states (a smallBox is 1024 bytes, a largeBox 1536: their
-// allocation size classes; TestCloneBoxSizes keeps them there) and leave
-// room for the records a Step on the clone may add.
+// The boxes hold a clone in one allocation: the State, room for its pending
+// and known records, and its block. The block comes last, after every
+// pointer, so the garbage collector does not scan it. Their sizes are
+// allocation size classes (emptyBox 704 bytes, oneBox 896, smallBox 1024,
+// largeBox 1536; TestCloneBoxSizes keeps them there), chosen from the shapes
+// the regional 2×1 model interns: about a third have no pending checkpoint,
+// over half one pending and one known checkpoint. A clone the explorer keeps
+// is never stepped, so the boxes' only slack is the size class's; a Step on a
+// boxed clone that outgrows its room moves that part out (TestCloneBoxes).
 type (
+	emptyBox struct {
+		s     State
+		known [2]knownCheckpoint
+		block [16]uint64
+	}
+	oneBox struct {
+		s       State
+		pending [1]pendingCheckpoint
+		known   [1]knownCheckpoint
+		block   [13]uint64
+	}
 	smallBox struct {
 		s       State
 		pending [1]pendingCheckpoint
@@ -124,12 +148,16 @@ type (
 // buffer is reused): a caller that keeps effects must not CloneInto the state
 // that returned them. CloneInto(s) is a no-op.
 func (s *State) CloneInto(dst *State) {
-	if dst == s {
-		return
+	if dst != s {
+		s.cloneInto(dst, s.cloneWords())
 	}
+}
+
+// cloneInto is CloneInto with the block size n = s.cloneWords() known.
+func (s *State) cloneInto(dst *State, n int) {
 	block, pending, known, effects := dst.block, dst.pending, dst.known, dst.effects
 	*dst = *s
-	if n := s.cloneWords(); cap(block) >= n {
+	if cap(block) >= n {
 		block = block[:n]
 	} else {
 		block = make([]uint64, n)

@@ -260,20 +260,74 @@ func TestCloneAllocations(t *testing.T) {
 }
 
 // TestCloneBoxSizes: each clone box fits the allocation size class its
-// comment names (Go's classes 1024 and 1536 bytes), so that growing State
-// does not silently push every clone into the next class: shrink a box's
-// arrays when this fails.
+// comment names (Go's classes 704, 896, 1024 and 1536 bytes), so that growing
+// State does not silently push every clone into the next class: shrink a
+// box's arrays when this fails.
 func TestCloneBoxSizes(t *testing.T) {
-	if n := unsafe.Sizeof(smallBox{}); n > 1024 {
-		t.Errorf("smallBox is %d bytes, over its size class of 1024", n)
-	}
-	if n := unsafe.Sizeof(largeBox{}); n > 1536 {
-		t.Errorf("largeBox is %d bytes, over its size class of 1536", n)
+	for _, b := range []struct {
+		name      string
+		size, max uintptr
+	}{
+		{"emptyBox", unsafe.Sizeof(emptyBox{}), 704}, {"oneBox", unsafe.Sizeof(oneBox{}), 896},
+		{"smallBox", unsafe.Sizeof(smallBox{}), 1024}, {"largeBox", unsafe.Sizeof(largeBox{}), 1536},
+	} {
+		if b.size > b.max {
+			t.Errorf("%s is %d bytes, over its size class of %d", b.name, b.size, b.max)
+		}
 	}
 }
 
-// TestCloneBoxes: a clone in a box is a clone (stateDiff, capped slices)
-// whose records and block lie in the box, and steps that outgrow the box's
+// boxOf names the box a clone lies in, told by where its block starts
+// relative to the State (each box puts it at another offset), or "".
+func boxOf(c *State) string {
+	if len(c.block) == 0 {
+		return ""
+	}
+	off := uintptr(unsafe.Pointer(&c.block[0])) - uintptr(unsafe.Pointer(c))
+	for _, b := range []struct {
+		name string
+		off  uintptr
+	}{
+		{"emptyBox", unsafe.Offsetof(emptyBox{}.block)}, {"oneBox", unsafe.Offsetof(oneBox{}.block)},
+		{"smallBox", unsafe.Offsetof(smallBox{}.block)}, {"largeBox", unsafe.Offsetof(largeBox{}.block)},
+	} {
+		if off == b.off {
+			return b.name
+		}
+	}
+	return ""
+}
+
+// TestCloneBoxChoice: Clone puts a state in the smallest box that holds it
+// (and a large one in none), and the clone is a clone.
+func TestCloneBoxChoice(t *testing.T) {
+	for _, c := range []struct {
+		name, want string
+		state      func(testing.TB, JobSpec) *State
+		job        JobSpec
+	}{
+		{"started 2x1", "emptyBox", benchStarted, benchJobs[0].spec},
+		{"triggered 2x1", "oneBox", benchTriggered, benchJobs[0].spec},
+		{"midway 2x1", "smallBox", benchMidway, benchJobs[0].spec},
+		{"midway 50x2", "", benchMidway, benchJobs[1].spec},
+	} {
+		s := c.state(t, c.job)
+		clone := s.Clone()
+		if got := boxOf(clone); got != c.want {
+			t.Errorf("%s (%d pending, %d known, %d words): clone in %q, want %q", c.name,
+				len(s.pending), len(s.known), s.cloneWords(), got, c.want)
+		}
+		if d := stateDiff(s, clone); d != "" {
+			t.Errorf("%s: %s", c.name, d)
+		}
+		if err := checkCapped(clone); err != "" {
+			t.Errorf("%s: %s", c.name, err)
+		}
+	}
+}
+
+// TestCloneBoxes: a clone in a box is a clone (stateDiff, capped slices),
+// and steps that outgrow the box's
 // room (a second pending checkpoint) move the parts out, stepping like an
 // independent copy, without touching the original.
 func TestCloneBoxes(t *testing.T) {
@@ -285,9 +339,8 @@ func TestCloneBoxes(t *testing.T) {
 	if err := checkCapped(c); err != "" {
 		t.Fatal(err)
 	}
-	box := (*smallBox)(unsafe.Pointer(c))
-	if &c.pending[0] != &box.pending[0] || &c.known[0] != &box.known[0] || &c.block[0] != &box.block[0] {
-		t.Fatal("the clone of a small state is not in a smallBox")
+	if boxOf(c) != "smallBox" {
+		t.Fatalf("the clone of the midway state is in %q, not in a smallBox", boxOf(c))
 	}
 	snap := s.AppendSnapshot(nil)
 	oracle, err := DecodeSnapshot(s.topo, snap)
@@ -319,7 +372,7 @@ func TestCloneBoxes(t *testing.T) {
 	if d := stateDiff(c, oracle); d != "" {
 		t.Fatal(d)
 	}
-	if most <= len(box.pending) {
+	if most <= len(smallBox{}.pending) {
 		t.Fatalf("at most %d pending checkpoints: the test no longer outgrows the box", most)
 	}
 	if !bytes.Equal(s.AppendSnapshot(nil), snap) {
