@@ -59,6 +59,10 @@ type candidate struct {
 	t      *coreTrans // the core step: its event, reached entry and shift
 	ct     *chkTrans  // the checker step: the memory reached and the canonical pair
 	budget packedBudget
+	part   uint32 // the pair's share of the dedupe (dedupe), with several workers
+	// Set by dedupe: drop, an earlier candidate of this depth is the node;
+	// first, the candidate is its pair's first node (its core state counts).
+	drop, first bool
 }
 
 type found struct {
@@ -261,7 +265,8 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 						if ct.pair.has(budget) || !mb.emitted.add(ct.pair, budget) {
 							continue // a node of an earlier depth, or this worker's candidate already
 						}
-						out = append(out, candidate{tag: tag, parent: it.n, t: t, ct: ct, budget: budget})
+						out = append(out, candidate{tag: tag, parent: it.n, t: t, ct: ct, budget: budget,
+							part: uint32(ct.pair.hash>>32) % uint32(workers)})
 					}
 					e.prog.expanded()
 				}
@@ -283,10 +288,57 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 	return outs, total, cx
 }
 
-// merge adds the depth's candidates to the seen set in tag order (merging
-// the workers' sorted lists) and returns the new frontier, in buf's storage:
-// the first candidate of each key, with its node.
+// dedupe finds, with several workers, the depth's candidates of one node
+// that another worker found too, and records each node on its pair: the
+// pairs are shared out among the workers by their hash (candidate.part), so
+// each pair is read and written by one goroutine, in tag order, and the
+// first candidate of each node stays. What is left for merge, which runs on
+// one goroutine, is putting the kept candidates in tag order.
+func (e *explorer) dedupe(outs [][]candidate) {
+	var wg sync.WaitGroup
+	for k := range outs {
+		wg.Add(1)
+		go func(k uint32) {
+			defer wg.Done()
+			pos := make([]int, len(outs))
+			for {
+				w := -1
+				for v := range outs {
+					l := outs[v]
+					for pos[v] < len(l) && l[pos[v]].part != k {
+						pos[v]++
+					}
+					if pos[v] < len(l) && (w < 0 || l[pos[v]].tag < outs[w][pos[w]].tag) {
+						w = v
+					}
+				}
+				if w < 0 {
+					return
+				}
+				c := &outs[w][pos[w]]
+				pos[w]++
+				p := c.ct.pair
+				if p.has(c.budget) {
+					c.drop = true
+					continue
+				}
+				c.first = p.n == 0
+				p.add(c.budget)
+			}
+		}(uint32(k))
+	}
+	wg.Wait()
+}
+
+// merge adds the depth's candidates to their pairs in tag order (merging the
+// workers' sorted lists; with several workers dedupe has done it) and returns
+// the new frontier, in buf's storage: the first candidate of each node, with
+// its node.
 func (e *explorer) merge(outs [][]candidate, buf []item, res *Result) []item {
+	shared := len(outs) > 1
+	if shared {
+		e.dedupe(outs)
+	}
 	frontier := buf[:0]
 	pos := make([]int, len(outs))
 	for {
@@ -301,10 +353,19 @@ func (e *explorer) merge(outs [][]candidate, buf []item, res *Result) []item {
 		}
 		c := &outs[w][pos[w]]
 		pos[w]++
-		if c.ct.pair.has(c.budget) {
-			continue // an earlier candidate of this depth
+		switch {
+		case !shared:
+			// One worker: its candidates are distinct nodes (emittedSet)
+			// not seen at earlier depths.
+			e.keep(c.ct.pair, c.budget)
+		case c.drop:
+			continue
+		default:
+			if c.first {
+				e.cores.Add(c.ct.pair.coreKey)
+			}
+			e.nodes++
 		}
-		e.keep(c.ct.pair, c.budget)
 		if len(e.slab) == cap(e.slab) {
 			e.slab = make([]node, 0, 4096) // nodes live as long as the search: one allocation per 4096
 		}
