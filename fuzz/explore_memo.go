@@ -2,7 +2,6 @@ package fuzz
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,8 +52,7 @@ import (
 // (a patch's event depends on the budget too: those are kept in patches).
 type coreEntry struct {
 	s       *fsm.State
-	enc     []byte // s's time-relative key, and its hash
-	key     Key
+	key     Key        // the hash of s's time-relative key
 	before  before     // what the rule checks need of this state as a step's "before"
 	moves   []moveSlot // the events that may be tried from it, with their steps
 	mu      sync.Mutex
@@ -222,6 +220,7 @@ type memoBuf struct {
 	enc     []byte
 	scratch *checkers
 	state   *fsm.State  // the core steps' scratch state
+	moves   []move      // scratch for a new core entry's moves
 	trans   []coreTrans // the slab core steps are cut from (newTrans)
 	pairs   []pairEntry // the slab pairs are cut from
 	emitted emittedSet  // the nodes this worker made candidates of in this depth
@@ -306,12 +305,12 @@ func (mm *memo) internCore(s *fsm.State, mb *memoBuf) *coreEntry {
 		return e
 	}
 	s = s.Clone()
-	mvs := mm.m.moves(s.Topology(), s)
-	moves := make([]moveSlot, len(mvs))
-	for j := range mvs {
-		moves[j].move = mvs[j]
+	mb.moves = mm.m.appendMoves(mb.moves[:0], s.Topology(), s)
+	moves := make([]moveSlot, len(mb.moves))
+	for j := range mb.moves {
+		moves[j].move = mb.moves[j]
 	}
-	return mm.cores.putIfAbsent(k[0], k, &coreEntry{s: s, enc: slices.Clone(mb.enc), key: k,
+	return mm.cores.putIfAbsent(k[0], k, &coreEntry{s: s, key: k,
 		before: snapshotBefore(s), moves: moves})
 }
 

@@ -3,7 +3,6 @@ package fuzz
 import (
 	"fmt"
 	"math/bits"
-	"slices"
 
 	"github.com/ckptcore/ckptcore/fsm"
 )
@@ -163,15 +162,24 @@ func (m *Model) event(mv *move, now, req int64) fsm.Event {
 // except a tick, which goes to the next due instant (Budget.Advances); a
 // patch's request id is set from the budget (allows).
 func (m *Model) moves(topo *fsm.Topology, s *fsm.State) []move {
+	return m.appendMoves(nil, topo, s)
+}
+
+// appendMoves appends the moves of s to out.
+func (m *Model) appendMoves(out []move, topo *fsm.Topology, s *fsm.State) []move {
 	now := s.Now()
-	var buf [32]move // on the stack: the result is copied out at its size
-	out := buf[:0]
 	add := func(mv move) { out = append(out, mv) }
 	add(move{typ: fsm.EvTrigger, kind: fsm.KindCheckpoint, spend: bCheckpoints})
 	add(move{typ: fsm.EvTrigger, kind: fsm.KindSavepoint, spend: bSavepoints})
 	add(move{typ: fsm.EvTrigger, kind: fsm.KindStopWithSavepoint, spend: bStopSavepoints})
 	tasks := topo.NumSubtasks()
-	var declined, failed []bool
+	// The regions a decline or failure was added for: on the stack for up to
+	// 64 regions.
+	var small [2][64]bool
+	declined, failed := small[0][:], small[1][:]
+	if n := topo.NumRegions(); n > 64 {
+		declined, failed = make([]bool, n), make([]bool, n)
+	}
 	s.EachPending(func(p fsm.PendingInfo) bool {
 		if p.Persisting {
 			add(move{typ: fsm.EvPersisted, arg: p.ID, spend: noBudget})
@@ -186,9 +194,6 @@ func (m *Model) moves(topo *fsm.Topology, s *fsm.State) []move {
 			}
 			add(move{typ: fsm.EvAck, arg: p.ID, task: id, spend: noBudget})
 			// Every subtask of a region declines alike (R17, R18): one per region.
-			if declined == nil {
-				declined = make([]bool, topo.NumRegions())
-			}
 			if !declined[r] {
 				declined[r] = true
 				add(move{typ: fsm.EvDecline, arg: p.ID, task: id, spend: bDeclines})
@@ -200,14 +205,9 @@ func (m *Model) moves(topo *fsm.Topology, s *fsm.State) []move {
 		switch {
 		case s.TaskRunning(id):
 			// The whole region fails over (R19): one failure per region.
-			if r := topo.RegionOf(id); true {
-				if failed == nil {
-					failed = make([]bool, topo.NumRegions())
-				}
-				if !failed[r] {
-					failed[r] = true
-					add(move{typ: fsm.EvTaskFailed, task: id, spend: bTaskFailures})
-				}
+			if r := topo.RegionOf(id); !failed[r] {
+				failed[r] = true
+				add(move{typ: fsm.EvTaskFailed, task: id, spend: bTaskFailures})
 			}
 			add(move{typ: fsm.EvTaskFinished, task: id, spend: bTaskFinishes})
 		case !s.TaskFinished(id):
@@ -222,7 +222,7 @@ func (m *Model) moves(topo *fsm.Topology, s *fsm.State) []move {
 	if due, ok := s.NextDeadline(); ok {
 		add(move{typ: fsm.EvTick, arg: max(due, now), spend: bAdvances})
 	}
-	return slices.Clone(out) // kept per core entry
+	return out
 }
 
 // allows reports whether the remaining budget b allows move mv and returns
