@@ -58,6 +58,7 @@ type coreEntry struct {
 	mu      sync.Mutex
 	patches map[int64]*coreTrans // by request id
 	pairs   []rawPair            // the canonical pairs of the checker memories met with it, under mu
+	pair0   [2]rawPair           // pairs' first storage: most core states meet one or two memories
 }
 
 // moveSlot is a move and its step once computed: one array, so expanding a
@@ -110,6 +111,9 @@ func (p *pairEntry) add(b packedBudget) {
 	if p.n < inlinePairs {
 		p.inline[p.n] = b
 	} else {
+		if p.more == nil {
+			p.more = make([]packedBudget, 0, 2*inlinePairs)
+		}
 		p.more = append(p.more, b)
 	}
 	p.n++
@@ -219,15 +223,28 @@ type memoBuf struct {
 	kb      keyBuf
 	enc     []byte
 	scratch *checkers
-	state   *fsm.State  // the core steps' scratch state
-	moves   []move      // scratch for a new core entry's moves
-	trans   []coreTrans // the slab core steps are cut from (newTrans)
-	pairs   []pairEntry // the slab pairs are cut from
-	emitted emittedSet  // the nodes this worker made candidates of in this depth
+	state   *fsm.State    // the core steps' scratch state
+	moves   []move        // scratch for a new core entry's moves
+	kinds   []pendingKind // the arena of the entries' before lists
+	trans   []coreTrans   // the slab core steps are cut from (newTrans)
+	pairs   []pairEntry   // the slab pairs are cut from
+	emitted emittedSet    // the nodes this worker made candidates of in this depth
 	// last is the core step whose effects, in to's time, are in lastEffs:
 	// the step this worker computed last, or recomputed (effects).
 	last     *coreTrans
 	lastEffs []fsm.Effect
+}
+
+// before takes what the rule checks need of s as a step's "before"
+// (snapshotBefore), its pending list cut from the worker's arena.
+func (mb *memoBuf) before(s *fsm.State) before {
+	n := s.NumPending()
+	if cap(mb.kinds)-len(mb.kinds) < n {
+		mb.kinds = make([]pendingKind, 0, max(1024, n))
+	}
+	b := snapshotBeforeInto(s, mb.kinds[len(mb.kinds):len(mb.kinds):len(mb.kinds)+n])
+	mb.kinds = mb.kinds[:len(mb.kinds)+n]
+	return b
 }
 
 // scratchOf sets the worker's scratch state to a copy of s and returns it.
@@ -311,7 +328,7 @@ func (mm *memo) internCore(s *fsm.State, mb *memoBuf) *coreEntry {
 		moves[j].move = mb.moves[j]
 	}
 	return mm.cores.putIfAbsent(k[0], k, &coreEntry{s: s, key: k,
-		before: snapshotBefore(s), moves: moves})
+		before: mb.before(s), moves: moves})
 }
 
 // internChk returns the entry of c's memory; a new entry keeps a clone of c,
@@ -470,6 +487,9 @@ func (mm *memo) pair(core *coreEntry, chk *chkEntry, mb *memoBuf) *pairEntry {
 		if r.chk == chk {
 			return r.p // another worker's equal pair
 		}
+	}
+	if core.pairs == nil {
+		core.pairs = core.pair0[:0]
 	}
 	core.pairs = append(core.pairs, rawPair{chk, p})
 	return p

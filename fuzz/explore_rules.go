@@ -62,7 +62,12 @@ type pendingKind struct {
 }
 
 func snapshotBefore(s *fsm.State) before {
-	b := before{job: s.Job(), sourcesDone: allSourcesDone(s)}
+	return snapshotBeforeInto(s, nil)
+}
+
+// snapshotBeforeInto is snapshotBefore with the pending list appended to buf.
+func snapshotBeforeInto(s *fsm.State, buf []pendingKind) before {
+	b := before{job: s.Job(), sourcesDone: allSourcesDone(s), pending: buf}
 	s.EachPending(func(p fsm.PendingInfo) bool {
 		b.pending = append(b.pending, pendingKind{p.ID, p.Kind})
 		return true
