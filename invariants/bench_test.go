@@ -157,6 +157,21 @@ func BenchmarkCloneInto(b *testing.B) {
 	}
 }
 
+// BenchmarkClone is the copy the explorer keeps of each new memory (both
+// checkers), from the same checker as BenchmarkCloneInto.
+func BenchmarkClone(b *testing.B) {
+	st := benchSteps(b, []fsm.Event{benchStart, benchTrigger, benchAck0, benchAck1, benchPersist}, benchTrigger2)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		cloneSink, timingSink = st.inv.Clone(), st.tim.Clone() // kept, as the explorer keeps them
+	}
+}
+
+var (
+	cloneSink  *Checker
+	timingSink *Timing
+)
+
 // BenchmarkAppendKey keys the same checker as BenchmarkCloneInto, with the
 // explorer's relabel (times from the state's clock, no renaming).
 func BenchmarkAppendKey(b *testing.B) {

@@ -13,8 +13,8 @@ import (
 // assignment would share the storage the checker reuses between steps.
 type Checker struct {
 	topo *fsm.Topology
-	cfg  fsm.Config
-	tab  *jobTables // derived from topo (tables.go)
+	cfg  *fsm.Config // shared by clones, never written
+	tab  *jobTables  // derived from topo (tables.go)
 	out  []Violation
 
 	lastTrigger int64 // I-MonotonicIds
@@ -44,13 +44,13 @@ type Checker struct {
 	floor   int64
 	pruneAt int
 
-	buf scratch // storage reused between steps, not memory (memory.go)
+	buf *scratch // storage reused between steps, not memory (memory.go); nil until a step needs it
 }
 
 // New returns a checker for one history of a job with this topology and base
 // configuration.
 func New(t *fsm.Topology, cfg fsm.Config) *Checker {
-	return &Checker{topo: t, cfg: cfg, tab: newJobTables(t)}
+	return &Checker{topo: t, cfg: &cfg, tab: newJobTables(t)}
 }
 
 // Step checks one step: the event the core accepted, the effects it returned and

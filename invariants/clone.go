@@ -12,13 +12,36 @@ import (
 // checker beside each stored state, so that checking a successor costs one
 // step instead of a replay from the start (issue 17).
 func (c *Checker) Clone() *Checker {
-	d := *c
-	d.out, d.buf = nil, scratch{}
-	// A record's slices are never written in place (memory.go): the copies
+	// One allocation for a small memory: the explorer keeps a clone for
+	// every new memory it meets.
+	box := new(cloneBox)
+	d := &box.c
+	*d = *c
+	d.out, d.buf = nil, nil
+	// A record's sets are never written in place (memory.go): the copies
 	// may share them.
-	d.recs = slices.Clone(c.recs)
-	d.latestRefs = slices.Clone(c.latestRefs)
-	return &d
+	d.recs = appendInto(box.recs[:0], c.recs)
+	if c.latestRefs != nil {
+		d.latestRefs = appendInto(box.refs[:0], c.latestRefs)
+	}
+	return d
+}
+
+// cloneBox is a clone with room for a small memory's records and latest
+// refs (a longer list gets its own array when copied in).
+type cloneBox struct {
+	c    Checker
+	recs [4]idRec
+	refs [4]int64
+}
+
+// appendInto appends src to dst, capped at dst's capacity: a clone that
+// outgrows its box moves to an array of its own.
+func appendInto[T any](dst, src []T) []T {
+	if len(src) > cap(dst) {
+		return slices.Clone(src)
+	}
+	return append(dst[:0:cap(dst)], src...)
 }
 
 // CloneInto makes d a deep copy of c, like Clone, reusing d's storage: the

@@ -223,7 +223,7 @@ func (c *Checker) onCompleted(ev fsm.Event, e *fsm.Effect) {
 			c.fail(ConsecutiveBound, "forced-global checkpoint %d completed regionally", id)
 		}
 	}
-	healthy := carve(&c.buf.bools, c.topo.NumRegions())
+	healthy := carve(&c.scratch().bools, c.topo.NumRegions())
 	for r := range healthy {
 		ref := refOf(e.Refs, e.Checkpoint, r)
 		healthy[r] = ref == id
@@ -279,7 +279,7 @@ func (c *Checker) onNotifyComplete(e *fsm.Effect) {
 	healthy, old := r.health(), r.notified()
 	// The newly notified subtasks are collected first and merged into the
 	// record's set once: one new set per notification, not one per subtask.
-	add, ascending := c.buf.add[:0], true
+	add, ascending := c.scratch().add[:0], true
 	e.Tasks.All(func(t fsm.TaskID) bool {
 		_, twice := slices.BinarySearch(old, t)
 		switch n := len(add); {
@@ -307,7 +307,7 @@ func (c *Checker) onNotifyComplete(e *fsm.Effect) {
 	if !ascending {
 		slices.Sort(add)
 	}
-	set := carve(&c.buf.tasks, len(old)+len(add))
+	set := carve(&c.scratch().tasks, len(old)+len(add))
 	i, j := 0, 0
 	for k := range set {
 		if j == len(add) || i < len(old) && old[i] < add[j] {

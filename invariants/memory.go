@@ -79,7 +79,7 @@ func (c *Checker) setSets(r *idRec, healthy []bool, notified []fsm.TaskID, faile
 		r.sets = nil
 		return
 	}
-	s := &carve(&c.buf.sets, 1)[0]
+	s := &carve(&c.scratch().sets, 1)[0]
 	s.healthy, s.notified, s.failedOver = healthy, notified, failedOver
 	r.sets = s
 }
@@ -214,7 +214,7 @@ func (c *Checker) addFailedOver(id int64, g int) {
 	if ok {
 		return
 	}
-	set := carve(&c.buf.ints, len(old)+1)
+	set := carve(&c.scratch().ints, len(old)+1)
 	copy(set, old[:i])
 	set[i] = g
 	copy(set[i+1:], old[i:])
@@ -235,6 +235,14 @@ type scratch struct {
 	bools []bool       // per-region health
 	ints  []int        // failed-over sets
 	add   []fsm.TaskID // onNotifyComplete: the subtasks it newly notifies
+}
+
+// scratch returns the checker's scratch storage, made on first use.
+func (c *Checker) scratch() *scratch {
+	if c.buf == nil {
+		c.buf = new(scratch)
+	}
+	return c.buf
 }
 
 // scratchBlock is how many elements a new block holds.

@@ -25,7 +25,7 @@ const (
 // (clone.go) does not carry.
 type Timing struct {
 	topo     *fsm.Topology
-	cfg      fsm.Config
+	cfg      *fsm.Config     // shared by clones, never written
 	finished []finishedSince // pending ids with subtasks finished since their trigger (R20), ascending
 	startDue int64           // the first periodic request's due time (start + initial delay)
 	out      []Violation
@@ -33,7 +33,7 @@ type Timing struct {
 
 // NewTiming returns a timing checker for one history.
 func NewTiming(t *fsm.Topology, cfg fsm.Config) *Timing {
-	return &Timing{topo: t, cfg: cfg}
+	return &Timing{topo: t, cfg: &cfg}
 }
 
 // finishedSince is a pending checkpoint and the subtasks that finished since
