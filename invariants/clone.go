@@ -68,7 +68,7 @@ func (c *Checker) AppendKey(b []byte, rl *fsm.Relabel) []byte {
 	// Without renaming (the explorer's memo keys, and every key without
 	// symmetry) the sets go out as they are: they are ascending already.
 	ident := rl.Identity()
-	b = slices.Grow(b, 48+len(c.recs)*(16+c.topo.NumRegions())+len(c.latestRefs)*2)
+	b = slices.Grow(b, 48+len(c.recs)*(16+len(c.latestRefs))+len(c.latestRefs)*2)
 	b = binary.AppendVarint(b, c.lastTrigger)
 	b = binary.AppendVarint(b, c.sourcesForceFrom)
 	b = binary.AppendVarint(b, c.lastStored)

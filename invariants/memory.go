@@ -153,12 +153,17 @@ func (c *Checker) unset(id int64, f uint16) {
 	c.compact()
 }
 
-// unsetAll forgets fact f of every id.
+// unsetAll forgets fact f of every id (every completion forgets the counted
+// ids: most often there are none, and then nothing is compacted).
 func (c *Checker) unsetAll(f uint16) {
+	had := false
 	for i := range c.recs {
+		had = had || c.recs[i].flags&f != 0
 		c.recs[i].flags &^= f
 	}
-	c.compact()
+	if had {
+		c.compact()
+	}
 }
 
 // compact drops records that hold nothing, so that equal memories have equal
