@@ -223,7 +223,7 @@ func (c *Checker) onCompleted(ev fsm.Event, e *fsm.Effect) {
 			c.fail(ConsecutiveBound, "forced-global checkpoint %d completed regionally", id)
 		}
 	}
-	healthy := carve(&c.scratch().bools, c.topo.NumRegions())
+	healthy := c.scratch().bools.carve(c.topo.NumRegions())
 	for r := range healthy {
 		ref := refOf(e.Refs, e.Checkpoint, r)
 		healthy[r] = ref == id
@@ -307,7 +307,7 @@ func (c *Checker) onNotifyComplete(e *fsm.Effect) {
 	if !ascending {
 		slices.Sort(add)
 	}
-	set := carve(&c.scratch().tasks, len(old)+len(add))
+	set := c.scratch().tasks.carve(len(old) + len(add))
 	i, j := 0, 0
 	for k := range set {
 		if j == len(add) || i < len(old) && old[i] < add[j] {

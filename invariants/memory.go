@@ -79,7 +79,7 @@ func (c *Checker) setSets(r *idRec, healthy []bool, notified []fsm.TaskID, faile
 		r.sets = nil
 		return
 	}
-	s := &carve(&c.scratch().sets, 1)[0]
+	s := &c.scratch().sets.carve(1)[0]
 	s.healthy, s.notified, s.failedOver = healthy, notified, failedOver
 	r.sets = s
 }
@@ -219,7 +219,7 @@ func (c *Checker) addFailedOver(id int64, g int) {
 	if ok {
 		return
 	}
-	set := carve(&c.scratch().ints, len(old)+1)
+	set := c.scratch().ints.carve(len(old) + 1)
 	copy(set, old[:i])
 	set[i] = g
 	copy(set[i+1:], old[i:])
@@ -232,14 +232,12 @@ func (c *Checker) addFailedOver(id int64, g int) {
 // Clone starts without it and CloneInto keeps the target's own, so two
 // checkers never share a block.
 type scratch struct {
-	// Free tails of the blocks the records' slices are cut from (carve).
-	// A block is never rewound: a slice once handed out is never written
-	// again, which is what lets clones share the records' slices.
-	sets  []recSets
-	tasks []fsm.TaskID // notified sets
-	bools []bool       // per-region health
-	ints  []int        // failed-over sets
-	add   []fsm.TaskID // onNotifyComplete: the subtasks it newly notifies
+	// The blocks the records' sets are cut from (block.carve).
+	sets  block[recSets]
+	tasks block[fsm.TaskID] // notified sets
+	bools block[bool]       // per-region health
+	ints  block[int]        // failed-over sets
+	add   []fsm.TaskID      // onNotifyComplete: the subtasks it newly notifies
 }
 
 // scratch returns the checker's scratch storage, made on first use.
@@ -250,16 +248,24 @@ func (c *Checker) scratch() *scratch {
 	return c.buf
 }
 
-// scratchBlock is how many elements a new block holds.
-const scratchBlock = 256
+// block hands out pieces of a block of memory. A block is never rewound: a
+// piece once handed out is never written again, which is what lets clones
+// share the records' sets. Blocks grow from 16 to 256 elements, so that a
+// short-lived checker (one FuzzCore input) does not pay for a long-lived
+// one's blocks (the explorer's scratch checker).
+type block[T any] struct {
+	free []T // the unused tail of the current block
+	next int // the size of the next block
+}
 
-// carve returns n elements cut from the free tail *free (a new block when it
-// has too little room), with capacity n: no append reaches the rest.
-func carve[T any](free *[]T, n int) []T {
-	if len(*free) < n {
-		*free = make([]T, max(scratchBlock, n))
+// carve returns n elements cut from the block (a new block when it has too
+// little room), with capacity n: no append reaches the rest.
+func (b *block[T]) carve(n int) []T {
+	if len(b.free) < n {
+		b.next = min(max(2*b.next, 16), 256)
+		b.free = make([]T, max(b.next, n))
 	}
-	s := (*free)[:n:n]
-	*free = (*free)[n:]
+	s := b.free[:n:n]
+	b.free = b.free[n:]
 	return s
 }

@@ -42,7 +42,7 @@ func (c *Checker) adoptStored(k *fsm.StoredCheckpoint, noClaim bool) {
 	rec := c.recFor(k.ID)
 	rec.kind = fsm.KindCheckpoint
 	rec.flags |= fHasKind | fCompleted
-	healthy := carve(&c.scratch().bools, c.topo.NumRegions())
+	healthy := c.scratch().bools.carve(c.topo.NumRegions())
 	for r := range healthy {
 		healthy[r] = refOf(k.Refs, k.ID, r) == k.ID
 	}
