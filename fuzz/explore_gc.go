@@ -1,6 +1,7 @@
 package fuzz
 
 import (
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 )
@@ -31,6 +32,11 @@ type gcTuner struct {
 // tuneGC sets the collector for an exploration and returns the function that
 // restores the process's settings.
 func tuneGC() (*gcTuner, func()) {
+	// Start on a collected heap: a collection already under way (the
+	// caller's garbage, a previous exploration's) would run its mark phase
+	// into the first depths, write barriers on, at the pace of one
+	// background worker; finishing it here costs about a millisecond.
+	runtime.GC()
 	t := &gcTuner{sample: [1]metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
 	oldLimit := debug.SetMemoryLimit(min(debug.SetMemoryLimit(-1), memLimit))
 	t.percent = -2 // unset: the first adjust sets it
