@@ -173,6 +173,22 @@ var benchEvents = []benchEvent{
 	{"expire", benchTriggered, func(s *State) Event { return Event{At: 200, Type: EvTick} }},
 	{"task-failed", benchTriggered, func(s *State) Event { return Event{At: 2, Type: EvTaskFailed, Task: 0} }},
 	{"recover", benchMidway, func(s *State) Event { return Event{At: 8, Type: EvRecover} }},
+	{"persisted", benchPersisting, func(s *State) Event {
+		return Event{At: 9, Type: EvPersisted, Checkpoint: s.pending[0].id}
+	}},
+}
+
+// benchPersisting is benchMidway with its last ack in: the pending
+// checkpoint is sealed (regional, region 0 falling back) and waits for its
+// metadata write; the persisted event completes it (R23), the explorer's
+// commonest completion.
+func benchPersisting(tb testing.TB, spec JobSpec) *State {
+	s := benchMidway(tb, spec)
+	benchStep(tb, s, Event{At: 8, Type: EvAck, Checkpoint: s.pending[0].id, Task: lastTask(s)})
+	if !s.pending[0].persisting {
+		tb.Fatalf("setup: checkpoint %d is not persisting", s.pending[0].id)
+	}
+	return s
 }
 
 // BenchmarkCloneStep is the explorer's core step: clone a stored state, step

@@ -21,6 +21,10 @@ import (
 //   - a deadline that fails every region: the gate's message, the
 //     notify_aborted task set, and the failure manager's counted ids (the
 //     clone's list was empty).
+//   - the persisted event of a regional checkpoint (its completion): the
+//     completed effect's refs, notify_complete's task set, its regional info
+//     and that group's task set, and the deferred region-skipped notice
+//     (appended to a clone's list, which has no spare room).
 func TestStepAllocations(t *testing.T) {
 	want := map[string]struct {
 		allocs  float64
@@ -33,6 +37,7 @@ func TestStepAllocations(t *testing.T) {
 		"trigger":     {2, []EffectType{EffPersistIDCounter, EffTrigger}},
 		"ack-last":    {2, []EffectType{EffCoordinatorFallback, EffPersist}},
 		"expire":      {3, []EffectType{EffAbort, EffNotifyAborted}},
+		"persisted":   {5, []EffectType{EffCompleted, EffNotifyComplete, EffDiscard}},
 	}
 	for _, j := range benchJobs {
 		for _, be := range benchEvents {
