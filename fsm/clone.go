@@ -75,7 +75,7 @@ func (s *State) cloneWords() int {
 
 // Clone returns a deep copy that shares only the immutable Topology. A
 // small state — the explorer's are: at most two pending and four known
-// checkpoints, a block of at most 46 words — takes one allocation (a box:
+// checkpoints, a block of at most 45 words — takes one allocation (a box:
 // the smallest of emptyBox, oneBox, smallBox and largeBox that holds it);
 // any other at most four (the State, one block for every pointer-free
 // slice, the pending and the known records).
@@ -108,9 +108,10 @@ func (s *State) Clone() *State {
 
 // The boxes hold a clone in one allocation: the State, room for its pending
 // and known records, and its block. The block comes last, after every
-// pointer, so the garbage collector does not scan it. Their sizes are
-// allocation size classes (emptyBox 704 bytes, oneBox 896, smallBox 1024,
-// largeBox 1536; TestCloneBoxSizes keeps them there), chosen from the shapes
+// pointer, so the garbage collector does not scan it. Each fills an
+// allocation size class with the 8-byte header the runtime puts before a
+// pointerful object this large (emptyBox 704 bytes, oneBox 896, smallBox
+// 1024, largeBox 1536; TestCloneBoxSizes measures them), chosen from the shapes
 // the regional 2×1 model interns: about a third have no pending checkpoint,
 // over half one pending and one known checkpoint. A clone the explorer keeps
 // is never stepped, so the boxes' only slack is the size class's; a Step on a
@@ -131,13 +132,13 @@ type (
 		s       State
 		pending [1]pendingCheckpoint
 		known   [2]knownCheckpoint
-		block   [27]uint64
+		block   [26]uint64
 	}
 	largeBox struct {
 		s       State
 		pending [2]pendingCheckpoint
 		known   [4]knownCheckpoint
-		block   [46]uint64
+		block   [45]uint64
 	}
 )
 
