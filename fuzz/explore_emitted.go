@@ -1,7 +1,8 @@
 package fuzz
 
 // emittedSet is one worker's set of the (pair, budget) nodes it made
-// candidates of in the current depth. A worker expands its items in tag
+// candidates of in the current depth, when several workers expand it (one
+// worker records each node on its pair as it goes). A worker expands its items in tag
 // order, so its first candidate of a node has its smallest tag and a later
 // one can never be the node merge keeps: dropping it at once spares merge
 // (which runs on one goroutine) about half of the candidates on the pinned

@@ -60,8 +60,8 @@ type candidate struct {
 	ct     *chkTrans  // the checker step: the memory reached and the canonical pair
 	budget packedBudget
 	part   uint32 // the pair's share of the dedupe (dedupe), with several workers
-	// Set by dedupe: drop, an earlier candidate of this depth is the node;
-	// first, the candidate is its pair's first node (its core state counts).
+	// Set by dedupe (or by the one worker): drop, an earlier candidate of
+	// this depth is the node; first, its pair's first node (its core state counts).
 	drop, first bool
 }
 
@@ -262,11 +262,23 @@ func (e *explorer) expand(frontier []item, workers int) ([][]candidate, int, *Co
 							}
 							continue
 						}
-						if ct.pair.has(budget) || !mb.emitted.add(ct.pair, budget) {
-							continue // a node of an earlier depth, or this worker's candidate already
+						p := ct.pair
+						if p.has(budget) {
+							continue // a node of an earlier depth (or, on one worker, of this one)
 						}
-						out = append(out, candidate{tag: tag, parent: it.n, t: t, ct: ct, budget: budget,
-							part: uint32(ct.pair.hash>>32) % uint32(workers)})
+						c := candidate{tag: tag, parent: it.n, t: t, ct: ct, budget: budget,
+							part: uint32(p.hash>>32) % uint32(workers)}
+						switch {
+						case workers == 1:
+							// One worker meets the depth's candidates in tag
+							// order: the first of each node is the one kept,
+							// so it is recorded on its pair at once.
+							c.first = p.n == 0
+							p.add(budget)
+						case !mb.emitted.add(p, budget):
+							continue // this worker's candidate already
+						}
+						out = append(out, c)
 					}
 					e.prog.expanded()
 				}
@@ -330,13 +342,12 @@ func (e *explorer) dedupe(outs [][]candidate) {
 	wg.Wait()
 }
 
-// merge adds the depth's candidates to their pairs in tag order (merging the
-// workers' sorted lists; with several workers dedupe has done it) and returns
-// the new frontier, in buf's storage: the first candidate of each node, with
-// its node.
+// merge puts the depth's kept candidates in tag order (merging the workers'
+// sorted lists; with several workers dedupe first finds which are kept, one
+// worker has recorded them on their pairs as it went) and returns the new
+// frontier, in buf's storage: the first candidate of each node, with its node.
 func (e *explorer) merge(outs [][]candidate, buf []item, res *Result) []item {
-	shared := len(outs) > 1
-	if shared {
+	if len(outs) > 1 {
 		e.dedupe(outs)
 	}
 	frontier := buf[:0]
@@ -353,19 +364,13 @@ func (e *explorer) merge(outs [][]candidate, buf []item, res *Result) []item {
 		}
 		c := &outs[w][pos[w]]
 		pos[w]++
-		switch {
-		case !shared:
-			// One worker: its candidates are distinct nodes (emittedSet)
-			// not seen at earlier depths.
-			e.keep(c.ct.pair, c.budget)
-		case c.drop:
+		if c.drop {
 			continue
-		default:
-			if c.first {
-				e.cores.Add(c.ct.pair.coreKey)
-			}
-			e.nodes++
 		}
+		if c.first {
+			e.cores.Add(c.ct.pair.coreKey)
+		}
+		e.nodes++
 		if len(e.slab) == cap(e.slab) {
 			e.slab = make([]node, 0, 4096) // nodes live as long as the search: one allocation per 4096
 		}
