@@ -13,8 +13,7 @@ import (
 // assignment would share the storage the checker reuses between steps.
 type Checker struct {
 	topo *fsm.Topology
-	cfg  *fsm.Config // shared by clones, never written
-	tab  *jobTables  // derived from topo (tables.go)
+	tab  *jobTables // derived from topo (tables.go)
 	out  []Violation
 
 	lastTrigger int64 // I-MonotonicIds
@@ -50,7 +49,7 @@ type Checker struct {
 // New returns a checker for one history of a job with this topology and base
 // configuration.
 func New(t *fsm.Topology, cfg fsm.Config) *Checker {
-	return &Checker{topo: t, cfg: &cfg, tab: newJobTables(t)}
+	return &Checker{topo: t, tab: newJobTables(t, cfg)}
 }
 
 // Step checks one step: the event the core accepted, the effects it returned and

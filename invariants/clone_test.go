@@ -10,13 +10,14 @@ import (
 	"github.com/ckptcore/ckptcore/fsm"
 )
 
-// notInCheckerKey lists the Checker fields AppendKey leaves out, with why.
+// notInCheckerKey lists the Checker and Timing fields AppendKey leaves out,
+// with why.
 var notInCheckerKey = map[string]string{
-	"topo": "fixed per job",
-	"cfg":  "fixed per job",
-	"tab":  "derived from the topology, fixed per job",
-	"buf":  "storage reused between steps",
-	"out":  "the last step's output",
+	"topo":     "fixed per job",
+	"tab":      "the base configuration and tables derived from the topology, fixed per job",
+	"minPause": "Timing: the configuration's min_pause, fixed per job",
+	"buf":      "storage reused between steps",
+	"out":      "the last step's output",
 }
 
 // cloneTestEvents is a short regional history: a restore, a regional

@@ -76,9 +76,9 @@ func (c *Checker) stepEffects(ev fsm.Event, effs []fsm.Effect, s *fsm.State) {
 		c.fail(TierTwoReset, "a forced-global checkpoint resolved but consecutive_regional = %d, force_next = %t",
 			s.Consecutive(), s.AllSourcesForcing())
 	}
-	if c.failures > c.cfg.TolerableFailures && s.Job() == fsm.JobRunning {
+	if c.failures > c.tab.cfg.TolerableFailures && s.Job() == fsm.JobRunning {
 		c.fail(FailureAccounting, "%d counted failures since the last success exceed tolerable_failures %d but the job runs",
-			c.failures, c.cfg.TolerableFailures)
+			c.failures, c.tab.cfg.TolerableFailures)
 	}
 	if ev.Type == fsm.EvRecover {
 		c.failures, c.lastSucceeded = 0, 0
@@ -354,9 +354,9 @@ func (c *Checker) onFailJob(e *fsm.Effect) {
 	if e.Reason != fsm.ReasonTolerableExceeded {
 		return
 	}
-	if c.failures <= c.cfg.TolerableFailures {
+	if c.failures <= c.tab.cfg.TolerableFailures {
 		c.fail(FailureAccounting, "job failed for tolerable failures with %d counted (tolerable %d)",
-			c.failures, c.cfg.TolerableFailures)
+			c.failures, c.tab.cfg.TolerableFailures)
 	}
 	c.failures = 0
 	c.unsetAll(fCounted)

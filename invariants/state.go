@@ -17,8 +17,8 @@ func (c *Checker) checkState(ev fsm.Event, s *fsm.State) {
 	if err := s.CheckBookkeeping(); err != nil {
 		c.fail(RuleBookkeeping, "%v", err)
 	}
-	if n := s.Consecutive(); n < 0 || n > c.cfg.Regional.MaxConsecutive && s.RegionalMode() {
-		c.fail(ConsecutiveBound, "consecutive_regional = %d outside [0, max_consecutive %d]", n, c.cfg.Regional.MaxConsecutive)
+	if n := s.Consecutive(); n < 0 || n > c.tab.cfg.Regional.MaxConsecutive && s.RegionalMode() {
+		c.fail(ConsecutiveBound, "consecutive_regional = %d outside [0, max_consecutive %d]", n, c.tab.cfg.Regional.MaxConsecutive)
 	}
 	if s.NextID() <= c.lastTrigger {
 		c.fail(MonotonicIds, "next id %d would reuse %d", s.NextID(), c.lastTrigger)
@@ -83,7 +83,7 @@ func (c *Checker) checkState(ev fsm.Event, s *fsm.State) {
 		}
 	}
 	eff := s.Effective()
-	want := fsm.EffectiveConfig{IntervalMs: c.cfg.IntervalMs, TimeoutMs: c.cfg.TimeoutMs}
+	want := fsm.EffectiveConfig{IntervalMs: c.tab.cfg.IntervalMs, TimeoutMs: c.tab.cfg.TimeoutMs}
 	if c.hasConfirmed {
 		want = c.confirmed
 	}

@@ -25,7 +25,7 @@ const (
 // (clone.go) does not carry.
 type Timing struct {
 	topo     *fsm.Topology
-	cfg      *fsm.Config     // shared by clones, never written
+	minPause int64           // the configuration's min_pause (fixed per job)
 	finished []finishedSince // pending ids with subtasks finished since their trigger (R20), ascending
 	startDue int64           // the first periodic request's due time (start + initial delay)
 	out      []Violation
@@ -33,7 +33,7 @@ type Timing struct {
 
 // NewTiming returns a timing checker for one history.
 func NewTiming(t *fsm.Topology, cfg fsm.Config) *Timing {
-	return &Timing{topo: t, cfg: &cfg}
+	return &Timing{topo: t, minPause: cfg.MinPauseMs}
 }
 
 // finishedSince is a pending checkpoint and the subtasks that finished since
@@ -67,7 +67,7 @@ func (c *Timing) Step(ev fsm.Event, effs []fsm.Effect, s *fsm.State) []Violation
 	})
 	eff := s.Effective()
 	if eff.IntervalMs > 0 && s.Job() == fsm.JobRunning && !swsp {
-		period := max(eff.IntervalMs, c.cfg.MinPauseMs)
+		period := max(eff.IntervalMs, c.minPause)
 		due, ok := s.NextDeadline()
 		switch {
 		case !ok:
