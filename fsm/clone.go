@@ -161,7 +161,9 @@ func (s *State) cloneInto(dst *State, n int) {
 	if cap(block) >= n {
 		block = block[:n]
 	} else {
-		block = make([]uint64, n)
+		// Room past the carved parts for one more checkpoint's sets: a
+		// worker's scratch state then triggers without allocating.
+		block = make([]uint64, n, n+3*len(s.running)+(s.topo.NumRegions()+63)/64)
 	}
 	dst.block, dst.effects = block, effects[:0]
 	b := block
@@ -188,6 +190,35 @@ func (s *State) cloneInto(dst *State, n int) {
 		dst.known[i] = s.known[i]
 		dst.known[i].refs = carve(&b, s.known[i].refs)
 	}
+}
+
+// spareWords returns k zeroed words of new storage for the state (a new
+// checkpoint's sets): from the room past the carved parts of the clone block
+// when it has k words (a clone's block is its own: what lies past its
+// length belonged to records this state no longer holds), else a new array.
+// The words are capped, and the block's length grows past them, so a second
+// call in one step takes the next words.
+func (s *State) spareWords(k int) []uint64 {
+	n := len(s.block)
+	if cap(s.block)-n < k {
+		return make([]uint64, k)
+	}
+	s.block = s.block[:n+k]
+	w := s.block[n : n+k : n+k]
+	clear(w)
+	return w
+}
+
+// spareSlice returns an empty slice with room for n values of T, from
+// spareWords (as carve views the block's words).
+func spareSlice[T pod](s *State, n int) []T {
+	if n == 0 {
+		return nil
+	}
+	words := s.spareWords(wordsFor[T](n))
+	// As in carve: fresh, aligned words of the state's own storage, viewed as
+	// a pointer-free T.
+	return unsafe.Slice((*T)(unsafe.Pointer(&words[0])), n)[:0:n]
 }
 
 // reuse returns a slice of len(src) backed by old when it has room (for an

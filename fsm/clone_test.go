@@ -396,3 +396,51 @@ func TestCloneBoxes(t *testing.T) {
 		t.Fatal("stepping a boxed clone changed the original")
 	}
 }
+
+// TestSpareWordsStayApart: storage a step takes from the room past a clone
+// block's carved parts (spareWords, spareSlice) is zeroed, capped, apart from
+// the carved parts and from each other, and comes from a new array once the
+// room is used up; a later CloneInto reuses the block without touching a
+// clone made meanwhile.
+func TestSpareWordsStayApart(t *testing.T) {
+	s := benchTriggered(t, benchJobs[0].spec)
+	c := s.Clone()
+	snap := c.AppendSnapshot(nil)
+	room := cap(c.block) - len(c.block)
+	if room < 4 {
+		t.Fatalf("the clone's block has %d words of room: the test needs 4", room)
+	}
+	a, b := c.spareWords(2), c.spareWords(2)
+	if len(a) != 2 || cap(a) != 2 || len(b) != 2 || cap(b) != 2 || &a[0] == &b[0] || &a[1] == &b[0] {
+		t.Fatalf("two takes overlap or are not capped: %p/%d/%d, %p/%d/%d", &a[0], len(a), cap(a), &b[0], len(b), cap(b))
+	}
+	for i := range a {
+		if a[i] != 0 || b[i] != 0 {
+			t.Fatal("taken words are not zeroed")
+		}
+		a[i], b[i] = ^uint64(0), ^uint64(0)
+	}
+	refs := spareSlice[RegionRef](c, (cap(c.block)-len(c.block))/2)
+	for i := 0; i < cap(refs); i++ {
+		refs = append(refs, RegionRef{Region: 1<<30 + i, Checkpoint: -1})
+	}
+	if !bytes.Equal(c.AppendSnapshot(nil), snap) {
+		t.Fatal("writing into taken words changed the state")
+	}
+	if len(c.block) > cap(c.block) || cap(c.block)-len(c.block) > 1 {
+		t.Fatalf("block %d of %d after taking its room", len(c.block), cap(c.block))
+	}
+	full := c.block[:cap(c.block)]
+	lo, hi := uintptr(unsafe.Pointer(&full[0])), uintptr(unsafe.Pointer(&full[len(full)-1]))
+	if more := c.spareWords(2); len(more) != 2 || (uintptr(unsafe.Pointer(&more[0])) >= lo && uintptr(unsafe.Pointer(&more[0])) <= hi) {
+		t.Fatal("a take past the room did not get a new array")
+	}
+	kept := c.Clone()
+	keptSnap := kept.AppendSnapshot(nil)
+	s2 := benchMidway(t, benchJobs[0].spec)
+	s2.CloneInto(c) // reuses c's block, room included
+	c.spareWords(cap(c.block) - len(c.block))
+	if !bytes.Equal(kept.AppendSnapshot(nil), keptSnap) {
+		t.Fatal("reusing the block changed a clone made from it")
+	}
+}

@@ -16,7 +16,7 @@ func (s *State) seal(i int) {
 			return
 		}
 		last := s.latest()
-		p.refs = make([]RegionRef, 0, p.failedCount)
+		p.refs = spareSlice[RegionRef](s, p.failedCount)
 		for r := p.failed.next(0); r >= 0; r = p.failed.next(r + 1) {
 			p.refs = append(p.refs, RegionRef{r, refOf(last.refs, last.id, r)})
 		}

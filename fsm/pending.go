@@ -52,18 +52,19 @@ type pendingCheckpoint struct {
 	consecutive int
 }
 
-// newSets gives a new checkpoint its sets in one allocation: triggered and
+// newSets gives a new checkpoint its sets in one piece of storage
+// (State.spareWords: no allocation on a clone with room): triggered and
 // waiting are copies of running, acked is empty, failed an empty set of
 // regions. Each has capacity = length, so none can grow into another.
-func (p *pendingCheckpoint) newSets(running bitset, regions int) {
-	w, rw := len(running), (regions+63)/64
-	block := make([]uint64, 3*w+rw)
+func (p *pendingCheckpoint) newSets(s *State) {
+	w, rw := len(s.running), (s.topo.NumRegions()+63)/64
+	block := s.spareWords(3*w + rw)
 	p.triggered = bitset(block[0:w:w])
 	p.waiting = bitset(block[w : 2*w : 2*w])
 	p.acked = bitset(block[2*w : 3*w : 3*w])
 	p.failed = regionSet(block[3*w:])
-	copy(p.triggered, running)
-	copy(p.waiting, running)
+	copy(p.triggered, s.running)
+	copy(p.waiting, s.running)
 }
 
 // ready reports whether a checkpoint has every ack it needs: its deadline no

@@ -8,16 +8,17 @@ import (
 
 // TestStepAllocations pins the allocations of the explorer's hot events
 // (issue 17) on a state refilled by CloneInto, as a worker of the explorer
-// would hold it: the effect buffer and the clone's storage are reused, so
-// what is left is what the step's own results need.
+// would hold it: the effect buffer and the clone's storage are reused (the
+// state's own new storage — a new checkpoint's sets, a sealed checkpoint's
+// refs — comes from the room past the clone block's carved parts), so what is
+// left is the effects' own slices and strings.
 //
 //   - ack, decline (a regional-path checkpoint loses a region), tick (nothing
 //     due) and a task failure (the region fails for a regional checkpoint):
 //     none.
-//   - trigger: the new checkpoint's four sets (one block) and the trigger
-//     effect's task set.
-//   - the last ack of a regional checkpoint: its refs, and one array for the
-//     refs of the persist and coordinator_fallback effects.
+//   - trigger: the trigger effect's task set.
+//   - the last ack of a regional checkpoint: one array for the refs of the
+//     persist and coordinator_fallback effects.
 //   - a deadline that fails every region: the gate's message, the
 //     notify_aborted task set, and the failure manager's counted ids (the
 //     clone's list was empty).
@@ -34,8 +35,8 @@ func TestStepAllocations(t *testing.T) {
 		"decline":     {0, nil},
 		"tick":        {0, nil},
 		"task-failed": {0, nil},
-		"trigger":     {2, []EffectType{EffPersistIDCounter, EffTrigger}},
-		"ack-last":    {2, []EffectType{EffCoordinatorFallback, EffPersist}},
+		"trigger":     {1, []EffectType{EffPersistIDCounter, EffTrigger}},
+		"ack-last":    {1, []EffectType{EffCoordinatorFallback, EffPersist}},
 		"expire":      {3, []EffectType{EffAbort, EffNotifyAborted}},
 		"persisted":   {5, []EffectType{EffCompleted, EffNotifyComplete, EffDiscard}},
 	}

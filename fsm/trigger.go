@@ -222,7 +222,7 @@ func (s *State) trigger(kind Kind) {
 		triggerAt: s.now, deadline: s.now + s.Effective().TimeoutMs,
 		activeRegions: s.activeRegions(),
 	}
-	p.newSets(s.running, s.topo.NumRegions())
+	p.newSets(s)
 	p.waitingCount = p.waiting.count()
 	if s.regionsDown > 0 {
 		for r, n := range s.regionDown {
