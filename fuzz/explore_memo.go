@@ -19,17 +19,20 @@ import (
 //   - core states by their time-relative key (fsm's AppendKeyRelabeled with
 //     the state's own clock as time base): states that differ only by a shift
 //     of the clock share one entry, whose representative is the first one
-//     met; a core step (core entry, event) is computed once on it: the
-//     successor's core entry, the shift dt between the reached state and that
-//     entry's representative, and the effects (or the panic / refusal);
+//     met; a core step (core entry, move) is computed once on it: the
+//     successor's core entry and the shift dt between the reached state and
+//     that entry's representative (or the panic / refusal); its event and
+//     effects are not kept (coreTrans);
 //   - checkers' memories by their exact key (checkers.appendKey), always in
 //     the time of the core entry they are paired with: a checker step
-//     (checker entry, core step) is computed once, on the reached state in
-//     the parent's time, and its memory is then shifted by -dt into the
-//     successor's time (invariants.Timing.Shift); it yields the successor's
-//     checker entry and the violations;
-//   - the canonical pair key (symmetry, times relative to the state's clock)
-//     of a (core entry, checker entry) pair is computed once.
+//     (checker entry, core step) is computed once, its memory first shifted
+//     by -dt into the time of the reached entry's representative
+//     (invariants.Timing.Shift) and then stepped on that representative with
+//     the event and effects shifted alike; it yields the successor's checker
+//     entry and the violations;
+//   - (core entry, checker entry) pairs as canonical pairs (memo.pair): the
+//     entries themselves without symmetry, the canonical pair key once per
+//     pair of entries with it; a node is a canonical pair and a budget.
 //
 // Two core states with equal keys accept the same events and answer them with
 // the same effects and equal-keyed successors (fsm/key.go, TestKeyDecidesBehaviour);
@@ -47,7 +50,7 @@ import (
 // values.
 
 // coreEntry is an interned core state: its representative is never stepped
-// again (steps run on clones), so it and the effects taken from it stay valid.
+// again (steps run on scratch copies), so it stays valid for the search.
 // Its steps are kept by move: moves[j].t is the step of moves[j] once computed
 // (a patch's event depends on the budget too: those are kept in patches).
 type coreEntry struct {
