@@ -35,6 +35,23 @@ func randomConfig(rnd *rand.Rand) Config {
 	return cfg
 }
 
+// randomCloneCase is the fresh state of seed's job (cloneSpecs) and random
+// configuration, and the generator (stream picks the test's own sequence) that
+// made the configuration and goes on to make its history.
+func randomCloneCase(t *testing.T, seed, stream uint64) (*rand.Rand, *State) {
+	t.Helper()
+	rnd := rand.New(rand.NewPCG(seed, stream))
+	topo, err := NewTopology(cloneSpecs[seed%uint64(len(cloneSpecs))])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(topo, randomConfig(rnd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rnd, s
+}
+
 // TestCloneStepsLikeOriginal is the property of Clone and CloneInto: for
 // random histories and every prefix, a Clone and a CloneInto into a state
 // that held another state equal the original field by field, have capped
@@ -47,15 +64,7 @@ func randomConfig(rnd *rand.Rand) Config {
 func TestCloneStepsLikeOriginal(t *testing.T) {
 	variety := map[string]bool{}
 	for seed := uint64(0); seed < 30; seed++ {
-		rnd := rand.New(rand.NewPCG(seed, 13))
-		topo, err := NewTopology(cloneSpecs[seed%uint64(len(cloneSpecs))])
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := New(topo, randomConfig(rnd))
-		if err != nil {
-			t.Fatal(err)
-		}
+		rnd, s := randomCloneCase(t, seed, 13)
 		evs := randomHistory(rnd, s.Clone(), 120)
 		// cur is itself a clone of a clone…: states that live in a clone
 		// block are stepped too. scratch is CloneInto's reused target.

@@ -2,7 +2,6 @@ package fsm
 
 import (
 	"bytes"
-	"math/rand/v2"
 	"reflect"
 	"testing"
 )
@@ -14,15 +13,7 @@ import (
 // changes another, and editing them never changes the state.
 func TestViewsCopyAndAgree(t *testing.T) {
 	for seed := uint64(0); seed < 12; seed++ {
-		rnd := rand.New(rand.NewPCG(seed, 21))
-		topo, err := NewTopology(cloneSpecs[seed%uint64(len(cloneSpecs))])
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := New(topo, randomConfig(rnd))
-		if err != nil {
-			t.Fatal(err)
-		}
+		rnd, s := randomCloneCase(t, seed, 21)
 		for _, ev := range randomHistory(rnd, s.Clone(), 120) {
 			if _, err := s.Step(ev); err != nil {
 				t.Fatal(err)
